@@ -1,0 +1,392 @@
+"""The one settings object: read from the environment and `.env`, checked once at start-up."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SANDBOX_BASE_URL = "https://sandbox.safaricom.co.ke"
+PRODUCTION_BASE_URL = "https://api.safaricom.co.ke"
+
+# Daraja's documented field limits (daraja.md §6.1, §14).
+ACCOUNT_REFERENCE_LIMIT = 12
+TRANSACTION_DESC_LIMIT = 13
+
+# Widely circulated as Safaricom's callback source addresses (unconfirmed; daraja.md §12).
+SAFARICOM_CALLBACK_NETWORKS = (
+    "196.201.214.200/32",
+    "196.201.214.206/32",
+    "196.201.214.207/32",
+    "196.201.214.208/32",
+    "196.201.213.114/32",
+    "196.201.213.44/32",
+    "196.201.212.127/32",
+    "196.201.212.128/32",
+    "196.201.212.129/32",
+    "196.201.212.132/32",
+    "196.201.212.136/32",
+    "196.201.212.138/32",
+    "196.201.212.69/32",
+    "196.201.212.74/32",
+    "196.201.214.212/32",
+)
+
+# Paths Safaricom refuses in registered C2B URLs (daraja.md §11.1).
+FORBIDDEN_URL_WORDS = ("m-pesa", "mpesa", "safaricom", "exec", "exe", "cmd", "sql", "query")
+
+
+class MpesaEnvironment(StrEnum):
+    """Which Daraja the business talks to."""
+
+    SANDBOX = "sandbox"
+    PRODUCTION = "production"
+
+
+class TransactionType(StrEnum):
+    """STK Push transaction types: paybill or till."""
+
+    PAYBILL = "CustomerPayBillOnline"
+    TILL = "CustomerBuyGoodsOnline"
+
+
+def _split_list(value: Any) -> Any:
+    """Turn a comma-separated setting into a list; lists pass through."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if isinstance(value, int):
+        return [value]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode]
+CommaIntList = Annotated[list[int], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; names are the environment variables, upper-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+    )
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    admin_telegram_ids: CommaIntList = Field(default_factory=list)
+
+    # Daraja
+    mpesa_environment: MpesaEnvironment = MpesaEnvironment.SANDBOX
+    mpesa_base_url: str | None = None
+    mpesa_consumer_key: SecretStr | None = None
+    mpesa_consumer_secret: SecretStr | None = None
+    mpesa_shortcode: str = "174379"
+    mpesa_passkey: SecretStr | None = None
+    mpesa_transaction_type: TransactionType = TransactionType.PAYBILL
+    mpesa_till_number: str | None = None
+    mpesa_account_reference: str = "HouseholdPlanet"
+    mpesa_transaction_desc: str = "Household Planet Kenya Payment"
+    mpesa_initiator_name: str | None = None
+    mpesa_initiator_password: SecretStr | None = None
+    mpesa_security_credential: SecretStr | None = None
+    mpesa_cert_path: Path | None = None
+    mpesa_b2c_shortcode: str | None = None
+    mpesa_max_amount: int = Field(default=250_000, ge=10)
+    mpesa_extra_prefixes: CommaList = Field(default_factory=list)
+    mpesa_confirm_by_query: bool | None = None
+    mpesa_timeout_s: float = Field(default=30.0, gt=0)
+
+    # Our web server (Daraja callbacks, Telegram webhook, health, metrics, API)
+    public_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("PUBLIC_BASE_URL", "SITE_URL", "APP_URL")
+    )
+    callback_secret: SecretStr | None = None
+    callback_allowed_networks: CommaList | None = None
+    trusted_proxies: CommaList = Field(default_factory=list)
+    web_host: str = "0.0.0.0"  # noqa: S104 - Safaricom must reach the callback server
+    web_port: int = Field(default=8080, ge=0, le=65535)
+
+    # Storage
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+
+    # Africa's Talking (SMS receipts)
+    at_username: str | None = None
+    at_api_key: SecretStr | None = None
+    at_sender_id: str | None = None
+    at_base_url: str | None = None
+
+    # Business rules
+    business_name: str = "Household Planet Kenya"
+    payout_approval_threshold: int = Field(default=10_000, ge=0)
+    staff_daily_payout_limit: int = Field(default=100_000, ge=0)
+
+    # Reconciliation (seconds)
+    reconcile_interval_s: float = Field(default=30.0, gt=0)
+    stk_query_after_s: float = Field(default=45.0, ge=0)
+    stk_query_every_s: float = Field(default=30.0, gt=0)
+    stk_query_max_attempts: int = Field(default=10, ge=1)
+    stk_query_rate_per_s: float = Field(default=1.0, gt=0)
+    b2c_query_after_s: float = Field(default=120.0, ge=0)
+
+    log_level: str = "INFO"
+
+    _split = field_validator(
+        "admin_telegram_ids",
+        "mpesa_extra_prefixes",
+        "callback_allowed_networks",
+        "trusted_proxies",
+        mode="before",
+    )(_split_list)
+
+    @field_validator("mpesa_shortcode", "mpesa_b2c_shortcode", "mpesa_till_number")
+    @classmethod
+    def _shortcode_digits(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None if value == "" else value
+        value = value.strip()
+        if not value.isdigit() or not 5 <= len(value) <= 7:
+            raise ValueError(f"{value!r} is not a shortcode (5 to 7 digits)")
+        return value
+
+    @field_validator("telegram_api_base_url", "mpesa_base_url", "at_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError("Telegram only delivers webhooks to https URLs")
+        return value
+
+    @field_validator("callback_secret", "telegram_webhook_secret")
+    @classmethod
+    def _secret_strength(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        text = value.get_secret_value()
+        if len(text) < 16:
+            raise ValueError(
+                "must be at least 16 characters (it makes the callback URLs unguessable)"
+            )
+        if not all(c.isalnum() or c in "-_" for c in text):
+            raise ValueError("may only contain letters, digits, '-' and '_' (it is a URL segment)")
+        return value
+
+    @field_validator("callback_allowed_networks", "trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or network") from exc
+        return value
+
+    @field_validator("mpesa_extra_prefixes")
+    @classmethod
+    def _prefixes(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not item.isdigit():
+                raise ValueError(f"{item!r} is not a phone prefix like 0733 or 254733")
+        return value
+
+    @field_validator("mpesa_account_reference", "mpesa_transaction_desc", "business_name")
+    @classmethod
+    def _non_empty(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Settings:
+        problems: list[str] = []
+        if self.public_base_url:
+            problems += _public_url_problems(self.public_base_url, self.mpesa_environment)
+        if self.mpesa_transaction_type is TransactionType.TILL and not self.mpesa_till_number:
+            problems.append(
+                "MPESA_TILL_NUMBER: required when MPESA_TRANSACTION_TYPE is CustomerBuyGoodsOnline "
+                "(MPESA_SHORTCODE is then the store number)"
+            )
+        if self.mpesa_cert_path is not None and not self.mpesa_cert_path.is_file():
+            problems.append(f"MPESA_CERT_PATH: no file at {self.mpesa_cert_path}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # -- derived values ------------------------------------------------------------------
+
+    @property
+    def daraja_base_url(self) -> str:
+        """The Daraja root actually used: MPESA_BASE_URL, else the environment's."""
+        if self.mpesa_base_url:
+            return self.mpesa_base_url
+        if self.mpesa_environment is MpesaEnvironment.PRODUCTION:
+            return PRODUCTION_BASE_URL
+        return SANDBOX_BASE_URL
+
+    @property
+    def is_production(self) -> bool:
+        """True when real money moves."""
+        return self.mpesa_environment is MpesaEnvironment.PRODUCTION
+
+    @property
+    def resolved_database_url(self) -> str:
+        """DATABASE_URL, else a SQLite file under DATA_DIR."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{self.data_dir / 'mpesa-bot.sqlite3'}"
+
+    @property
+    def confirm_by_query(self) -> bool:
+        """Confirm success callbacks with an STK query (on by default in production)."""
+        if self.mpesa_confirm_by_query is None:
+            return self.is_production
+        return self.mpesa_confirm_by_query
+
+    @property
+    def allowed_callback_networks(self) -> list[str]:
+        """Source networks allowed to post callbacks; empty means everyone (sandbox default)."""
+        if self.callback_allowed_networks is not None:
+            return self.callback_allowed_networks
+        return list(SAFARICOM_CALLBACK_NETWORKS) if self.is_production else []
+
+    @property
+    def b2c_shortcode(self) -> str:
+        """PartyA for payouts: MPESA_B2C_SHORTCODE, else MPESA_SHORTCODE."""
+        return self.mpesa_b2c_shortcode or self.mpesa_shortcode
+
+    def resolved_callback_secret(self) -> str:
+        """CALLBACK_SECRET, else one generated once and kept in DATA_DIR so URLs stay stable."""
+        if self.callback_secret is not None:
+            return self.callback_secret.get_secret_value()
+        path = self.data_dir / "callback_secret"
+        if path.is_file():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(24)
+        path.write_text(value + "\n")
+        path.chmod(0o600)
+        return value
+
+    def warnings(self) -> list[str]:
+        """Non-fatal problems worth saying at start-up (never silently corrected)."""
+        notes = []
+        if len(self.mpesa_account_reference) > ACCOUNT_REFERENCE_LIMIT:
+            notes.append(
+                f"MPESA_ACCOUNT_REFERENCE {self.mpesa_account_reference!r} is "
+                f"{len(self.mpesa_account_reference)} characters; Daraja documents at most "
+                f"{ACCOUNT_REFERENCE_LIMIT} (15 was observed accepted). It is sent as is; order "
+                "payments use the order code instead."
+            )
+        if len(self.mpesa_transaction_desc) > TRANSACTION_DESC_LIMIT:
+            notes.append(
+                f"MPESA_TRANSACTION_DESC {self.mpesa_transaction_desc!r} is "
+                f"{len(self.mpesa_transaction_desc)} characters; Daraja documents at most "
+                f"{TRANSACTION_DESC_LIMIT}. It is sent as is; shorten it if Daraja refuses it."
+            )
+        for name in ("mpesa_account_reference", "mpesa_transaction_desc"):
+            value = getattr(self, name)
+            if any(c in value for c in "&#@<>"):
+                notes.append(
+                    f"{name.upper()} contains one of & # @ < >, which Daraja is known to "
+                    "fail on silently"
+                )
+        return notes
+
+
+def _public_url_problems(url: str, environment: MpesaEnvironment) -> list[str]:
+    """Check PUBLIC_BASE_URL: https in production, plain http only for loopback addresses."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return [f"PUBLIC_BASE_URL: {url!r} is not an http(s) URL"]
+    problems = []
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        problems.append(
+            "PUBLIC_BASE_URL: plain http is allowed only for loopback addresses; Safaricom needs "
+            "a public https URL"
+        )
+    if environment is MpesaEnvironment.PRODUCTION and parts.scheme != "https":
+        problems.append("PUBLIC_BASE_URL: production callbacks must use https")
+    lowered = url.lower()
+    for word in FORBIDDEN_URL_WORDS:
+        if word in lowered:
+            problems.append(
+                f"PUBLIC_BASE_URL: contains {word!r}, which Safaricom refuses in callback URLs"
+            )
+            break
+    return problems
+
+
+def _is_loopback(host: str) -> bool:
+    """True for localhost and loopback IP addresses."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class SettingsError(Exception):
+    """Settings are wrong or missing; str() names every bad setting and why."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning validation errors into one clear SettingsError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per bad setting: 'NAME: why' (values of secrets are never echoed)."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {message}" if where else message)
+    return "Invalid settings:\n" + "\n".join(f"  - {line}" for line in lines)

@@ -1,0 +1,240 @@
+"""Status enums and their allowed transitions: an illegal move is an error, not an overwrite."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class IllegalTransition(Exception):
+    """A state change the lifecycle does not allow (e.g. paid -> cancelled)."""
+
+    def __init__(self, kind: str, current: StrEnum, wanted: StrEnum) -> None:
+        super().__init__(f"{kind} cannot go from {current.value} to {wanted.value}")
+        self.current = current
+        self.wanted = wanted
+
+
+class StaffRole(StrEnum):
+    """What a staff member may do: admins manage staff and send money, cashiers request it."""
+
+    ADMIN = "admin"
+    CASHIER = "cashier"
+
+
+class OrderStatus(StrEnum):
+    """Life of an order a customer pays by deep link, API or C2B."""
+
+    OPEN = "open"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class PaymentStatus(StrEnum):
+    """Life of one STK Push attempt."""
+
+    CREATED = "created"  # recorded, not yet accepted by Daraja
+    PENDING = "pending"  # accepted; the customer's phone shows the PIN prompt
+    UNKNOWN = "unknown"  # the push may or may not have reached Daraja: reconcile
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    WRONG_PIN = "wrong_pin"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
+    REVIEW = "review"  # M-Pesa says paid, but amount/phone disagree: a person decides
+
+    @property
+    def is_final(self) -> bool:
+        """True once nothing more is expected from M-Pesa."""
+        return self not in (PaymentStatus.CREATED, PaymentStatus.PENDING, PaymentStatus.UNKNOWN)
+
+    @property
+    def can_retry(self) -> bool:
+        """True when a new attempt for the same order makes sense."""
+        return self in RETRYABLE_PAYMENT_STATUSES
+
+
+class PayoutStatus(StrEnum):
+    """Life of one B2C payout."""
+
+    AWAITING_CONFIRMATION = "awaiting_confirmation"  # the initiator has not pressed Confirm
+    AWAITING_APPROVAL = "awaiting_approval"  # above the threshold: a second admin must approve
+    SUBMITTING = "submitting"  # claimed for sending; the B2C request is (about to be) on the wire
+    SUBMITTED = "submitted"  # Daraja accepted it; waiting for the result callback
+    UNKNOWN = "unknown"  # time-out or queue time-out: reconcile by transaction status
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # the initiator cancelled before confirming
+    REJECTED = "rejected"  # an approver refused it
+
+    @property
+    def is_final(self) -> bool:
+        """True once the payout can no longer change."""
+        return self in (
+            PayoutStatus.COMPLETED,
+            PayoutStatus.FAILED,
+            PayoutStatus.CANCELLED,
+            PayoutStatus.REJECTED,
+        )
+
+
+class ReversalStatus(StrEnum):
+    """Life of a reversal of a received payment."""
+
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    UNKNOWN = "unknown"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class QueryKind(StrEnum):
+    """Asynchronous Daraja questions whose answers arrive by callback."""
+
+    BALANCE = "balance"
+    TRANSACTION_STATUS = "transaction_status"
+
+
+class QueryStatus(StrEnum):
+    """Life of an asynchronous Daraja question."""
+
+    SENT = "sent"
+    ANSWERED = "answered"
+    FAILED = "failed"
+
+
+class CallbackKind(StrEnum):
+    """Which Daraja callback a raw inbox row holds."""
+
+    STK = "stk"
+    B2C_RESULT = "b2c_result"
+    B2C_TIMEOUT = "b2c_timeout"
+    STATUS_RESULT = "status_result"
+    STATUS_TIMEOUT = "status_timeout"
+    BALANCE_RESULT = "balance_result"
+    BALANCE_TIMEOUT = "balance_timeout"
+    REVERSAL_RESULT = "reversal_result"
+    REVERSAL_TIMEOUT = "reversal_timeout"
+    C2B_VALIDATION = "c2b_validation"
+    C2B_CONFIRMATION = "c2b_confirmation"
+
+
+class InboxStatus(StrEnum):
+    """What became of a raw callback."""
+
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    UNMATCHED = "unmatched"  # no record yet (it raced our own insert): applied when one appears
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"  # unparseable or refused; the body is kept
+
+
+class NotificationChannel(StrEnum):
+    """Where an outbox message goes."""
+
+    CHAT = "chat"
+    SMS = "sms"
+    WEBHOOK = "webhook"
+
+
+class NotificationStatus(StrEnum):
+    """Life of an outbox message."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up after the last attempt
+
+
+RETRYABLE_PAYMENT_STATUSES = frozenset(
+    {
+        PaymentStatus.CANCELLED,
+        PaymentStatus.INSUFFICIENT_FUNDS,
+        PaymentStatus.WRONG_PIN,
+        PaymentStatus.TIMED_OUT,
+        PaymentStatus.FAILED,
+    }
+)
+
+PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    PaymentStatus.CREATED: frozenset(
+        {PaymentStatus.PENDING, PaymentStatus.FAILED, PaymentStatus.UNKNOWN}
+    ),
+    PaymentStatus.PENDING: frozenset(
+        {
+            PaymentStatus.PAID,
+            PaymentStatus.CANCELLED,
+            PaymentStatus.INSUFFICIENT_FUNDS,
+            PaymentStatus.WRONG_PIN,
+            PaymentStatus.TIMED_OUT,
+            PaymentStatus.FAILED,
+            PaymentStatus.REVIEW,
+        }
+    ),
+    # an unknown push is settled by a late callback matched to it, or expires as failed
+    PaymentStatus.UNKNOWN: frozenset(
+        {PaymentStatus.PENDING, PaymentStatus.REVIEW, PaymentStatus.FAILED}
+    ),
+    PaymentStatus.REVIEW: frozenset({PaymentStatus.PAID, PaymentStatus.FAILED}),
+    PaymentStatus.PAID: frozenset(),
+    PaymentStatus.CANCELLED: frozenset(),
+    PaymentStatus.INSUFFICIENT_FUNDS: frozenset(),
+    PaymentStatus.WRONG_PIN: frozenset(),
+    PaymentStatus.TIMED_OUT: frozenset(),
+    PaymentStatus.FAILED: frozenset(),
+}
+
+PAYOUT_TRANSITIONS: dict[PayoutStatus, frozenset[PayoutStatus]] = {
+    PayoutStatus.AWAITING_CONFIRMATION: frozenset(
+        {PayoutStatus.AWAITING_APPROVAL, PayoutStatus.SUBMITTING, PayoutStatus.CANCELLED}
+    ),
+    PayoutStatus.AWAITING_APPROVAL: frozenset({PayoutStatus.SUBMITTING, PayoutStatus.REJECTED}),
+    PayoutStatus.SUBMITTING: frozenset(
+        {
+            PayoutStatus.SUBMITTED,
+            PayoutStatus.UNKNOWN,
+            PayoutStatus.FAILED,
+            PayoutStatus.COMPLETED,  # the result callback can beat the sync answer
+        }
+    ),
+    PayoutStatus.SUBMITTED: frozenset(
+        {PayoutStatus.COMPLETED, PayoutStatus.FAILED, PayoutStatus.UNKNOWN}
+    ),
+    PayoutStatus.UNKNOWN: frozenset(
+        {PayoutStatus.COMPLETED, PayoutStatus.FAILED, PayoutStatus.SUBMITTED}
+    ),
+    PayoutStatus.COMPLETED: frozenset(),
+    PayoutStatus.FAILED: frozenset(),
+    PayoutStatus.CANCELLED: frozenset(),
+    PayoutStatus.REJECTED: frozenset(),
+}
+
+REVERSAL_TRANSITIONS: dict[ReversalStatus, frozenset[ReversalStatus]] = {
+    ReversalStatus.SUBMITTING: frozenset(
+        {
+            ReversalStatus.SUBMITTED,
+            ReversalStatus.UNKNOWN,
+            ReversalStatus.FAILED,
+            ReversalStatus.COMPLETED,
+        }
+    ),
+    ReversalStatus.SUBMITTED: frozenset(
+        {ReversalStatus.COMPLETED, ReversalStatus.FAILED, ReversalStatus.UNKNOWN}
+    ),
+    ReversalStatus.UNKNOWN: frozenset({ReversalStatus.COMPLETED, ReversalStatus.FAILED}),
+    ReversalStatus.COMPLETED: frozenset(),
+    ReversalStatus.FAILED: frozenset(),
+}
+
+
+def sources_for(transitions: dict[StrEnum, frozenset[StrEnum]], wanted: StrEnum) -> list[StrEnum]:
+    """Every status from which ``wanted`` may be reached (for conditional UPDATE ... WHERE)."""
+    return [status for status, targets in transitions.items() if wanted in targets]
+
+
+def check_transition(
+    kind: str, transitions: dict[StrEnum, frozenset[StrEnum]], current: StrEnum, wanted: StrEnum
+) -> None:
+    """Raise IllegalTransition unless ``current -> wanted`` is allowed."""
+    if wanted not in transitions[current]:
+        raise IllegalTransition(kind, current, wanted)

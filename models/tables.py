@@ -1,0 +1,343 @@
+"""Tortoise models: every shilling requested or sent, every raw callback, every message and action.
+
+Amounts are whole Kenyan shillings (IntField). Unique columns back idempotency: a CheckoutRequestID,
+an OriginatorConversationID, an M-Pesa receipt or a C2B TransID is recorded once.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.enums import (
+    CallbackKind,
+    InboxStatus,
+    NotificationChannel,
+    NotificationStatus,
+    OrderStatus,
+    PaymentStatus,
+    PayoutStatus,
+    QueryKind,
+    QueryStatus,
+    ReversalStatus,
+    StaffRole,
+)
+
+STATUS_LENGTH = 32
+
+
+class Staff(Model):
+    """A cashier or admin, known by Telegram user id."""
+
+    id = fields.IntField(primary_key=True)
+    telegram_id = fields.BigIntField(unique=True)
+    name = fields.CharField(max_length=128, default="")
+    role = fields.CharEnumField(StaffRole, max_length=STATUS_LENGTH)
+    active = fields.BooleanField(default=True)
+    daily_payout_limit = fields.BigIntField(null=True)  # None: the configured default
+    added_by_telegram_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "staff"
+
+
+class Customer(Model):
+    """Someone who pays: by Telegram, or only by phone (SMS receipts)."""
+
+    id = fields.IntField(primary_key=True)
+    telegram_id = fields.BigIntField(unique=True, null=True)
+    chat_id = fields.BigIntField(null=True)
+    msisdn = fields.CharField(max_length=12, null=True, db_index=True)
+    name = fields.CharField(max_length=128, default="")
+    # the chat conversation survives restarts: which order they are paying, what we wait for
+    conversation_state = fields.CharField(max_length=32, default="")
+    conversation_order_id = fields.IntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "customer"
+
+
+class Order(Model):
+    """Something to be paid, opened by a deep link code, the shop API or a C2B account number."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=12, unique=True)
+    amount = fields.BigIntField()
+    description = fields.CharField(max_length=255, default="")
+    status = fields.CharEnumField(OrderStatus, max_length=STATUS_LENGTH, default=OrderStatus.OPEN)
+    reference = fields.CharField(max_length=64, null=True, unique=True)  # the shop's own id
+    customer = fields.ForeignKeyField(
+        "models.Customer", related_name="orders", null=True, on_delete=fields.SET_NULL
+    )
+    created_by = fields.ForeignKeyField(
+        "models.Staff", related_name="orders", null=True, on_delete=fields.SET_NULL
+    )
+    created_via = fields.CharField(max_length=64, default="chat")  # chat, api:<key name>
+    paid_receipt = fields.CharField(max_length=32, null=True)
+    paid_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "orders"
+
+
+class Payment(Model):
+    """One STK Push attempt, recorded before Daraja is called and settled by callback or query."""
+
+    id = fields.IntField(primary_key=True)
+    order = fields.ForeignKeyField(
+        "models.Order", related_name="payments", null=True, on_delete=fields.RESTRICT
+    )
+    customer = fields.ForeignKeyField(
+        "models.Customer", related_name="payments", null=True, on_delete=fields.SET_NULL
+    )
+    initiated_by = fields.ForeignKeyField(
+        "models.Staff", related_name="payments", null=True, on_delete=fields.SET_NULL
+    )
+    initiated_via = fields.CharField(max_length=64, default="chat")
+    msisdn = fields.CharField(max_length=12, db_index=True)
+    amount = fields.BigIntField()
+    account_reference = fields.CharField(max_length=32)
+    description = fields.CharField(max_length=255, default="")
+    status = fields.CharEnumField(
+        PaymentStatus, max_length=STATUS_LENGTH, default=PaymentStatus.CREATED, db_index=True
+    )
+    attempt = fields.IntField(default=1)
+    # the one phone with a prompt open: unique while in flight, NULL once settled
+    in_flight_msisdn = fields.CharField(max_length=12, null=True, unique=True)
+    in_flight_order_id = fields.IntField(null=True, unique=True)
+    merchant_request_id = fields.CharField(max_length=96, null=True)
+    checkout_request_id = fields.CharField(max_length=96, null=True, unique=True)
+    result_code = fields.CharField(max_length=32, null=True)
+    result_desc = fields.CharField(max_length=255, null=True)
+    receipt = fields.CharField(max_length=32, null=True, unique=True)
+    paid_amount = fields.BigIntField(null=True)
+    paid_phone = fields.CharField(max_length=80, null=True)  # as reported: may be masked
+    paid_at = fields.DatetimeField(null=True)
+    review_reason = fields.CharField(max_length=255, null=True)
+    # reconciliation: the next STK query is due at, and who holds the claim until when
+    query_count = fields.IntField(default=0)
+    next_query_at = fields.DatetimeField(null=True, db_index=True)
+    claimed_until = fields.DatetimeField(null=True)
+    # where the live status message is, so any instance can edit it
+    chat_id = fields.BigIntField(null=True)
+    message_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "payment"
+
+
+class Payout(Model):
+    """One B2C payout (our OriginatorConversationID is the idempotency key sent to Daraja)."""
+
+    id = fields.IntField(primary_key=True)
+    originator_conversation_id = fields.CharField(max_length=64, unique=True)
+    conversation_id = fields.CharField(max_length=96, null=True, unique=True)
+    msisdn = fields.CharField(max_length=12, db_index=True)
+    amount = fields.BigIntField()
+    command_id = fields.CharField(max_length=32, default="BusinessPayment")
+    remarks = fields.CharField(max_length=100)
+    occasion = fields.CharField(max_length=100, default="")
+    status = fields.CharEnumField(
+        PayoutStatus,
+        max_length=STATUS_LENGTH,
+        default=PayoutStatus.AWAITING_CONFIRMATION,
+        db_index=True,
+    )
+    initiated_by = fields.ForeignKeyField(
+        "models.Staff", related_name="payouts", on_delete=fields.RESTRICT
+    )
+    confirmed_by = fields.ForeignKeyField(
+        "models.Staff", related_name="confirmed_payouts", null=True, on_delete=fields.SET_NULL
+    )
+    approved_by = fields.ForeignKeyField(
+        "models.Staff", related_name="approved_payouts", null=True, on_delete=fields.SET_NULL
+    )
+    needs_approval = fields.BooleanField(default=False)
+    result_code = fields.CharField(max_length=32, null=True)
+    result_desc = fields.CharField(max_length=255, null=True)
+    receipt = fields.CharField(max_length=32, null=True, unique=True)
+    receiver_name = fields.CharField(max_length=128, null=True)
+    completed_at = fields.DatetimeField(null=True)
+    submitted_at = fields.DatetimeField(null=True)
+    query_count = fields.IntField(default=0)
+    next_query_at = fields.DatetimeField(null=True, db_index=True)
+    claimed_until = fields.DatetimeField(null=True)
+    chat_id = fields.BigIntField(null=True)
+    message_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "payout"
+
+
+class Reversal(Model):
+    """A reversal of a payment we received, asked for by an admin."""
+
+    id = fields.IntField(primary_key=True)
+    receipt = fields.CharField(max_length=32, unique=True)  # the payment being reversed
+    amount = fields.BigIntField()
+    remarks = fields.CharField(max_length=100)
+    status = fields.CharEnumField(
+        ReversalStatus, max_length=STATUS_LENGTH, default=ReversalStatus.SUBMITTING
+    )
+    requested_by = fields.ForeignKeyField(
+        "models.Staff", related_name="reversals", on_delete=fields.RESTRICT
+    )
+    originator_conversation_id = fields.CharField(max_length=96, null=True, unique=True)
+    conversation_id = fields.CharField(max_length=96, null=True, unique=True)
+    result_code = fields.CharField(max_length=32, null=True)
+    result_desc = fields.CharField(max_length=255, null=True)
+    reversal_receipt = fields.CharField(max_length=32, null=True)
+    chat_id = fields.BigIntField(null=True)
+    message_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "reversal"
+
+
+class DarajaQuery(Model):
+    """An asynchronous question to Daraja (balance, transaction status) waiting for its callback."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharEnumField(QueryKind, max_length=STATUS_LENGTH)
+    status = fields.CharEnumField(QueryStatus, max_length=STATUS_LENGTH, default=QueryStatus.SENT)
+    originator_conversation_id = fields.CharField(max_length=96, null=True, unique=True)
+    conversation_id = fields.CharField(max_length=96, null=True, unique=True)
+    payout = fields.ForeignKeyField(
+        "models.Payout", related_name="queries", null=True, on_delete=fields.CASCADE
+    )
+    requested_by = fields.ForeignKeyField(
+        "models.Staff", related_name="queries", null=True, on_delete=fields.SET_NULL
+    )
+    chat_id = fields.BigIntField(null=True)
+    result_code = fields.CharField(max_length=32, null=True)
+    result = fields.JSONField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    answered_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "daraja_query"
+
+
+class C2BTransaction(Model):
+    """A payment a customer made to the paybill directly (or the C2B echo of an STK payment)."""
+
+    id = fields.IntField(primary_key=True)
+    trans_id = fields.CharField(max_length=32, unique=True)
+    transaction_type = fields.CharField(max_length=32, default="")
+    amount = fields.BigIntField()
+    shortcode = fields.CharField(max_length=16)
+    bill_ref_number = fields.CharField(max_length=64, default="")
+    msisdn = fields.CharField(max_length=80, default="")  # masked or hashed by Safaricom
+    payer_name = fields.CharField(max_length=128, default="")
+    org_account_balance = fields.CharField(max_length=32, default="")
+    order = fields.ForeignKeyField(
+        "models.Order", related_name="c2b_payments", null=True, on_delete=fields.SET_NULL
+    )
+    trans_time = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        table = "c2b_transaction"
+
+
+class CallbackInbox(Model):
+    """Every callback body exactly as received, stored before anything else happens."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharEnumField(CallbackKind, max_length=STATUS_LENGTH, db_index=True)
+    body = fields.TextField()
+    remote_addr = fields.CharField(max_length=64, default="")
+    status = fields.CharEnumField(
+        InboxStatus, max_length=STATUS_LENGTH, default=InboxStatus.RECEIVED, db_index=True
+    )
+    match_key = fields.CharField(max_length=96, null=True, db_index=True)  # e.g. CheckoutRequestID
+    error = fields.TextField(null=True)
+    received_at = fields.DatetimeField(auto_now_add=True)
+    processed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "callback_inbox"
+
+
+class Notification(Model):
+    """The outbox, written with the state change that causes it and delivered (or retried) later."""
+
+    id = fields.IntField(primary_key=True)
+    event_key = fields.CharField(max_length=128, unique=True)  # one message per event and channel
+    channel = fields.CharEnumField(NotificationChannel, max_length=STATUS_LENGTH)
+    recipient = fields.CharField(max_length=255)  # chat id, msisdn or URL
+    payload = fields.JSONField()
+    status = fields.CharEnumField(
+        NotificationStatus,
+        max_length=STATUS_LENGTH,
+        default=NotificationStatus.PENDING,
+        db_index=True,
+    )
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(db_index=True)
+    claimed_until = fields.DatetimeField(null=True)
+    last_error = fields.TextField(null=True)
+    sent_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "notification"
+
+
+class AuditEvent(Model):
+    """Who did what, when, and how it ended."""
+
+    id = fields.IntField(primary_key=True)
+    actor = fields.CharField(max_length=64)  # tg:<id>, api:<key name>, daraja, system, cli
+    action = fields.CharField(max_length=64, db_index=True)
+    subject = fields.CharField(max_length=64, default="")  # payment:12, payout:3, staff:99
+    outcome = fields.CharField(max_length=32, default="ok")
+    detail = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        table = "audit_event"
+
+
+class ApiKey(Model):
+    """A REST API key of a shop backend (only a hash of the key is stored)."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    prefix = fields.CharField(max_length=16, unique=True)
+    key_hash = fields.CharField(max_length=128)
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    revoked_at = fields.DatetimeField(null=True)
+    last_used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_key"
+
+
+class IdempotencyRecord(Model):
+    """The first answer to an API POST with an Idempotency-Key, replayed for repeats."""
+
+    id = fields.IntField(primary_key=True)
+    api_key = fields.ForeignKeyField("models.ApiKey", related_name="idempotency_records")
+    key = fields.CharField(max_length=128)
+    request_hash = fields.CharField(max_length=64)
+    status_code = fields.IntField(null=True)  # None while the first request is still running
+    response = fields.JSONField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "idempotency_record"
+        unique_together = (("api_key", "key"),)
