@@ -65,8 +65,6 @@ class TransactionType(StrEnum):
 
 def _split_list(value: Any) -> Any:
     """Turn a comma-separated setting into a list; lists pass through."""
-    if value is None:
-        return []
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     if isinstance(value, int):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.executor import MigrationExecutor
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ TORTOISE_ORM = tortoise_config(os.environ.get("DATABASE_URL", "sqlite://:memory:
 
 async def init_db(db_url: str, *, check_migrated: bool = True) -> None:
     """Open the database for this process; refuse an unmigrated one with a clear message."""
+    _forget_compiled_queries()
     await Tortoise.init(config=tortoise_config(db_url), _enable_global_fallback=True)
     if check_migrated:
         missing = await pending_migrations()
@@ -90,6 +92,12 @@ async def migrate(db_url: str) -> list[str]:
         return applied
     finally:
         await close_db()
+
+
+def _forget_compiled_queries() -> None:
+    # Tortoise caches compiled INSERTs per connection name, not per SQL dialect: a process that
+    # opens SQLite and then PostgreSQL (tests, tools) would reuse the wrong SQL
+    EXECUTOR_CACHE.clear()
 
 
 def _apps_config() -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Business services: no Telegram, no aiohttp. Handlers and routes call these."""

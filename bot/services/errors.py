@@ -1,0 +1,53 @@
+"""Errors a service raises on purpose: their text is safe to show to the person who asked."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """A refusal with a reason a cashier, admin, customer or shop developer understands."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(ServiceError):
+    """The input is wrong (bad phone, bad amount, unknown command arguments)."""
+
+    code = "invalid_input"
+
+
+class NotFound(ServiceError):
+    """No payment, payout, order or staff member matches the reference."""
+
+    code = "not_found"
+
+
+class NotAllowed(ServiceError):
+    """The person may not do this (role, not the initiator, inactive)."""
+
+    code = "not_allowed"
+
+
+class Conflict(ServiceError):
+    """The state forbids it now: already paid, payment in progress, already confirmed."""
+
+    code = "conflict"
+
+
+class LimitExceeded(ServiceError):
+    """A daily or per-transaction limit would be passed."""
+
+    code = "limit_exceeded"
+
+
+class UpstreamError(ServiceError):
+    """M-Pesa refused or could not be reached; the message says what to do next."""
+
+    code = "upstream_error"

@@ -1,0 +1,123 @@
+"""Staff members and their roles: who may request, send, approve and manage."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.services.audit import actor_for_telegram, audit
+from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from models import Staff, StaffRole
+
+log = logging.getLogger(__name__)
+
+# the refusal says nothing about what exists or who is staff
+REFUSAL = "Sorry, this command is only for the shop's staff."
+
+
+class StaffService:
+    """Looks up staff, checks roles, and lets admins manage the team."""
+
+    def __init__(self, *, bootstrap_admin_ids: list[int], default_daily_payout_limit: int) -> None:
+        self._bootstrap = set(bootstrap_admin_ids)
+        self._default_limit = default_daily_payout_limit
+
+    async def bootstrap_admins(self) -> None:
+        """Make sure every ADMIN_TELEGRAM_IDS user exists as an active admin."""
+        for telegram_id in sorted(self._bootstrap):
+            await self._ensure_bootstrap(telegram_id)
+
+    async def _ensure_bootstrap(self, telegram_id: int) -> Staff:
+        staff, created = await Staff.get_or_create(
+            telegram_id=telegram_id,
+            defaults={"role": StaffRole.ADMIN, "name": "", "active": True},
+        )
+        if created:
+            await audit("system", "staff.bootstrap", subject=f"staff:{telegram_id}")
+        return staff
+
+    async def find(self, telegram_id: int) -> Staff | None:
+        """The active staff member with this Telegram id, or None."""
+        if telegram_id in self._bootstrap:
+            staff = await self._ensure_bootstrap(telegram_id)
+            # a bootstrap admin is always an active admin: the setting is the source of truth
+            if staff.role is not StaffRole.ADMIN or not staff.active:
+                staff.role, staff.active = StaffRole.ADMIN, True
+                await staff.save(update_fields=["role", "active", "updated_at"])
+            return staff
+        return await Staff.get_or_none(telegram_id=telegram_id, active=True)
+
+    async def require(self, telegram_id: int, *roles: StaffRole, action: str = "") -> Staff:
+        """Return the staff member if they hold one of ``roles``; refuse (and audit) otherwise."""
+        staff = await self.find(telegram_id)
+        allowed = roles or (StaffRole.ADMIN, StaffRole.CASHIER)
+        if staff is None or staff.role not in allowed:
+            await audit(
+                actor_for_telegram(telegram_id),
+                "access.refused",
+                subject=action,
+                outcome="refused",
+            )
+            raise NotAllowed(REFUSAL)
+        return staff
+
+    def daily_payout_limit(self, staff: Staff) -> int:
+        """The staff member's daily payout limit in shillings."""
+        if staff.daily_payout_limit is not None:
+            return staff.daily_payout_limit
+        return self._default_limit
+
+    async def list_staff(self, actor_id: int) -> list[Staff]:
+        """Every active staff member, admins first (admins only)."""
+        await self.require(actor_id, StaffRole.ADMIN, action="staff.list")
+        rows = await Staff.filter(active=True).order_by("role", "telegram_id")
+        return rows
+
+    async def add(
+        self, actor_id: int, telegram_id: int, role: StaffRole | str, name: str = ""
+    ) -> Staff:
+        """Add or re-activate a staff member with a role (admins only)."""
+        await self.require(actor_id, StaffRole.ADMIN, action="staff.add")
+        try:
+            role = StaffRole(str(role).lower())
+        except ValueError:
+            raise InvalidInput("The role must be admin or cashier.", field="role") from None
+        if telegram_id <= 0:
+            raise InvalidInput("A Telegram user id is a positive number.", field="user_id")
+        name = name.strip()[:128]
+        staff = await Staff.get_or_none(telegram_id=telegram_id)
+        if staff is None:
+            staff = await Staff.create(
+                telegram_id=telegram_id,
+                role=role,
+                name=name,
+                added_by_telegram_id=actor_id,
+            )
+        else:
+            staff.role, staff.active = role, True
+            staff.name = name or staff.name
+            staff.added_by_telegram_id = actor_id
+            await staff.save()
+        await audit(
+            actor_for_telegram(actor_id),
+            "staff.add",
+            subject=f"staff:{telegram_id}",
+            role=role.value,
+        )
+        return staff
+
+    async def remove(self, actor_id: int, telegram_id: int) -> Staff:
+        """Deactivate a staff member (admins only; bootstrap admins and oneself are refused)."""
+        await self.require(actor_id, StaffRole.ADMIN, action="staff.remove")
+        if telegram_id == actor_id:
+            raise Conflict("You cannot remove yourself.")
+        if telegram_id in self._bootstrap:
+            raise Conflict(
+                "This admin is set in ADMIN_TELEGRAM_IDS; remove them there and restart."
+            )
+        staff = await Staff.get_or_none(telegram_id=telegram_id, active=True)
+        if staff is None:
+            raise NotFound(f"No active staff member has the Telegram id {telegram_id}.")
+        staff.active = False
+        await staff.save(update_fields=["active", "updated_at"])
+        await audit(actor_for_telegram(actor_id), "staff.remove", subject=f"staff:{telegram_id}")
+        return staff

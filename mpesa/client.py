@@ -1,0 +1,761 @@
+"""Async Daraja client: one shared httpx.AsyncClient, a cached token, one method per API call."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+from pydantic import ValidationError
+
+from mpesa.errors import (
+    AuthFailed,
+    ConfigurationError,
+    DarajaError,
+    DarajaUnreachable,
+    DuplicateRequest,
+    InvalidRequest,
+    OutcomeUnknown,
+    RateLimited,
+    ServerError,
+)
+from mpesa.models import (
+    AccountBalanceRequest,
+    AsyncAccepted,
+    B2CRequest,
+    C2BRegisterRequest,
+    C2BRegisterResponse,
+    C2BSimulateRequest,
+    CallbackUrls,
+    DarajaResponse,
+    ReversalRequest,
+    StkPushRequest,
+    StkPushResponse,
+    StkQueryRequest,
+    StkQueryResponse,
+    TransactionStatusRequest,
+)
+from mpesa.phone import mask_msisdn
+from mpesa.security import daraja_timestamp, nairobi_now, stk_password
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=5.0)
+DEFAULT_RETRY_AFTER_S = 5.0
+
+OAUTH_PATH = "/oauth/v1/generate"
+STK_PUSH_PATH = "/mpesa/stkpush/v1/processrequest"
+STK_QUERY_PATH = "/mpesa/stkpushquery/v1/query"
+B2C_PATH = "/mpesa/b2c/v3/paymentrequest"
+STATUS_PATH = "/mpesa/transactionstatus/v1/query"
+BALANCE_PATH = "/mpesa/accountbalance/v1/query"
+REVERSAL_PATH = "/mpesa/reversal/v1/request"
+C2B_REGISTER_PATH = "/mpesa/c2b/v2/registerurl"
+C2B_SIMULATE_PATH = "/mpesa/c2b/v2/simulate"
+
+# the request never left this machine, so sending it again cannot move money twice
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# three codes for one condition: Daraja's pages disagree per product (daraja.md §4)
+_INVALID_TOKEN_CODES = frozenset({"404.001.03", "401.002.01", "400.003.01"})
+_RATE_LIMIT_CODES = frozenset({"500.003.02", "500.003.03"})
+_DUPLICATE_CODE = "500.002.1001"
+_MULTI_MEANING_CODE = "500.001.1001"
+# 500.001.1001 messages that are definite refusals: nothing happened, so never "outcome unknown"
+_REFUSALS = {
+    "wrong credentials": (
+        "the STK password does not match shortcode, passkey and timestamp; no prompt was sent"
+    ),
+    "merchant does not exist": "the shortcode is unknown in this Daraja environment",
+    "unable to lock subscriber": (
+        "a payment prompt is already open on this phone; wait a minute before sending another"
+    ),
+    "already registered": "C2B URLs are already registered for this shortcode",
+}
+_STILL_PROCESSING = "being processed"
+_PENDING_RESULT_CODE = "4999"
+
+R = TypeVar("R", bound=DarajaResponse)
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class DarajaConfig:
+    """Everything the client needs to talk to one Daraja environment for one business."""
+
+    base_url: str  # e.g. https://sandbox.safaricom.co.ke or http://127.0.0.1:8765
+    consumer_key: str = field(repr=False)
+    consumer_secret: str = field(repr=False)
+    shortcode: str  # BusinessShortCode (paybill, or store number for a till)
+    passkey: str = field(repr=False)
+    callbacks: CallbackUrls = field(repr=False)  # their paths carry a secret token
+    transaction_type: str = "CustomerPayBillOnline"  # or CustomerBuyGoodsOnline for a till
+    party_b: str | None = None  # till number for CustomerBuyGoodsOnline; defaults to shortcode
+    b2c_shortcode: str | None = None  # PartyA for B2C, status and balance; defaults to shortcode
+    initiator_name: str = ""
+    security_credential: str = field(default="", repr=False)  # already encrypted (security.py)
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str
+    refresh_at: datetime
+
+
+@dataclass(frozen=True)
+class _Fault:
+    """A non-2xx answer in either Daraja's or the Apigee gateway's shape."""
+
+    http_status: int
+    code: str | None
+    message: str
+    request_id: str | None
+    retry_after_s: float | None
+
+    @property
+    def invalid_token(self) -> bool:
+        if self.code in _INVALID_TOKEN_CODES:
+            return True
+        # Apigee words it as oauth.v2.InvalidAccessToken / keymanagement...access_token_expired
+        squashed = re.sub(r"[^a-z]", "", f"{self.code or ''} {self.message}".lower())
+        return "invalidaccesstoken" in squashed or "accesstokenexpired" in squashed
+
+    @property
+    def rate_limited(self) -> bool:
+        if self.http_status == 429 or self.code in _RATE_LIMIT_CODES:
+            return True
+        # Apigee's own policy faults: policies.ratelimit.SpikeArrestViolation / QuotaViolation
+        squashed = re.sub(r"[^a-z]", "", (self.code or "").lower())
+        return "spikearrest" in squashed or "quotaviolation" in squashed
+
+    @property
+    def refusal_hint(self) -> str | None:
+        """Why a 5xx is really a definite refusal (nothing happened), or None."""
+        if self.code not in (_MULTI_MEANING_CODE, "500.003.1001"):
+            return None
+        lowered = self.message.lower()
+        return next((hint for key, hint in _REFUSALS.items() if key in lowered), None)
+
+    @property
+    def still_processing(self) -> bool:
+        return self.code == _MULTI_MEANING_CODE and _STILL_PROCESSING in self.message.lower()
+
+    @property
+    def definite(self) -> bool:
+        """True when a 5xx is a final answer rather than a server failure."""
+        return (
+            self.code == _DUPLICATE_CODE
+            or self.rate_limited
+            or self.still_processing
+            or self.refusal_hint is not None
+        )
+
+
+class DarajaClient:
+    """Async client for the Daraja APIs this project uses; share one per process."""
+
+    def __init__(
+        self,
+        config: DarajaConfig,
+        *,
+        http: httpx.AsyncClient | None = None,
+        timeout: httpx.Timeout | None = None,
+        max_attempts: int = 3,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 8.0,
+        token_refresh_margin_s: float = 120.0,
+        clock: Clock | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._config = config
+        self._base_url = config.base_url.rstrip("/")
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=timeout or DEFAULT_TIMEOUT)
+        # a passed-in client keeps its own timeout unless one is given explicitly
+        self._timeout = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
+        self._max_attempts = max_attempts
+        self._backoff_base_s = backoff_base_s
+        self._backoff_max_s = backoff_max_s
+        self._refresh_margin = timedelta(seconds=token_refresh_margin_s)
+        self._clock = clock or nairobi_now
+        self._sleep = sleep
+        self._token: _Token | None = None
+        self._token_lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this object created it (a passed-in one stays open)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- OAuth ------------------------------------------------------------------------------
+
+    async def access_token(self, *, force_refresh: bool = False) -> str:
+        """Return a valid access token, fetching one only when the cached one is due for refresh."""
+        seen = self._token
+        if seen is not None and not force_refresh and self._clock() < seen.refresh_at:
+            return seen.value
+        async with self._token_lock:
+            current = self._token
+            # single flight: whoever held the lock before us may already have fetched a new one
+            if current is not None and current is not seen and self._clock() < current.refresh_at:
+                return current.value
+            self._token = await self._fetch_token()
+            return self._token.value
+
+    async def _renew_token(self, rejected: str) -> str:
+        """Replace a token Daraja refused, unless a concurrent caller already replaced it."""
+        async with self._token_lock:
+            current = self._token
+            if current is not None and current.value != rejected:
+                return current.value
+            self._token = None
+        return await self.access_token()
+
+    async def _fetch_token(self) -> _Token:
+        config = self._config
+        send = functools.partial(
+            self._http.get,
+            f"{self._base_url}{OAUTH_PATH}",
+            params={"grant_type": "client_credentials"},
+            auth=httpx.BasicAuth(config.consumer_key, config.consumer_secret),
+            timeout=self._timeout,
+        )
+        response = await self._exchange("oauth", send, money=False)
+        if not response.is_success:
+            fault = _read_fault(response)
+            if response.status_code in (400, 401, 403):
+                # wrong key/secret often comes back as HTTP 400 with an empty body
+                raise AuthFailed(
+                    f"Daraja refused the consumer key/secret: {fault.message}",
+                    code=fault.code,
+                    request_id=fault.request_id,
+                    http_status=fault.http_status,
+                )
+            raise _error_for("oauth", fault, money=False)
+        body = _json_object(response, "oauth", money=False)
+        value = body.get("access_token")
+        if not isinstance(value, str) or not value:
+            raise ServerError("Daraja's OAuth answer has no access_token", http_status=200)
+        lifetime = _seconds(body.get("expires_in"), default=3599.0)
+        ttl = timedelta(seconds=lifetime) - self._refresh_margin
+        if ttl <= timedelta(0):
+            ttl = timedelta(seconds=lifetime / 2)
+        log.info("daraja.oauth.ok expires_in_s=%s", int(lifetime))
+        return _Token(value=value, refresh_at=self._clock() + ttl)
+
+    # -- M-Pesa Express ---------------------------------------------------------------------
+
+    async def stk_push(
+        self, *, msisdn: str, amount: int, reference: str, description: str
+    ) -> StkPushResponse:
+        """Ask the customer's phone to pay ``amount`` shillings; money POST, sent at most once."""
+        config = self._config
+        timestamp = daraja_timestamp(self._clock())  # once: Password and Timestamp must agree
+        body = StkPushRequest(
+            business_short_code=config.shortcode,
+            password=stk_password(config.shortcode, config.passkey, timestamp),
+            timestamp=timestamp,
+            transaction_type=config.transaction_type,
+            amount=amount,
+            party_a=msisdn,
+            party_b=config.party_b or config.shortcode,
+            phone_number=msisdn,
+            callback_url=config.callbacks.stk,
+            account_reference=reference,
+            transaction_desc=description,
+        ).to_body()
+        log.info(
+            "daraja.stk_push.send msisdn=%s amount=%s reference=%s",
+            mask_msisdn(msisdn),
+            amount,
+            reference,
+        )
+        answer = await self._post("stk_push", STK_PUSH_PATH, body, money=True)
+        result = _parse(StkPushResponse, answer, "stk_push", money=True)
+        log.info(
+            "daraja.stk_push.accepted checkout_request_id=%s merchant_request_id=%s",
+            result.checkout_request_id,
+            result.merchant_request_id,
+        )
+        return result
+
+    async def stk_query(self, checkout_request_id: str) -> StkQueryResponse:
+        """Ask Daraja how an STK Push ended; ``pending`` is True while it is still processing."""
+        config = self._config
+        timestamp = daraja_timestamp(self._clock())
+        body = StkQueryRequest(
+            business_short_code=config.shortcode,
+            password=stk_password(config.shortcode, config.passkey, timestamp),
+            timestamp=timestamp,
+            checkout_request_id=checkout_request_id,
+        ).to_body()
+        answer = await self._post(
+            "stk_query", STK_QUERY_PATH, body, money=False, still_processing_ok=True
+        )
+        if isinstance(answer, _Fault):
+            # HTTP 500 "The transaction is being processed" means wait, not failed
+            result = StkQueryResponse(
+                checkout_request_id=checkout_request_id, result_desc=answer.message, pending=True
+            )
+        else:
+            # pending answers may carry only ResultCode/ResultDesc
+            merged = {"CheckoutRequestID": checkout_request_id, **answer}
+            result = _parse(StkQueryResponse, merged, "stk_query", money=False)
+            if result.result_code == _PENDING_RESULT_CODE:
+                result = result.model_copy(update={"pending": True})
+        log.info(
+            "daraja.stk_query.ok checkout_request_id=%s result_code=%s pending=%s",
+            checkout_request_id,
+            result.result_code,
+            result.pending,
+        )
+        return result
+
+    # -- B2C, status, balance, reversal -----------------------------------------------------
+
+    async def b2c_payment(
+        self,
+        *,
+        originator_conversation_id: str,
+        msisdn: str,
+        amount: int,
+        remarks: str,
+        occasion: str = "",
+        command_id: str = "BusinessPayment",
+    ) -> AsyncAccepted:
+        """Pay ``amount`` shillings to a customer (B2C v3); money POST, sent at most once."""
+        config = self._config
+        self._require_initiator("b2c_payment")
+        body = B2CRequest(
+            originator_conversation_id=originator_conversation_id,
+            initiator_name=config.initiator_name,
+            security_credential=config.security_credential,
+            command_id=command_id,
+            amount=amount,
+            party_a=config.b2c_shortcode or config.shortcode,
+            party_b=msisdn,
+            remarks=remarks,
+            queue_timeout_url=config.callbacks.b2c_timeout,
+            result_url=config.callbacks.b2c_result,
+            occasion=occasion,
+        ).to_body()
+        log.info(
+            "daraja.b2c.send originator_conversation_id=%s msisdn=%s amount=%s",
+            originator_conversation_id,
+            mask_msisdn(msisdn),
+            amount,
+        )
+        answer = await self._post("b2c_payment", B2C_PATH, body, money=True)
+        result = _parse(AsyncAccepted, answer, "b2c_payment", money=True)
+        log.info(
+            "daraja.b2c.accepted originator_conversation_id=%s conversation_id=%s",
+            result.originator_conversation_id,
+            result.conversation_id,
+        )
+        return result
+
+    async def transaction_status(
+        self,
+        *,
+        originator_conversation_id: str | None = None,
+        transaction_id: str | None = None,
+        remarks: str = "Status check",
+        occasion: str = "",
+        party_a: str | None = None,
+        identifier_type: str = "4",
+    ) -> AsyncAccepted:
+        """Query a transaction by our conversation id and/or its receipt; result by callback."""
+        if not originator_conversation_id and not transaction_id:
+            raise ValueError(
+                "transaction_status needs originator_conversation_id or transaction_id"
+            )
+        config = self._config
+        self._require_initiator("transaction_status")
+        body = TransactionStatusRequest(
+            initiator=config.initiator_name,
+            security_credential=config.security_credential,
+            # unconfirmed whether Daraja accepts it missing; a fake value would be worse
+            transaction_id=transaction_id or None,
+            original_conversation_id=originator_conversation_id or None,
+            party_a=party_a or config.b2c_shortcode or config.shortcode,
+            identifier_type=identifier_type,
+            result_url=config.callbacks.status_result,
+            queue_timeout_url=config.callbacks.status_timeout,
+            remarks=remarks,
+            occasion=occasion,
+        ).to_body()
+        answer = await self._post("transaction_status", STATUS_PATH, body, money=False)
+        result = _parse(AsyncAccepted, answer, "transaction_status", money=False)
+        log.info(
+            "daraja.status.accepted originator_conversation_id=%s transaction_id=%s "
+            "conversation_id=%s",
+            originator_conversation_id,
+            transaction_id,
+            result.conversation_id,
+        )
+        return result
+
+    async def account_balance(self, *, remarks: str = "Balance check") -> AsyncAccepted:
+        """Ask for the B2C shortcode's account balances; the result comes by callback."""
+        config = self._config
+        self._require_initiator("account_balance")
+        body = AccountBalanceRequest(
+            initiator=config.initiator_name,
+            security_credential=config.security_credential,
+            party_a=config.b2c_shortcode or config.shortcode,
+            remarks=remarks,
+            queue_timeout_url=config.callbacks.balance_timeout,
+            result_url=config.callbacks.balance_result,
+        ).to_body()
+        answer = await self._post("account_balance", BALANCE_PATH, body, money=False)
+        result = _parse(AsyncAccepted, answer, "account_balance", money=False)
+        log.info("daraja.balance.accepted conversation_id=%s", result.conversation_id)
+        return result
+
+    async def reversal(
+        self, *, transaction_id: str, amount: int, remarks: str, occasion: str = ""
+    ) -> AsyncAccepted:
+        """Reverse a payment of ``amount`` shillings we received; money POST, sent at most once."""
+        config = self._config
+        self._require_initiator("reversal")
+        body = ReversalRequest(
+            initiator=config.initiator_name,
+            security_credential=config.security_credential,
+            transaction_id=transaction_id,
+            amount=amount,
+            receiver_party=config.shortcode,
+            result_url=config.callbacks.reversal_result,
+            queue_timeout_url=config.callbacks.reversal_timeout,
+            remarks=remarks,
+            occasion=occasion,
+        ).to_body()
+        log.info("daraja.reversal.send transaction_id=%s amount=%s", transaction_id, amount)
+        answer = await self._post("reversal", REVERSAL_PATH, body, money=True)
+        result = _parse(AsyncAccepted, answer, "reversal", money=True)
+        log.info(
+            "daraja.reversal.accepted transaction_id=%s conversation_id=%s",
+            transaction_id,
+            result.conversation_id,
+        )
+        return result
+
+    # -- C2B --------------------------------------------------------------------------------
+
+    async def c2b_register_urls(self, *, response_type: str = "Completed") -> C2BRegisterResponse:
+        """Register our C2B confirmation and validation URLs; sent at most once."""
+        config = self._config
+        body = C2BRegisterRequest(
+            short_code=config.shortcode,
+            response_type=response_type,
+            confirmation_url=config.callbacks.c2b_confirmation,
+            validation_url=config.callbacks.c2b_validation,
+        ).to_body()
+        # not money, but production refuses a second registration: never blind-resend
+        answer = await self._post("c2b_register_urls", C2B_REGISTER_PATH, body, money=True)
+        result = _parse(C2BRegisterResponse, answer, "c2b_register_urls", money=True)
+        log.info("daraja.c2b_register.ok response_code=%s", result.response_code)
+        return result
+
+    async def c2b_simulate(
+        self,
+        *,
+        msisdn: str,
+        amount: int,
+        bill_ref_number: str,
+        command_id: str = "CustomerPayBillOnline",
+    ) -> C2BRegisterResponse:
+        """Make the sandbox pay ``amount`` shillings to our shortcode; sent at most once."""
+        body = C2BSimulateRequest(
+            short_code=self._config.shortcode,
+            command_id=command_id,
+            amount=amount,
+            msisdn=msisdn,
+            bill_ref_number=bill_ref_number,
+        ).to_body()
+        log.info(
+            "daraja.c2b_simulate.send msisdn=%s amount=%s bill_ref_number=%s",
+            mask_msisdn(msisdn),
+            amount,
+            bill_ref_number,
+        )
+        # a resend would simulate a second payment, so it is treated like a money POST
+        answer = await self._post("c2b_simulate", C2B_SIMULATE_PATH, body, money=True)
+        return _parse(C2BRegisterResponse, answer, "c2b_simulate", money=True)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _require_initiator(self, op: str) -> None:
+        if not self._config.initiator_name or not self._config.security_credential:
+            raise ConfigurationError(f"{op} needs an initiator name and security credential")
+
+    async def _post(
+        self,
+        op: str,
+        path: str,
+        body: dict[str, Any],
+        *,
+        money: bool,
+        still_processing_ok: bool = False,
+    ) -> Any:
+        """POST a product call with a bearer token; refresh the token once if Daraja refuses it."""
+        token = await self.access_token()
+        for token_retry_left in (True, False):
+            send = functools.partial(
+                self._http.post,
+                f"{self._base_url}{path}",
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=self._timeout,
+            )
+            response = await self._exchange(op, send, money=money, token=token)
+            if response.is_success:
+                return _json_object(response, op, money=money)
+            fault = _read_fault(response, token=token)
+            if fault.invalid_token:
+                if token_retry_left:
+                    # refused at the gateway, so nothing happened: safe even for money POSTs
+                    log.warning("daraja.token.rejected op=%s code=%s", op, fault.code)
+                    token = await self._renew_token(token)
+                    continue
+                raise AuthFailed(
+                    f"Daraja refused a fresh access token for {op}: {fault.message}",
+                    code=fault.code,
+                    request_id=fault.request_id,
+                    http_status=fault.http_status,
+                )
+            if still_processing_ok and fault.still_processing:
+                return fault
+            error = _error_for(op, fault, money=money)
+            log.warning(
+                "daraja.refused op=%s error=%s code=%s http_status=%s request_id=%s",
+                op,
+                type(error).__name__,
+                fault.code,
+                fault.http_status,
+                fault.request_id,
+            )
+            raise error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _exchange(
+        self,
+        op: str,
+        send: Callable[[], Awaitable[httpx.Response]],
+        *,
+        money: bool,
+        token: str | None = None,
+    ) -> httpx.Response:
+        """Send with the retry rules; return a 2xx or the answer the caller has to map."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await send()
+            except _NEVER_SENT as exc:
+                if attempt < self._max_attempts:
+                    await self._backoff(op, attempt, type(exc).__name__)
+                    continue
+                raise DarajaUnreachable(
+                    f"Daraja unreachable for {op} after {attempt} attempts "
+                    f"({type(exc).__name__}); nothing was sent"
+                ) from exc
+            except httpx.UnsupportedProtocol as exc:
+                raise ConfigurationError(f"bad Daraja base URL {self._base_url!r}") from exc
+            except httpx.TransportError as exc:
+                if money:
+                    log.error("daraja.outcome_unknown op=%s error=%s", op, type(exc).__name__)
+                    raise OutcomeUnknown(
+                        f"{op} was sent but its answer was lost ({type(exc).__name__}); "
+                        "reconcile by status, never resend"
+                    ) from exc
+                if attempt < self._max_attempts:
+                    await self._backoff(op, attempt, type(exc).__name__)
+                    continue
+                raise ServerError(
+                    f"Daraja did not answer {op} after {attempt} attempts ({type(exc).__name__})"
+                ) from exc
+            if response.is_success:
+                return response
+            fault = _read_fault(response, token=token)
+            if fault.rate_limited:
+                delay = fault.retry_after_s or DEFAULT_RETRY_AFTER_S
+                # throttled at the gateway: fine to ask again; money POSTs stay the caller's call
+                if not money and attempt < self._max_attempts and delay <= self._backoff_max_s:
+                    log.warning(
+                        "daraja.rate_limited op=%s attempt=%s delay_s=%s", op, attempt, delay
+                    )
+                    await self._sleep(delay)
+                    continue
+                return response
+            if response.status_code >= 500 and not fault.definite:
+                if money:
+                    log.error(
+                        "daraja.outcome_unknown op=%s http_status=%s code=%s",
+                        op,
+                        fault.http_status,
+                        fault.code,
+                    )
+                    raise OutcomeUnknown(
+                        f"{op} got HTTP {fault.http_status} ({fault.message}); it may have "
+                        "landed: reconcile by status, never resend",
+                        code=fault.code,
+                        request_id=fault.request_id,
+                        http_status=fault.http_status,
+                    )
+                if attempt < self._max_attempts:
+                    await self._backoff(op, attempt, f"http_{fault.http_status}")
+                    continue
+            return response
+
+    async def _backoff(self, op: str, attempt: int, reason: str) -> None:
+        # full jitter: spreads retries of many callers instead of bunching them
+        cap = min(self._backoff_max_s, self._backoff_base_s * 2 ** (attempt - 1))
+        delay = random.uniform(0.0, cap)
+        log.warning(
+            "daraja.retry op=%s attempt=%s reason=%s delay_s=%.3f", op, attempt, reason, delay
+        )
+        await self._sleep(delay)
+
+
+def _error_for(op: str, fault: _Fault, *, money: bool) -> DarajaError:
+    """Map a final non-2xx answer to the error a caller can branch on."""
+    details = {
+        "code": fault.code,
+        "request_id": fault.request_id,
+        "http_status": fault.http_status,
+    }
+    if fault.rate_limited:
+        retry_after = fault.retry_after_s or DEFAULT_RETRY_AFTER_S
+        return RateLimited(
+            f"Daraja is throttling {op} ({fault.message}); retry in {retry_after:g} s",
+            retry_after_s=retry_after,
+            **details,
+        )
+    if fault.code == _DUPLICATE_CODE:
+        return DuplicateRequest(
+            f"Daraja already has a request with this id for {op} ({fault.message}); "
+            "reconcile by status, never resend with a new id",
+            **details,
+        )
+    hint = fault.refusal_hint
+    if hint is not None:
+        return InvalidRequest(f"Daraja refused {op}: {fault.message} ({hint})", **details)
+    if fault.http_status in (401, 403):
+        # e.g. Apigee "no apiproduct match found": the API is not enabled on our Daraja app
+        return AuthFailed(f"Daraja refused {op}: {fault.message}", **details)
+    if fault.http_status < 500:
+        return InvalidRequest(f"Daraja refused {op}: {fault.message}", **details)
+    if money:  # e.g. "being processed" on a money POST: it may land
+        return OutcomeUnknown(
+            f"{op} got HTTP {fault.http_status} ({fault.message}); reconcile, never resend",
+            **details,
+        )
+    return ServerError(f"Daraja failed {op}: {fault.message}", **details)
+
+
+def _read_fault(response: httpx.Response, *, token: str | None = None) -> _Fault:
+    """Read an error body in Daraja's shape, Apigee's ``fault`` shape, or no JSON at all."""
+    code: str | None = None
+    request_id: str | None = None
+    message = ""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        fault = body.get("fault")
+        if isinstance(fault, dict):
+            detail = fault.get("detail")
+            if isinstance(detail, dict) and detail.get("errorcode") is not None:
+                code = str(detail["errorcode"])
+            message = str(fault.get("faultstring") or "")
+        else:
+            if body.get("errorCode") is not None:
+                code = str(body["errorCode"])
+            if body.get("requestId"):
+                request_id = str(body["requestId"])
+            message = str(body.get("errorMessage") or body.get("ResponseDescription") or "")
+    if not message:
+        snippet = " ".join(response.text.split())[:120]
+        message = f"HTTP {response.status_code}" + (f": {snippet}" if snippet else " (empty body)")
+    if token:
+        # 401.002.01 echoes the refused token in its message
+        message = message.replace(token, "***")
+    return _Fault(
+        http_status=response.status_code,
+        code=code,
+        message=message,
+        request_id=request_id,
+        retry_after_s=_retry_after(response.headers.get("Retry-After")),
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (HTTP dates are not worth parsing here)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def _seconds(value: object, *, default: float) -> float:
+    """``expires_in`` arrives as "3599" or 3599 depending on the doc generation."""
+    if isinstance(value, bool):
+        return default
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return seconds if seconds > 0 else default
+
+
+def _json_object(response: httpx.Response, op: str, *, money: bool) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise _garbled(op, response.status_code, "not JSON", money=money) from exc
+    if not isinstance(body, dict):
+        raise _garbled(op, response.status_code, "not a JSON object", money=money)
+    return body
+
+
+def _parse(model: type[R], body: dict[str, Any], op: str, *, money: bool) -> R:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        fields = ", ".join(str(error["loc"][0]) for error in exc.errors() if error["loc"])
+        raise _garbled(op, 200, f"missing or bad {fields or 'fields'}", money=money) from exc
+
+
+def _garbled(op: str, status: int, what: str, *, money: bool) -> DarajaError:
+    # a 2xx we cannot read may still mean "accepted": for money that is an unknown outcome
+    if money:
+        return OutcomeUnknown(
+            f"{op} answer unreadable ({what}); reconcile by status, never resend",
+            http_status=status,
+        )
+    return ServerError(f"{op} answer unreadable ({what})", http_status=status)

@@ -1,0 +1,126 @@
+"""Settings: one object, clear errors naming each bad setting, warnings on Daraja limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import Settings, SettingsError, load_settings
+
+
+def test_defaults_are_sandbox_and_sqlite_under_data_dir():
+    settings = Settings(_env_file=None)
+
+    assert settings.daraja_base_url == "https://sandbox.safaricom.co.ke"
+    assert settings.resolved_database_url == "sqlite://data/mpesa-bot.sqlite3"
+    assert settings.mpesa_max_amount == 250_000
+    assert settings.confirm_by_query is False
+    assert settings.allowed_callback_networks == []
+
+
+def test_production_defaults_confirm_by_query_and_restrict_callback_sources():
+    settings = Settings(_env_file=None, mpesa_environment="production")
+
+    assert settings.daraja_base_url == "https://api.safaricom.co.ke"
+    assert settings.confirm_by_query is True
+    assert "196.201.214.200/32" in settings.allowed_callback_networks
+
+
+def test_comma_separated_lists_are_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ADMIN_TELEGRAM_IDS", "111, 222")
+    monkeypatch.setenv("MPESA_EXTRA_PREFIXES", "0733,254750")
+
+    settings = Settings(_env_file=None)
+
+    assert settings.admin_telegram_ids == [111, 222]
+    assert settings.mpesa_extra_prefixes == ["0733", "254750"]
+
+
+@pytest.mark.parametrize("name", ["PUBLIC_BASE_URL", "SITE_URL", "APP_URL"])
+def test_public_base_url_accepts_the_seed_aliases(monkeypatch, name):
+    monkeypatch.setenv(name, "https://pay.example.co.ke")
+
+    assert Settings(_env_file=None).public_base_url == "https://pay.example.co.ke"
+
+
+def test_every_bad_setting_is_named_in_one_message(monkeypatch):
+    monkeypatch.setenv("WEB_PORT", "eighty")
+    monkeypatch.setenv("MPESA_SHORTCODE", "12")
+    monkeypatch.setenv("MPESA_ENVIRONMENT", "live")
+    monkeypatch.setenv("CALLBACK_SECRET", "tiny-secret")
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None)
+
+    message = str(caught.value)
+    assert "WEB_PORT:" in message
+    assert "MPESA_SHORTCODE: '12' is not a shortcode (5 to 7 digits)" in message
+    assert "MPESA_ENVIRONMENT:" in message
+    assert "CALLBACK_SECRET: must be at least 16 characters" in message
+    assert "tiny-secret" not in message  # a secret is never echoed
+
+
+@pytest.mark.parametrize(
+    ("url", "environment", "problem"),
+    [
+        ("http://pay.example.co.ke", "sandbox", "plain http is allowed only for loopback"),
+        ("http://pay.example.co.ke", "production", "production callbacks must use https"),
+        ("https://example.co.ke/mpesa", "sandbox", "contains 'mpesa'"),
+        ("https://safaricom-hooks.example.com", "sandbox", "contains 'safaricom'"),
+        ("ftp://example.com", "sandbox", "is not an http(s) URL"),
+    ],
+)
+def test_public_base_url_rules(url, environment, problem):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None, public_base_url=url, mpesa_environment=environment)
+
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:80"]
+)
+def test_plain_http_is_fine_for_loopback_in_sandbox(url):
+    assert load_settings(_env_file=None, public_base_url=url).public_base_url == url
+
+
+def test_seed_values_over_daraja_limits_warn_without_blocking_or_truncating():
+    settings = load_settings(_env_file=None)
+
+    warnings = settings.warnings()
+
+    assert settings.mpesa_account_reference == "HouseholdPlanet"
+    assert settings.mpesa_transaction_desc == "Household Planet Kenya Payment"
+    assert any("MPESA_ACCOUNT_REFERENCE" in w and "at most 12" in w for w in warnings)
+    assert any("MPESA_TRANSACTION_DESC" in w and "at most 13" in w for w in warnings)
+
+
+def test_short_values_do_not_warn():
+    settings = load_settings(
+        _env_file=None, mpesa_account_reference="HPlanet", mpesa_transaction_desc="Payment"
+    )
+
+    assert settings.warnings() == []
+
+
+def test_till_needs_a_till_number():
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None, mpesa_transaction_type="CustomerBuyGoodsOnline")
+
+    assert "MPESA_TILL_NUMBER" in str(caught.value)
+
+
+def test_callback_secret_is_generated_once_and_kept(tmp_path):
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+
+    first = settings.resolved_callback_secret()
+    again = Settings(_env_file=None, data_dir=tmp_path).resolved_callback_secret()
+
+    assert first == again
+    assert len(first) >= 16
+    assert (tmp_path / "callback_secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_secrets_are_not_shown_in_repr():
+    settings = Settings(_env_file=None, mpesa_consumer_secret="very-secret-value")
+
+    assert "very-secret-value" not in repr(settings)

@@ -1,0 +1,93 @@
+"""A scriptable stand-in for DarajaClient, for service tests that need no HTTP at all."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from mpesa.models import AsyncAccepted, C2BRegisterResponse, StkPushResponse, StkQueryResponse
+
+
+@dataclass
+class FakeDaraja:
+    """Records every call; answers from queued results (an exception instance is raised)."""
+
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    results: dict[str, list[Any]] = field(default_factory=dict)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def queue(self, method: str, *results: Any) -> None:
+        """Queue answers (or exceptions to raise) for the next calls of ``method``."""
+        self.results.setdefault(method, []).extend(results)
+
+    def called(self, method: str) -> list[dict[str, Any]]:
+        """The keyword arguments of every call to ``method``, in order."""
+        return [kwargs for name, kwargs in self.calls if name == method]
+
+    def _answer(self, method: str, default: Any) -> Any:
+        queued = self.results.get(method)
+        result = queued.pop(0) if queued else default
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _accepted(self, originator: str | None = None) -> AsyncAccepted:
+        n = next(self._ids)
+        return AsyncAccepted(
+            ConversationID=f"AG_20261120_{n:020d}",
+            OriginatorConversationID=originator or f"fake-{n}",
+            ResponseCode="0",
+            ResponseDescription="Accept the service request successfully.",
+        )
+
+    async def stk_push(self, **kwargs: Any) -> StkPushResponse:
+        self.calls.append(("stk_push", kwargs))
+        n = next(self._ids)
+        return self._answer(
+            "stk_push",
+            StkPushResponse(
+                MerchantRequestID=f"fake-merchant-{n}",
+                CheckoutRequestID=f"ws_CO_fake_{n}",
+                ResponseCode="0",
+                ResponseDescription="Success. Request accepted for processing",
+                CustomerMessage="Success. Request accepted for processing",
+            ),
+        )
+
+    async def stk_query(self, checkout_request_id: str) -> StkQueryResponse:
+        self.calls.append(("stk_query", {"checkout_request_id": checkout_request_id}))
+        return self._answer(
+            "stk_query",
+            StkQueryResponse(
+                CheckoutRequestID=checkout_request_id,
+                ResultCode="4999",
+                ResultDesc="The transaction is still under processing",
+                pending=True,
+            ),
+        )
+
+    async def b2c_payment(self, **kwargs: Any) -> AsyncAccepted:
+        self.calls.append(("b2c_payment", kwargs))
+        return self._answer("b2c_payment", self._accepted(kwargs["originator_conversation_id"]))
+
+    async def transaction_status(self, **kwargs: Any) -> AsyncAccepted:
+        self.calls.append(("transaction_status", kwargs))
+        return self._answer("transaction_status", self._accepted())
+
+    async def account_balance(self, **kwargs: Any) -> AsyncAccepted:
+        self.calls.append(("account_balance", kwargs))
+        return self._answer("account_balance", self._accepted())
+
+    async def reversal(self, **kwargs: Any) -> AsyncAccepted:
+        self.calls.append(("reversal", kwargs))
+        return self._answer("reversal", self._accepted())
+
+    async def c2b_register_urls(self, **kwargs: Any) -> C2BRegisterResponse:
+        self.calls.append(("c2b_register_urls", kwargs))
+        return self._answer(
+            "c2b_register_urls",
+            C2BRegisterResponse(
+                OriginatorCoversationID="fake", ResponseCode="0", ResponseDescription="Success"
+            ),
+        )

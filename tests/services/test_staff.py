@@ -1,0 +1,88 @@
+"""Staff roles: bootstrap admins, managing the team, and refusals that reveal nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.services.staff import REFUSAL, StaffService
+from models import AuditEvent, Staff, StaffRole
+
+ADMIN = 1001
+
+
+@pytest.fixture
+def staff_service(db) -> StaffService:
+    return StaffService(bootstrap_admin_ids=[ADMIN], default_daily_payout_limit=100_000)
+
+
+async def test_bootstrap_admins_exist_as_admins(staff_service):
+    await staff_service.bootstrap_admins()
+
+    admin = await Staff.get(telegram_id=ADMIN)
+    assert admin.role is StaffRole.ADMIN
+    assert admin.active
+
+
+async def test_admin_adds_a_cashier_who_can_then_act(staff_service):
+    added = await staff_service.add(ADMIN, 2002, "Cashier", "Wanjiru")
+
+    cashier = await staff_service.require(2002, StaffRole.CASHIER, StaffRole.ADMIN)
+    assert (added.id, cashier.name, cashier.role) == (cashier.id, "Wanjiru", StaffRole.CASHIER)
+    assert await AuditEvent.filter(action="staff.add", subject="staff:2002").count() == 1
+
+
+async def test_a_stranger_is_refused_politely_and_audited(staff_service):
+    with pytest.raises(NotAllowed) as caught:
+        await staff_service.require(555, action="request")
+
+    assert str(caught.value) == REFUSAL
+    event = await AuditEvent.get(action="access.refused")
+    assert (event.actor, event.subject, event.outcome) == ("tg:555", "request", "refused")
+
+
+async def test_a_cashier_cannot_manage_staff(staff_service):
+    await staff_service.add(ADMIN, 2002, "cashier")
+
+    with pytest.raises(NotAllowed):
+        await staff_service.add(2002, 3003, "admin")
+
+
+async def test_bad_role_is_refused_with_the_choices(staff_service):
+    with pytest.raises(InvalidInput) as caught:
+        await staff_service.add(ADMIN, 2002, "boss")
+
+    assert str(caught.value) == "The role must be admin or cashier."
+
+
+async def test_removed_staff_lose_access_and_can_be_re_added(staff_service):
+    await staff_service.add(ADMIN, 2002, "cashier")
+    await staff_service.remove(ADMIN, 2002)
+
+    with pytest.raises(NotAllowed):
+        await staff_service.require(2002)
+    await staff_service.add(ADMIN, 2002, "admin")
+    assert (await staff_service.require(2002, StaffRole.ADMIN)).role is StaffRole.ADMIN
+
+
+@pytest.mark.parametrize(
+    ("target", "error", "text"),
+    [
+        (ADMIN, Conflict, "You cannot remove yourself."),
+        (4004, NotFound, "No active staff member has the Telegram id 4004."),
+    ],
+)
+async def test_remove_refusals(staff_service, target, error, text):
+    with pytest.raises(error) as caught:
+        await staff_service.remove(ADMIN, target)
+
+    assert str(caught.value) == text
+
+
+async def test_daily_limit_defaults_to_the_setting(staff_service):
+    await staff_service.add(ADMIN, 2002, "admin")
+    staff = await Staff.get(telegram_id=2002)
+
+    assert staff_service.daily_payout_limit(staff) == 100_000
+    staff.daily_payout_limit = 5_000
+    assert staff_service.daily_payout_limit(staff) == 5_000
