@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/mpesa-bot demo
+	$(PY) -m mpesa.simulator.demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

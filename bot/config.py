@@ -85,6 +85,7 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         populate_by_name=True,
+        env_ignore_empty=True,  # `NAME=` in .env means "use the default"
     )
 
     # Telegram

@@ -124,3 +124,25 @@ def test_secrets_are_not_shown_in_repr():
     settings = Settings(_env_file=None, mpesa_consumer_secret="very-secret-value")
 
     assert "very-secret-value" not in repr(settings)
+
+
+def test_env_example_documents_every_setting_and_loads():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / ".env.example").read_text()
+    documented = set(re.findall(r"^([A-Z0-9_]+)=", text, re.MULTILINE))
+
+    assert documented == {name.upper() for name in Settings.model_fields}
+    example = Settings(_env_file=Path(__file__).parents[2] / ".env.example")
+    assert example.mpesa_shortcode == "247247"
+    assert example.mpesa_account_reference == "HouseholdPlanet"
+
+
+def test_empty_values_mean_the_default(monkeypatch):
+    monkeypatch.setenv("MPESA_CONFIRM_BY_QUERY", "")
+    monkeypatch.setenv("WEB_PORT", "")
+
+    settings = Settings(_env_file=None)
+
+    assert (settings.mpesa_confirm_by_query, settings.web_port) == (None, 8080)
