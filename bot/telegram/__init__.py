@@ -1,0 +1,1 @@
+"""The Telegram face of the product: thin handlers over the services."""
