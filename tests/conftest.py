@@ -36,9 +36,30 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def _worker_database_url() -> str:
+    # one database per test process: parallel runs (two checkouts, CI beside a developer) never meet
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     parts = urlsplit(POSTGRES_URL)
-    return parts._replace(path=f"/mpesa_bot_test_{worker}").geturl()
+    return parts._replace(path=f"/mpesa_bot_test_{worker}_{os.getpid()}").geturl()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop this process's PostgreSQL test database, if it made one."""
+    if not _prepared_pg:
+        return
+    import asyncio
+
+    import asyncpg
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1))
+        try:
+            for url in _prepared_pg:
+                name = urlsplit(url).path.lstrip("/")
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    asyncio.run(drop())
 
 
 async def _prepare_postgres(url: str) -> None:

@@ -1,0 +1,1 @@
+"""Notifications: the Notifier that queues them, the outbox worker and the channels."""

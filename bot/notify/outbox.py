@@ -1,0 +1,141 @@
+"""The outbox worker: claims due messages atomically, delivers them, retries with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from tortoise.expressions import F, Q
+
+from bot.notify.channels import Channel, PermanentDeliveryError
+from models import Notification, NotificationChannel, NotificationStatus
+
+log = logging.getLogger(__name__)
+
+
+class OutboxWorker:
+    """Delivers queued notifications; safe when several processes run it at once."""
+
+    def __init__(
+        self,
+        channels: Mapping[NotificationChannel, Channel],
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        batch: int = 50,
+        max_attempts: int = 8,
+        base_delay_s: float = 5.0,
+        max_delay_s: float = 3600.0,
+        claim_s: float = 120.0,
+        concurrency: int = 8,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._channels = dict(channels)
+        self._clock = clock
+        self._batch = batch
+        self._max_attempts = max_attempts
+        self._base_delay_s = base_delay_s
+        self._max_delay_s = max_delay_s
+        self._claim_s = claim_s
+        self._limit = asyncio.Semaphore(concurrency)
+        self._jitter = jitter
+        # per-process counters for /metrics: channel -> failed delivery attempts
+        self.failures: Counter[str] = Counter()
+
+    async def run_once(self) -> int:
+        """Deliver every due message this process can claim; return how many were sent."""
+        if not self._channels:
+            return 0
+        claimed = await self._claim()
+        if not claimed:
+            return 0
+        results = await asyncio.gather(*(self._deliver(row) for row in claimed))
+        return sum(results)
+
+    def backoff_s(self, attempts: int) -> float:
+        """Seconds to wait after ``attempts`` failed tries: exponential, capped, with jitter."""
+        delay = min(self._max_delay_s, self._base_delay_s * 2 ** max(0, attempts - 1))
+        # up to +50% so many failed messages do not all come back at the same second
+        return delay * (1 + self._jitter() / 2)
+
+    def _due(self, now: datetime) -> Q:
+        return Q(status=NotificationStatus.PENDING, next_attempt_at__lte=now) | Q(
+            status=NotificationStatus.SENDING, claimed_until__lt=now
+        )
+
+    async def _claim(self) -> list[Notification]:
+        now = self._clock()
+        candidates = (
+            await Notification.filter(self._due(now), channel__in=list(self._channels))
+            .order_by("next_attempt_at", "id")
+            .limit(self._batch)
+        )
+        until = now + timedelta(seconds=self._claim_s)
+        claimed = []
+        for row in candidates:
+            # the conditional UPDATE is the claim: another worker that read the same row loses
+            won = await Notification.filter(self._due(now), id=row.id).update(
+                status=NotificationStatus.SENDING,
+                claimed_until=until,
+                attempts=F("attempts") + 1,
+            )
+            if won:
+                row.attempts += 1
+                row.claimed_until = until
+                claimed.append(row)
+        return claimed
+
+    async def _deliver(self, row: Notification) -> int:
+        channel = self._channels[NotificationChannel(row.channel)]
+        async with self._limit:
+            try:
+                await channel.deliver(row)
+            except PermanentDeliveryError as exc:
+                await self._give_up(row, str(exc))
+                return 0
+            except Exception as exc:
+                await self._retry_later(row, exc)
+                return 0
+        await Notification.filter(id=row.id, claimed_until=row.claimed_until).update(
+            status=NotificationStatus.SENT, sent_at=self._clock(), last_error=None
+        )
+        log.info("outbox.sent id=%s channel=%s attempts=%s", row.id, row.channel, row.attempts)
+        return 1
+
+    async def _give_up(self, row: Notification, reason: str) -> None:
+        self.failures[str(row.channel)] += 1
+        await Notification.filter(id=row.id, claimed_until=row.claimed_until).update(
+            status=NotificationStatus.FAILED, last_error=reason[:2000], claimed_until=None
+        )
+        log.warning(
+            "outbox.failed id=%s channel=%s attempts=%s reason=%s",
+            row.id,
+            row.channel,
+            row.attempts,
+            reason,
+        )
+
+    async def _retry_later(self, row: Notification, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        if row.attempts >= self._max_attempts:
+            await self._give_up(row, f"gave up after {row.attempts} attempts; {reason}")
+            return
+        self.failures[str(row.channel)] += 1
+        delay = self.backoff_s(row.attempts)
+        await Notification.filter(id=row.id, claimed_until=row.claimed_until).update(
+            status=NotificationStatus.PENDING,
+            next_attempt_at=self._clock() + timedelta(seconds=delay),
+            last_error=reason[:2000],
+            claimed_until=None,
+        )
+        log.warning(
+            "outbox.retry id=%s channel=%s attempts=%s in_s=%.0f reason=%s",
+            row.id,
+            row.channel,
+            row.attempts,
+            delay,
+            reason,
+        )

@@ -1,0 +1,287 @@
+"""The callback inbox: every Daraja callback stored raw first, then parsed and applied once."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from tortoise.transactions import in_transaction
+
+from bot.services.outcome import ApplyOutcome
+from models import CallbackInbox, CallbackKind, InboxStatus
+from mpesa import callbacks as cb
+from mpesa.errors import CallbackParseError
+
+log = logging.getLogger(__name__)
+
+# answered with HTTP 400 for a body we cannot read (it is kept in the inbox all the same)
+BAD_REQUEST_CODE = 1
+
+_INBOX_FOR = {
+    ApplyOutcome.APPLIED: InboxStatus.PROCESSED,
+    ApplyOutcome.REVIEW: InboxStatus.PROCESSED,
+    ApplyOutcome.DUPLICATE: InboxStatus.DUPLICATE,
+    ApplyOutcome.UNMATCHED: InboxStatus.UNMATCHED,
+}
+
+# kinds whose unmatched rows a replay of the first kind also re-applies (a time-out and its
+# result share the payout's ids)
+_REPLAY_FAMILY = {
+    CallbackKind.STK: (CallbackKind.STK,),
+    CallbackKind.B2C_RESULT: (CallbackKind.B2C_RESULT, CallbackKind.B2C_TIMEOUT),
+    CallbackKind.B2C_TIMEOUT: (CallbackKind.B2C_RESULT, CallbackKind.B2C_TIMEOUT),
+    CallbackKind.STATUS_RESULT: (CallbackKind.STATUS_RESULT, CallbackKind.STATUS_TIMEOUT),
+    CallbackKind.STATUS_TIMEOUT: (CallbackKind.STATUS_RESULT, CallbackKind.STATUS_TIMEOUT),
+    CallbackKind.BALANCE_RESULT: (CallbackKind.BALANCE_RESULT, CallbackKind.BALANCE_TIMEOUT),
+    CallbackKind.BALANCE_TIMEOUT: (CallbackKind.BALANCE_RESULT, CallbackKind.BALANCE_TIMEOUT),
+    CallbackKind.REVERSAL_RESULT: (CallbackKind.REVERSAL_RESULT, CallbackKind.REVERSAL_TIMEOUT),
+    CallbackKind.REVERSAL_TIMEOUT: (CallbackKind.REVERSAL_RESULT, CallbackKind.REVERSAL_TIMEOUT),
+    CallbackKind.C2B_VALIDATION: (CallbackKind.C2B_VALIDATION,),
+    CallbackKind.C2B_CONFIRMATION: (CallbackKind.C2B_CONFIRMATION,),
+}
+
+_PARSERS: dict[CallbackKind, Callable[[bytes], Any]] = {
+    CallbackKind.STK: cb.parse_stk_callback,
+    CallbackKind.B2C_RESULT: cb.parse_b2c_result,
+    CallbackKind.B2C_TIMEOUT: cb.parse_b2c_timeout,
+    CallbackKind.STATUS_RESULT: cb.parse_transaction_status_result,
+    CallbackKind.STATUS_TIMEOUT: cb.parse_b2c_timeout,
+    CallbackKind.BALANCE_RESULT: cb.parse_account_balance_result,
+    CallbackKind.BALANCE_TIMEOUT: cb.parse_b2c_timeout,
+    CallbackKind.REVERSAL_RESULT: cb.parse_reversal_result,
+    CallbackKind.REVERSAL_TIMEOUT: cb.parse_b2c_timeout,
+    CallbackKind.C2B_VALIDATION: cb.parse_c2b,
+    CallbackKind.C2B_CONFIRMATION: cb.parse_c2b,
+}
+
+
+class _Payments(Protocol):
+    async def apply_stk_callback(self, cb: cb.StkCallback) -> ApplyOutcome: ...
+
+
+class _C2B(Protocol):
+    async def validate(self, p: cb.C2BPayment) -> dict[str, Any]: ...
+    async def confirm(self, p: cb.C2BPayment) -> ApplyOutcome: ...
+
+
+class _Payouts(Protocol):
+    async def apply_b2c_result(self, r: cb.B2CResult) -> ApplyOutcome: ...
+    async def apply_b2c_timeout(self, t: cb.QueueTimeout) -> ApplyOutcome: ...
+
+
+class _Accounts(Protocol):
+    async def apply_status_result(self, r: cb.TransactionStatusResult) -> ApplyOutcome: ...
+    async def apply_balance_result(self, r: cb.AccountBalanceResult) -> ApplyOutcome: ...
+    async def apply_reversal_result(self, r: cb.ReversalResult) -> ApplyOutcome: ...
+    async def apply_query_timeout(self, kind: CallbackKind, t: cb.QueueTimeout) -> ApplyOutcome: ...
+
+
+@dataclass(frozen=True)
+class _Applied:
+    outcome: ApplyOutcome
+    match_key: str | None
+    answer: dict[str, Any]
+
+
+def match_key_for(kind: CallbackKind, parsed: Any) -> str | None:
+    """The id an unmatched callback waits under (CheckoutRequestID, ConversationID, TransID)."""
+    if kind is CallbackKind.STK:
+        return parsed.checkout_request_id
+    if kind in (CallbackKind.C2B_VALIDATION, CallbackKind.C2B_CONFIRMATION):
+        return parsed.trans_id
+    return parsed.conversation_id or parsed.originator_conversation_id
+
+
+class CallbackService:
+    """Stores each callback raw, parses it, applies it through the owning service, and answers."""
+
+    def __init__(
+        self,
+        *,
+        payments: _Payments,
+        c2b: _C2B,
+        payouts: _Payouts,
+        accounts: _Accounts,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._payments = payments
+        self._c2b = c2b
+        self._payouts = payouts
+        self._accounts = accounts
+        self._clock = clock
+        # per-process counters for /metrics: (kind, outcome) -> callbacks
+        self.counts: Counter[tuple[str, str]] = Counter()
+        # the services call back when the record an unmatched callback waits for appears
+        for service in (payments, payouts, accounts):
+            if hasattr(service, "replay_unmatched") and service.replay_unmatched is None:
+                service.replay_unmatched = self.replay
+
+    async def ingest(
+        self, kind: CallbackKind, body: bytes, remote_addr: str
+    ) -> tuple[int, dict[str, Any]]:
+        """Store, parse and apply one callback; return the HTTP status and JSON body to answer."""
+        text, encoding_note = _body_text(body)
+        # its own committed write: whatever happens next, the body is kept
+        row = await CallbackInbox.create(
+            kind=kind, body=text, remote_addr=remote_addr[:64], error=encoding_note
+        )
+        try:
+            parsed = _PARSERS[kind](body)
+        except CallbackParseError as exc:
+            reason = str(exc) or "unreadable body"
+            await CallbackInbox.filter(id=row.id).update(
+                status=InboxStatus.REJECTED, error=reason[:2000], processed_at=self._clock()
+            )
+            self._count(kind, "rejected")
+            log.warning("callback.rejected kind=%s inbox=%s reason=%s", kind, row.id, reason)
+            return 400, {"ResultCode": BAD_REQUEST_CODE, "ResultDesc": f"Rejected: {reason}"}
+        try:
+            applied = await self._apply_and_mark(row.id, kind, parsed, InboxStatus.RECEIVED)
+        except Exception:
+            # the row stays RECEIVED: the reconciler applies it again later
+            log.exception("callback.failed kind=%s inbox=%s", kind, row.id)
+            await CallbackInbox.filter(id=row.id).update(error="processing failed; will retry")
+            self._count(kind, "error")
+            if kind is CallbackKind.C2B_VALIDATION:
+                # no answer we can stand by: M-Pesa then applies the registered ResponseType
+                return 500, {"ResultCode": BAD_REQUEST_CODE, "ResultDesc": "Temporary error"}
+            return 200, _ack(kind)
+        self._count(kind, applied.outcome.value)
+        log.info(
+            "callback.%s kind=%s inbox=%s key=%s", applied.outcome, kind, row.id, applied.match_key
+        )
+        return 200, applied.answer
+
+    async def record_refused(
+        self, kind: CallbackKind, body: bytes, remote_addr: str, reason: str
+    ) -> None:
+        """Keep a callback we refused to process (source not allowed, body too large)."""
+        text, _ = _body_text(body)
+        await CallbackInbox.create(
+            kind=kind,
+            body=text,
+            remote_addr=remote_addr[:64],
+            status=InboxStatus.REJECTED,
+            error=reason[:2000],
+            processed_at=self._clock(),
+        )
+        self._count(kind, "refused")
+        log.warning("callback.refused kind=%s remote=%s reason=%s", kind, remote_addr, reason)
+
+    async def replay(self, kind: CallbackKind, match_key: str) -> int:
+        """Re-apply unmatched callbacks waiting under ``match_key``; return how many now matched."""
+        rows = (
+            await CallbackInbox.filter(
+                kind__in=_REPLAY_FAMILY[kind], match_key=match_key, status=InboxStatus.UNMATCHED
+            )
+            .order_by("id")
+            .only("id", "kind", "body")
+        )
+        return await self._reapply(rows, InboxStatus.UNMATCHED)
+
+    async def replay_pending(
+        self, *, unmatched_within_s: float = 3600.0, stuck_after_s: float = 60.0, limit: int = 100
+    ) -> int:
+        """Re-apply recent unmatched rows and rows whose processing failed; return matches."""
+        now = self._clock()
+        unmatched = (
+            await CallbackInbox.filter(
+                status=InboxStatus.UNMATCHED,
+                received_at__gte=now - timedelta(seconds=unmatched_within_s),
+            )
+            .order_by("id")
+            .limit(limit)
+            .only("id", "kind", "body")
+        )
+        done = await self._reapply(unmatched, InboxStatus.UNMATCHED)
+        stuck = (
+            await CallbackInbox.filter(
+                status=InboxStatus.RECEIVED,
+                received_at__lt=now - timedelta(seconds=stuck_after_s),
+            )
+            .order_by("id")
+            .limit(limit)
+            .only("id", "kind", "body")
+        )
+        return done + await self._reapply(stuck, InboxStatus.RECEIVED)
+
+    async def _reapply(self, rows: list[CallbackInbox], expected: InboxStatus) -> int:
+        matched = 0
+        for row in rows:
+            kind = CallbackKind(row.kind)
+            try:
+                parsed = _PARSERS[kind](row.body.encode())
+                applied = await self._apply_and_mark(row.id, kind, parsed, expected)
+            except Exception:
+                log.exception("callback.replay_failed kind=%s inbox=%s", kind, row.id)
+                continue
+            if applied.outcome is not ApplyOutcome.UNMATCHED:
+                matched += 1
+                self._count(kind, f"replayed_{applied.outcome.value}")
+                log.info(
+                    "callback.replayed kind=%s inbox=%s outcome=%s", kind, row.id, applied.outcome
+                )
+        return matched
+
+    async def _apply_and_mark(
+        self, inbox_id: int, kind: CallbackKind, parsed: Any, expected: InboxStatus
+    ) -> _Applied:
+        async with in_transaction():
+            applied = await self._apply(kind, parsed)
+            status = _INBOX_FOR[applied.outcome]
+            if status is expected:
+                # still unmatched: keep the row as it is, just remember the key
+                await CallbackInbox.filter(id=inbox_id).update(match_key=applied.match_key)
+            else:
+                await CallbackInbox.filter(id=inbox_id, status=expected).update(
+                    status=status,
+                    match_key=applied.match_key,
+                    error=None,
+                    processed_at=self._clock(),
+                )
+        return applied
+
+    async def _apply(self, kind: CallbackKind, parsed: Any) -> _Applied:
+        key = match_key_for(kind, parsed)
+        if kind is CallbackKind.C2B_VALIDATION:
+            answer = await self._c2b.validate(parsed)
+            return _Applied(ApplyOutcome.APPLIED, key, answer)
+        if kind is CallbackKind.STK:
+            outcome = await self._payments.apply_stk_callback(parsed)
+        elif kind is CallbackKind.C2B_CONFIRMATION:
+            outcome = await self._c2b.confirm(parsed)
+        elif kind is CallbackKind.B2C_RESULT:
+            outcome = await self._payouts.apply_b2c_result(parsed)
+        elif kind is CallbackKind.B2C_TIMEOUT:
+            outcome = await self._payouts.apply_b2c_timeout(parsed)
+        elif kind is CallbackKind.STATUS_RESULT:
+            outcome = await self._accounts.apply_status_result(parsed)
+        elif kind is CallbackKind.BALANCE_RESULT:
+            outcome = await self._accounts.apply_balance_result(parsed)
+        elif kind is CallbackKind.REVERSAL_RESULT:
+            outcome = await self._accounts.apply_reversal_result(parsed)
+        else:  # a status, balance or reversal queue time-out
+            outcome = await self._accounts.apply_query_timeout(kind, parsed)
+        return _Applied(ApplyOutcome(outcome), key, _ack(kind))
+
+    def _count(self, kind: CallbackKind, outcome: str) -> None:
+        self.counts[(kind.value, outcome)] += 1
+
+
+def _ack(kind: CallbackKind) -> dict[str, Any]:
+    """The answer Daraja expects once a callback is safely ours."""
+    if kind is CallbackKind.C2B_CONFIRMATION:
+        return dict(cb.C2B_CONFIRMATION_ACK)
+    return dict(cb.ACK)
+
+
+def _body_text(body: bytes) -> tuple[str, str | None]:
+    """The body as text for the inbox; bytes that are not UTF-8 are kept as escapes, not lost."""
+    try:
+        return body.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return body.decode("utf-8", "backslashreplace"), "body is not UTF-8 (kept with escapes)"

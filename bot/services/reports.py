@@ -1,0 +1,318 @@
+"""Statistics, history and CSV export of payments, payouts and C2B receipts (read-only)."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, TextIO
+
+from tortoise import connections
+from tortoise.expressions import Subquery
+from tortoise.functions import Count, Sum
+
+from bot.services.errors import InvalidInput
+from models import (
+    C2BTransaction,
+    Notification,
+    Payment,
+    PaymentStatus,
+    Payout,
+    PayoutStatus,
+)
+from mpesa.phone import PhoneError, normalize_msisdn
+from mpesa.security import NAIROBI
+
+log = logging.getLogger(__name__)
+
+Period = Literal["today", "week", "month"]
+PERIODS: tuple[Period, ...] = ("today", "week", "month")
+EXPORT_CHUNK = 500
+EXPORT_HEADER = (
+    "kind",
+    "id",
+    "time_nairobi",
+    "status",
+    "amount_kes",
+    "phone_full_number",  # business data in an export: the full number, on purpose
+    "account",
+    "receipt",
+    "details",
+)
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Money in and out over a period (whole shillings) and how STK attempts ended."""
+
+    period: str
+    start: datetime
+    end: datetime
+    stk_received_total: int
+    stk_received_count: int
+    c2b_received_total: int
+    c2b_received_count: int
+    sent_total: int
+    sent_count: int
+    stk_settled: int  # STK attempts that reached a final status
+    stk_paid: int
+    payments_by_status: dict[str, int] = field(default_factory=dict)
+    payouts_by_status: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def received_total(self) -> int:
+        """Shillings received by STK and C2B."""
+        return self.stk_received_total + self.c2b_received_total
+
+    @property
+    def received_count(self) -> int:
+        """Payments received by STK and C2B."""
+        return self.stk_received_count + self.c2b_received_count
+
+    @property
+    def success_percent(self) -> int | None:
+        """Share of settled STK attempts that were paid, in whole percent (None: no attempts)."""
+        if not self.stk_settled:
+            return None
+        return (self.stk_paid * 200 + self.stk_settled) // (self.stk_settled * 2)  # half up
+
+
+def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
+    """Start (Nairobi midnight of today, Monday or the 1st) and end (now) of a period, in UTC."""
+    local = now.astimezone(NAIROBI)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "today":
+        start = midnight
+    elif period == "week":
+        start = midnight - timedelta(days=local.weekday())
+    elif period == "month":
+        start = midnight.replace(day=1)
+    else:
+        raise InvalidInput(f"{period!r} is not a period; use today, week or month", field="period")
+    return start.astimezone(UTC), now.astimezone(UTC)
+
+
+class ReportService:
+    """Answers 'how much came in and went out' questions and exports the records."""
+
+    def __init__(
+        self,
+        *,
+        extra_prefixes: list[str] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._extra_prefixes = list(extra_prefixes or [])
+        self._clock = clock
+
+    async def stats(self, period: Period = "today", *, now: datetime | None = None) -> Stats:
+        """Totals received and sent, STK success and status counts for today, week or month."""
+        start, end = period_bounds(period, now or self._clock())
+        window = {"created_at__gte": start, "created_at__lt": end}
+        payments = await _by_status(Payment, window)
+        payouts = await _by_status(Payout, window)
+        stk_total, stk_count = await _sum_count(Payment, status=PaymentStatus.PAID, **window)
+        # an STK payment can also arrive as a C2B confirmation with the same receipt
+        stk_receipts = Subquery(Payment.filter(receipt__isnull=False).values("receipt"))
+        c2b_total, c2b_count = await _sum_count(
+            C2BTransaction.exclude(trans_id__in=stk_receipts), **window
+        )
+        sent_total, sent_count = await _sum_count(Payout, status=PayoutStatus.COMPLETED, **window)
+        settled = sum(n for status, n in payments.items() if PaymentStatus(status).is_final)
+        return Stats(
+            period=period,
+            start=start,
+            end=end,
+            stk_received_total=stk_total,
+            stk_received_count=stk_count,
+            c2b_received_total=c2b_total,
+            c2b_received_count=c2b_count,
+            sent_total=sent_total,
+            sent_count=sent_count,
+            stk_settled=settled,
+            stk_paid=payments.get(PaymentStatus.PAID.value, 0),
+            payments_by_status=payments,
+            payouts_by_status=payouts,
+        )
+
+    async def history(
+        self,
+        *,
+        period: Period | None = None,
+        msisdn: str | None = None,
+        status: str | None = None,
+        limit: int = 10,
+        before_id: int | None = None,
+    ) -> list[Payment]:
+        """Newest STK payments first, filtered; pass the last id as ``before_id`` for more."""
+        query = Payment.filter(**self._filters(period, msisdn, before_id))
+        if status is not None:
+            query = query.filter(status=_status(PaymentStatus, status))
+        return await query.order_by("-id").limit(_clamp(limit))
+
+    async def payout_history(
+        self,
+        *,
+        period: Period | None = None,
+        msisdn: str | None = None,
+        status: str | None = None,
+        limit: int = 10,
+        before_id: int | None = None,
+    ) -> list[Payout]:
+        """Newest payouts first, filtered; pass the last id as ``before_id`` for more."""
+        query = Payout.filter(**self._filters(period, msisdn, before_id))
+        if status is not None:
+            query = query.filter(status=_status(PayoutStatus, status))
+        return await query.order_by("-id").limit(_clamp(limit))
+
+    async def export_csv(
+        self,
+        start: datetime,
+        end: datetime,
+        out: TextIO,
+        *,
+        progress: Callable[[int], Any] | None = None,
+    ) -> int:
+        """Write payments, payouts and C2B receipts created in [start, end) as CSV; return rows."""
+        writer = csv.writer(out)
+        writer.writerow(EXPORT_HEADER)
+        rows = 0
+        for model, to_row in (
+            (Payment, _payment_row),
+            (Payout, _payout_row),
+            (C2BTransaction, _c2b_row),
+        ):
+            after = 0
+            while True:
+                chunk = (
+                    await model.filter(created_at__gte=start, created_at__lt=end, id__gt=after)
+                    .order_by("id")
+                    .limit(EXPORT_CHUNK)
+                )
+                if not chunk:
+                    break
+                writer.writerows([_safe_cells(to_row(record)) for record in chunk])
+                rows += len(chunk)
+                after = chunk[-1].id
+                if progress is not None:
+                    progress(rows)
+                if len(chunk) < EXPORT_CHUNK:
+                    break
+        log.info("report.exported rows=%d start=%s end=%s", rows, start, end)
+        return rows
+
+    async def check_database(self) -> None:
+        """Raise if the database does not answer a trivial query."""
+        await connections.get("default").execute_query("SELECT 1")
+
+    async def status_counts(self) -> dict[str, dict[str, int]]:
+        """Current rows per status: payments, payouts and notifications (for /metrics)."""
+        return {
+            "payments": await _by_status(Payment, {}),
+            "payouts": await _by_status(Payout, {}),
+            "notifications": await _by_status(Notification, {}),
+        }
+
+    def _filters(self, period: str | None, msisdn: str | None, before_id: int | None) -> dict:
+        filters: dict[str, Any] = {}
+        if period is not None:
+            start, end = period_bounds(period, self._clock())
+            filters.update(created_at__gte=start, created_at__lt=end)
+        if msisdn is not None:
+            try:
+                filters["msisdn"] = normalize_msisdn(msisdn, extra_prefixes=self._extra_prefixes)
+            except PhoneError as exc:
+                raise InvalidInput(str(exc), field="phone") from exc
+        if before_id is not None:
+            filters["id__lt"] = before_id
+        return filters
+
+
+async def _by_status(model: Any, filters: dict[str, Any]) -> dict[str, int]:
+    rows = (
+        await model.filter(**filters)
+        .annotate(n=Count("id"))
+        .group_by("status")
+        .values("status", "n")
+    )
+    return {str(_value(row["status"])): row["n"] for row in rows}
+
+
+async def _sum_count(source: Any, **filters: Any) -> tuple[int, int]:
+    query = source.filter(**filters)
+    rows = await query.annotate(total=Sum("amount"), n=Count("id")).values("total", "n")
+    if not rows:
+        return 0, 0
+    # SUM of a bigint is an int in SQLite and a numeric in PostgreSQL: whole shillings either way
+    return int(rows[0]["total"] or 0), int(rows[0]["n"] or 0)
+
+
+def _value(status: Any) -> str:
+    return getattr(status, "value", status)
+
+
+def _status(enum: Any, raw: str) -> Any:
+    try:
+        return enum(str(raw).strip().lower())
+    except ValueError:
+        known = ", ".join(s.value for s in enum)
+        raise InvalidInput(f"{raw!r} is not a status; use one of {known}", field="status") from None
+
+
+def _clamp(limit: int) -> int:
+    return max(1, min(100, int(limit)))
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(NAIROBI).isoformat(timespec="seconds") if moment else ""
+
+
+def _payment_row(p: Payment) -> list[Any]:
+    return [
+        "stk",
+        p.id,
+        _when(p.created_at),
+        _value(p.status),
+        p.amount,
+        p.msisdn,
+        p.account_reference,
+        p.receipt or "",
+        p.result_desc or p.description,
+    ]
+
+
+def _payout_row(p: Payout) -> list[Any]:
+    return [
+        "payout",
+        p.id,
+        _when(p.created_at),
+        _value(p.status),
+        p.amount,
+        p.msisdn,
+        "",
+        p.receipt or "",
+        p.remarks,
+    ]
+
+
+def _c2b_row(t: C2BTransaction) -> list[Any]:
+    return [
+        "c2b",
+        t.id,
+        _when(t.trans_time or t.created_at),
+        "received",
+        t.amount,
+        t.msisdn,  # as Safaricom reported it (usually masked)
+        t.bill_ref_number,
+        t.trans_id,
+        t.payer_name,
+    ]
+
+
+def _safe_cells(row: list[Any]) -> list[Any]:
+    """Neutralise text a spreadsheet would run as a formula (=, +, -, @ at the start)."""
+    return [
+        f"'{cell}" if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@") else cell
+        for cell in row
+    ]

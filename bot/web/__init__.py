@@ -1,0 +1,1 @@
+"""The aiohttp server: Daraja callbacks under a secret path, health and metrics."""

@@ -1,0 +1,77 @@
+"""HTTP handlers: Daraja callbacks (stored, applied, answered), /healthz and /metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.web.metrics import CONTENT_TYPE, render_metrics
+from bot.web.middlewares import AllowList, ClientAddress
+from bot.web.paths import CALLBACK_ROUTES, callback_path
+from models import CallbackKind
+
+log = logging.getLogger(__name__)
+
+SERVICES: web.AppKey[Any] = web.AppKey("services", object)
+CLIENT_ADDRESS: web.AppKey[ClientAddress] = web.AppKey("client_address", ClientAddress)
+ALLOW_LIST: web.AppKey[AllowList] = web.AppKey("allow_list", AllowList)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def register(app: web.Application, *, secret: str) -> None:
+    """Add every callback route under the secret path, plus /healthz and /metrics."""
+    for kind in CALLBACK_ROUTES:
+        app.router.add_post(callback_path(secret, kind), callback_handler(kind))
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+
+
+def callback_handler(kind: CallbackKind) -> Handler:
+    """A handler that stores and applies ``kind`` callbacks and answers what Daraja expects."""
+
+    async def on_callback(request: web.Request) -> web.StreamResponse:
+        callbacks = request.app[SERVICES].callbacks
+        remote = request.app[CLIENT_ADDRESS](request)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge as exc:
+            await callbacks.record_refused(
+                kind, b"", remote, f"body over {request.client_max_size} bytes, not read"
+            )
+            raise exc from None
+        if not request.app[ALLOW_LIST].allows(remote):
+            await callbacks.record_refused(
+                kind, body, remote, f"source {remote or 'unknown'} is not in the allow-list"
+            )
+            return web.json_response({"ResultCode": 1, "ResultDesc": "Forbidden"}, status=403)
+        status, answer = await callbacks.ingest(kind, body, remote)
+        return web.json_response(answer, status=status)
+
+    on_callback.__name__ = f"on_{kind.value}"
+    return on_callback
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers, 503 otherwise."""
+    try:
+        await request.app[SERVICES].reports.check_database()
+    except Exception:
+        log.exception("health.database_failed")
+        return web.json_response({"status": "unavailable", "database": "error"}, status=503)
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text: callbacks by kind and outcome, records by status, delivery failures."""
+    services = request.app[SERVICES]
+    outbox = getattr(services, "outbox", None) or getattr(services.reconciler, "outbox", None)
+    text = render_metrics(
+        callbacks=services.callbacks.counts,
+        notification_failures=getattr(outbox, "failures", {}),
+        status_counts=await services.reports.status_counts(),
+    )
+    return web.Response(text=text, headers={"Content-Type": CONTENT_TYPE})
