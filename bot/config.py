@@ -203,6 +203,16 @@ class Settings(BaseSettings):
             raise ValueError("may only contain letters, digits, '-' and '_' (it is a URL segment)")
         return value
 
+    @field_validator("callback_secret")
+    @classmethod
+    def _secret_words(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            lowered = value.get_secret_value().lower()
+            for word in FORBIDDEN_URL_WORDS:
+                if word in lowered:
+                    raise ValueError(f"contains {word!r}, which Safaricom refuses in callback URLs")
+        return value
+
     @field_validator("callback_allowed_networks", "trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str] | None) -> list[str] | None:
@@ -306,6 +316,9 @@ class Settings(BaseSettings):
             return path.read_text().strip()
         path.parent.mkdir(parents=True, exist_ok=True)
         value = secrets.token_urlsafe(24)
+        # Safaricom refuses URLs containing words like "sql" or "exe": draw again until clean
+        while any(word in value.lower() for word in FORBIDDEN_URL_WORDS):
+            value = secrets.token_urlsafe(24)
         path.write_text(value + "\n")
         path.chmod(0o600)
         return value

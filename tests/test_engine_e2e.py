@@ -10,16 +10,7 @@ import httpx
 import pytest
 
 from bot.notify.channels import RecordingChatChannel
-from bot.notify.notifier import Notifier
-from bot.notify.outbox import OutboxWorker
-from bot.services.accounts import AccountService
-from bot.services.c2b import C2BService
-from bot.services.callbacks import CallbackService
-from bot.services.payments import PaymentService
-from bot.services.payouts import PayoutService
-from bot.services.reconcile import Reconciler
-from bot.services.reports import ReportService
-from bot.services.staff import StaffService
+from bot.services.container import build_services
 from bot.web.app import create_app
 from bot.web.paths import callback_path, callback_urls
 from models import (
@@ -27,8 +18,12 @@ from models import (
     CallbackKind,
     InboxStatus,
     NotificationChannel,
+    Order,
+    OrderStatus,
     Payment,
     PaymentStatus,
+    Payout,
+    PayoutStatus,
 )
 from mpesa.client import DarajaClient, DarajaConfig
 from mpesa.simulator import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, SimulatorConfig, create_simulator
@@ -38,12 +33,13 @@ CHAT_ID = 555
 
 @pytest.fixture
 async def engine(db, aiohttp_server, settings) -> AsyncIterator[SimpleNamespace]:
-    sim_server = await aiohttp_server(create_simulator(SimulatorConfig()))
+    sim_server = await aiohttp_server(create_simulator(SimulatorConfig(query_pending_s=0.0)))
     sim_url = str(sim_server.make_url("")).rstrip("/")
-    services = SimpleNamespace()
+    holder = SimpleNamespace()
     # the app reads its services per request, so it can start before they exist
-    our_server = await aiohttp_server(create_app(services, settings=settings))
+    our_server = await aiohttp_server(create_app(holder, settings=settings))
     our_url = str(our_server.make_url("")).rstrip("/")
+    settings = settings.model_copy(update={"mpesa_shortcode": SANDBOX_SHORTCODE})
     secret = settings.resolved_callback_secret()
     daraja = DarajaClient(
         DarajaConfig(
@@ -53,27 +49,19 @@ async def engine(db, aiohttp_server, settings) -> AsyncIterator[SimpleNamespace]
             shortcode=SANDBOX_SHORTCODE,
             passkey=SANDBOX_PASSKEY,
             callbacks=callback_urls(our_url, secret),
+            b2c_shortcode="600996",
             initiator_name="testapi",
             security_credential="c2VjcmV0",
         )
     )
-    notifier = Notifier(business_name=settings.business_name, admin_telegram_ids=[1001])
-    staff = StaffService(bootstrap_admin_ids=[1001], default_daily_payout_limit=100_000)
-    payments = PaymentService(daraja=daraja, notifier=notifier, settings=settings)
-    payouts = PayoutService(daraja=daraja, notifier=notifier, staff=staff, settings=settings)
-    accounts = AccountService(
-        daraja=daraja, notifier=notifier, staff=staff, settings=settings, payouts=payouts
-    )
-    c2b = C2BService(notifier=notifier, settings=settings)
-    callbacks = CallbackService(payments=payments, c2b=c2b, payouts=payouts, accounts=accounts)
     chat, sms = RecordingChatChannel(), RecordingChatChannel()
-    outbox = OutboxWorker({NotificationChannel.CHAT: chat, NotificationChannel.SMS: sms})
-    services.__dict__.update(
-        callbacks=callbacks,
-        reports=ReportService(),
-        reconciler=Reconciler(payments, payouts, outbox, callbacks=callbacks),
-        payments=payments,
+    services = build_services(
+        settings,
+        daraja=daraja,
+        channels={NotificationChannel.CHAT: chat, NotificationChannel.SMS: sms},
     )
+    holder.__dict__.update(vars(services))
+    await services.staff.bootstrap_admins()
     sim = httpx.AsyncClient(base_url=sim_url)
     try:
         yield SimpleNamespace(
@@ -81,7 +69,7 @@ async def engine(db, aiohttp_server, settings) -> AsyncIterator[SimpleNamespace]
             sim=sim,
             chat=chat,
             sms=sms,
-            outbox=outbox,
+            outbox=services.outbox,
             our_url=our_url,
             secret=secret,
         )
@@ -90,11 +78,16 @@ async def engine(db, aiohttp_server, settings) -> AsyncIterator[SimpleNamespace]
         await daraja.aclose()
 
 
+async def drain(engine: Any) -> None:
+    """Wait until the simulator has delivered every callback it owes."""
+    (await engine.sim.post("/simulator/drain")).raise_for_status()
+
+
 async def test_stk_payment_is_settled_by_callback_and_told_once(engine: Any) -> None:
     payment = await engine.services.payments.request_payment(
         "0708 374 149", "150", initiator=None, actor="cli", chat_id=CHAT_ID
     )
-    (await engine.sim.post("/simulator/drain")).raise_for_status()
+    await drain(engine)
     # a callback that beat our own bookkeeping is applied by the reconciler's replay
     report = await engine.services.reconciler.run_once()
 
@@ -119,3 +112,140 @@ async def test_stk_payment_is_settled_by_callback_and_told_once(engine: Any) -> 
     assert await engine.outbox.run_once() == 0
     assert len(engine.chat.delivered) + len(engine.sms.delivered) == 2
     assert (await Payment.get(id=payment.id)).status == PaymentStatus.PAID
+
+
+async def settle(engine: Any) -> None:
+    """Let the simulator deliver, then run one reconciliation pass (replays, queries, outbox)."""
+    await drain(engine)
+    await engine.services.reconciler.run_once()
+
+
+@pytest.mark.parametrize(
+    ("phone", "status"),
+    [
+        ("0711 111 111", PaymentStatus.INSUFFICIENT_FUNDS),
+        ("0722 000 032", PaymentStatus.CANCELLED),
+        ("0722 000 037", PaymentStatus.TIMED_OUT),
+        ("0722 002 001", PaymentStatus.WRONG_PIN),
+    ],
+)
+async def test_failed_payments_get_their_status_and_can_be_retried(engine, phone, status):
+    first = await engine.services.payments.request_payment(
+        phone, "100", initiator=None, actor="cli", chat_id=CHAT_ID
+    )
+    await settle(engine)
+    retry = await engine.services.payments.retry_payment(first.id, initiator=None, actor="cli")
+    await settle(engine)
+
+    assert (await Payment.get(id=first.id)).status == status
+    again = await Payment.get(id=retry.id)
+    assert (again.attempt, again.msisdn, again.status) == (2, first.msisdn, status)
+
+
+async def test_a_callback_that_never_comes_is_settled_by_query(engine):
+    engine.services.payments._settings = engine.services.payments._settings.model_copy(
+        update={"stk_query_after_s": 0.0}
+    )
+    payment = await engine.services.payments.request_payment(
+        "0722 000 000", "250", initiator=None, actor="cli", chat_id=CHAT_ID
+    )
+    await drain(engine)
+    assert (await Payment.get(id=payment.id)).status == PaymentStatus.PENDING
+
+    settled = await engine.services.payments.reconcile_pending()
+
+    assert [p.id for p in settled] == [payment.id]
+    assert (await Payment.get(id=payment.id)).status == PaymentStatus.PAID
+
+
+async def test_a_callback_that_beats_the_push_answer_is_kept_and_applied(engine):
+    (
+        await engine.sim.post("/simulator/faults", json={"callback_before_response": True})
+    ).raise_for_status()
+
+    payment = await engine.services.payments.request_payment(
+        "0708 374 149", "99", initiator=None, actor="cli", chat_id=CHAT_ID
+    )
+
+    row = await CallbackInbox.get(kind=CallbackKind.STK)
+    assert row.status == InboxStatus.PROCESSED  # replayed as soon as our record had its id
+    assert (await Payment.get(id=payment.id)).status == PaymentStatus.PAID
+
+
+async def test_payout_above_threshold_needs_a_second_admin_then_completes(engine):
+    staff = engine.services.staff
+    await staff.add(1001, 1002, "admin", "Second Admin")
+    payouts = engine.services.payouts
+
+    payout = await payouts.send_money(
+        "0708 374 149", "15,000", initiator_telegram_id=1001, reason="Supplier refund", chat_id=1001
+    )
+    waiting = await payouts.confirm_payout(payout.id, by_telegram_id=1001)
+    approved = await payouts.approve_payout(payout.id, by_telegram_id=1002)
+    await settle(engine)
+
+    done = await Payout.get(id=payout.id)
+    assert waiting.status == PayoutStatus.AWAITING_APPROVAL
+    assert approved.status == PayoutStatus.SUBMITTED
+    assert (done.status, done.amount, done.receiver_name) == (
+        PayoutStatus.COMPLETED,
+        15_000,
+        "John Doe",
+    )
+    assert done.receipt
+
+
+async def test_payout_queue_timeout_is_reconciled_by_transaction_status(engine):
+    payouts = engine.services.payouts
+    payouts._settings = payouts._settings.model_copy(update={"b2c_query_after_s": 0.0})
+
+    payout = await payouts.send_money(
+        "0722 000 099", "500", initiator_telegram_id=1001, reason="Refund", chat_id=1001
+    )
+    await payouts.confirm_payout(payout.id, by_telegram_id=1001)
+    await drain(engine)
+    assert (await Payout.get(id=payout.id)).status == PayoutStatus.UNKNOWN
+
+    await settle(engine)  # status query goes out; its result comes back by callback
+    await drain(engine)
+    await engine.services.reconciler.run_once()
+
+    assert (await Payout.get(id=payout.id)).status == PayoutStatus.COMPLETED
+
+
+async def test_c2b_payment_to_an_order_code_settles_the_order(engine):
+    order = await engine.services.orders.create_order(
+        1_200, "Blender", created_by=None, actor="cli"
+    )
+    daraja = engine.services.payments._daraja
+    await daraja.c2b_register_urls()
+
+    await daraja.c2b_simulate(msisdn="254708374149", amount=1_200, bill_ref_number=order.code)
+    await drain(engine)
+
+    assert (await Order.get(id=order.id)).status == OrderStatus.PAID
+    kinds = [row.kind for row in await CallbackInbox.all().order_by("id")]
+    assert kinds == [CallbackKind.C2B_VALIDATION, CallbackKind.C2B_CONFIRMATION]
+
+
+async def test_c2b_payment_of_the_wrong_amount_is_rejected_at_validation(engine):
+    order = await engine.services.orders.create_order(1_200, "Kettle", created_by=None, actor="cli")
+    daraja = engine.services.payments._daraja
+    await daraja.c2b_register_urls()
+
+    await daraja.c2b_simulate(msisdn="254708374149", amount=1_000, bill_ref_number=order.code)
+    await drain(engine)
+
+    assert (await Order.get(id=order.id)).status == OrderStatus.OPEN
+    kinds = [row.kind for row in await CallbackInbox.all()]
+    assert kinds == [CallbackKind.C2B_VALIDATION]
+
+
+async def test_malformed_callback_is_refused_and_kept(engine):
+    url = engine.our_url + callback_path(engine.secret, CallbackKind.STK)
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(url, content=b'{"Body": ')
+
+    row = await CallbackInbox.get()
+    assert answer.status_code == 400
+    assert (row.status, row.body) == (InboxStatus.REJECTED, '{"Body": ')

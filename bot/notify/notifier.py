@@ -9,6 +9,7 @@ however often the event is reported (duplicate callbacks, two reconcilers).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,11 +42,13 @@ class Notifier:
         admin_telegram_ids: list[int] | None = None,
         sms_enabled: bool = True,
         webhook_url: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._business = business_name
         self._bootstrap_admins = list(admin_telegram_ids or [])
         self._sms_enabled = sms_enabled
         self._webhook_url = webhook_url
+        self._clock = clock
 
     async def enqueue(
         self,
@@ -62,7 +65,7 @@ class Notifier:
             channel=channel,
             recipient=str(recipient),
             payload=payload,
-            next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay_s),
+            next_attempt_at=self._clock() + timedelta(seconds=delay_s),
         )
         await Notification.bulk_create([row], ignore_conflicts=True)
 

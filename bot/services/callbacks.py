@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from tortoise.transactions import in_transaction
-
 from bot.services.outcome import ApplyOutcome
 from models import CallbackInbox, CallbackKind, InboxStatus
 from mpesa import callbacks as cb
@@ -230,19 +228,21 @@ class CallbackService:
     async def _apply_and_mark(
         self, inbox_id: int, kind: CallbackKind, parsed: Any, expected: InboxStatus
     ) -> _Applied:
-        async with in_transaction():
-            applied = await self._apply(kind, parsed)
-            status = _INBOX_FOR[applied.outcome]
-            if status is expected:
-                # still unmatched: keep the row as it is, just remember the key
-                await CallbackInbox.filter(id=inbox_id).update(match_key=applied.match_key)
-            else:
-                await CallbackInbox.filter(id=inbox_id, status=expected).update(
-                    status=status,
-                    match_key=applied.match_key,
-                    error=None,
-                    processed_at=self._clock(),
-                )
+        # each service applies in its own transaction; no transaction spans this call, because
+        # applying may ask Daraja (confirm-by-query). A crash before the row is marked leaves it
+        # RECEIVED, and applying it again later is a harmless duplicate.
+        applied = await self._apply(kind, parsed)
+        status = _INBOX_FOR[applied.outcome]
+        if status is expected:
+            # still unmatched: keep the row as it is, just remember the key
+            await CallbackInbox.filter(id=inbox_id).update(match_key=applied.match_key)
+        else:
+            await CallbackInbox.filter(id=inbox_id, status=expected).update(
+                status=status,
+                match_key=applied.match_key,
+                error=None,
+                processed_at=self._clock(),
+            )
         return applied
 
     async def _apply(self, kind: CallbackKind, parsed: Any) -> _Applied:

@@ -146,3 +146,10 @@ def test_empty_values_mean_the_default(monkeypatch):
     settings = Settings(_env_file=None)
 
     assert (settings.mpesa_confirm_by_query, settings.web_port) == (None, 8080)
+
+
+def test_a_callback_secret_with_a_word_safaricom_refuses_is_rejected():
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None, callback_secret="my-sql-secret-123456")
+
+    assert "CALLBACK_SECRET: contains 'sql'" in str(caught.value)

@@ -1,0 +1,137 @@
+"""Builds the services from the settings: one place that knows how the engine fits together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.config import Settings
+from bot.notify.channels import Channel
+from bot.notify.notifier import Notifier
+from bot.notify.outbox import OutboxWorker
+from bot.services.accounts import AccountService
+from bot.services.c2b import C2BService
+from bot.services.callbacks import CallbackService
+from bot.services.orders import OrderService
+from bot.services.payments import PaymentService
+from bot.services.payouts import PayoutService
+from bot.services.reconcile import Reconciler
+from bot.services.reports import ReportService
+from bot.services.staff import StaffService
+from bot.web.paths import callback_urls
+from models import NotificationChannel
+from mpesa.client import DarajaConfig
+from mpesa.errors import ConfigurationError
+from mpesa.security import load_certificate, security_credential
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Every service of the engine, built once per process and passed to handlers and routes."""
+
+    settings: Settings
+    notifier: Notifier
+    staff: StaffService
+    orders: OrderService
+    payments: PaymentService
+    c2b: C2BService
+    payouts: PayoutService
+    accounts: AccountService
+    callbacks: CallbackService
+    reports: ReportService
+    outbox: OutboxWorker
+    reconciler: Reconciler
+
+
+def build_services(
+    settings: Settings,
+    *,
+    daraja: Any,
+    channels: Mapping[NotificationChannel, Channel],
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Services:
+    """Wire the services together around one Daraja client and the delivery channels."""
+    notifier = Notifier(
+        business_name=settings.business_name,
+        admin_telegram_ids=settings.admin_telegram_ids,
+        sms_enabled=NotificationChannel.SMS in channels,
+        webhook_url=getattr(settings, "shop_webhook_url", None),
+        clock=clock,
+    )
+    staff = StaffService(
+        bootstrap_admin_ids=settings.admin_telegram_ids,
+        default_daily_payout_limit=settings.staff_daily_payout_limit,
+    )
+    payments = PaymentService(daraja=daraja, notifier=notifier, settings=settings, clock=clock)
+    c2b = C2BService(notifier=notifier, settings=settings, clock=clock)
+    payouts = PayoutService(
+        daraja=daraja, notifier=notifier, staff=staff, settings=settings, clock=clock
+    )
+    accounts = AccountService(
+        daraja=daraja,
+        notifier=notifier,
+        staff=staff,
+        settings=settings,
+        payouts=payouts,
+        clock=clock,
+    )
+    # the callback service hands itself to the others as their replay_unmatched hook
+    callbacks = CallbackService(
+        payments=payments, c2b=c2b, payouts=payouts, accounts=accounts, clock=clock
+    )
+    outbox = OutboxWorker(channels, clock=clock)
+    return Services(
+        settings=settings,
+        notifier=notifier,
+        staff=staff,
+        orders=OrderService(notifier=notifier, settings=settings, clock=clock),
+        payments=payments,
+        c2b=c2b,
+        payouts=payouts,
+        accounts=accounts,
+        callbacks=callbacks,
+        reports=ReportService(extra_prefixes=settings.mpesa_extra_prefixes, clock=clock),
+        outbox=outbox,
+        reconciler=Reconciler(payments, payouts, outbox, callbacks=callbacks),
+    )
+
+
+def daraja_config(settings: Settings, *, consumer_key: str, consumer_secret: str) -> DarajaConfig:
+    """The Daraja client's configuration: shortcodes, passkey, credential and our callback URLs."""
+    if not settings.public_base_url:
+        raise ConfigurationError(
+            "PUBLIC_BASE_URL is not set: Safaricom needs it to reach our callbacks"
+        )
+    return DarajaConfig(
+        base_url=settings.daraja_base_url,
+        consumer_key=consumer_key,
+        consumer_secret=consumer_secret,
+        shortcode=settings.mpesa_shortcode,
+        passkey=settings.mpesa_passkey.get_secret_value() if settings.mpesa_passkey else "",
+        callbacks=callback_urls(settings.public_base_url, settings.resolved_callback_secret()),
+        transaction_type=settings.mpesa_transaction_type.value,
+        party_b=settings.mpesa_till_number,
+        b2c_shortcode=settings.b2c_shortcode,
+        initiator_name=settings.mpesa_initiator_name or "",
+        security_credential=resolve_security_credential(settings),
+    )
+
+
+def resolve_security_credential(settings: Settings) -> str:
+    """MPESA_SECURITY_CREDENTIAL, else the initiator password encrypted with MPESA_CERT_PATH."""
+    if settings.mpesa_security_credential is not None:
+        return settings.mpesa_security_credential.get_secret_value()
+    if settings.mpesa_initiator_password is None:
+        return ""  # B2C, balance, status and reversal are then refused with a clear error
+    if settings.mpesa_cert_path is None:
+        raise ConfigurationError(
+            "MPESA_INITIATOR_PASSWORD needs MPESA_CERT_PATH (Safaricom's certificate) to be "
+            "encrypted, or set MPESA_SECURITY_CREDENTIAL instead"
+        )
+    certificate = load_certificate(settings.mpesa_cert_path)
+    return security_credential(settings.mpesa_initiator_password.get_secret_value(), certificate)
