@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     payout_approval_threshold: int = Field(default=10_000, ge=0)
     staff_daily_payout_limit: int = Field(default=100_000, ge=0)
 
+    # Shop integration (REST API and signed webhooks)
+    shop_webhook_url: str | None = None
+    shop_webhook_secret: SecretStr | None = None
+    api_rate_limit_per_minute: int = Field(default=120, ge=1)
+
     # Reconciliation (seconds)
     reconcile_interval_s: float = Field(default=30.0, gt=0)
     stk_query_after_s: float = Field(default=45.0, ge=0)
@@ -178,6 +183,16 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("shop_webhook_url")
+    @classmethod
+    def _shop_webhook_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
 
     @field_validator("telegram_webhook_url")
     @classmethod
@@ -259,6 +274,8 @@ class Settings(BaseSettings):
                 "MPESA_TILL_NUMBER: required when MPESA_TRANSACTION_TYPE is CustomerBuyGoodsOnline "
                 "(MPESA_SHORTCODE is then the store number)"
             )
+        if self.shop_webhook_url and self.shop_webhook_secret is None:
+            problems.append("SHOP_WEBHOOK_SECRET: required with SHOP_WEBHOOK_URL (it signs events)")
         if self.mpesa_cert_path is not None and not self.mpesa_cert_path.is_file():
             problems.append(f"MPESA_CERT_PATH: no file at {self.mpesa_cert_path}")
         if problems:

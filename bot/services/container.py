@@ -60,7 +60,7 @@ def build_services(
         business_name=settings.business_name,
         admin_telegram_ids=settings.admin_telegram_ids,
         sms_enabled=NotificationChannel.SMS in channels,
-        webhook_url=getattr(settings, "shop_webhook_url", None),
+        webhook_url=settings.shop_webhook_url,
         clock=clock,
     )
     staff = StaffService(
