@@ -66,6 +66,11 @@ class StaffService:
             return staff.daily_payout_limit
         return self._default_limit
 
+    async def active_members(self) -> list[Staff]:
+        """Every active staff member (bootstrap admins included), for menus and alerts."""
+        await self.bootstrap_admins()
+        return await Staff.filter(active=True).order_by("telegram_id")
+
     async def list_staff(self, actor_id: int) -> list[Staff]:
         """Every active staff member, admins first (admins only)."""
         await self.require(actor_id, StaffRole.ADMIN, action="staff.list")

@@ -1,0 +1,163 @@
+"""The python-telegram-bot Application: handlers, error handler, jobs, and command menus."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    Defaults,
+)
+from telegram.request import BaseRequest
+
+from bot.config import Settings
+from models import StaffRole
+
+log = logging.getLogger(__name__)
+
+SERVICES_KEY = "services"
+
+CUSTOMER_COMMANDS = [
+    BotCommand("start", "Open an order or see what this bot does"),
+    BotCommand("orders", "Your orders and their status"),
+    BotCommand("phone", "Change the phone number you pay with"),
+    BotCommand("help", "How paying works"),
+]
+CASHIER_COMMANDS = [
+    BotCommand("request", "Ask a customer to pay: /request <phone> <amount> [note]"),
+    BotCommand("status", "Look up a payment: /status <ref>"),
+    BotCommand("order", "Create an order link: /order <amount> <description>"),
+    BotCommand("history", "Recent payments: /history [today|week|month] [phone] [status]"),
+    BotCommand("stats", "Totals: /stats [today|week|month]"),
+    BotCommand("export", "CSV of payments: /export [today|week|month]"),
+    BotCommand("help", "What you can do here"),
+]
+ADMIN_COMMANDS = [
+    *CASHIER_COMMANDS[:-1],
+    BotCommand("send", "Pay out: /send <phone> <amount> [reason]"),
+    BotCommand("balance", "M-Pesa account balance"),
+    BotCommand("reverse", "Reverse a received payment: /reverse <receipt>"),
+    BotCommand("staff", "Manage staff: /staff, /staff add|remove …"),
+    BotCommand("help", "What you can do here"),
+]
+
+
+def build_application(
+    settings: Settings,
+    services: Any,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    rate_limit: bool = True,
+    polling: bool = True,
+) -> Application:
+    """Build the bot: handlers over ``services``, HTML by default, rate-limited, with jobs."""
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    root = settings.telegram_api_base_url.rstrip("/")
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=None))
+        .concurrent_updates(True)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    if not polling:
+        builder = builder.updater(None)
+    app = builder.build()
+    app.bot_data[SERVICES_KEY] = services
+    _register_handlers(app, services)
+    app.add_error_handler(on_error)
+    return app
+
+
+def _register_handlers(app: Application, services: Any) -> None:
+    # imported here: the handler modules import this one for SERVICES_KEY
+    from bot.telegram import customer, staff
+
+    staff.register(app, services)
+    customer.register(app, services)
+
+
+def schedule_jobs(app: Application, services: Any, settings: Settings) -> None:
+    """Reconciliation and outbox delivery as JobQueue jobs (nothing fire-and-forget)."""
+    if app.job_queue is None:
+        raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
+    app.job_queue.run_repeating(
+        _reconcile_job, interval=settings.reconcile_interval_s, first=5, name="reconcile"
+    )
+    app.job_queue.run_repeating(_outbox_job, interval=1.0, first=1, name="outbox")
+
+
+async def _reconcile_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    report = await context.application.bot_data[SERVICES_KEY].reconciler.run_once()
+    log.info("reconcile.pass report=%s", report)
+
+
+async def _outbox_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await context.application.bot_data[SERVICES_KEY].outbox.run_once()
+
+
+async def publish_commands(app: Application, services: Any) -> None:
+    """Menus per audience: customers by default, each staff member's own chat by role."""
+    await app.bot.set_my_commands(CUSTOMER_COMMANDS, scope=BotCommandScopeDefault())
+    for member in await services.staff.active_members():
+        commands = ADMIN_COMMANDS if member.role is StaffRole.ADMIN else CASHIER_COMMANDS
+        try:
+            await app.bot.set_my_commands(
+                commands, scope=BotCommandScopeChat(chat_id=member.telegram_id)
+            )
+        except TelegramError as exc:
+            # a staff member who never opened the bot has no chat yet
+            log.info("commands.skip staff=%s reason=%s", member.telegram_id, exc)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log once with context, tell the user with a reference, alert admins."""
+    reference = secrets.token_hex(4).upper()
+    user_id = getattr(getattr(update, "effective_user", None), "id", None)
+    log.error(
+        "telegram.error ref=%s user=%s update=%s",
+        reference,
+        user_id,
+        type(update).__name__,
+        exc_info=context.error,
+    )
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await context.bot.send_message(
+                update.effective_chat.id,
+                "⚠️ Something went wrong on our side. Nothing was charged twice. Please try "
+                f"again; if it keeps happening, quote reference <code>{reference}</code>.",
+            )
+        except TelegramError:
+            log.warning("telegram.error_reply_failed ref=%s", reference)
+    services = context.application.bot_data.get(SERVICES_KEY)
+    if services is not None:
+        try:
+            await services.notifier.admin_alert(
+                f"error:{reference}",
+                f"Bot error {reference}: {type(context.error).__name__} (see the logs)",
+            )
+        except Exception:
+            log.exception("telegram.error_alert_failed ref=%s", reference)

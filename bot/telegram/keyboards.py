@@ -1,0 +1,74 @@
+"""Inline keyboards. Callback data reads ``"<noun>:<verb>:<id>"`` and stays under 64 bytes."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from models import Payment, PaymentStatus, Payout, PayoutStatus
+
+CALLBACK_DATA_LIMIT = 64
+
+
+def data(*parts: object) -> str:
+    """Join callback data parts; refuse anything Telegram would refuse."""
+    text = ":".join(str(part) for part in parts)
+    if len(text.encode()) > CALLBACK_DATA_LIMIT:
+        raise ValueError(f"callback data over {CALLBACK_DATA_LIMIT} bytes: {text!r}")
+    return text
+
+
+def parse(callback_data: str | None) -> tuple[str, str, str]:
+    """Split ``noun:verb:arg`` (missing parts are empty strings)."""
+    parts = (callback_data or "").split(":", 2)
+    parts += [""] * (3 - len(parts))
+    return parts[0], parts[1], parts[2]
+
+
+def payment_buttons(payment: Payment) -> InlineKeyboardMarkup | None:
+    """[Check with M-Pesa] while pending, [Retry] where a retry makes sense, else none."""
+    status = PaymentStatus(payment.status)
+    if status in (PaymentStatus.PENDING, PaymentStatus.UNKNOWN, PaymentStatus.CREATED):
+        button = InlineKeyboardButton(
+            "🔄 Check with M-Pesa", callback_data=data("pay", "check", payment.id)
+        )
+        return InlineKeyboardMarkup([[button]])
+    if status.can_retry:
+        button = InlineKeyboardButton("🔁 Retry", callback_data=data("pay", "retry", payment.id))
+        return InlineKeyboardMarkup([[button]])
+    return None
+
+
+def payout_buttons(payout: Payout) -> InlineKeyboardMarkup | None:
+    """[Confirm] [Cancel] while awaiting the initiator's confirmation, else none."""
+    if PayoutStatus(payout.status) is PayoutStatus.AWAITING_CONFIRMATION:
+        return InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        "✅ Confirm", callback_data=data("payout", "confirm", payout.id)
+                    ),
+                    InlineKeyboardButton(
+                        "✖️ Cancel", callback_data=data("payout", "cancel", payout.id)
+                    ),
+                ]
+            ]
+        )
+    return None
+
+
+def approval_buttons(payout: Payout) -> InlineKeyboardMarkup | None:
+    """[Approve] [Reject] for another admin while the payout awaits approval."""
+    if PayoutStatus(payout.status) is PayoutStatus.AWAITING_APPROVAL:
+        return InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        "✅ Approve", callback_data=data("payout", "approve", payout.id)
+                    ),
+                    InlineKeyboardButton(
+                        "✖️ Reject", callback_data=data("payout", "reject", payout.id)
+                    ),
+                ]
+            ]
+        )
+    return None

@@ -1,0 +1,127 @@
+"""Shared chat texts (HTML): payment and payout cards, refusals. Every user string is escaped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+
+from bot.services.errors import ServiceError
+from models import Order, Payment, PaymentStatus, Payout, PayoutStatus, Staff
+from mpesa.amounts import format_kes
+from mpesa.codes import Api, describe_result
+from mpesa.security import NAIROBI
+
+PAYMENT_HEADLINE = {
+    PaymentStatus.CREATED: "⏳ Sending the request to M-Pesa…",
+    PaymentStatus.PENDING: "📲 Sent. Waiting for the customer to enter their M-Pesa PIN…",
+    PaymentStatus.UNKNOWN: "❔ M-Pesa did not answer in time. Checking if the request arrived…",
+    PaymentStatus.PAID: "✅ Paid",
+    PaymentStatus.CANCELLED: "✖️ Cancelled by the customer",
+    PaymentStatus.INSUFFICIENT_FUNDS: "✖️ Not enough money on M-Pesa",
+    PaymentStatus.WRONG_PIN: "✖️ Wrong M-Pesa PIN",
+    PaymentStatus.TIMED_OUT: "⌛ The customer did not respond in time",
+    PaymentStatus.FAILED: "✖️ Failed",
+    PaymentStatus.REVIEW: "⚠️ Paid, but needs review",
+}
+
+PAYOUT_HEADLINE = {
+    PayoutStatus.AWAITING_CONFIRMATION: "Please check and confirm.",
+    PayoutStatus.AWAITING_APPROVAL: "⏳ Waiting for a second admin to approve…",
+    PayoutStatus.SUBMITTING: "⏳ Sending to M-Pesa…",
+    PayoutStatus.SUBMITTED: "📤 Sent. Waiting for M-Pesa's result…",
+    PayoutStatus.UNKNOWN: "❔ M-Pesa has not confirmed yet. Checking the transaction status…",
+    PayoutStatus.COMPLETED: "✅ Sent",
+    PayoutStatus.FAILED: "✖️ Failed",
+    PayoutStatus.CANCELLED: "✖️ Cancelled",
+    PayoutStatus.REJECTED: "✖️ Rejected",
+}
+
+
+def kes(amount: int) -> str:
+    """KES 1,500."""
+    return format_kes(amount)
+
+
+def phone(msisdn: str) -> str:
+    """A Kenyan number as people write it: 0708 374 149."""
+    if len(msisdn) == 12 and msisdn.startswith("254"):
+        local = "0" + msisdn[3:]
+        return f"{local[:4]} {local[4:7]} {local[7:]}"
+    return msisdn
+
+
+def when(moment: datetime | None) -> str:
+    """A time in Nairobi, e.g. 20 Nov 2026 14:31."""
+    if moment is None:
+        return "-"
+    return moment.astimezone(NAIROBI).strftime("%d %b %Y %H:%M")
+
+
+def payment_card(payment: Payment, order: Order | None = None) -> str:
+    """The live status message of an STK payment, as staff and customers see it."""
+    status = PaymentStatus(payment.status)
+    lines = [f"<b>M-Pesa request #{payment.id}</b>"]
+    lines.append(f"{kes(payment.amount)} from {phone(payment.msisdn)}")
+    if order is not None:
+        what = f"Order <code>{escape(order.code)}</code>"
+        if order.description:
+            what += f" — {escape(order.description)}"
+        lines.append(what)
+    elif payment.description:
+        lines.append(f"For: {escape(payment.description)}")
+    if payment.attempt > 1:
+        lines.append(f"Attempt {payment.attempt}")
+    lines.append("")
+    lines.append(f"<b>{PAYMENT_HEADLINE[status]}</b>")
+    if status is PaymentStatus.PAID:
+        lines.append(f"Receipt: <code>{escape(payment.receipt or 'confirmed by query')}</code>")
+        lines.append(f"Amount: {kes(payment.paid_amount or payment.amount)}")
+        lines.append(f"Paid at: {when(payment.paid_at)}")
+    elif status is PaymentStatus.REVIEW:
+        lines.append(escape(payment.review_reason or "Check this payment against M-Pesa."))
+    elif status.is_final:
+        info = describe_result(payment.result_code, payment.result_desc or "", api=Api.STK)
+        lines.append(escape(info.meaning if payment.result_code else (payment.result_desc or "")))
+        if info.next_step and payment.result_code:
+            lines.append(f"👉 {escape(info.next_step)}")
+    return "\n".join(line for line in lines if line is not None)
+
+
+def payout_card(
+    payout: Payout, *, initiator: Staff | None = None, approver: Staff | None = None
+) -> str:
+    """The live status message of a B2C payout."""
+    status = PayoutStatus(payout.status)
+    lines = [f"<b>Payout #{payout.id}</b>"]
+    lines.append(f"{kes(payout.amount)} to {phone(payout.msisdn)}")
+    lines.append(f"Reason: {escape(payout.remarks)}")
+    if initiator is not None:
+        lines.append(f"Requested by {staff_name(initiator)}")
+    if approver is not None:
+        lines.append(f"Approved by {staff_name(approver)}")
+    lines.append("")
+    lines.append(f"<b>{PAYOUT_HEADLINE[status]}</b>")
+    if status is PayoutStatus.COMPLETED:
+        lines.append(f"Receipt: <code>{escape(payout.receipt or '-')}</code>")
+        if payout.receiver_name:
+            lines.append(f"Received by: {escape(payout.receiver_name)}")
+        lines.append(f"Completed: {when(payout.completed_at)}")
+    elif status is PayoutStatus.FAILED:
+        info = describe_result(payout.result_code, payout.result_desc or "", api=Api.B2C)
+        lines.append(escape(info.meaning if payout.result_code else (payout.result_desc or "")))
+        if payout.result_code and info.next_step:
+            lines.append(f"👉 {escape(info.next_step)}")
+    return "\n".join(lines)
+
+
+def staff_name(staff: Staff) -> str:
+    """A staff member's name, or their Telegram id when they have none."""
+    return escape(staff.name) if staff.name else f"user {staff.telegram_id}"
+
+
+def refusal(exc: ServiceError | str, usage: str | None = None) -> str:
+    """A refusal with its exact reason, and the command's usage when it helps."""
+    text = f"⚠️ {escape(str(exc))}"
+    if usage:
+        text += f"\n\n{usage}"
+    return text

@@ -1,0 +1,119 @@
+"""Drive the real bot Application offline: real-shaped updates in, recorded Bot API calls out."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot.config import Settings
+from bot.telegram.app import build_application
+from bot.telegram.transport import ApiCall, InProcessBotApi
+
+_update_ids = itertools.count(1)
+_message_ids = itertools.count(10_000)
+
+
+def user(user_id: int, first_name: str = "User", username: str | None = None) -> dict[str, Any]:
+    """A Telegram User object."""
+    data: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
+    if username:
+        data["username"] = username
+    return data
+
+
+def message(user_id: int, text: str, *, first_name: str = "User", **extra: Any) -> dict[str, Any]:
+    """A private-chat Message from ``user_id``; a leading /command gets its entity."""
+    data: dict[str, Any] = {
+        "message_id": next(_message_ids),
+        "date": int(time.time()),
+        "chat": {"id": user_id, "type": "private", "first_name": first_name},
+        "from": user(user_id, first_name),
+        "text": text,
+        **extra,
+    }
+    if text.startswith("/"):
+        command = text.split()[0]
+        data["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    return data
+
+
+class TelegramHarness:
+    """The application plus its in-process Bot API; helpers send updates and read replies."""
+
+    def __init__(self, app: Application, api: InProcessBotApi) -> None:
+        self.app = app
+        self.api = api
+
+    @classmethod
+    async def start(cls, settings: Settings, services: Any) -> TelegramHarness:
+        """Build and initialize the real Application on the in-process Bot API."""
+        api = InProcessBotApi()
+        app = build_application(
+            settings,
+            services,
+            request=api,
+            get_updates_request=api,
+            rate_limit=False,
+            polling=False,
+        )
+        await app.initialize()
+        return cls(app, api)
+
+    async def stop(self) -> None:
+        await self.app.shutdown()
+
+    async def _feed(self, payload: dict[str, Any]) -> list[ApiCall]:
+        before = len(self.api.calls)
+        payload = {"update_id": next(_update_ids), **payload}
+        await self.app.process_update(Update.de_json(payload, self.app.bot))
+        return self.api.calls[before:]
+
+    async def send(self, user_id: int, text: str, *, first_name: str = "User") -> list[ApiCall]:
+        """The user types ``text`` (a command or free text) in their private chat."""
+        return await self._feed({"message": message(user_id, text, first_name=first_name)})
+
+    async def share_contact(
+        self, user_id: int, phone_number: str, *, contact_user_id: int | None = None
+    ) -> list[ApiCall]:
+        """The user taps "Share my phone number" (or forwards someone else's contact)."""
+        contact = {
+            "phone_number": phone_number,
+            "first_name": "Contact",
+            "user_id": user_id if contact_user_id is None else contact_user_id,
+        }
+        msg = message(user_id, "", contact=contact)
+        msg.pop("text")
+        return await self._feed({"message": msg})
+
+    async def press(
+        self, user_id: int, data: str, *, message_id: int, chat_id: int | None = None
+    ) -> list[ApiCall]:
+        """The user presses an inline button with callback ``data`` on a bot message."""
+        chat = user_id if chat_id is None else chat_id
+        shown = self.api.message(chat, message_id) or {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat, "type": "private"},
+            "text": "",
+        }
+        query = {
+            "id": str(next(_update_ids)),
+            "from": user(user_id),
+            "chat_instance": str(chat),
+            "data": data,
+            "message": shown,
+        }
+        return await self._feed({"callback_query": query})
+
+    def texts(self, calls: list[ApiCall], method: str | None = None) -> list[str]:
+        """The texts of sendMessage/editMessageText calls among ``calls``."""
+        wanted = {method} if method else {"sendMessage", "editMessageText"}
+        return [str(c.params.get("text", "")) for c in calls if c.method in wanted]
+
+    def last_message(self, chat_id: int) -> dict[str, Any]:
+        """The newest message in a chat as it is shown now (after edits)."""
+        return self.api.chat_messages(chat_id)[-1]
