@@ -1,34 +1,328 @@
-"""The `mpesa-bot` command line."""
+"""The `mpesa-bot` command line: run the service, and the operator's tools around it."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, TextIO
 
-from bot.config import SettingsError, load_settings
+from bot.config import Settings, SettingsError, load_settings
+
+COMMANDS_HELP = {
+    "run": "run the bot, the web server and the jobs in one process",
+    "demo": "play a scripted day offline: simulator, real bot, printed chat transcript",
+    "migrate": "apply database migrations",
+    "simulator": "run the local Daraja simulator",
+    "staff": "add, list or remove staff members",
+    "c2b-register": "register the C2B validation and confirmation URLs with Daraja",
+    "reconcile": "run one reconciliation pass and print what it settled",
+    "export": "export payments, payouts and C2B payments as CSV",
+    "check": "check settings, Daraja OAuth, Telegram getMe and the database before going live",
+    "apikey": "create, revoke or list REST API keys",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every sub-command."""
     parser = argparse.ArgumentParser(
-        prog="mpesa-bot", description="M-Pesa payments from a Telegram chat."
+        prog="mpesa-bot",
+        description="M-Pesa payments from a Telegram chat. Settings come from the environment "
+        "and .env (see .env.example).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("migrate", help="apply database migrations", description="Apply migrations.")
+    for name in ("run", "demo", "migrate", "c2b-register", "check"):
+        sub.add_parser(name, help=COMMANDS_HELP[name], description=COMMANDS_HELP[name] + ".")
+
+    simulator = sub.add_parser(
+        "simulator", help=COMMANDS_HELP["simulator"], description="Run the Daraja simulator."
+    )
+    simulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    simulator.add_argument("--port", type=int, default=8765, help="port to listen on")
+    simulator.add_argument(
+        "--callback-delay", type=float, default=1.0, help="seconds before callbacks are sent"
+    )
+
+    staff = sub.add_parser("staff", help=COMMANDS_HELP["staff"], description="Manage staff.")
+    staff_sub = staff.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = staff_sub.add_parser("add", help="add or re-activate a staff member")
+    add.add_argument("telegram_id", type=int, help="the person's Telegram user id")
+    add.add_argument("role", choices=["admin", "cashier"], help="what they may do")
+    add.add_argument("name", nargs="*", help="their name, as shown in the chat")
+    staff_sub.add_parser("list", help="list active staff members")
+    remove = staff_sub.add_parser("remove", help="deactivate a staff member")
+    remove.add_argument("telegram_id", type=int, help="the person's Telegram user id")
+
+    sub.add_parser(
+        "reconcile", help=COMMANDS_HELP["reconcile"], description=COMMANDS_HELP["reconcile"] + "."
+    )
+
+    export = sub.add_parser(
+        "export", help=COMMANDS_HELP["export"], description="Export records as CSV (Nairobi days)."
+    )
+    export.add_argument("--from", dest="start", type=_day, required=True, help="YYYY-MM-DD")
+    export.add_argument("--to", dest="end", type=_day, required=True, help="YYYY-MM-DD, included")
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+
+    apikey = sub.add_parser("apikey", help=COMMANDS_HELP["apikey"], description="API keys.")
+    key_sub = apikey.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = key_sub.add_parser("create", help="create a key (printed once)")
+    create.add_argument("name", help="who the key is for, e.g. webshop")
+    revoke = key_sub.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("name", help="the key's name")
+    key_sub.add_parser("list", help="list keys")
     return parser
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-20") from None
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `mpesa-bot` console script."""
     args = build_parser().parse_args(argv)
+    if args.command == "simulator":
+        _simulator(args)
+        return
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        raise SystemExit(asyncio.run(run_demo()))
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         raise SystemExit(2) from None
-    if args.command == "migrate":
-        from models.db import migrate
+    handler = _HANDLERS[args.command]
+    try:
+        code = handler(settings, args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    raise SystemExit(code or 0)
 
-        applied = asyncio.run(migrate(settings.resolved_database_url))
-        print(f"applied {len(applied)} migration(s)" if applied else "database is up to date")
+
+class CliError(Exception):
+    """A command failed in a way the operator can fix; str() says how."""
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.main import StartupError, run
+    from models.db import DatabaseNotMigrated
+
+    try:
+        run(settings)
+    except (StartupError, DatabaseNotMigrated) as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from models.db import migrate
+
+    applied = asyncio.run(migrate(settings.resolved_database_url))
+    print(
+        f"applied {len(applied)} migration(s): {', '.join(applied)}"
+        if applied
+        else "the database is up to date"
+    )
+    return 0
+
+
+def _simulator(args: argparse.Namespace) -> None:
+    from mpesa.simulator.__main__ import main as simulator_main
+
+    simulator_main(
+        [
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+            "--callback-delay",
+            str(args.callback_delay),
+        ]
+    )
+
+
+@asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[None]:
+    from models.db import DatabaseNotMigrated, close_db, init_db
+
+    try:
+        await init_db(settings.resolved_database_url)
+    except DatabaseNotMigrated as exc:
+        raise CliError(str(exc)) from None
+    try:
+        yield
+    finally:
+        await close_db()
+
+
+def _async(func: Callable[[Settings, argparse.Namespace], Awaitable[int]]) -> Callable[..., int]:
+    def runner(settings: Settings, args: argparse.Namespace) -> int:
+        return asyncio.run(func(settings, args))
+
+    return runner
+
+
+@_async
+async def _staff(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.errors import ServiceError
+    from bot.services.staff import StaffService
+
+    service = StaffService(
+        bootstrap_admin_ids=settings.admin_telegram_ids,
+        default_daily_payout_limit=settings.staff_daily_payout_limit,
+    )
+    async with _database(settings):
+        try:
+            if args.action == "add":
+                member = await service.add_as_operator(
+                    args.telegram_id, args.role, " ".join(args.name)
+                )
+                print(f"{member.telegram_id} is now an active {member.role.value}")
+            elif args.action == "remove":
+                member = await service.remove_as_operator(args.telegram_id)
+                print(f"{member.telegram_id} is no longer staff")
+            else:
+                members = await service.active_members()
+                for member in members:
+                    limit = service.daily_payout_limit(member)
+                    print(
+                        f"{member.telegram_id:>12}  {member.role.value:<8} "
+                        f"{member.name or '-':<24} daily payout limit KES {limit:,}"
+                    )
+                print(f"{len(members)} active staff member(s)")
+        except ServiceError as exc:
+            raise CliError(str(exc)) from None
+    return 0
+
+
+@_async
+async def _c2b_register(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.main import StartupError, daraja_credentials, resolve_public_base_url
+    from bot.services.container import daraja_config
+    from mpesa.client import DarajaClient
+    from mpesa.errors import DarajaError
+
+    try:
+        settings = resolve_public_base_url(settings)
+        key, secret, passkey = daraja_credentials(settings)
+    except StartupError as exc:
+        raise CliError(str(exc)) from None
+    config = daraja_config(settings, consumer_key=key, consumer_secret=secret, passkey=passkey)
+    print(f"shortcode:        {config.shortcode}")
+    print(f"validation URL:   {_hide(config.callbacks.c2b_validation, settings)}")
+    print(f"confirmation URL: {_hide(config.callbacks.c2b_confirmation, settings)}")
+    async with DarajaClient(config) as daraja:
+        try:
+            answer = await daraja.c2b_register_urls()
+        except DarajaError as exc:
+            raise CliError(f"Daraja refused the registration: {exc}") from None
+    print(f"registered: {answer.response_description} (code {answer.response_code})")
+    return 0
+
+
+def _hide(url: str, settings: Settings) -> str:
+    return url.replace(settings.resolved_callback_secret(), "<CALLBACK_SECRET>")
+
+
+@_async
+async def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.main import StartupError, build_runtime
+
+    try:
+        runtime = await build_runtime(settings)
+    except StartupError as exc:
+        raise CliError(str(exc)) from None
+    async with _database(runtime.settings), runtime.ptb.bot, runtime.daraja:
+        await runtime.services.staff.bootstrap_admins()
+        print("reconciling: pending STK payments, payouts, unmatched callbacks, outbox…")
+        report = await runtime.services.reconciler.run_once()
+    for name, value in vars(report).items():
+        print(f"  {name.replace('_', ' ')}: {value}")
+    return 0
+
+
+@_async
+async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.reports import ReportService
+    from mpesa.security import NAIROBI
+
+    if args.end < args.start:
+        raise CliError("--to is before --from")
+    start = datetime.combine(args.start, time.min, tzinfo=NAIROBI)
+    end = datetime.combine(args.end + timedelta(days=1), time.min, tzinfo=NAIROBI)
+    reports = ReportService(extra_prefixes=settings.mpesa_extra_prefixes)
+
+    def progress(done: int, *_: Any) -> None:
+        print(f"\rexported {done:,} rows…", end="", file=sys.stderr, flush=True)
+
+    async with _database(settings):
+        out: TextIO
+        if args.out is None:
+            rows = await reports.export_csv(start, end, sys.stdout, progress=progress)
+        else:
+            with args.out.open("w", newline="", encoding="utf-8") as out:
+                rows = await reports.export_csv(start, end, out, progress=progress)
+    where = args.out or "standard output"
+    print(f"\rexported {rows:,} rows to {where}", file=sys.stderr)
+    return 0
+
+
+@_async
+async def _check(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.checks import run_checks
+
+    results = await run_checks(settings)
+    for result in results:
+        print(f"{'PASS' if result.ok else 'FAIL'}  {result.name:<10} {result.detail}")
+    failed = [result for result in results if not result.ok]
+    print("ready to go live" if not failed else f"{len(failed)} check(s) failed")
+    return 1 if failed else 0
+
+
+@_async
+async def _apikey(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.api_keys import ApiKeyService
+    from bot.services.errors import ServiceError
+
+    service = ApiKeyService()
+    async with _database(settings):
+        try:
+            if args.action == "create":
+                key, plaintext = await service.create(args.name)
+                print(f"API key for {key.name} (shown once, store it now):")
+                print(plaintext)
+            elif args.action == "revoke":
+                key = await service.revoke(args.name)
+                print(f"revoked the API key {key.name}")
+            else:
+                keys = await service.list_keys()
+                for key in keys:
+                    state = "active" if key.active else "revoked"
+                    created = f"{key.created_at:%Y-%m-%d}"
+                    print(f"{key.name:<24} {key.prefix:<12} {state:<8} created {created}")
+                print(f"{len(keys)} key(s)")
+        except ServiceError as exc:
+            raise CliError(str(exc)) from None
+    return 0
+
+
+_HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "run": _run,
+    "migrate": _migrate,
+    "staff": _staff,
+    "c2b-register": _c2b_register,
+    "reconcile": _reconcile,
+    "export": _export,
+    "check": _check,
+    "apikey": _apikey,
+}

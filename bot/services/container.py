@@ -15,6 +15,7 @@ from bot.notify.outbox import OutboxWorker
 from bot.services.accounts import AccountService
 from bot.services.c2b import C2BService
 from bot.services.callbacks import CallbackService
+from bot.services.customers import CustomerService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
 from bot.services.payouts import PayoutService
@@ -46,6 +47,7 @@ class Services:
     reports: ReportService
     outbox: OutboxWorker
     reconciler: Reconciler
+    customers: CustomerService
 
 
 def build_services(
@@ -85,11 +87,12 @@ def build_services(
         payments=payments, c2b=c2b, payouts=payouts, accounts=accounts, clock=clock
     )
     outbox = OutboxWorker(channels, clock=clock)
+    orders = OrderService(notifier=notifier, settings=settings, clock=clock)
     return Services(
         settings=settings,
         notifier=notifier,
         staff=staff,
-        orders=OrderService(notifier=notifier, settings=settings, clock=clock),
+        orders=orders,
         payments=payments,
         c2b=c2b,
         payouts=payouts,
@@ -98,10 +101,13 @@ def build_services(
         reports=ReportService(extra_prefixes=settings.mpesa_extra_prefixes, clock=clock),
         outbox=outbox,
         reconciler=Reconciler(payments, payouts, outbox, callbacks=callbacks),
+        customers=CustomerService(payments=payments, orders=orders, settings=settings),
     )
 
 
-def daraja_config(settings: Settings, *, consumer_key: str, consumer_secret: str) -> DarajaConfig:
+def daraja_config(
+    settings: Settings, *, consumer_key: str, consumer_secret: str, passkey: str
+) -> DarajaConfig:
     """The Daraja client's configuration: shortcodes, passkey, credential and our callback URLs."""
     if not settings.public_base_url:
         raise ConfigurationError(
@@ -112,7 +118,7 @@ def daraja_config(settings: Settings, *, consumer_key: str, consumer_secret: str
         consumer_key=consumer_key,
         consumer_secret=consumer_secret,
         shortcode=settings.mpesa_shortcode,
-        passkey=settings.mpesa_passkey.get_secret_value() if settings.mpesa_passkey else "",
+        passkey=passkey,
         callbacks=callback_urls(settings.public_base_url, settings.resolved_callback_secret()),
         transaction_type=settings.mpesa_transaction_type.value,
         party_b=settings.mpesa_till_number,

@@ -82,6 +82,22 @@ class StaffService:
     ) -> Staff:
         """Add or re-activate a staff member with a role (admins only)."""
         await self.require(actor_id, StaffRole.ADMIN, action="staff.add")
+        return await self._add(actor_for_telegram(actor_id), actor_id, telegram_id, role, name)
+
+    async def add_as_operator(
+        self, telegram_id: int, role: StaffRole | str, name: str = ""
+    ) -> Staff:
+        """Add or re-activate a staff member from the command line (the operator is trusted)."""
+        return await self._add("cli", None, telegram_id, role, name)
+
+    async def _add(
+        self,
+        actor: str,
+        actor_id: int | None,
+        telegram_id: int,
+        role: StaffRole | str,
+        name: str,
+    ) -> Staff:
         try:
             role = StaffRole(str(role).lower())
         except ValueError:
@@ -102,12 +118,7 @@ class StaffService:
             staff.name = name or staff.name
             staff.added_by_telegram_id = actor_id
             await staff.save()
-        await audit(
-            actor_for_telegram(actor_id),
-            "staff.add",
-            subject=f"staff:{telegram_id}",
-            role=role.value,
-        )
+        await audit(actor, "staff.add", subject=f"staff:{telegram_id}", role=role.value)
         return staff
 
     async def remove(self, actor_id: int, telegram_id: int) -> Staff:
@@ -115,6 +126,13 @@ class StaffService:
         await self.require(actor_id, StaffRole.ADMIN, action="staff.remove")
         if telegram_id == actor_id:
             raise Conflict("You cannot remove yourself.")
+        return await self._remove(actor_for_telegram(actor_id), telegram_id)
+
+    async def remove_as_operator(self, telegram_id: int) -> Staff:
+        """Deactivate a staff member from the command line."""
+        return await self._remove("cli", telegram_id)
+
+    async def _remove(self, actor: str, telegram_id: int) -> Staff:
         if telegram_id in self._bootstrap:
             raise Conflict(
                 "This admin is set in ADMIN_TELEGRAM_IDS; remove them there and restart."
@@ -124,5 +142,5 @@ class StaffService:
             raise NotFound(f"No active staff member has the Telegram id {telegram_id}.")
         staff.active = False
         await staff.save(update_fields=["active", "updated_at"])
-        await audit(actor_for_telegram(actor_id), "staff.remove", subject=f"staff:{telegram_id}")
+        await audit(actor, "staff.remove", subject=f"staff:{telegram_id}")
         return staff

@@ -8,6 +8,7 @@ Every call is recorded; an optional listener sees each one (the demo prints a tr
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -93,9 +94,19 @@ class InProcessBotApi(BaseRequest):
     calls: list[ApiCall] = field(default_factory=list)
     _message_ids: dict[int, itertools.count] = field(default_factory=dict)
     _messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    _updates: list[dict[str, Any]] = field(default_factory=list)
+    _update_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _new_update: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         super().__init__()
+
+    def push_update(self, update: dict[str, Any]) -> int:
+        """Queue an update for getUpdates (polling mode), as if a user had just acted."""
+        update_id = next(self._update_ids)
+        self._updates.append({"update_id": update_id, **update})
+        self._new_update.set()
+        return update_id
 
     async def initialize(self) -> None:
         """Nothing to open."""
@@ -120,6 +131,8 @@ class InProcessBotApi(BaseRequest):
         """Answer one Bot API call like Telegram would."""
         api_method = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
+        if api_method == "getUpdates":
+            return 200, json.dumps({"ok": True, "result": await self._get_updates(params)}).encode()
         if request_data is not None and request_data.contains_files:
             for name, value in request_data.multipart_data.items():
                 params[name] = {"filename": value[0], "content": value[1]}
@@ -154,8 +167,17 @@ class InProcessBotApi(BaseRequest):
             "supports_inline_queries": False,
         }
 
-    def _on_getUpdates(self, params: dict[str, Any]) -> list[Any]:
-        return []
+    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Long polling: pending updates from ``offset`` on, else wait up to ``timeout`` seconds."""
+        offset = int(params.get("offset") or 0)
+        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        if not self._updates:
+            self._new_update.clear()
+            try:
+                await asyncio.wait_for(self._new_update.wait(), float(params.get("timeout") or 0))
+            except TimeoutError:
+                return []
+        return list(self._updates)
 
     def _on_getWebhookInfo(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}

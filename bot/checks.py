@@ -1,0 +1,100 @@
+"""`mpesa-bot check`: what an operator runs before going live, one pass/fail line per thing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from telegram import Bot
+from telegram.error import TelegramError
+
+from bot.config import Settings
+from bot.services.container import daraja_config
+from models.db import DatabaseNotMigrated, close_db, init_db
+from mpesa.client import DarajaClient
+from mpesa.errors import DarajaError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One line of the report."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+async def run_checks(settings: Settings) -> list[CheckResult]:
+    """Check settings, Daraja OAuth, Telegram getMe, the database and SMS; never move money."""
+    from bot.main import StartupError, daraja_credentials, resolve_public_base_url
+
+    results = [_settings_result(settings)]
+    try:
+        settings = resolve_public_base_url(settings)
+        key, secret, passkey = daraja_credentials(settings)
+        config = daraja_config(settings, consumer_key=key, consumer_secret=secret, passkey=passkey)
+    except (StartupError, DarajaError, ValueError) as exc:
+        results.append(CheckResult("daraja", False, str(exc)))
+    else:
+        results.append(await _daraja(config))
+    results.append(await _telegram(settings))
+    results.append(await _database(settings))
+    results.append(_sms(settings))
+    return results
+
+
+def _settings_result(settings: Settings) -> CheckResult:
+    warnings = settings.warnings()
+    if not warnings:
+        return CheckResult("settings", True, "all settings valid")
+    return CheckResult(
+        "settings", True, f"valid, {len(warnings)} warning(s): " + " | ".join(warnings)
+    )
+
+
+async def _daraja(config) -> CheckResult:
+    async with DarajaClient(config) as daraja:
+        try:
+            await daraja.access_token()
+        except DarajaError as exc:
+            return CheckResult("daraja", False, f"OAuth at {config.base_url} failed: {exc}")
+    return CheckResult("daraja", True, f"OAuth token received from {config.base_url}")
+
+
+async def _telegram(settings: Settings) -> CheckResult:
+    if settings.telegram_bot_token is None:
+        return CheckResult("telegram", False, "TELEGRAM_BOT_TOKEN is not set")
+    root = settings.telegram_api_base_url.rstrip("/")
+    bot = Bot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=f"{root}/bot",
+        base_file_url=f"{root}/file/bot",
+    )
+    try:
+        async with bot:
+            me = bot.bot
+    except TelegramError as exc:
+        return CheckResult("telegram", False, f"getMe at {root} failed: {exc}")
+    return CheckResult("telegram", True, f"bot @{me.username} (id {me.id}) answers at {root}")
+
+
+async def _database(settings: Settings) -> CheckResult:
+    url = settings.resolved_database_url
+    where = url.split("@")[-1]  # never print a password
+    try:
+        await init_db(url)
+    except DatabaseNotMigrated as exc:
+        return CheckResult("database", False, str(exc))
+    except Exception as exc:
+        return CheckResult("database", False, f"cannot open {where}: {exc}")
+    await close_db()
+    return CheckResult("database", True, f"{where} is reachable and migrated")
+
+
+def _sms(settings: Settings) -> CheckResult:
+    if settings.at_username and settings.at_api_key is not None:
+        mode = "sandbox" if settings.at_username == "sandbox" else "live"
+        return CheckResult("sms", True, f"Africa's Talking ({mode}) as {settings.at_username}")
+    return CheckResult("sms", True, "no Africa's Talking credentials: SMS receipts are only logged")

@@ -1,0 +1,255 @@
+"""Composition root: builds the whole service from the settings and runs it in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from aiohttp import web
+from telegram.ext import Application
+from telegram.request import BaseRequest
+
+from bot.config import Settings
+from bot.notify.channels import Channel
+from bot.notify.sms import build_sms_channel
+from bot.services.container import Services, build_services, daraja_config
+from bot.telegram.app import build_application, publish_commands, schedule_jobs
+from bot.web import telegram_webhook
+from bot.web.app import create_app
+from bot.web.middlewares import redacting_access_logger
+from models import NotificationChannel
+from models.db import close_db, init_db
+from mpesa.client import DarajaClient
+from mpesa.simulator import SANDBOX_PASSKEY
+
+log = logging.getLogger(__name__)
+
+# the simulator's public credentials, used only when MPESA_BASE_URL is set and none are given
+SIMULATOR_KEY = "simulator-key"
+SIMULATOR_SECRET = "simulator-secret"  # noqa: S105 - public, documented simulator credential
+SHUTDOWN_TIMEOUT_S = 10.0
+
+
+class StartupError(Exception):
+    """The service cannot start as configured; str() says why and what to do."""
+
+
+@dataclass
+class Runtime:
+    """Everything one running process holds."""
+
+    settings: Settings
+    services: Services
+    daraja: DarajaClient
+    ptb: Application
+    web_app: web.Application
+    channels: dict[NotificationChannel, Channel]
+
+
+def configure_logging(level: str) -> None:
+    """key=value text logs; libraries whose URLs carry secrets stay at WARNING."""
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True
+    )
+    for noisy in ("httpx", "httpcore", "telegram.ext.ExtBot", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def daraja_credentials(settings: Settings) -> tuple[str, str, str]:
+    """Consumer key, secret and passkey; the simulator's only when MPESA_BASE_URL is explicit."""
+    key = settings.mpesa_consumer_key.get_secret_value() if settings.mpesa_consumer_key else ""
+    secret = (
+        settings.mpesa_consumer_secret.get_secret_value() if settings.mpesa_consumer_secret else ""
+    )
+    passkey = settings.mpesa_passkey.get_secret_value() if settings.mpesa_passkey else ""
+    if key and secret and passkey:
+        return key, secret, passkey
+    if not settings.mpesa_base_url:
+        missing = [
+            name
+            for name, value in (
+                ("MPESA_CONSUMER_KEY", key),
+                ("MPESA_CONSUMER_SECRET", secret),
+                ("MPESA_PASSKEY", passkey),
+            )
+            if not value
+        ]
+        raise StartupError(
+            f"{', '.join(missing)} not set: the bot will not pretend to talk to Safaricom's "
+            f"{settings.mpesa_environment.value}. Set them, or run the offline simulator "
+            "(`mpesa-bot simulator`) and point MPESA_BASE_URL at it."
+        )
+    log.warning(
+        "daraja.simulator_credentials base_url=%s: no Daraja credentials given, using the "
+        "simulator's public ones",
+        settings.mpesa_base_url,
+    )
+    return key or SIMULATOR_KEY, secret or SIMULATOR_SECRET, passkey or SANDBOX_PASSKEY
+
+
+def resolve_public_base_url(settings: Settings) -> Settings:
+    """PUBLIC_BASE_URL, or our own loopback address when Daraja itself is on this machine."""
+    if settings.public_base_url:
+        return settings
+    host = urlsplit(settings.daraja_base_url).hostname or ""
+    if host in ("127.0.0.1", "localhost", "::1"):
+        url = f"http://127.0.0.1:{settings.web_port}"
+        log.warning("web.public_url_defaulted url=%s (Daraja is on loopback)", url)
+        return settings.model_copy(update={"public_base_url": url})
+    raise StartupError(
+        "PUBLIC_BASE_URL is not set: Safaricom must reach our callbacks at a public https URL"
+    )
+
+
+async def build_runtime(
+    settings: Settings,
+    *,
+    telegram_request: BaseRequest | None = None,
+    daraja_http: httpx.AsyncClient | None = None,
+) -> Runtime:
+    """Build services, the Daraja client, the bot and the web app (nothing started yet)."""
+    if settings.telegram_bot_token is None:
+        raise StartupError("TELEGRAM_BOT_TOKEN is not set: get one from @BotFather")
+    for warning in settings.warnings():
+        log.warning("settings.warning %s", warning)
+    settings = resolve_public_base_url(settings)
+    key, secret, passkey = daraja_credentials(settings)
+    config = daraja_config(settings, consumer_key=key, consumer_secret=secret, passkey=passkey)
+    timeout = httpx.Timeout(settings.mpesa_timeout_s, connect=5.0, pool=5.0)
+    daraja = DarajaClient(config, http=daraja_http, timeout=timeout)
+    channels: dict[NotificationChannel, Channel] = {
+        NotificationChannel.SMS: build_sms_channel(settings)
+    }
+    services = build_services(settings, daraja=daraja, channels=channels)
+    webhook = settings.telegram_webhook_url
+    ptb = build_application(
+        settings,
+        services,
+        request=telegram_request,
+        get_updates_request=telegram_request,
+        polling=webhook is None,
+    )
+    # the chat channel needs the bot, which needs the services: wire it last
+    from bot.telegram.chat_channel import TelegramChatChannel
+
+    channels[NotificationChannel.CHAT] = TelegramChatChannel(ptb.bot, services)
+    web_app = create_app(services, settings=settings)
+    runtime = Runtime(settings, services, daraja, ptb, web_app, channels)
+    if webhook is not None:
+        path = telegram_webhook.register(
+            web_app, ptb, webhook_url=webhook, secret=webhook_secret(settings)
+        )
+        log.info("telegram.mode webhook path=%s", _redact(path, settings))
+    else:
+        log.info("telegram.mode polling api=%s", settings.telegram_api_base_url)
+    web_app.cleanup_ctx.extend(
+        [_database_ctx(runtime), _daraja_ctx(runtime), _telegram_ctx(runtime)]
+    )
+    return runtime
+
+
+def webhook_secret(settings: Settings) -> str:
+    """TELEGRAM_WEBHOOK_SECRET, else one derived from the callback secret."""
+    if settings.telegram_webhook_secret is not None:
+        return settings.telegram_webhook_secret.get_secret_value()
+    return telegram_webhook.derive_webhook_secret(settings.resolved_callback_secret())
+
+
+def _redact(text: str, settings: Settings) -> str:
+    return text.replace(settings.resolved_callback_secret(), "<secret>")
+
+
+def _database_ctx(runtime: Runtime) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def database(_: web.Application) -> AsyncIterator[None]:
+        await init_db(runtime.settings.resolved_database_url)
+        await runtime.services.staff.bootstrap_admins()
+        yield
+        await close_db()
+
+    return database
+
+
+def _daraja_ctx(runtime: Runtime) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def daraja(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await runtime.daraja.aclose()
+
+    return daraja
+
+
+def _telegram_ctx(runtime: Runtime) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def telegram(_: web.Application) -> AsyncIterator[None]:
+        settings, ptb = runtime.settings, runtime.ptb
+        async with ptb:  # initialize() ... shutdown()
+            schedule_jobs(ptb, runtime.services, settings)
+            await ptb.start()
+            if settings.telegram_webhook_url:
+                await ptb.bot.set_webhook(
+                    settings.telegram_webhook_url,
+                    secret_token=webhook_secret(settings),
+                    allowed_updates=["message", "callback_query"],
+                )
+            else:
+                await ptb.updater.start_polling(allowed_updates=["message", "callback_query"])
+            await publish_commands(ptb, runtime.services)
+            log.info("telegram.ready bot=@%s", ptb.bot.username)
+            yield
+            if ptb.updater is not None and ptb.updater.running:
+                await ptb.updater.stop()
+            await ptb.stop()
+            # hand over what is due now; the rest waits in the outbox for the next start
+            await runtime.services.outbox.run_once()
+
+    return telegram
+
+
+async def serve(
+    settings: Settings,
+    *,
+    stop: asyncio.Event,
+    telegram_request: BaseRequest | None = None,
+    on_ready: Callable[[Runtime, str], Any] | None = None,
+) -> None:
+    """Run the bot, web server and jobs until ``stop`` is set; then shut down gracefully."""
+    runtime = await build_runtime(settings, telegram_request=telegram_request)
+    secret = runtime.settings.resolved_callback_secret()
+    runner = web.AppRunner(
+        runtime.web_app,
+        access_log_class=redacting_access_logger(secret),
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.web_host, settings.web_port)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        url = f"http://{host}:{port}"
+        log.info("web.listening url=%s public=%s", url, runtime.settings.public_base_url)
+        if on_ready is not None:
+            on_ready(runtime, url)
+        await stop.wait()
+        log.info("shutdown.begin")
+    finally:
+        # stops accepting, lets in-flight callbacks finish, then closes bot, Daraja and database
+        await runner.cleanup()
+        log.info("shutdown.done")
+
+
+def run(settings: Settings) -> None:
+    """`mpesa-bot run`: serve until SIGINT or SIGTERM."""
+    configure_logging(settings.log_level)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop=stop)
+
+    asyncio.run(main())
