@@ -15,6 +15,7 @@ Outcome table (the customer's phone number decides what happens)::
       254722000037  1037  phone unreachable
       254722002001  2001  wrong PIN
       254722000000     0  no callback ever: queries 4999 for query_pending_s, then 0
+      254722100032  1032  cancelled on the first prompt, paid on the next
       any other        0  success (credits the running balance)
     B2C (by PartyB):
       254722000099  QueueTimeOut to QueueTimeOutURL; the payout completes silently

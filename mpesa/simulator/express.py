@@ -73,7 +73,8 @@ class ExpressHandlers:
             raise v.merchant_error(LOCKED)
 
         now = self._state.now()
-        outcome = stk_outcome(phone)
+        earlier = sum(1 for p in self._state.prompts.values() if p.msisdn == phone)
+        outcome = stk_outcome(phone, earlier_prompts=earlier)
         prompt = Prompt(
             checkout_request_id=self._state.ids.checkout_request_id(now, phone),
             merchant_request_id=self._state.ids.request_id(),

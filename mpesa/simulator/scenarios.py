@@ -54,21 +54,32 @@ STK_OUTCOMES: dict[str, StkOutcome] = {
     ),
 }
 
+# the customer cancels the first prompt, then pays when asked again (the demo's retry story)
+CANCELS_FIRST_MSISDN = "254722100032"
+STK_FIRST_THEN_SUCCESS: dict[str, StkOutcome] = {
+    CANCELS_FIRST_MSISDN: StkOutcome(
+        1032, "Request cancelled by user", "cancelled on the first prompt, paid on the next"
+    ),
+}
+
 B2C_OUTCOMES: dict[str, str] = {
     B2C_QUEUE_TIMEOUT_MSISDN: "QueueTimeOut to QueueTimeOutURL; the payout completes silently",
     B2C_UNREGISTERED_MSISDN: "ResultCode 2040, recipient not registered on M-Pesa",
 }
 
 
-def stk_outcome(msisdn: str) -> StkOutcome:
+def stk_outcome(msisdn: str, *, earlier_prompts: int = 0) -> StkOutcome:
     """Return the scripted outcome of an STK prompt on ``msisdn`` (success when unlisted)."""
+    first = STK_FIRST_THEN_SUCCESS.get(msisdn)
+    if first is not None:
+        return first if earlier_prompts == 0 else STK_SUCCESS
     return STK_OUTCOMES.get(msisdn, STK_SUCCESS)
 
 
 def outcome_table() -> str:
     """Render both outcome tables as plain text (printed by ``python -m mpesa.simulator``)."""
     lines = ["STK Push (by PhoneNumber):"]
-    for msisdn, outcome in STK_OUTCOMES.items():
+    for msisdn, outcome in {**STK_OUTCOMES, **STK_FIRST_THEN_SUCCESS}.items():
         lines.append(f"  {msisdn}  {outcome.result_code:>4}  {outcome.label}")
     lines.append(f"  {'any other':<12}  {0:>4}  success (credits the running balance)")
     lines.append("B2C (by PartyB):")

@@ -1044,3 +1044,16 @@ def test_password_helper_matches_the_fixture() -> None:
     expected = base64.b64encode(f"174379{SANDBOX_PASSKEY}{request['Timestamp']}".encode()).decode()
     assert request["Password"] == expected
     assert daraja_timestamp(START) == TS
+
+
+async def test_cancels_first_number_pays_on_the_second_prompt(sim: Sim) -> None:
+    from mpesa.simulator.scenarios import CANCELS_FIRST_MSISDN
+
+    codes = []
+    for _ in range(2):
+        answer = await sim.post(STK_PUSH, sim.stk(CANCELS_FIRST_MSISDN))
+        assert answer.status_code == 200
+        callback = await sim.receiver.next("/stk")
+        codes.append(callback["Body"]["stkCallback"]["ResultCode"])
+
+    assert codes == [1032, 0]
