@@ -32,8 +32,8 @@ async def run_checks(settings: Settings) -> list[CheckResult]:
 
     results = [_settings_result(settings)]
     try:
-        settings = resolve_public_base_url(settings)
         key, secret, passkey = daraja_credentials(settings)
+        settings = resolve_public_base_url(settings)
         config = daraja_config(settings, consumer_key=key, consumer_secret=secret, passkey=passkey)
     except (StartupError, DarajaError, ValueError) as exc:
         results.append(CheckResult("daraja", False, str(exc)))

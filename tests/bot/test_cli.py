@@ -1,0 +1,174 @@
+"""The `mpesa-bot` command line, run in-process as an operator would type it."""
+
+from __future__ import annotations
+
+import csv
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bot.cli import COMMANDS_HELP, build_parser, main
+
+SIM_KEYS = {"MPESA_CONSUMER_KEY": "simulator-key", "MPESA_CONSUMER_SECRET": "simulator-secret"}
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    """A clean environment: settings only from what each test sets, data in a temp folder."""
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    for name in ("DATABASE_URL", "ADMIN_TELEGRAM_IDS", "PUBLIC_BASE_URL", "MPESA_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    return monkeypatch
+
+
+def cli(*argv: str) -> int:
+    with pytest.raises(SystemExit) as caught:
+        main(list(argv))
+    return caught.value.code
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS_HELP))
+def test_every_command_has_help(command, capsys):
+    assert cli(command, "--help") == 0
+    assert "usage: mpesa-bot" in capsys.readouterr().out
+
+
+def test_bad_settings_stop_every_command_with_one_message(env, capsys):
+    env.setenv("WEB_PORT", "eighty")
+
+    assert cli("migrate") == 2
+    assert "WEB_PORT:" in capsys.readouterr().err
+
+
+def test_commands_refuse_an_unmigrated_database(env, capsys):
+    assert cli("staff", "list") == 1
+    assert "run `mpesa-bot migrate` first" in capsys.readouterr().err
+
+
+def test_migrate_then_manage_staff(env, capsys):
+    env.setenv("ADMIN_TELEGRAM_IDS", "7")
+    assert cli("migrate") == 0
+    assert cli("migrate") == 0
+    assert cli("staff", "add", "42", "cashier", "Jane", "Wanjiru") == 0
+    assert cli("staff", "list") == 0
+    assert cli("staff", "remove", "42") == 0
+    assert cli("staff", "remove", "42") == 1
+
+    out, err = capsys.readouterr()
+    assert "applied 1 migration(s)" in out
+    assert "the database is up to date" in out
+    assert "42 is now an active cashier" in out
+    assert "Jane Wanjiru" in out
+    assert "2 active staff member(s)" in out
+    assert "42 is no longer staff" in out
+    assert "No active staff member has the Telegram id 42." in err
+
+
+def test_export_writes_csv_with_a_header(env, tmp_path, capsys):
+    assert cli("migrate") == 0
+    out_file = tmp_path / "november.csv"
+
+    assert cli("export", "--from", "2026-11-01", "--to", "2026-11-30", "--out", str(out_file)) == 0
+
+    rows = list(csv.reader(out_file.open()))
+    assert rows[0][:3] == ["kind", "id", "time_nairobi"]
+    assert "exported 0 rows" in capsys.readouterr().err
+
+
+def test_export_refuses_a_backwards_range(env, capsys):
+    assert cli("migrate") == 0
+    assert cli("export", "--from", "2026-11-30", "--to", "2026-11-01") == 1
+    assert "--to is before --from" in capsys.readouterr().err
+
+
+def test_export_refuses_a_bad_date(env, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["export", "--from", "30/11/2026", "--to", "2026-11-30"])
+    assert "is not a date like 2026-11-20" in capsys.readouterr().err
+
+
+def test_check_reports_each_part_and_fails_without_credentials(env, capsys):
+    assert cli("migrate") == 0
+    capsys.readouterr()
+
+    assert cli("check") == 1
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("PASS  settings")
+    assert lines[1].startswith("FAIL  daraja")
+    assert "MPESA_CONSUMER_KEY, MPESA_CONSUMER_SECRET, MPESA_PASSKEY not set" in lines[1]
+    assert lines[2] == "FAIL  telegram   TELEGRAM_BOT_TOKEN is not set"
+    assert lines[3].startswith("PASS  database")
+    assert lines[4].startswith("PASS  sms")
+    assert lines[-1] == "2 check(s) failed"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def simulator_process():
+    """`mpesa-bot simulator` in a child process; yields its base URL."""
+    port = _free_port()
+    proc = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "bot", "simulator", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        # the first line is printed once the app is about to serve
+        first = proc.stdout.readline().decode()
+        assert f"127.0.0.1:{port}" in first
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_c2b_register_against_the_simulator(env, simulator_process, capsys):
+    env.setenv("MPESA_BASE_URL", simulator_process)
+    env.setenv("MPESA_SHORTCODE", "174379")
+    env.setenv("PUBLIC_BASE_URL", "https://pay.example.co.ke")
+    env.setenv("CALLBACK_SECRET", "operators-secret-0123")
+    for name, value in SIM_KEYS.items():
+        env.setenv(name, value)
+
+    assert cli("c2b-register") == 0
+
+    out = capsys.readouterr().out
+    assert "https://pay.example.co.ke/hooks/<CALLBACK_SECRET>/c2b/validate" in out
+    assert "operators-secret-0123" not in out
+    assert "registered: Success (code 0)" in out
+
+
+def test_c2b_register_reports_a_refusal(env, simulator_process, capsys):
+    env.setenv("MPESA_BASE_URL", simulator_process)
+    env.setenv("PUBLIC_BASE_URL", "https://pay.example.co.ke")
+    env.setenv("MPESA_CONSUMER_KEY", "wrong")
+    env.setenv("MPESA_CONSUMER_SECRET", "wrong")
+
+    assert cli("c2b-register") == 1
+    assert "Daraja refused the registration" in capsys.readouterr().err
+
+
+def test_cli_runs_as_a_module():
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0
+    assert "mpesa-bot" in done.stdout
