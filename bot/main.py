@@ -20,6 +20,7 @@ from bot.notify.channels import Channel
 from bot.notify.sms import build_sms_channel
 from bot.services.container import Services, build_services, daraja_config
 from bot.telegram.app import build_application, publish_commands, schedule_jobs
+from bot.telegram.chat_channel import TelegramChatChannel
 from bot.web import telegram_webhook
 from bot.web.app import create_app
 from bot.web.middlewares import redacting_access_logger
@@ -123,8 +124,12 @@ async def build_runtime(
     config = daraja_config(settings, consumer_key=key, consumer_secret=secret, passkey=passkey)
     timeout = httpx.Timeout(settings.mpesa_timeout_s, connect=5.0, pool=5.0)
     daraja = DarajaClient(config, http=daraja_http, timeout=timeout)
+    # the chat channel needs the bot, which needs the services, which need the channel: the
+    # channel is created first and bound once the bot exists
+    chat = TelegramChatChannel()
     channels: dict[NotificationChannel, Channel] = {
-        NotificationChannel.SMS: build_sms_channel(settings)
+        NotificationChannel.SMS: build_sms_channel(settings),
+        NotificationChannel.CHAT: chat,
     }
     services = build_services(settings, daraja=daraja, channels=channels)
     webhook = settings.telegram_webhook_url
@@ -135,10 +140,7 @@ async def build_runtime(
         get_updates_request=telegram_request,
         polling=webhook is None,
     )
-    # the chat channel needs the bot, which needs the services: wire it last
-    from bot.telegram.chat_channel import TelegramChatChannel
-
-    channels[NotificationChannel.CHAT] = TelegramChatChannel(ptb.bot, services)
+    chat.bind(ptb.bot, services)
     web_app = create_app(services, settings=settings)
     runtime = Runtime(settings, services, daraja, ptb, web_app, channels)
     if webhook is not None:
@@ -197,6 +199,7 @@ def _telegram_ctx(runtime: Runtime) -> Callable[[web.Application], AsyncIterator
                 )
             else:
                 await ptb.updater.start_polling(allowed_updates=["message", "callback_query"])
+            runtime.services.bot_username = ptb.bot.username
             await publish_commands(ptb, runtime.services)
             log.info("telegram.ready bot=@%s", ptb.bot.username)
             yield

@@ -9,6 +9,7 @@ however often the event is reported (duplicate callbacks, two reconcilers).
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -84,11 +85,31 @@ class Notifier:
             )
         if status is PaymentStatus.PAID:
             await self._payment_paid(payment, base)
+        elif status.can_retry and payment.order_id is not None:
+            await self._order_payment_failed(payment, base)
         elif status is PaymentStatus.REVIEW:
             await self.admin_alert(
                 f"{base}:alert",
                 f"Payment #{payment.id} needs review: {payment.review_reason or 'see the record'}",
             )
+
+    async def _order_payment_failed(self, payment: Payment, base: str) -> None:
+        # the shop hears about failed attempts of its orders; the order stays open for a retry
+        order = await payment.order
+        await self.webhook_event(
+            base,
+            "payment.failed",
+            {
+                "orderId": order.code,
+                "reference": order.reference,
+                "paymentId": payment.id,
+                "status": PaymentStatus(payment.status).value,
+                "amount": payment.amount,
+                "attempt": payment.attempt,
+                "resultCode": payment.result_code,
+                "resultDesc": payment.result_desc,
+            },
+        )
 
     async def _payment_paid(self, payment: Payment, base: str) -> None:
         order = await payment.order if payment.order_id else None
@@ -100,7 +121,9 @@ class Notifier:
                 payload={"text": self.payment_receipt_sms(payment, order)},
             )
         customer = await payment.customer if payment.customer_id else None
-        if customer is not None and customer.chat_id and customer.chat_id != payment.chat_id:
+        # its own event, even in the chat of the status message: an edit is silent, a receipt
+        # message is not, and each is delivered (and retried) once
+        if customer is not None and customer.chat_id:
             await self.enqueue(
                 event_key=f"{base}:customer:{customer.chat_id}",
                 channel=NotificationChannel.CHAT,
@@ -238,7 +261,8 @@ class Notifier:
             event_key=f"{event_key}:webhook",
             channel=NotificationChannel.WEBHOOK,
             recipient=self._webhook_url,
-            payload={"type": event_type, "data": data},
+            # the id is drawn once, here: a retried delivery repeats it so the shop can de-duplicate
+            payload={"id": f"evt_{uuid.uuid4().hex}", "type": event_type, "data": data},
         )
 
     async def admin_ids(self) -> list[int]:

@@ -12,7 +12,9 @@ from bot.config import Settings
 from bot.notify.channels import Channel
 from bot.notify.notifier import Notifier
 from bot.notify.outbox import OutboxWorker
+from bot.notify.webhook import webhook_channel
 from bot.services.accounts import AccountService
+from bot.services.api_keys import ApiKeyService
 from bot.services.c2b import C2BService
 from bot.services.callbacks import CallbackService
 from bot.services.customers import CustomerService
@@ -47,6 +49,8 @@ class Services:
     reports: ReportService
     outbox: OutboxWorker
     reconciler: Reconciler
+    bot_username: str | None = None  # known once the bot has said getMe; used in deep links
+    api_keys: ApiKeyService
     customers: CustomerService
 
 
@@ -86,6 +90,9 @@ def build_services(
     callbacks = CallbackService(
         payments=payments, c2b=c2b, payouts=payouts, accounts=accounts, clock=clock
     )
+    webhook = webhook_channel(settings)
+    if webhook is not None and NotificationChannel.WEBHOOK not in channels:
+        channels = {**channels, NotificationChannel.WEBHOOK: webhook}
     outbox = OutboxWorker(channels, clock=clock)
     orders = OrderService(notifier=notifier, settings=settings, clock=clock)
     return Services(
@@ -101,6 +108,7 @@ def build_services(
         reports=ReportService(extra_prefixes=settings.mpesa_extra_prefixes, clock=clock),
         outbox=outbox,
         reconciler=Reconciler(payments, payouts, outbox, callbacks=callbacks),
+        api_keys=ApiKeyService(clock=clock),
         customers=CustomerService(payments=payments, orders=orders, settings=settings),
     )
 

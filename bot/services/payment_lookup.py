@@ -8,6 +8,9 @@ from bot.services.errors import InvalidInput, NotFound
 from bot.services.orders import CODE_MAX_LENGTH, normalize_code
 from models import Order, Payment
 
+# the longest reference we store (CheckoutRequestID column)
+REFERENCE_MAX_LENGTH = 96
+
 
 def display_phone(msisdn: str) -> str:
     """A phone as Kenyans write it: "254708374149" -> "0708 374 149"."""
@@ -20,6 +23,12 @@ async def find_payment_or_order(ref: str) -> Payment | Order:
     text = (ref or "").strip()
     if not text:
         raise InvalidInput("Give a payment number, order code or M-Pesa receipt.", field="ref")
+    if len(text) > REFERENCE_MAX_LENGTH:
+        raise InvalidInput(
+            f"That reference is too long ({len(text)} characters): a payment number, order "
+            "code, M-Pesa receipt or CheckoutRequestID is far shorter.",
+            field="ref",
+        )
     number = re.fullmatch(r"#?\s*([0-9]{1,9})", text)
     if number:
         payment = await Payment.get_or_none(id=int(number.group(1)))

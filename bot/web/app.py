@@ -1,4 +1,4 @@
-"""Builds the aiohttp application: callback routes, health, metrics."""
+"""Builds the aiohttp application: callback routes, health, metrics, the shop API."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.web import routes
+from bot.web.api import register_api
 from bot.web.middlewares import AllowList, ClientAddress, security_headers
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ def create_app(services: Any, *, settings: Settings) -> web.Application:
     networks = settings.allowed_callback_networks
     app[routes.ALLOW_LIST] = AllowList(networks)
     routes.register(app, secret=settings.resolved_callback_secret())
+    register_api(app, settings=settings)
     log.info(
         "web.ready callback_allow_list=%s trusted_proxies=%d",
         f"{len(networks)} networks" if networks else "off (everyone may post)",

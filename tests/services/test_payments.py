@@ -471,3 +471,13 @@ async def test_set_status_message_remembers_the_live_message(payments, cashier):
 
     stored = await Payment.get(id=payment.id)
     assert (stored.chat_id, stored.message_id) == (77, 88)
+
+
+async def test_a_reference_longer_than_any_we_store_is_refused_cleanly(db):
+    from bot.services.errors import InvalidInput
+    from bot.services.payment_lookup import find_payment_or_order
+
+    with pytest.raises(InvalidInput) as caught:
+        await find_payment_or_order("x" * 97)
+
+    assert "too long (97 characters)" in str(caught.value)

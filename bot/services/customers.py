@@ -1,0 +1,241 @@
+"""Customers who pay in the chat: the order they opened, the phone they pay with, their payments.
+
+The conversation lives in the database (``Customer.conversation_state`` and
+``conversation_order_id``), so a restart or a second instance continues it where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+
+from bot.config import Settings
+from bot.services.audit import actor_for_telegram, audit
+from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.services.orders import OrderService
+from bot.services.payments import PaymentService
+from models import Customer, Order, OrderStatus, Payment
+from mpesa.phone import PhoneError, mask_msisdn, normalize_msisdn
+
+log = logging.getLogger(__name__)
+
+# what the next message of the customer is expected to be
+IDLE = ""
+AWAITING_PHONE = "awaiting_phone"
+
+CODE_ECHO_LIMIT = 24
+NAME_LIMIT = 128
+ORDERS_LIMIT = 50
+NOT_YOURS = "This payment was not started from your chat, so you cannot change it here."
+OWN_NUMBER = (
+    "Please share your own number with the button below, or type the Safaricom number "
+    "you want to pay with."
+)
+NO_ORDER = "There is no order to pay yet. Open the payment link the shop sent you."
+NOT_OPENED = "This button belongs to an order you have not opened. Open its link again."
+
+
+class CustomerService:
+    """Opens orders for customers, remembers their phone and pays by STK Push from the chat."""
+
+    def __init__(
+        self, *, payments: PaymentService, orders: OrderService, settings: Settings
+    ) -> None:
+        self._payments = payments
+        self._orders = orders
+        self._settings = settings
+
+    async def get_or_create(self, telegram_id: int, *, name: str, chat_id: int) -> Customer:
+        """The customer with this Telegram id (created if new), name and chat kept current."""
+        name = (name or "").strip()[:NAME_LIMIT]
+        customer = await Customer.get_or_none(telegram_id=telegram_id)
+        if customer is None:
+            try:
+                return await Customer.create(telegram_id=telegram_id, name=name, chat_id=chat_id)
+            except IntegrityError:
+                # two updates of the same new user raced: the other one created the row
+                customer = await Customer.get(telegram_id=telegram_id)
+        if (customer.name, customer.chat_id) != (name or customer.name, chat_id):
+            customer.name = name or customer.name
+            customer.chat_id = chat_id
+            await customer.save(update_fields=["name", "chat_id", "updated_at"])
+        return customer
+
+    async def find(self, telegram_id: int) -> Customer | None:
+        """The customer with this Telegram id, or None."""
+        return await Customer.get_or_none(telegram_id=telegram_id)
+
+    async def open_order(
+        self, telegram_id: int, code: str, *, name: str, chat_id: int
+    ) -> tuple[Customer, Order]:
+        """Open the order a deep link names and wait for the phone to pay it with."""
+        customer = await self.get_or_create(telegram_id, name=name, chat_id=chat_id)
+        order = await self._orders.find_by_code(code)
+        if order is None:
+            shown = code.strip()
+            if len(shown) > CODE_ECHO_LIMIT:
+                shown = shown[: CODE_ECHO_LIMIT - 1] + "…"
+            raise NotFound(f"No order {shown} exists. Check the link you were sent.", field="code")
+        if order.status == OrderStatus.PAID:
+            receipt = f" (receipt {order.paid_receipt})" if order.paid_receipt else ""
+            raise Conflict(f"Order {order.code} is already paid{receipt}. Nothing more to pay.")
+        if order.status == OrderStatus.CANCELLED:
+            raise Conflict(f"Order {order.code} was cancelled. Ask the shop for a new link.")
+        if order.customer_id is None:
+            # the first customer to open a link owns it (a forwarded link can still be paid)
+            await Order.filter(id=order.id, customer_id=None).update(customer_id=customer.id)
+        customer.conversation_state = AWAITING_PHONE
+        customer.conversation_order_id = order.id
+        await customer.save(
+            update_fields=["conversation_state", "conversation_order_id", "updated_at"]
+        )
+        await audit(
+            actor_for_telegram(telegram_id),
+            "order.open",
+            subject=f"order:{order.id}",
+            code=order.code,
+        )
+        return customer, await Order.get(id=order.id)
+
+    async def ask_phone(
+        self, telegram_id: int, *, name: str, chat_id: int, order_id: int | None = None
+    ) -> Customer:
+        """Wait for a phone number: to remember (/phone), or to pay ``order_id`` with."""
+        customer = await self.get_or_create(telegram_id, name=name, chat_id=chat_id)
+        if order_id is not None:
+            order = await Order.get_or_none(id=order_id)
+            if order is None or not _is_theirs(customer, order):
+                raise NotAllowed(NOT_OPENED)
+        if order_id is not None or customer.conversation_state != AWAITING_PHONE:
+            # /phone in the middle of paying an order keeps that order
+            customer.conversation_order_id = order_id
+        customer.conversation_state = AWAITING_PHONE
+        await customer.save(
+            update_fields=["conversation_state", "conversation_order_id", "updated_at"]
+        )
+        return customer
+
+    async def set_phone(
+        self, telegram_id: int, raw_phone: str, *, contact_user_id: int | None = None
+    ) -> Customer:
+        """Remember the Safaricom number to pay with; a shared contact must be the sender's own.
+
+        ``contact_user_id`` is the user id on a shared contact (0 when the contact has none).
+        """
+        if contact_user_id is not None and contact_user_id != telegram_id:
+            raise InvalidInput(OWN_NUMBER, field="phone")
+        try:
+            msisdn = normalize_msisdn(raw_phone, extra_prefixes=self._settings.mpesa_extra_prefixes)
+        except PhoneError as exc:
+            raise InvalidInput(f"{exc}.", field="phone") from None
+        customer, _ = await Customer.get_or_create(telegram_id=telegram_id)
+        customer.msisdn = msisdn
+        if customer.conversation_state != AWAITING_PHONE:
+            # a contact shared out of the blue is only remembered: nothing gets paid by it
+            customer.conversation_order_id = None
+        if customer.conversation_order_id is None:
+            customer.conversation_state = IDLE
+        await customer.save(
+            update_fields=["msisdn", "conversation_state", "conversation_order_id", "updated_at"]
+        )
+        await audit(actor_for_telegram(telegram_id), "customer.phone", phone=mask_msisdn(msisdn))
+        log.info("customer.phone customer=%s phone=%s", customer.id, mask_msisdn(msisdn))
+        return customer
+
+    async def pay_order(
+        self, telegram_id: int, *, chat_id: int, order_id: int | None = None
+    ) -> Payment:
+        """Send an STK Push for the open order (or ``order_id``, one of theirs) to their phone."""
+        customer = await Customer.get_or_none(telegram_id=telegram_id)
+        if customer is None:
+            raise Conflict(NO_ORDER)
+        wanted = customer.conversation_order_id if order_id is None else order_id
+        if wanted is None:
+            raise Conflict(NO_ORDER)
+        order = await Order.get_or_none(id=wanted)
+        if order is None or not _is_theirs(customer, order):
+            raise NotAllowed(NOT_OPENED)
+        if not customer.msisdn:
+            raise InvalidInput(
+                "Share your phone number or type your Safaricom number first.", field="phone"
+            )
+        # the conversation ends here whatever M-Pesa answers: a retry goes by the card's button
+        customer.chat_id = chat_id
+        customer.conversation_state = IDLE
+        customer.conversation_order_id = None
+        await customer.save(
+            update_fields=["chat_id", "conversation_state", "conversation_order_id", "updated_at"]
+        )
+        payment = await self._payments.request_payment(
+            customer.msisdn,
+            None,
+            initiator=None,
+            actor=actor_for_telegram(telegram_id),
+            order=order,
+            customer=customer,
+            chat_id=chat_id,
+            via="telegram",
+        )
+        return await _with_order(payment)
+
+    async def retry_payment(self, telegram_id: int, payment_id: int, *, chat_id: int) -> Payment:
+        """Send a new attempt of the customer's own failed payment (same phone, same amount)."""
+        await self._own_payment(telegram_id, payment_id)
+        payment = await self._payments.retry_payment(
+            payment_id, initiator=None, actor=actor_for_telegram(telegram_id), chat_id=chat_id
+        )
+        return await _with_order(payment)
+
+    async def check_payment(self, telegram_id: int, payment_id: int) -> Payment:
+        """Ask M-Pesa now where the customer's own payment stands."""
+        await self._own_payment(telegram_id, payment_id)
+        payment = await self._payments.refresh_status(
+            f"#{payment_id}", actor=actor_for_telegram(telegram_id)
+        )
+        return await _with_order(payment)
+
+    async def _own_payment(self, telegram_id: int, payment_id: int) -> Payment:
+        customer = await Customer.get_or_none(telegram_id=telegram_id)
+        payment = await Payment.get_or_none(id=payment_id)
+        # an unknown payment gets the same answer as someone else's: ids reveal nothing
+        if customer is None or payment is None or payment.customer_id != customer.id:
+            await audit(
+                actor_for_telegram(telegram_id),
+                "payment.access",
+                subject=f"payment:{payment_id}",
+                outcome="refused",
+            )
+            raise NotAllowed(NOT_YOURS)
+        return payment
+
+    async def orders(self, telegram_id: int) -> list[Order]:
+        """The customer's orders (opened by them or paid from their chat), newest first."""
+        customer = await Customer.get_or_none(telegram_id=telegram_id)
+        if customer is None:
+            return []
+        return (
+            await Order.filter(Q(customer_id=customer.id) | Q(payments__customer_id=customer.id))
+            .distinct()
+            .order_by("-created_at", "-id")
+            .limit(ORDERS_LIMIT)
+        )
+
+    async def conversation(self, telegram_id: int) -> tuple[Customer | None, Order | None]:
+        """The customer and the order their conversation is about (either may be None)."""
+        customer = await Customer.get_or_none(telegram_id=telegram_id)
+        if customer is None or customer.conversation_order_id is None:
+            return customer, None
+        return customer, await Order.get_or_none(id=customer.conversation_order_id)
+
+
+def _is_theirs(customer: Customer, order: Order) -> bool:
+    """True for the order the customer's conversation is about, or one they opened first."""
+    return order.id == customer.conversation_order_id or order.customer_id == customer.id
+
+
+async def _with_order(payment: Payment) -> Payment:
+    """The payment with its order loaded (``payment.order`` is then an Order or None)."""
+    await payment.fetch_related("order")
+    return payment

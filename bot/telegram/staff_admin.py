@@ -1,0 +1,202 @@
+"""Staff administration: /staff, /order, and /reverse with its confirmation.
+
+/help and free text are answered by customer.py, with staff_texts.staff_help for staff.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    filters,
+)
+
+from bot.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+from bot.telegram import keyboards, staff_keyboards, staff_texts
+from bot.telegram.staff_base import (
+    ADMIN,
+    ANYONE,
+    StaffHandlerBase,
+    actor,
+    answer,
+    edit,
+    reply,
+)
+from models import Order, Payment, PaymentStatus
+
+log = logging.getLogger(__name__)
+
+RECEIPT_MAX = 20
+
+
+def parse_user_id(raw: str) -> int:
+    """A Telegram user id as typed, or InvalidInput saying why not."""
+    text = raw.strip()
+    if not text.isdigit() or len(text) > 15:
+        raise InvalidInput(
+            f"{text[:30]} is not a Telegram user id (a number; the person can see theirs in "
+            "@userinfobot).",
+            field="user_id",
+        )
+    return int(text)
+
+
+class AdminHandlers(StaffHandlerBase):
+    """Handlers for the team, orders and reversals."""
+
+    async def staff_cmd(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/staff, /staff add <user id> <admin|cashier> [name], /staff remove <user id>."""
+        if await self.member(update, ADMIN, "staff") is None:
+            return
+        args = context.args or []
+        staff = self._services.staff
+        user_id = update.effective_user.id
+        action = args[0].lower() if args else "list"
+        try:
+            if action == "list" and len(args) <= 1:
+                await reply(update, staff_texts.staff_list(await staff.list_staff(user_id)))
+                return
+            if action == "add" and len(args) >= 3:
+                name = " ".join(args[3:])
+                member = await staff.add(user_id, parse_user_id(args[1]), args[2], name)
+                text = staff_texts.staff_added(member)
+            elif action == "remove" and len(args) == 2:
+                member = await staff.remove(user_id, parse_user_id(args[1]))
+                text = staff_texts.staff_removed(member)
+            else:
+                raise InvalidInput(_staff_mistake(action, args), field="staff")
+        except ServiceError as exc:
+            await self.refuse(update, exc, staff_texts.USAGE_STAFF)
+            return
+        await reply(update, text)
+        await self._publish_menus(context)
+
+    async def _publish_menus(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # imported here: app.py imports this package while building the application
+        from bot.telegram.app import publish_commands
+
+        try:
+            await publish_commands(context.application, self._services)
+        except TelegramError as exc:
+            # the menus are a convenience; the change itself is already saved
+            log.warning("staff.menus_not_updated reason=%s", exc)
+
+    async def order_cmd(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/order <amount> <description>: open an order and reply its deep link."""
+        member = await self.member(update, ANYONE, "order")
+        if member is None:
+            return
+        args = context.args or []
+        if len(args) < 2:
+            reason = staff_texts.MISSING_DESCRIPTION if args else staff_texts.MISSING_ORDER
+            await self.usage(update, reason, staff_texts.USAGE_ORDER)
+            return
+        orders = self._services.orders
+        try:
+            order = await orders.create_order(
+                args[0], " ".join(args[1:]), created_by=member, actor=actor(update)
+            )
+        except ServiceError as exc:
+            await self.refuse(update, exc, staff_texts.USAGE_ORDER)
+            return
+        link = orders.deep_link(order, context.bot.username)
+        await reply(update, staff_texts.order_card(order, link))
+
+    async def reverse_cmd(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/reverse <receipt>: ask for confirmation before reversing a payment we received."""
+        if await self.member(update, ADMIN, "reverse") is None:
+            return
+        args = context.args or []
+        if not args:
+            await self.usage(update, staff_texts.MISSING_RECEIPT, staff_texts.USAGE_REVERSE)
+            return
+        try:
+            receipt = _receipt(args)
+            payment = await self._received(receipt)
+        except ServiceError as exc:
+            await self.refuse(update, exc, staff_texts.USAGE_REVERSE)
+            return
+        await reply(
+            update,
+            staff_texts.reverse_question(receipt, payment),
+            staff_keyboards.reverse_buttons(receipt),
+        )
+
+    async def _received(self, receipt: str) -> Payment | None:
+        """The paid STK payment with this receipt; None when only C2B may know it."""
+        try:
+            found = await self._services.payments.find(receipt)
+        except NotFound:
+            return None  # maybe a paybill (C2B) payment: the reversal itself checks
+        if isinstance(found, Order):
+            raise InvalidInput(
+                f"{found.code} is an order code; give the M-Pesa receipt of its payment "
+                f"(see /status {found.code}).",
+                field="receipt",
+            )
+        if PaymentStatus(found.status) is not PaymentStatus.PAID:
+            shown = str(found.status).replace("_", " ")
+            raise Conflict(f"Payment #{found.id} is {shown}; only a received payment is reversed.")
+        return found
+
+    async def on_reverse_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """[Reverse] sends the reversal (once); [Cancel] drops the question."""
+        query = update.callback_query
+        _, verb, receipt = keyboards.parse(query.data)
+        if verb not in ("confirm", "cancel") or not receipt.isalnum():
+            await answer(query)
+            return
+        user_id = query.from_user.id
+        if verb == "cancel":
+            who = await self.refusal_for(user_id, ADMIN, "reverse")
+            if isinstance(who, str):
+                await answer(query, who, alert=True)
+                return
+            await answer(query, "Cancelled")
+            await edit(query, staff_texts.reverse_cancelled(receipt))
+            return
+        try:
+            reversal = await self._services.accounts.reverse(
+                receipt, by_telegram_id=user_id, chat_id=query.message.chat.id
+            )
+        except ServiceError as exc:
+            await answer(query, str(exc), alert=True)
+            return
+        await answer(query, "Sent to M-Pesa")
+        await edit(query, staff_texts.reversal_card(reversal))
+
+
+def _receipt(args: list[str]) -> str:
+    receipt = args[0].strip().upper()
+    if len(args) > 1 or not receipt.isalnum() or receipt.isdigit() or len(receipt) > RECEIPT_MAX:
+        shown = " ".join(args)[:40]
+        raise InvalidInput(
+            f"{shown} is not an M-Pesa receipt (letters and digits, e.g. UKK4Q7M2XB).",
+            field="receipt",
+        )
+    return receipt
+
+
+def _staff_mistake(action: str, args: list[str]) -> str:
+    if action == "add":
+        return "Give the user id and the role (admin or cashier)."
+    if action == "remove":
+        return "Give the user id of the person to remove (only one)."
+    return f"{action[:30]} is not a /staff action; use add or remove."
+
+
+def register(app: Application, services: Any) -> None:
+    """Add the team, order and reversal handlers."""
+    handlers = AdminHandlers(services)
+    only_new = filters.UpdateType.MESSAGE
+    app.add_handler(CommandHandler("staff", handlers.staff_cmd, filters=only_new))
+    app.add_handler(CommandHandler("order", handlers.order_cmd, filters=only_new))
+    app.add_handler(CommandHandler("reverse", handlers.reverse_cmd, filters=only_new))
+    app.add_handler(CallbackQueryHandler(handlers.on_reverse_button, pattern=r"^rev:"))

@@ -1,0 +1,125 @@
+"""Plumbing shared by the staff handlers: the role gate, replies, edits and button answers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
+
+from bot.services.audit import actor_for_telegram
+from bot.services.errors import NotAllowed, ServiceError
+from bot.telegram import staff_texts, texts
+from models import Order, Payment, Payout, Staff, StaffRole
+
+log = logging.getLogger(__name__)
+
+ANYONE = (StaffRole.ADMIN, StaffRole.CASHIER)
+ADMIN = (StaffRole.ADMIN,)
+
+
+class StaffHandlerBase:
+    """Holds the services; gates commands by role and renders refusals."""
+
+    def __init__(self, services: Any) -> None:
+        self._services = services
+
+    async def member(
+        self, update: Update, roles: tuple[StaffRole, ...], action: str
+    ) -> Staff | None:
+        """The staff member when they hold one of ``roles``; else replies a refusal, None."""
+        refusal = await self.refusal_for(update.effective_user.id, roles, action)
+        if isinstance(refusal, Staff):
+            return refusal
+        await reply(update, texts.refusal(refusal))
+        return None
+
+    async def refusal_for(
+        self, user_id: int, roles: tuple[StaffRole, ...], action: str
+    ) -> Staff | str:
+        """The staff member, or why not: admins-only for staff, the neutral refusal for others."""
+        staff = self._services.staff
+        try:
+            return await staff.require(user_id, *roles, action=action)
+        except NotAllowed as exc:
+            # strangers learn nothing; a cashier may learn the command is for admins
+            member = await staff.find(user_id)
+            return staff_texts.ADMINS_ONLY if member is not None else str(exc)
+
+    async def usage(self, update: Update, reason: str, usage: str) -> None:
+        """Reply the exact reason and the command's usage."""
+        await reply(update, texts.refusal(reason, usage))
+
+    async def refuse(self, update: Update, exc: ServiceError, usage: str | None = None) -> None:
+        """Reply a service refusal; the usage only when the input itself was wrong."""
+        wrong_input = exc.code in ("invalid_input", "not_found")
+        await reply(update, texts.refusal(exc, usage if wrong_input else None))
+
+
+def actor(update: Update) -> str:
+    """The audit actor of the person behind an update."""
+    return actor_for_telegram(update.effective_user.id)
+
+
+def chat_of(update: Update) -> int:
+    """The chat an update came from."""
+    return update.effective_chat.id
+
+
+async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
+    """Answer in the same chat (HTML)."""
+    return await update.effective_message.reply_html(text, reply_markup=markup)
+
+
+async def answer(query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:
+    """Stop the button's spinner, optionally with a toast or an alert."""
+    try:
+        await query.answer(text[:200] if text else None, show_alert=alert)
+    except BadRequest as exc:
+        # a query older than Telegram keeps them cannot be answered; the edit still matters
+        log.info("callback.answer_failed reason=%s", exc)
+
+
+async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Edit the message the button is on; "not modified" means it already shows this."""
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+async def drop_buttons(query: CallbackQuery) -> None:
+    """Remove the buttons of the message the button is on."""
+    try:
+        await query.edit_message_reply_markup(None)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+def callback_id(query: CallbackQuery) -> tuple[str, int | None]:
+    """The verb and numeric id of "noun:verb:id" callback data (id None when malformed)."""
+    parts = (query.data or "").split(":", 2)
+    verb = parts[1] if len(parts) > 1 else ""
+    arg = parts[2] if len(parts) > 2 else ""
+    return verb, int(arg) if arg.isdigit() and len(arg) < 12 else None
+
+
+async def order_of(payment: Payment) -> Order | None:
+    """The order a payment is for, to show on its card."""
+    return await Order.get_or_none(id=payment.order_id) if payment.order_id else None
+
+
+async def payout_people(payout: Payout) -> tuple[Staff | None, Staff | None]:
+    """The initiator and approver of a payout, to name them on its card."""
+    initiator = await Staff.get_or_none(id=payout.initiated_by_id)
+    approver = await Staff.get_or_none(id=payout.approved_by_id) if payout.approved_by_id else None
+    return initiator, approver
+
+
+async def payout_card(payout: Payout) -> str:
+    """texts.payout_card with the people named."""
+    initiator, approver = await payout_people(payout)
+    return texts.payout_card(payout, initiator=initiator, approver=approver)

@@ -1,0 +1,73 @@
+"""Inline keyboards of the staff commands: history paging and the reversal confirmation."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.telegram.keyboards import data
+
+HISTORY_NOUNS = {"hist": False, "phist": True}  # callback noun -> lists payouts
+NONE = "-"
+
+
+def history_data(
+    *, payouts: bool, period: str | None, status: str | None, msisdn: str | None, before_id: int
+) -> str:
+    """Callback data of a history page: "hist:<period>:<status>:<phone>:<before_id>"."""
+    noun = "phist" if payouts else "hist"
+    return data(noun, period or NONE, status or NONE, msisdn or NONE, before_id)
+
+
+def parse_history_data(
+    callback_data: str,
+) -> tuple[bool, str | None, str | None, str | None, int | None]:
+    """(payouts, period, status, msisdn, before_id) from history callback data, or ValueError."""
+    parts = callback_data.split(":")
+    if len(parts) != 5 or parts[0] not in HISTORY_NOUNS:
+        raise ValueError(f"not history callback data: {callback_data!r}")
+    noun, period, status, msisdn, before = parts
+    if not before.isdigit():
+        raise ValueError(f"bad page in {callback_data!r}")
+    before_id = int(before) or None  # 0: the newest page
+
+    def value(part: str) -> str | None:
+        return None if part == NONE else part
+
+    return HISTORY_NOUNS[noun], value(period), value(status), value(msisdn), before_id
+
+
+def history_buttons(
+    *,
+    payouts: bool,
+    period: str | None,
+    status: str | None,
+    msisdn: str | None,
+    older_than: int | None,
+    paged: bool,
+) -> InlineKeyboardMarkup | None:
+    """[Older ›] when more may exist, [« Newest] on pages after the first."""
+    row = []
+    filters = {"payouts": payouts, "period": period, "status": status, "msisdn": msisdn}
+    if paged:
+        row.append(
+            InlineKeyboardButton("« Newest", callback_data=history_data(**filters, before_id=0))
+        )
+    if older_than is not None:
+        row.append(
+            InlineKeyboardButton(
+                "Older ›", callback_data=history_data(**filters, before_id=older_than)
+            )
+        )
+    return InlineKeyboardMarkup([row]) if row else None
+
+
+def reverse_buttons(receipt: str) -> InlineKeyboardMarkup:
+    """[Reverse] [Cancel] under the /reverse question."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("↩️ Reverse", callback_data=data("rev", "confirm", receipt)),
+                InlineKeyboardButton("✖️ Cancel", callback_data=data("rev", "cancel", receipt)),
+            ]
+        ]
+    )

@@ -1,0 +1,281 @@
+"""Texts of the staff commands (HTML): usages, summaries, lists. Every user string is escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from html import escape
+
+from bot.services.reports import Stats
+from bot.telegram.texts import kes, phone, staff_name, when
+from models import Order, OrderStatus, Payment, Payout, Reversal, ReversalStatus, Staff, StaffRole
+from mpesa.codes import Api, describe_result
+
+MESSAGE_LIMIT = 4096
+
+USAGE_REQUEST = escape(
+    "Usage: /request <phone> <amount> [description]\nExample: /request 0708374149 1500 Blender"
+)
+USAGE_SEND = escape("Usage: /send <phone> <amount> [reason]\nExample: /send 0708374149 500 Refund")
+USAGE_STATUS = escape(
+    "Usage: /status <ref>\nA ref is a payment number (#12), a payout number (P7), an order code "
+    "(HP7K2Q9XRT), an M-Pesa receipt or a CheckoutRequestID.\nExample: /status #12"
+)
+USAGE_HISTORY = escape(
+    "Usage: /history [today|week|month] [phone] [status] [payouts]\n"
+    "Example: /history week 0708374149 paid"
+)
+USAGE_STATS = escape("Usage: /stats [today|week|month]\nExample: /stats week")
+USAGE_EXPORT = escape("Usage: /export [today|week|month]\nExample: /export month")
+USAGE_REVERSE = escape("Usage: /reverse <M-Pesa receipt>\nExample: /reverse UKK4Q7M2XB")
+USAGE_ORDER = escape("Usage: /order <amount> <description>\nExample: /order 1500 Blender 2L")
+USAGE_STAFF = escape(
+    "Usage: /staff (list), /staff add <user id> <admin|cashier> [name], /staff remove <user id>\n"
+    "Example: /staff add 123456789 cashier Mary"
+)
+
+ADMINS_ONLY = "Only an admin can do this."
+MISSING_PHONE_AMOUNT = "Give the phone number and the amount."
+MISSING_AMOUNT = "Give the amount too."
+MISSING_REF = "Give the reference to look up."
+MISSING_RECEIPT = "Give the M-Pesa receipt of the payment to reverse."
+MISSING_ORDER = "Give the amount and a description the customer will see."
+MISSING_DESCRIPTION = "Give a description the customer will see."
+BALANCE_ASKED = "⏳ Asked M-Pesa for the balance; the answer will appear here."
+
+CASHIER_HELP = (
+    "<b>What you can do here</b>\n"
+    "/request &lt;phone&gt; &lt;amount&gt; [description] — ask a customer to pay by M-Pesa\n"
+    "/order &lt;amount&gt; &lt;description&gt; — an order link to send to a customer\n"
+    "/status &lt;ref&gt; — where a payment, order or payout stands\n"
+    "/history [today|week|month] [phone] [status] — recent payments\n"
+    "/stats [today|week|month] — totals\n"
+    "/export [today|week|month] — payments as a CSV file"
+)
+ADMIN_HELP = CASHIER_HELP + (
+    "\n/send &lt;phone&gt; &lt;amount&gt; [reason] — pay money out (you confirm first)\n"
+    "/balance — the M-Pesa account balance\n"
+    "/reverse &lt;receipt&gt; — reverse a payment we received\n"
+    "/staff — list staff; /staff add|remove … to manage them"
+)
+FREE_TEXT_HELP = "I did not understand that. Commands start with a slash, e.g. /request. See /help."
+
+
+def staff_help(member: Staff) -> str:
+    """The command list for this staff member's role."""
+    return ADMIN_HELP if StaffRole(member.role) is StaffRole.ADMIN else CASHIER_HELP
+
+
+def fit(header: str, lines: Sequence[str], *, footer: str = "", limit: int = MESSAGE_LIMIT) -> str:
+    """Header, as many lines as fit in one message, "…and N more", footer (all already HTML)."""
+    budget = limit - len(header) - len(footer) - 40
+    shown: list[str] = []
+    used = 0
+    for line in lines:
+        if used + len(line) + 1 > budget:
+            break
+        shown.append(line)
+        used += len(line) + 1
+    body = "\n".join(shown)
+    if len(shown) < len(lines):
+        body += f"\n…and {len(lines) - len(shown)} more"
+    parts = [header, body] if body else [header]
+    if footer:
+        parts.append(footer)
+    return "\n".join(parts)
+
+
+def payout_summary(payout: Payout, card: str, *, threshold: int) -> str:
+    """The /send summary: the payout card and, above the threshold, who else must act."""
+    if payout.needs_approval:
+        card += (
+            f"\n\nAbove {kes(threshold)}: after you confirm, a second admin must approve "
+            "before anything is sent."
+        )
+    return card
+
+
+def rejected_by(card: str, member: Staff | None) -> str:
+    """A payout card with who rejected it."""
+    who = staff_name(member) if member is not None else "an admin"
+    return f"{card}\nRejected by {who}"
+
+
+def checked_line(moment: datetime) -> str:
+    """The note added when a pending payment was checked with M-Pesa."""
+    return f"\n\n<i>Checked with M-Pesa at {when(moment)}: no final answer yet.</i>"
+
+
+def order_card(order: Order, link: str | None = None) -> str:
+    """An order: code, amount, description, state and (when given) its deep link."""
+    lines = [f"<b>Order <code>{escape(order.code)}</code></b>", kes(order.amount)]
+    if order.description:
+        lines.append(escape(order.description))
+    status = OrderStatus(order.status)
+    if status is OrderStatus.PAID:
+        lines.append(f"✅ Paid (receipt <code>{escape(order.paid_receipt or '-')}</code>)")
+    elif status is OrderStatus.CANCELLED:
+        lines.append("✖️ Cancelled")
+    else:
+        lines.append("⏳ Open, not paid yet")
+    if link:
+        lines.append("")
+        lines.append("Send this link to the customer:")
+        lines.append(escape(link))
+    return "\n".join(lines)
+
+
+def payment_line(payment: Payment) -> str:
+    """One payment in /history."""
+    line = (
+        f"#{payment.id} · {when(payment.created_at)} · {kes(payment.amount)} · "
+        f"{phone(payment.msisdn)} · {escape(str(payment.status).replace('_', ' '))}"
+    )
+    if payment.receipt:
+        line += f" · <code>{escape(payment.receipt)}</code>"
+    if payment.description:
+        line += f" · {escape(payment.description[:60])}"
+    return line
+
+
+def payout_line(payout: Payout) -> str:
+    """One payout in /history payouts."""
+    line = (
+        f"P{payout.id} · {when(payout.created_at)} · {kes(payout.amount)} → "
+        f"{phone(payout.msisdn)} · {escape(str(payout.status).replace('_', ' '))}"
+    )
+    if payout.receipt:
+        line += f" · <code>{escape(payout.receipt)}</code>"
+    return line
+
+
+def history_header(*, payouts: bool, period: str | None, msisdn: str | None, status: str | None,
+                   older: bool) -> str:  # fmt: skip
+    """The title of a /history page, naming its filters."""
+    title = "Payouts" if payouts else "Payments"
+    filters = [period or "all time"]
+    if msisdn:
+        filters.append(phone(msisdn))
+    if status:
+        filters.append(status.replace("_", " "))
+    suffix = " (older)" if older else ""
+    return f"<b>{title}: {escape(', '.join(filters))}</b>{suffix}"
+
+
+def history_empty(*, older: bool) -> str:
+    """What an empty /history page says."""
+    return "No older records." if older else "Nothing matches."
+
+
+PERIOD_TITLE = {"today": "Today", "week": "This week", "month": "This month"}
+
+
+def stats_text(stats: Stats) -> str:
+    """The /stats answer: received, sent, STK success rate and counts by status."""
+    lines = [
+        f"<b>{PERIOD_TITLE.get(stats.period, escape(stats.period))}</b> (since {when(stats.start)})"
+    ]
+    lines.append(
+        f"Received: {kes(stats.received_total)} in {_count(stats.received_count, 'payment')}"
+    )
+    lines.append(
+        f"  by STK {kes(stats.stk_received_total)} ({stats.stk_received_count}), "
+        f"paybill {kes(stats.c2b_received_total)} ({stats.c2b_received_count})"
+    )
+    lines.append(f"Sent: {kes(stats.sent_total)} in {_count(stats.sent_count, 'payout')}")
+    if stats.success_percent is None:
+        lines.append("STK success: no finished requests yet")
+    else:
+        lines.append(
+            f"STK success: {stats.success_percent}% ({stats.stk_paid} paid of "
+            f"{stats.stk_settled} finished)"
+        )
+    lines.append("")
+    lines.append("<b>Payments by status</b>")
+    lines.append(_breakdown(stats.payments_by_status))
+    lines.append("<b>Payouts by status</b>")
+    lines.append(_breakdown(stats.payouts_by_status))
+    return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _breakdown(counts: dict[str, int]) -> str:
+    if not counts:
+        return "none"
+    return " · ".join(
+        f"{escape(status.replace('_', ' '))} {n}" for status, n in sorted(counts.items())
+    )
+
+
+def export_caption(rows: int, period: str, start: datetime, end: datetime) -> str:
+    """The caption of the /export document."""
+    noun = "record" if rows == 1 else "records"
+    return f"{rows} {noun} ({escape(period)}: {when(start)} – {when(end)}, Nairobi time)"
+
+
+def reverse_question(receipt: str, payment: Payment | None) -> str:
+    """The /reverse confirmation card."""
+    if payment is None:
+        return (
+            f"<b>Reverse the payment with receipt <code>{escape(receipt)}</code>?</b>\n"
+            "The money goes back to the payer."
+        )
+    return (
+        f"<b>Reverse {kes(payment.paid_amount or payment.amount)} received from "
+        f"{phone(payment.msisdn)}, receipt <code>{escape(receipt)}</code> (#{payment.id})?</b>\n"
+        "The money goes back to the payer."
+    )
+
+
+REVERSAL_HEADLINE = {
+    ReversalStatus.SUBMITTING: "⏳ Sending the reversal to M-Pesa…",
+    ReversalStatus.SUBMITTED: "📤 Reversal sent; M-Pesa's result will appear here.",
+    ReversalStatus.UNKNOWN: "❔ M-Pesa did not answer in time; the result will appear here.",
+    ReversalStatus.COMPLETED: "✅ Reversed",
+    ReversalStatus.FAILED: "✖️ The reversal failed",
+}
+
+
+def reversal_card(reversal: Reversal) -> str:
+    """Where a reversal stands."""
+    status = ReversalStatus(reversal.status)
+    lines = [
+        f"<b>Reversal #{reversal.id}</b>",
+        f"{kes(reversal.amount)}, receipt <code>{escape(reversal.receipt)}</code>",
+        "",
+        f"<b>{REVERSAL_HEADLINE[status]}</b>",
+    ]
+    if status is ReversalStatus.FAILED:
+        info = describe_result(reversal.result_code, reversal.result_desc or "", api=Api.REVERSAL)
+        lines.append(escape(info.meaning if reversal.result_code else (reversal.result_desc or "")))
+    return "\n".join(lines)
+
+
+def reverse_cancelled(receipt: str) -> str:
+    """The /reverse card after [Cancel]."""
+    return f"Reversal of <code>{escape(receipt)}</code> cancelled; nothing was sent."
+
+
+def staff_list(members: Sequence[Staff]) -> str:
+    """The /staff list."""
+    lines = [
+        f"• {staff_name(m)} — <code>{m.telegram_id}</code> — {escape(str(m.role))}" for m in members
+    ]
+    return fit(f"<b>Staff ({len(members)})</b>", lines, footer=f"\n{USAGE_STAFF}")
+
+
+def staff_added(member: Staff) -> str:
+    """After /staff add."""
+    return (
+        f"✅ {staff_name(member)} (<code>{member.telegram_id}</code>) is now "
+        f"{'an admin' if StaffRole(member.role) is StaffRole.ADMIN else 'a cashier'}. "
+        "Their command menu updates when they next open the bot."
+    )
+
+
+def staff_removed(member: Staff) -> str:
+    """After /staff remove."""
+    return f"✅ {staff_name(member)} (<code>{member.telegram_id}</code>) is no longer staff."

@@ -1,0 +1,5 @@
+"""The shop REST API (/api/v1): bearer keys, JSON errors, idempotency, rate limit, OpenAPI."""
+
+from bot.web.api.routes import API_PREFIX, BOT_USERNAME, register_api
+
+__all__ = ["API_PREFIX", "BOT_USERNAME", "register_api"]

@@ -1,0 +1,147 @@
+"""What the API reads and writes: strict request fields, camelCase resources, opaque cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.web.api.errors import ApiError
+from models import Order, OrderStatus, Payment, PaymentStatus
+from mpesa.phone import mask_msisdn
+from mpesa.security import NAIROBI
+
+PAYMENT_METHODS = ("MPESA",)
+DESCRIPTION_LIMIT = 255
+REFERENCE_LIMIT = 64
+ORDER_ID_LIMIT = 32
+HISTORY_DEFAULT_LIMIT = 20
+HISTORY_MAX_LIMIT = 100
+_CURSOR = re.compile(r"p([0-9]{1,10})")
+
+
+def invalid(message: str, field: str) -> ApiError:
+    """A 400 naming the request field that is wrong."""
+    return ApiError(400, "invalid_input", message, field=field)
+
+
+def whole_shillings(value: Any, field: str = "amount") -> int:
+    """A JSON integer amount; strings, fractions and booleans are refused, never rounded."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid(
+            "The amount must be whole shillings as a JSON integer, e.g. 1500.", field=field
+        )
+    return value
+
+
+def text_field(
+    body: dict[str, Any], field: str, *, limit: int, required: bool = True
+) -> str | None:
+    """A string field of at most ``limit`` characters (None when optional and absent or null)."""
+    value = body.get(field)
+    if value is None:
+        if required:
+            raise invalid(f"{field} is required.", field=field)
+        return None
+    if not isinstance(value, str):
+        raise invalid(f"{field} must be a string.", field=field)
+    if len(value) > limit:
+        raise invalid(f"{field} is longer than {limit} characters.", field=field)
+    return value
+
+
+def order_id(value: Any, field: str = "orderId") -> str:
+    """An order code as the shop sends it (validated loosely; the lookup decides if it exists)."""
+    text = text_field({field: value}, field, limit=ORDER_ID_LIMIT)
+    if not text or not text.strip():
+        raise invalid("orderId is required.", field=field)
+    return text.strip()
+
+
+def iso(moment: datetime | None) -> str | None:
+    """RFC 3339 in UTC, to the second ("2026-11-20T11:30:00+00:00"), or None."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
+
+
+def payment_resource(payment: Payment, order_code: str | None) -> dict[str, Any]:
+    """A payment as the API shows it (phone masked, amounts whole shillings)."""
+    return {
+        "paymentId": payment.id,
+        "orderId": order_code,
+        "paymentMethod": "MPESA",
+        "status": PaymentStatus(payment.status).value,
+        "amount": payment.amount,
+        "phoneNumber": mask_msisdn(payment.msisdn),
+        "attempt": payment.attempt,
+        "checkoutRequestId": payment.checkout_request_id,
+        "receipt": payment.receipt,
+        "resultCode": payment.result_code,
+        "resultDesc": payment.result_desc,
+        "createdAt": iso(payment.created_at),
+        "paidAt": iso(payment.paid_at),
+    }
+
+
+def order_resource(
+    order: Order, *, deep_link: str | None, payment: Payment | None
+) -> dict[str, Any]:
+    """An order as the API shows it, with its latest payment attempt (or null)."""
+    return {
+        "orderId": order.code,
+        "reference": order.reference,
+        "amount": order.amount,
+        "description": order.description,
+        "status": OrderStatus(order.status).value,
+        "paid": order.status == OrderStatus.PAID,
+        "receipt": order.paid_receipt,
+        "paidAt": iso(order.paid_at),
+        "createdAt": iso(order.created_at),
+        "deepLink": deep_link,
+        "payment": payment_resource(payment, order.code) if payment is not None else None,
+    }
+
+
+def encode_cursor(last_id: int) -> str:
+    """The opaque cursor for the page after the payment with ``last_id``."""
+    return base64.urlsafe_b64encode(f"p{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The payment id a cursor continues before; 400 (field cursor) when it is not ours."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+    except (ValueError, UnicodeError, binascii.Error):
+        text = ""
+    match = _CURSOR.fullmatch(text)
+    if match is None:
+        raise invalid("The cursor is not one this API returned.", field="cursor")
+    return int(match.group(1))
+
+
+def moment(raw: str, field: str) -> datetime:
+    """An ISO 8601 date or date-time; without an offset it is Nairobi time. Returned in UTC."""
+    try:
+        value = datetime.fromisoformat(raw.strip())
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=NAIROBI)
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise invalid(
+            f"{field} must be an ISO 8601 date or date-time, e.g. 2026-11-20T08:00:00+03:00.",
+            field=field,
+        ) from None
+
+
+def limit_param(raw: str | None) -> int:
+    """The page size: 1 to 100, default 20."""
+    if raw is None:
+        return HISTORY_DEFAULT_LIMIT
+    if not re.fullmatch(r"[0-9]{1,4}", raw.strip()):
+        raise invalid(f"limit must be a whole number from 1 to {HISTORY_MAX_LIMIT}.", "limit")
+    value = int(raw.strip())
+    if not 1 <= value <= HISTORY_MAX_LIMIT:
+        raise invalid(f"limit must be a whole number from 1 to {HISTORY_MAX_LIMIT}.", "limit")
+    return value

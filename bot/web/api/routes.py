@@ -1,0 +1,331 @@
+"""The shop REST API under /api/v1: orders, STK payments for them, status, retry and history.
+
+Handlers read the request, make the service calls and render the resources; refusals are
+ServiceErrors or ApiErrors that the error middleware turns into the one JSON error shape.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.services.api_keys import actor_for_key
+from bot.services.audit import audit
+from bot.web.api import queries
+from bot.web.api.errors import ApiError, Handler, error_response, json_errors
+from bot.web.api.idempotency import IdempotencyStore, idempotency_middleware
+from bot.web.api.openapi import openapi_document
+from bot.web.api.ratelimit import RateLimiter, retry_after_header
+from bot.web.api.resources import (
+    PAYMENT_METHODS,
+    decode_cursor,
+    encode_cursor,
+    invalid,
+    limit_param,
+    moment,
+    order_id,
+    order_resource,
+    payment_resource,
+    text_field,
+    whole_shillings,
+)
+from bot.web.routes import SERVICES
+from models import ApiKey, Order, OrderStatus, Payment, PaymentStatus
+from mpesa.phone import PhoneError, normalize_msisdn
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+OPENAPI_ROUTE = "openapi"
+
+# the bot's @username for deep links: a str, or a callable asked per request (set once PTB knows it)
+BOT_USERNAME: web.AppKey[Any] = web.AppKey("bot_username", object)
+SETTINGS: web.AppKey[Settings] = web.AppKey("api_settings", Settings)
+RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("api_rate_limiter", RateLimiter)
+API_KEY: web.RequestKey[ApiKey] = web.RequestKey("api_key", ApiKey)
+AUDIT_SUBJECT: web.RequestKey[str] = web.RequestKey("api_audit_subject", str)
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="mpesa-bot"'}
+
+
+def register_api(
+    app: web.Application,
+    *,
+    settings: Settings,
+    bot_username: str | Callable[[], str | None] | None = None,
+    rate_limiter: RateLimiter | None = None,
+    idempotency: IdempotencyStore | None = None,
+) -> web.Application:
+    """Mount the API at /api/v1 of ``app`` (its SERVICES need .orders, .payments, .api_keys)."""
+    api = web.Application(
+        middlewares=[
+            json_errors,
+            authenticate,
+            idempotency_middleware(idempotency or IdempotencyStore(), lambda r: r[API_KEY].id),
+            json_errors,  # inside too: idempotency and audit see refusals as responses
+        ]
+    )
+    api[SETTINGS] = settings
+    api[RATE_LIMITER] = rate_limiter or RateLimiter(settings.api_rate_limit_per_minute)
+    if bot_username is not None:
+        app[BOT_USERNAME] = bot_username
+    # no automatic HEAD routes: every method served is a documented, named operation
+    api.router.add_get("/openapi.json", openapi, name=OPENAPI_ROUTE, allow_head=False)
+    api.router.add_post("/orders", create_order, name="orders.create")
+    api.router.add_post("/payments/initiate", initiate_payment, name="payments.initiate")
+    api.router.add_get(
+        "/payments/status/{orderId}", payment_status, name="payments.status", allow_head=False
+    )
+    api.router.add_post("/payments/retry/{orderId}", retry_payment, name="payments.retry")
+    api.router.add_get(
+        "/payments/history", payment_history, name="payments.history", allow_head=False
+    )
+    app.add_subapp(API_PREFIX, api)
+    return api
+
+
+# -- middleware ---------------------------------------------------------------------------------
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Require a valid bearer key (except for the OpenAPI document), rate-limit and audit it."""
+    route = request.match_info.route.name
+    if request.match_info.http_exception is not None or route == OPENAPI_ROUTE:
+        return await handler(request)  # unknown paths answer 404/405 without looking at keys
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401,
+            "unauthorized",
+            "Send your API key as 'Authorization: Bearer <key>'.",
+            headers=UNAUTHORIZED_HEADERS,
+        )
+    key = await request.config_dict[SERVICES].api_keys.authenticate(token.strip())
+    if key is None:
+        log.warning("api.auth_refused path=%s", request.path)
+        raise ApiError(
+            401, "unauthorized", "The API key is wrong or revoked.", headers=UNAUTHORIZED_HEADERS
+        )
+    wait_s = request.config_dict[RATE_LIMITER].acquire(key.id)
+    if wait_s > 0:
+        # logged, not audited: a runaway client would otherwise fill the audit table
+        log.warning("api.rate_limited key=%s path=%s", key.name, request.path)
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"Too many requests for this API key; wait {retry_after_header(wait_s)} s.",
+            headers={"Retry-After": retry_after_header(wait_s)},
+        )
+    request[API_KEY] = key
+    try:
+        response = await handler(request)
+    except ApiError as exc:  # e.g. an Idempotency-Key refusal: audited like any other answer
+        response = error_response(exc)
+    await audit(
+        actor_for_key(key),
+        f"api.{route}",
+        subject=request.get(AUDIT_SUBJECT, ""),
+        outcome="ok" if response.status < 400 else f"http_{response.status}",
+        method=request.method,
+        path=request.path[:200],
+        status=response.status,
+    )
+    return response
+
+
+# -- handlers -----------------------------------------------------------------------------------
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """GET /api/v1/openapi.json: the OpenAPI 3 document of this API."""
+    return web.json_response(openapi_document())
+
+
+async def create_order(request: web.Request) -> web.Response:
+    """POST /api/v1/orders: open an order; answer it with its code and deep link (201)."""
+    body = await json_object(request)
+    if "amount" not in body:
+        raise invalid("amount is required.", field="amount")
+    amount = whole_shillings(body["amount"])
+    description = text_field(body, "description", limit=255) or ""
+    reference = text_field(body, "reference", limit=64, required=False)
+    actor = _actor(request)
+    order = await _services(request).orders.create_order(
+        amount, description, created_by=None, actor=actor, reference=reference, via=actor
+    )
+    request[AUDIT_SUBJECT] = f"order:{order.id}"
+    resource = order_resource(order, deep_link=_deep_link(request, order), payment=None)
+    return web.json_response(resource, status=201)
+
+
+async def initiate_payment(request: web.Request) -> web.Response:
+    """POST /api/v1/payments/initiate: send an STK Push for an order's amount (201)."""
+    body = await json_object(request)
+    code = order_id(body.get("orderId"))
+    method = body.get("paymentMethod")
+    if method not in PAYMENT_METHODS:
+        raise invalid(
+            f"paymentMethod must be one of {', '.join(PAYMENT_METHODS)}.", field="paymentMethod"
+        )
+    raw_phone = body.get("phoneNumber")
+    if not isinstance(raw_phone, str):
+        raise invalid("phoneNumber is required, e.g. 0712345678.", field="phoneNumber")
+    settings = request.config_dict[SETTINGS]
+    try:
+        msisdn = normalize_msisdn(raw_phone, extra_prefixes=settings.mpesa_extra_prefixes)
+    except PhoneError as exc:
+        raise invalid(str(exc), field="phoneNumber") from None
+    services = _services(request)
+    order = await services.orders.get_by_code(code)
+    request[AUDIT_SUBJECT] = f"order:{order.id}"
+    await _refuse_busy(order, msisdn=msisdn)
+    actor = _actor(request)
+    payment = await services.payments.request_payment(
+        msisdn, None, initiator=None, actor=actor, order=order, via=actor
+    )
+    return _payment_answer(payment, order)
+
+
+async def payment_status(request: web.Request) -> web.Response:
+    """GET /api/v1/payments/status/{orderId}: the order and its latest payment attempt."""
+    order = await _order(request)
+    payment = await queries.latest_payment(order)
+    resource = order_resource(order, deep_link=_deep_link(request, order), payment=payment)
+    return web.json_response(resource)
+
+
+async def retry_payment(request: web.Request) -> web.Response:
+    """POST /api/v1/payments/retry/{orderId}: send the last failed attempt again (201)."""
+    order = await _order(request)
+    await _refuse_busy(order)
+    last = await queries.latest_payment(order)
+    if last is None:
+        raise ApiError(
+            409,
+            "nothing_to_retry",
+            f"Order {order.code} has no payment to retry; start one with /payments/initiate.",
+            field="orderId",
+        )
+    payment = await _services(request).payments.retry_payment(
+        last.id, initiator=None, actor=_actor(request)
+    )
+    return _payment_answer(payment, order)
+
+
+async def payment_history(request: web.Request) -> web.Response:
+    """GET /api/v1/payments/history: payments newest first, filtered, a page at a time."""
+    params = request.rel_url.query
+    status = None
+    if params.get("status"):
+        try:
+            status = PaymentStatus(params["status"].strip().lower())
+        except ValueError:
+            known = ", ".join(s.value for s in PaymentStatus)
+            raise invalid(f"status must be one of {known}.", field="status") from None
+    msisdn = None
+    if params.get("phone"):
+        settings = request.config_dict[SETTINGS]
+        try:
+            msisdn = normalize_msisdn(params["phone"], extra_prefixes=settings.mpesa_extra_prefixes)
+        except PhoneError as exc:
+            raise invalid(str(exc), field="phone") from None
+    start = moment(params["from"], "from") if params.get("from") else None
+    end = moment(params["to"], "to") if params.get("to") else None
+    if start is not None and end is not None and start > end:
+        raise invalid("from must not be after to.", field="to")
+    before_id = decode_cursor(params["cursor"]) if params.get("cursor") else None
+    page = await queries.payment_page(
+        status=status,
+        msisdn=msisdn,
+        start=start,
+        end=end,
+        before_id=before_id,
+        limit=limit_param(params.get("limit")),
+    )
+    data = [payment_resource(p, page.order_codes.get(p.order_id or 0)) for p in page.payments]
+    cursor = encode_cursor(page.next_before_id) if page.next_before_id is not None else None
+    return web.json_response({"data": data, "nextCursor": cursor})
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object; 400 (code invalid_json) otherwise."""
+    raw = await request.read()
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    return body
+
+
+async def _order(request: web.Request) -> Order:
+    code = order_id(request.match_info["orderId"])
+    order = await _services(request).orders.get_by_code(code)
+    request[AUDIT_SUBJECT] = f"order:{order.id}"
+    return order
+
+
+async def _refuse_busy(order: Order, *, msisdn: str | None = None) -> None:
+    """409 with a precise code when the order is paid, cancelled, or a prompt is open for it."""
+    if order.status == OrderStatus.PAID:
+        receipt = f" (receipt {order.paid_receipt})" if order.paid_receipt else ""
+        raise ApiError(409, "already_paid", f"Order {order.code} is already paid{receipt}.")
+    if order.status == OrderStatus.CANCELLED:
+        raise ApiError(409, "order_cancelled", f"Order {order.code} was cancelled.")
+    busy = await queries.in_flight_payment(order)
+    if busy is not None:
+        raise ApiError(
+            409,
+            "payment_in_progress",
+            f"Order {order.code} already has a payment waiting for the customer (#{busy.id}).",
+        )
+    if msisdn is not None and await queries.phone_busy(msisdn):
+        # a second prompt to a phone would cancel the first one on the handset
+        raise ApiError(
+            409,
+            "payment_in_progress",
+            "Another payment to this phone is waiting for the customer's PIN; try again shortly.",
+            field="phoneNumber",
+        )
+
+
+def _payment_answer(payment: Payment, order: Order) -> web.Response:
+    """201 with the payment, or 502 when M-Pesa refused the push (nothing reached the phone)."""
+    if payment.status == PaymentStatus.FAILED:
+        raise ApiError(
+            502,
+            "upstream_refused",
+            f"M-Pesa refused the payment request: {payment.result_desc or 'no reason given'}. "
+            f"Nothing was sent to the phone; retry with /payments/retry/{order.code}.",
+        )
+    return web.json_response(payment_resource(payment, order.code), status=201)
+
+
+def _deep_link(request: web.Request, order: Order) -> str | None:
+    """The t.me link that opens the bot on this order, or None while the bot's name is unknown."""
+    username = request.config_dict.get(BOT_USERNAME)
+    if username is None:
+        username = getattr(request.config_dict[SERVICES], "bot_username", None)
+    if callable(username):
+        username = username()
+    if not username:
+        return None
+    return _services(request).orders.deep_link(order, username)
+
+
+def _services(request: web.Request) -> Any:
+    return request.config_dict[SERVICES]
+
+
+def _actor(request: web.Request) -> str:
+    return actor_for_key(request[API_KEY])

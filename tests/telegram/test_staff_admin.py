@@ -1,0 +1,245 @@
+"""Staff administration in the chat: /staff, /order, /reverse with its confirmation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.services.container import build_services
+from bot.services.staff import REFUSAL
+from bot.telegram import staff_keyboards, staff_texts, texts
+from models import Order, Payment, PaymentStatus, Reversal, ReversalStatus, Staff, StaffRole
+from tests.helpers.fakes import FakeDaraja
+from tests.helpers.stk import stk_callback
+from tests.helpers.telegram import TelegramHarness
+from tests.telegram.test_staff_payments import ADMIN_ID, CASHIER_ID, STRANGER_ID, World, markup
+
+NEW_ID = 4004
+
+
+@pytest.fixture
+async def world(db, settings) -> AsyncIterator[World]:
+    """The bot with a cashier."""
+    daraja = FakeDaraja()
+    services = build_services(settings, daraja=daraja, channels={})
+    await Staff.create(telegram_id=CASHIER_ID, role=StaffRole.CASHIER, name="Mary")
+    h = await TelegramHarness.start(settings, services)
+    yield World(h, services, daraja)
+    await h.stop()
+
+
+# -- /staff --------------------------------------------------------------------------------------
+
+
+async def test_staff_list(world: World) -> None:
+    calls = await world.h.send(ADMIN_ID, "/staff")
+
+    assert world.h.texts(calls) == [
+        "<b>Staff (2)</b>\n"
+        f"• user {ADMIN_ID} — <code>{ADMIN_ID}</code> — admin\n"
+        f"• Mary — <code>{CASHIER_ID}</code> — cashier\n"
+        f"\n{staff_texts.USAGE_STAFF}"
+    ]
+
+
+async def test_staff_add_then_remove_updates_the_menus(world: World) -> None:
+    added = await world.h.send(ADMIN_ID, f"/staff add {NEW_ID} Cashier Jane <Till 2>")
+
+    assert world.h.texts(added) == [
+        f"✅ Jane &lt;Till 2&gt; (<code>{NEW_ID}</code>) is now a cashier. "
+        "Their command menu updates when they next open the bot."
+    ]
+    menus = [c.params.get("scope") for c in added if c.method == "setMyCommands"]
+    assert {"type": "chat", "chat_id": NEW_ID} in menus
+    member = await Staff.get(telegram_id=NEW_ID)
+    assert (member.role, member.active, member.name) == (StaffRole.CASHIER, True, "Jane <Till 2>")
+
+    removed = await world.h.send(ADMIN_ID, f"/staff remove {NEW_ID}")
+
+    assert world.h.texts(removed) == [
+        f"✅ Jane &lt;Till 2&gt; (<code>{NEW_ID}</code>) is no longer staff."
+    ]
+    assert (await Staff.get(telegram_id=NEW_ID)).active is False
+    refused = await world.h.send(NEW_ID, "/request 0708374149 10")
+    assert world.h.texts(refused) == [texts.refusal(REFUSAL)]
+
+
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        ("/staff add", "Give the user id and the role (admin or cashier)."),
+        ("/staff add 4004 boss", "The role must be admin or cashier."),
+        (
+            "/staff add @jane cashier",
+            "@jane is not a Telegram user id (a number; the person can see theirs in "
+            "@userinfobot).",
+        ),
+        ("/staff remove", "Give the user id of the person to remove (only one)."),
+        ("/staff remove 4004", "No active staff member has the Telegram id 4004."),
+        ("/staff fire 4004", "fire is not a /staff action; use add or remove."),
+    ],
+)
+async def test_staff_wrong_input(world: World, command: str, reason: str) -> None:
+    calls = await world.h.send(ADMIN_ID, command)
+
+    assert world.h.texts(calls) == [texts.refusal(reason, staff_texts.USAGE_STAFF)]
+
+
+async def test_staff_cannot_remove_themselves(world: World) -> None:
+    calls = await world.h.send(ADMIN_ID, f"/staff remove {ADMIN_ID}")
+
+    assert world.h.texts(calls) == [texts.refusal("You cannot remove yourself.")]
+
+
+async def test_a_cashier_cannot_manage_staff(world: World) -> None:
+    calls = await world.h.send(CASHIER_ID, f"/staff add {NEW_ID} admin")
+
+    assert world.h.texts(calls) == [texts.refusal(staff_texts.ADMINS_ONLY)]
+    assert await Staff.get_or_none(telegram_id=NEW_ID) is None
+
+
+# -- /order --------------------------------------------------------------------------------------
+
+
+async def test_order_replies_with_its_deep_link(world: World) -> None:
+    calls = await world.h.send(CASHIER_ID, "/order 1,500 Blender <2L>")
+
+    order = await Order.get()
+    assert (order.amount, order.description) == (1500, "Blender <2L>")
+    assert order.created_by_id == (await Staff.get(telegram_id=CASHIER_ID)).id
+    assert world.h.texts(calls) == [
+        f"<b>Order <code>{order.code}</code></b>\nKES 1,500\nBlender &lt;2L&gt;\n"
+        "⏳ Open, not paid yet\n\nSend this link to the customer:\n"
+        f"https://t.me/HouseholdPlanetPayBot?start={order.code}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        ("/order", "Give the amount and a description the customer will see."),
+        ("/order 1500", "Give a description the customer will see."),
+        (
+            "/order 1.5 Blender",
+            "1.5 is not a whole number of shillings; M-Pesa moves whole shillings only",
+        ),
+    ],
+)
+async def test_order_wrong_input(world: World, command: str, reason: str) -> None:
+    calls = await world.h.send(CASHIER_ID, command)
+
+    assert world.h.texts(calls) == [texts.refusal(reason, staff_texts.USAGE_ORDER)]
+    assert await Order.all().count() == 0
+
+
+# -- /reverse ------------------------------------------------------------------------------------
+
+
+async def paid_payment(world: World, receipt: str = "UKK4Q7M2XB") -> Payment:
+    """A payment the shop received by STK."""
+    await world.h.send(CASHIER_ID, "/request 0708374149 1500")
+    payment = await Payment.get()
+    await world.services.payments.apply_stk_callback(
+        stk_callback(payment.checkout_request_id, amount=1500, receipt=receipt)
+    )
+    return await Payment.get()
+
+
+async def test_reverse_asks_then_sends_once(world: World) -> None:
+    payment = await paid_payment(world)
+
+    asked = await world.h.send(ADMIN_ID, "/reverse ukk4q7m2xb")
+
+    assert world.h.texts(asked) == [
+        f"<b>Reverse KES 1,500 received from 0708 374 149, receipt <code>UKK4Q7M2XB</code> "
+        f"(#{payment.id})?</b>\nThe money goes back to the payer."
+    ]
+    assert markup(asked) == staff_keyboards.reverse_buttons("UKK4Q7M2XB").to_dict()
+    assert world.daraja.called("reversal") == []
+    message_id = asked[0].result["message_id"]
+
+    confirmed = await world.h.press(ADMIN_ID, "rev:confirm:UKK4Q7M2XB", message_id=message_id)
+    again = await world.h.press(ADMIN_ID, "rev:confirm:UKK4Q7M2XB", message_id=message_id)
+
+    reversal = await Reversal.get()
+    assert reversal.status == ReversalStatus.SUBMITTED
+    assert [c.method for c in confirmed] == ["answerCallbackQuery", "editMessageText"]
+    assert confirmed[1].params["text"] == staff_texts.reversal_card(reversal)
+    assert markup(confirmed) is None
+    assert world.daraja.called("reversal") == [
+        {"transaction_id": "UKK4Q7M2XB", "amount": 1500, "remarks": "Reversal"}
+    ]
+    assert again[0].params["text"] == (
+        f"Receipt UKK4Q7M2XB already has a reversal (#{reversal.id}, submitted)."
+    )
+
+
+async def test_reverse_cancel_sends_nothing(world: World) -> None:
+    await paid_payment(world)
+    asked = await world.h.send(ADMIN_ID, "/reverse UKK4Q7M2XB")
+
+    calls = await world.h.press(
+        ADMIN_ID, "rev:cancel:UKK4Q7M2XB", message_id=asked[0].result["message_id"]
+    )
+
+    assert calls[1].params["text"] == (
+        "Reversal of <code>UKK4Q7M2XB</code> cancelled; nothing was sent."
+    )
+    assert world.daraja.called("reversal") == []
+
+
+async def test_reverse_of_an_unknown_receipt_is_refused_on_confirm(world: World) -> None:
+    asked = await world.h.send(ADMIN_ID, "/reverse ZZZ9999999")
+
+    calls = await world.h.press(
+        ADMIN_ID, "rev:confirm:ZZZ9999999", message_id=asked[0].result["message_id"]
+    )
+
+    assert calls[0].params["text"] == "No payment we received has the receipt ZZZ9999999."
+    assert world.daraja.called("reversal") == []
+
+
+@pytest.mark.parametrize(
+    ("command", "reason", "usage"),
+    [
+        ("/reverse", "Give the M-Pesa receipt of the payment to reverse.", True),
+        (
+            "/reverse UKK-4Q7",
+            "UKK-4Q7 is not an M-Pesa receipt (letters and digits, e.g. UKK4Q7M2XB).",
+            True,
+        ),
+    ],
+)
+async def test_reverse_wrong_input(world: World, command: str, reason: str, usage: bool) -> None:
+    calls = await world.h.send(ADMIN_ID, command)
+
+    assert world.h.texts(calls) == [texts.refusal(reason, staff_texts.USAGE_REVERSE)]
+
+
+async def test_reverse_of_an_unpaid_payment_is_refused(world: World) -> None:
+    await world.h.send(CASHIER_ID, "/request 0708374149 1500")
+    payment = await Payment.get()
+    await Payment.filter(id=payment.id).update(
+        status=PaymentStatus.REVIEW, receipt="UKK4Q7M2XB", in_flight_msisdn=None
+    )
+
+    calls = await world.h.send(ADMIN_ID, "/reverse UKK4Q7M2XB")
+
+    assert world.h.texts(calls) == [
+        texts.refusal(f"Payment #{payment.id} is review; only a received payment is reversed.")
+    ]
+
+
+async def test_reverse_for_a_cashier_and_a_stranger(world: World) -> None:
+    assert world.h.texts(await world.h.send(CASHIER_ID, "/reverse UKK4Q7M2XB")) == [
+        texts.refusal(staff_texts.ADMINS_ONLY)
+    ]
+    pressed = await world.h.press(STRANGER_ID, "rev:confirm:UKK4Q7M2XB", message_id=1)
+    assert pressed[0].params["text"] == REFUSAL
+    assert world.daraja.called("reversal") == []
+
+
+def test_reverse_buttons_fit_for_the_longest_receipt() -> None:
+    rows = staff_keyboards.reverse_buttons("X" * 20).to_dict()["inline_keyboard"]
+    assert max(len(b["callback_data"].encode()) for b in rows[0]) <= 64

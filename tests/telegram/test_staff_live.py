@@ -1,0 +1,111 @@
+"""Staff status messages kept live from the outbox: the same message edited as M-Pesa reports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.services.container import build_services
+from bot.telegram import keyboards, texts
+from bot.telegram.chat_channel import TelegramChatChannel
+from models import (
+    NotificationChannel,
+    Payment,
+    PaymentStatus,
+    Payout,
+    PayoutStatus,
+    Staff,
+    StaffRole,
+)
+from tests.helpers.b2c import b2c_success
+from tests.helpers.fakes import FakeDaraja
+from tests.helpers.stk import stk_callback
+from tests.helpers.telegram import TelegramHarness
+from tests.telegram.test_staff_payments import ADMIN_ID, CASHIER_ID, World
+
+SECOND_ADMIN_ID = 3003
+
+
+@pytest.fixture
+async def world(db, settings) -> AsyncIterator[World]:
+    """The bot whose outbox delivers CHAT events through the Telegram chat channel."""
+    daraja = FakeDaraja()
+    channel = TelegramChatChannel()
+    services = build_services(settings, daraja=daraja, channels={NotificationChannel.CHAT: channel})
+    await Staff.create(telegram_id=CASHIER_ID, role=StaffRole.CASHIER, name="Mary")
+    await Staff.create(telegram_id=SECOND_ADMIN_ID, role=StaffRole.ADMIN, name="Otieno")
+    h = await TelegramHarness.start(settings, services)
+    channel.bind(h.app.bot, services)
+    yield World(h, services, daraja)
+    await h.stop()
+
+
+@pytest.mark.parametrize(
+    ("result_code", "status", "buttons"),
+    [
+        (0, PaymentStatus.PAID, None),
+        (1032, PaymentStatus.CANCELLED, "🔁 Retry"),
+        (1, PaymentStatus.INSUFFICIENT_FUNDS, "🔁 Retry"),
+        (1037, PaymentStatus.TIMED_OUT, "🔁 Retry"),
+    ],
+)
+async def test_request_status_message_is_edited_with_the_outcome(
+    world: World, result_code: int, status: PaymentStatus, buttons: str | None
+) -> None:
+    sent = await world.h.send(CASHIER_ID, "/request 0708374149 1500")
+    message_id = sent[0].result["message_id"]
+    payment = await Payment.get()
+
+    await world.services.payments.apply_stk_callback(
+        stk_callback(payment.checkout_request_id, result_code=result_code, amount=1500)
+    )
+    await world.services.outbox.run_once()
+
+    payment = await Payment.get()
+    assert payment.status == status
+    shown = world.h.api.message(CASHIER_ID, message_id)
+    assert shown["text"] == texts.payment_card(payment)
+    assert len(world.h.api.chat_messages(CASHIER_ID)) == 1  # edited, not a second message
+    labels = [
+        b["text"] for row in shown.get("reply_markup", {}).get("inline_keyboard", []) for b in row
+    ]
+    assert labels == ([buttons] if buttons else [])
+
+
+async def test_approval_across_two_admins_and_the_result_in_the_same_message(
+    world: World,
+) -> None:
+    sent = await world.h.send(ADMIN_ID, "/send 0708374149 20000 Supplier")
+    message_id = sent[0].result["message_id"]
+    payout = await Payout.get()
+    await world.h.press(ADMIN_ID, f"payout:confirm:{payout.id}", message_id=message_id)
+    await world.services.outbox.run_once()
+
+    card = world.h.last_message(SECOND_ADMIN_ID)
+    assert card["reply_markup"] == keyboards.approval_buttons(await Payout.get()).to_dict()
+
+    await world.h.press(
+        SECOND_ADMIN_ID, f"payout:approve:{payout.id}", message_id=card["message_id"]
+    )
+    await world.services.outbox.run_once()
+
+    initiator_card = world.h.api.message(ADMIN_ID, message_id)["text"]
+    assert "Approved by Otieno" in initiator_card
+    assert len(world.daraja.called("b2c_payment")) == 1
+
+    await world.services.payouts.apply_b2c_result(
+        b2c_success(
+            originator=payout.originator_conversation_id,
+            amount=20000,
+            receiver="254708374149 - John <Doe>",
+        )
+    )
+    await world.services.outbox.run_once()
+
+    payout = await Payout.get()
+    assert payout.status == PayoutStatus.COMPLETED
+    final = world.h.api.message(ADMIN_ID, message_id)["text"]
+    assert "Receipt: <code>UKK7R3N9TD</code>" in final
+    assert "Received by: " in final
+    assert "Approved by Otieno" in final

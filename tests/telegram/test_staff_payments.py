@@ -1,0 +1,376 @@
+"""Staff payments in the chat: /request, /status and the [Check with M-Pesa] / [Retry] buttons."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from bot.services.container import Services, build_services
+from bot.services.staff import REFUSAL
+from bot.telegram import keyboards, staff_texts, texts
+from models import AuditEvent, Notification, Order, Payment, PaymentStatus, Staff, StaffRole
+from mpesa.errors import InvalidRequest
+from tests.helpers.fakes import FakeDaraja
+from tests.helpers.stk import stk_callback, stk_query_answer
+from tests.helpers.telegram import TelegramHarness
+
+ADMIN_ID = 1001  # a bootstrap admin in the settings fixture
+CASHIER_ID = 2002
+STRANGER_ID = 5555
+
+
+@dataclass
+class World:
+    """The bot on an in-process Bot API, its services and the fake Daraja behind them."""
+
+    h: TelegramHarness
+    services: Services
+    daraja: FakeDaraja
+
+
+@pytest.fixture
+async def world(db, settings) -> AsyncIterator[World]:
+    """The real Application with every handler, over a fresh database."""
+    daraja = FakeDaraja()
+    services = build_services(settings, daraja=daraja, channels={})
+    await Staff.create(telegram_id=CASHIER_ID, role=StaffRole.CASHIER, name="Mary <Till 1>")
+    h = await TelegramHarness.start(settings, services)
+    yield World(h, services, daraja)
+    await h.stop()
+
+
+def markup(calls, index: int = -1) -> dict | None:
+    """The reply_markup of one recorded call, as sent."""
+    return calls[index].params.get("reply_markup")
+
+
+def as_sent(buttons) -> dict | None:
+    """An InlineKeyboardMarkup as it appears in the recorded Bot API parameters."""
+    return buttons.to_dict() if buttons is not None else None
+
+
+# -- /request ------------------------------------------------------------------------------------
+
+
+async def test_request_sends_stk_and_one_status_message(world: World) -> None:
+    calls = await world.h.send(CASHIER_ID, "/request 0708374149 1,500 Blender <2L>")
+
+    payment = await Payment.get()
+    assert [c.method for c in calls] == ["sendMessage"]
+    assert calls[0].params["chat_id"] == CASHIER_ID
+    assert calls[0].params["text"] == texts.payment_card(payment)
+    assert "For: Blender &lt;2L&gt;" in calls[0].params["text"]
+    assert markup(calls) == as_sent(keyboards.payment_buttons(payment))
+    assert world.daraja.called("stk_push") == [
+        {
+            "msisdn": "254708374149",
+            "amount": 1500,
+            "reference": "HouseholdPlanet",
+            "description": "Household Planet Kenya Payment",
+        }
+    ]
+    assert (payment.status, payment.amount, payment.chat_id) == (
+        PaymentStatus.PENDING,
+        1500,
+        CASHIER_ID,
+    )
+    assert payment.message_id == calls[0].result["message_id"]
+    assert payment.initiated_by_id == (await Staff.get(telegram_id=CASHIER_ID)).id
+
+
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        ("/request", "Give the phone number and the amount."),
+        ("/request 0708374149", "Give the amount too."),
+        ("/request 0733123456 1500", "0733123456 is an Airtel number; M-Pesa needs Safaricom"),
+        ("/request 0712 1500", "0712 is too short for a Kenyan mobile number"),
+        (
+            "/request 0708374149 1.5",
+            "1.5 is not a whole number of shillings; M-Pesa moves whole shillings only",
+        ),
+        ("/request 0708374149 abc", "abc is not an amount; enter whole shillings, e.g. 1500"),
+    ],
+)
+async def test_request_wrong_input_gets_reason_and_usage(
+    world: World, command: str, reason: str
+) -> None:
+    calls = await world.h.send(CASHIER_ID, command)
+
+    assert world.h.texts(calls) == [texts.refusal(reason, staff_texts.USAGE_REQUEST)]
+    assert world.daraja.called("stk_push") == []
+    assert await Payment.all().count() == 0
+
+
+async def test_request_usage_text_is_exact(world: World) -> None:
+    calls = await world.h.send(ADMIN_ID, "/request")
+
+    assert world.h.texts(calls) == [
+        "⚠️ Give the phone number and the amount.\n\n"
+        "Usage: /request &lt;phone&gt; &lt;amount&gt; [description]\n"
+        "Example: /request 0708374149 1500 Blender"
+    ]
+
+
+async def test_second_request_to_a_phone_in_flight_is_refused(world: World) -> None:
+    await world.h.send(CASHIER_ID, "/request 0708374149 1500")
+    first = await Payment.get()
+
+    calls = await world.h.send(ADMIN_ID, "/request 254708374149 200")
+
+    assert world.h.texts(calls) == [
+        texts.refusal(
+            f"A payment to 0708 374 149 is already waiting for the customer's PIN (#{first.id})."
+        )
+    ]
+    assert len(world.daraja.called("stk_push")) == 1
+
+
+async def test_stranger_gets_the_neutral_refusal_and_is_audited(world: World) -> None:
+    calls = await world.h.send(STRANGER_ID, "/request 0708374149 1500")
+
+    assert world.h.texts(calls) == [texts.refusal(REFUSAL)]
+    assert world.daraja.called("stk_push") == []
+    refused = await AuditEvent.filter(action="access.refused").values_list(
+        "actor", "subject", "outcome"
+    )
+    assert refused == [(f"tg:{STRANGER_ID}", "request", "refused")]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "/request",
+        "/status #1",
+        "/send 0708374149 100",
+        "/balance",
+        "/history",
+        "/staff",
+        "/order 1 x",
+    ],
+)
+async def test_stranger_learns_nothing_from_any_staff_command(world: World, command: str) -> None:
+    calls = await world.h.send(STRANGER_ID, command)
+
+    assert world.h.texts(calls) == [texts.refusal(REFUSAL)]
+
+
+async def test_refused_by_daraja_shows_the_failed_card_with_retry(world: World) -> None:
+    world.daraja.queue("stk_push", InvalidRequest("Invalid PhoneNumber", code="400.002.02"))
+
+    calls = await world.h.send(CASHIER_ID, "/request 0708374149 1500")
+
+    payment = await Payment.get()
+    assert payment.status == PaymentStatus.FAILED
+    assert world.h.texts(calls) == [texts.payment_card(payment)]
+    assert markup(calls) == {
+        "inline_keyboard": [[{"text": "🔁 Retry", "callback_data": f"pay:retry:{payment.id}"}]]
+    }
+
+
+async def test_callback_queues_the_status_edit(world: World) -> None:
+    await world.h.send(CASHIER_ID, "/request 0708374149 1500")
+    payment = await Payment.get()
+
+    await world.services.payments.apply_stk_callback(
+        stk_callback(payment.checkout_request_id, amount=1500, receipt="UKK4Q7M2XB")
+    )
+
+    rows = await Notification.filter(recipient=str(CASHIER_ID)).values_list("payload", flat=True)
+    assert {"event": "payment", "payment_id": payment.id} in rows
+    assert (await Payment.get()).message_id is not None
+
+
+# -- buttons -------------------------------------------------------------------------------------
+
+
+async def test_check_with_mpesa_edits_the_card(world: World) -> None:
+    sent = await world.h.send(CASHIER_ID, "/request 0708374149 1500")
+    payment = await Payment.get()
+    world.daraja.queue("stk_query", stk_query_answer(payment.checkout_request_id, "1032"))
+
+    calls = await world.h.press(
+        CASHIER_ID, f"pay:check:{payment.id}", message_id=sent[0].result["message_id"]
+    )
+
+    payment = await Payment.get()
+    assert payment.status == PaymentStatus.CANCELLED
+    assert [c.method for c in calls] == ["answerCallbackQuery", "editMessageText"]
+    assert calls[1].params["text"] == texts.payment_card(payment)
+    assert calls[1].params["message_id"] == sent[0].result["message_id"]
+    assert markup(calls) == as_sent(keyboards.payment_buttons(payment))
+    assert world.daraja.called("stk_query") == [
+        {"checkout_request_id": payment.checkout_request_id}
+    ]
+
+
+async def test_check_while_still_pending_says_when_it_checked(world: World) -> None:
+    sent = await world.h.send(CASHIER_ID, "/request 0708374149 1500")
+    payment = await Payment.get()
+
+    calls = await world.h.press(
+        ADMIN_ID, f"pay:check:{payment.id}", message_id=sent[0].result["message_id"]
+    )
+
+    edited = world.h.texts(calls)[0]
+    assert edited.startswith(texts.payment_card(payment) + "\n\n<i>Checked with M-Pesa at ")
+    assert edited.endswith(": no final answer yet.</i>")
+
+
+async def test_retry_sends_a_new_status_message_and_drops_the_old_buttons(world: World) -> None:
+    sent = await world.h.send(CASHIER_ID, "/request 0708374149 1500 Kettle")
+    old = await Payment.get()
+    await world.services.payments.apply_stk_callback(
+        stk_callback(old.checkout_request_id, result_code=1032)
+    )
+    old_message = sent[0].result["message_id"]
+
+    calls = await world.h.press(CASHIER_ID, f"pay:retry:{old.id}", message_id=old_message)
+
+    new = await Payment.filter(id__gt=old.id).get()
+    assert [c.method for c in calls] == [
+        "answerCallbackQuery",
+        "sendMessage",
+        "editMessageReplyMarkup",
+    ]
+    assert (new.attempt, new.amount, new.msisdn, new.description) == (
+        2,
+        1500,
+        "254708374149",
+        "Kettle",
+    )
+    assert calls[1].params["text"] == texts.payment_card(new)
+    assert markup(calls, 1) == as_sent(keyboards.payment_buttons(new))
+    assert new.message_id == calls[1].result["message_id"]
+    assert calls[2].params["message_id"] == old_message
+    assert "reply_markup" not in world.h.api.message(CASHIER_ID, old_message)
+    assert len(world.daraja.called("stk_push")) == 2
+
+
+async def test_retry_of_a_pending_payment_is_refused_in_an_alert(world: World) -> None:
+    sent = await world.h.send(CASHIER_ID, "/request 0708374149 1500")
+    payment = await Payment.get()
+
+    calls = await world.h.press(
+        CASHIER_ID, f"pay:retry:{payment.id}", message_id=sent[0].result["message_id"]
+    )
+
+    assert [c.method for c in calls] == ["answerCallbackQuery"]
+    assert calls[0].params["show_alert"] is True
+    assert calls[0].params["text"].startswith(f"Payment #{payment.id} is pending;")
+    assert len(world.daraja.called("stk_push")) == 1
+
+
+async def test_customer_cannot_check_someone_elses_payment(world: World) -> None:
+    sent = await world.h.send(CASHIER_ID, "/request 0708374149 1500")
+    payment = await Payment.get()
+
+    calls = await world.h.press(
+        STRANGER_ID, f"pay:check:{payment.id}", message_id=sent[0].result["message_id"]
+    )
+
+    assert [c.method for c in calls] == ["answerCallbackQuery"]
+    assert calls[0].params["show_alert"] is True
+    assert world.daraja.called("stk_query") == []
+
+
+# -- /status -------------------------------------------------------------------------------------
+
+
+async def test_status_by_number_receipt_and_checkout_id(world: World) -> None:
+    await world.h.send(CASHIER_ID, "/request 0708374149 1500")
+    payment = await Payment.get()
+    await world.services.payments.apply_stk_callback(
+        stk_callback(payment.checkout_request_id, amount=1500, receipt="UKK4Q7M2XB")
+    )
+    payment = await Payment.get()
+
+    for ref in (f"#{payment.id}", str(payment.id), "ukk4q7m2xb", payment.checkout_request_id):
+        calls = await world.h.send(CASHIER_ID, f"/status {ref}")
+        assert world.h.texts(calls) == [texts.payment_card(payment)], ref
+        assert markup(calls) is None  # paid: nothing to check or retry
+
+
+async def test_status_of_a_paid_order(world: World) -> None:
+    order = await world.services.orders.create_order(900, "Iron", created_by=None, actor="test")
+    await Order.filter(id=order.id).update(status="paid", paid_receipt="UKK4Q7M2XC")
+
+    calls = await world.h.send(CASHIER_ID, f"/status {order.code.lower()}")
+
+    assert world.h.texts(calls) == [
+        f"<b>Order <code>{order.code}</code></b>\nKES 900\nIron\n"
+        "✅ Paid (receipt <code>UKK4Q7M2XC</code>)"
+    ]
+
+
+async def test_status_of_a_payout(world: World) -> None:
+    payout = await world.services.payouts.send_money(
+        "0708374149", 500, initiator_telegram_id=ADMIN_ID, reason="Refund"
+    )
+
+    calls = await world.h.send(ADMIN_ID, f"/status P{payout.id}")
+
+    admin = await Staff.get(telegram_id=ADMIN_ID)
+    assert world.h.texts(calls) == [texts.payout_card(payout, initiator=admin)]
+
+
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        ("/status", "Give the reference to look up."),
+        (
+            "/status NOPE<b>",
+            "Nothing matches NOPE<b>: give a payment number (#12), an order code, an M-Pesa "
+            "receipt or a CheckoutRequestID.",
+        ),
+        ("/status P999", "No payout matches 999."),
+    ],
+)
+async def test_status_unknown_reference(world: World, command: str, reason: str) -> None:
+    calls = await world.h.send(CASHIER_ID, command)
+
+    assert world.h.texts(calls) == [texts.refusal(reason, staff_texts.USAGE_STATUS)]
+
+
+ODD_INPUTS = [
+    "/request <b> </b>",
+    "/request 0708374149 99999999999999999999999",
+    "/request +254708374149 KES 1,500",
+    "/request 0708374149 1500 " + "<i>" * 2000,
+    "/status " + "x" * 500,
+    "/status #99999999999",
+    "/send 0708374149 500 " + "r" * 150,
+    "/send 0708374149 -5",
+    "/history <script> 0",
+    "/history today week 0708374149 0722000111",
+    "/stats today week",
+    "/export </b>",
+    "/order 1500 " + "&" * 600,
+    "/order abc def",
+    "/reverse " + "A" * 40,
+    "/reverse #12",
+    "/staff add 999999999999999999999 admin",
+    "/staff remove abc",
+]
+
+
+@pytest.mark.parametrize("command", ODD_INPUTS)
+async def test_nothing_typed_crashes_a_handler(world: World, command: str) -> None:
+    calls = await world.h.send(ADMIN_ID, command)
+
+    replies = world.h.texts(calls)
+    assert len(replies) == 1
+    assert replies[0].startswith(("⚠️ ", "<b>")), replies[0]
+    assert "Something went wrong" not in replies[0]
+
+
+@pytest.mark.parametrize(
+    "data",
+    ["pay:check:x", "pay:zap:1", "pay:check:999999", "payout:confirm:", "payout:x:1", "rev::"],
+)
+async def test_odd_button_data_is_answered(world: World, data: str) -> None:
+    calls = await world.h.press(ADMIN_ID, data, message_id=1)
+
+    assert [c.method for c in calls] == ["answerCallbackQuery"]

@@ -1,0 +1,99 @@
+"""Idempotency-Key: the same key and body answer the first response; reuse or overlap is 409."""
+
+from __future__ import annotations
+
+import json
+
+from bot.web.api.idempotency import request_hash
+from models import ApiKey, AuditEvent, IdempotencyRecord, Order, Payment
+from tests.web.api.conftest import create_order, initiate
+
+ORDERS = "/api/v1/orders"
+BODY = {"amount": 1500, "description": "2 x cooking oil"}
+
+
+async def post(api, body, key: str, token: str | None = None):
+    headers = {"Authorization": f"Bearer {token or api.token}", "Idempotency-Key": key}
+    return await api.client.post(ORDERS, json=body, headers=headers)
+
+
+async def test_the_same_key_and_body_answer_the_first_response(api) -> None:
+    first = await post(api, BODY, "order-1043")
+    second = await post(api, BODY, "order-1043")
+
+    assert (first.status, second.status) == (201, 201)
+    assert await second.json() == await first.json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert await Order.all().count() == 1
+
+
+async def test_the_same_key_with_another_body_is_409(api) -> None:
+    await post(api, BODY, "order-1043")
+
+    other = await post(api, {**BODY, "amount": 900}, "order-1043")
+
+    assert other.status == 409
+    error = (await other.json())["error"]
+    assert (error["code"], error["field"]) == ("idempotency_key_reused", "Idempotency-Key")
+    assert await Order.all().count() == 1
+    audited = await AuditEvent.filter(action="api.orders.create").values_list("outcome", flat=True)
+    assert audited == ["ok", "http_409"]
+
+
+async def test_a_request_still_running_under_the_key_is_409(api) -> None:
+    raw = json.dumps(BODY).encode()
+    await IdempotencyRecord.create(
+        api_key_id=api.key.id, key="busy", request_hash=request_hash("POST", ORDERS, raw)
+    )
+
+    response = await post(api, BODY, "busy")
+
+    assert response.status == 409
+    assert (await response.json())["error"]["code"] == "idempotency_in_progress"
+    assert await Order.all().count() == 0
+
+
+async def test_a_refusal_is_replayed_too(api) -> None:
+    bad = {"amount": "1500", "description": "x"}
+
+    first = await post(api, bad, "bad-1")
+    second = await post(api, bad, "bad-1")
+
+    assert (first.status, second.status) == (400, 400)
+    assert await second.json() == await first.json()
+
+
+async def test_keys_belong_to_one_api_key(api) -> None:
+    _, other_token = await api.services.api_keys.create("pos")
+
+    await post(api, BODY, "order-1043")
+    other = await post(api, BODY, "order-1043", token=other_token)
+
+    assert other.status == 201
+    assert "Idempotent-Replayed" not in other.headers
+    assert await Order.all().count() == 2
+    assert await IdempotencyRecord.all().count() == 2
+    assert {r.api_key_id for r in await IdempotencyRecord.all()} == {
+        k.id for k in await ApiKey.all()
+    }
+
+
+async def test_an_initiate_sent_twice_pushes_once(api) -> None:
+    order = await create_order(api)
+
+    first = await initiate(api, order["orderId"], **{"Idempotency-Key": "pay-1043"})
+    second = await initiate(api, order["orderId"], **{"Idempotency-Key": "pay-1043"})
+
+    assert (first.status, second.status) == (201, 201)
+    assert await second.json() == await first.json()
+    assert len(api.daraja.called("stk_push")) == 1
+    assert await Payment.all().count() == 1
+
+
+async def test_an_overlong_key_is_400(api) -> None:
+    response = await post(api, BODY, "k" * 129)
+
+    assert response.status == 400
+    assert (await response.json())["error"]["field"] == "Idempotency-Key"
+    assert await Order.all().count() == 0
