@@ -49,9 +49,9 @@ class Services:
     reports: ReportService
     outbox: OutboxWorker
     reconciler: Reconciler
-    bot_username: str | None = None  # known once the bot has said getMe; used in deep links
     api_keys: ApiKeyService
     customers: CustomerService
+    bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
 
 def build_services(
