@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m mpesa.simulator.demo
+	$(VENV)/bin/mpesa-bot demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

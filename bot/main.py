@@ -113,6 +113,7 @@ async def build_runtime(
     *,
     telegram_request: BaseRequest | None = None,
     daraja_http: httpx.AsyncClient | None = None,
+    sms_channel: Channel | None = None,
 ) -> Runtime:
     """Build services, the Daraja client, the bot and the web app (nothing started yet)."""
     if settings.telegram_bot_token is None:
@@ -128,7 +129,7 @@ async def build_runtime(
     # channel is created first and bound once the bot exists
     chat = TelegramChatChannel()
     channels: dict[NotificationChannel, Channel] = {
-        NotificationChannel.SMS: build_sms_channel(settings),
+        NotificationChannel.SMS: sms_channel or build_sms_channel(settings),
         NotificationChannel.CHAT: chat,
     }
     services = build_services(settings, daraja=daraja, channels=channels)
@@ -217,10 +218,13 @@ async def serve(
     *,
     stop: asyncio.Event,
     telegram_request: BaseRequest | None = None,
+    sms_channel: Channel | None = None,
     on_ready: Callable[[Runtime, str], Any] | None = None,
 ) -> None:
     """Run the bot, web server and jobs until ``stop`` is set; then shut down gracefully."""
-    runtime = await build_runtime(settings, telegram_request=telegram_request)
+    runtime = await build_runtime(
+        settings, telegram_request=telegram_request, sms_channel=sms_channel
+    )
     secret = runtime.settings.resolved_callback_secret()
     runner = web.AppRunner(
         runtime.web_app,

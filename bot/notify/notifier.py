@@ -160,11 +160,15 @@ class Notifier:
 
     def payment_receipt_sms(self, payment: Payment, order: Order | None) -> str:
         """The customer's SMS receipt for a paid STK payment, in plain words."""
-        what = f"order {order.code}" if order is not None else payment.account_reference
-        receipt = payment.receipt or "pending"
+        if order is not None:
+            what = f"order {order.code}"
+        else:
+            what = payment.description or payment.account_reference
+        # a payment confirmed by STK query has no receipt number (M-Pesa's own SMS has it)
+        receipt = f" M-Pesa receipt {payment.receipt}." if payment.receipt else ""
         return (
             f"{self._business}: we received {format_kes(payment.paid_amount or payment.amount)} "
-            f"for {what}. M-Pesa receipt {receipt}. Thank you."
+            f"for {what}.{receipt} Thank you."
         )
 
     # -- payouts ----------------------------------------------------------------------------

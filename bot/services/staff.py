@@ -46,9 +46,17 @@ class StaffService:
             return staff
         return await Staff.get_or_none(telegram_id=telegram_id, active=True)
 
-    async def require(self, telegram_id: int, *roles: StaffRole, action: str = "") -> Staff:
-        """Return the staff member if they hold one of ``roles``; refuse (and audit) otherwise."""
+    async def require(
+        self, telegram_id: int, *roles: StaffRole, action: str = "", name: str | None = None
+    ) -> Staff:
+        """Return the staff member if they hold one of ``roles``; refuse (and audit) otherwise.
+
+        ``name`` (the person's Telegram name) fills in a staff member added without one.
+        """
         staff = await self.find(telegram_id)
+        if staff is not None and not staff.name and name and name.strip():
+            staff.name = name.strip()[:128]
+            await staff.save(update_fields=["name", "updated_at"])
         allowed = roles or (StaffRole.ADMIN, StaffRole.CASHIER)
         if staff is None or staff.role not in allowed:
             await audit(

@@ -29,19 +29,20 @@ class StaffHandlerBase:
         self, update: Update, roles: tuple[StaffRole, ...], action: str
     ) -> Staff | None:
         """The staff member when they hold one of ``roles``; else replies a refusal, None."""
-        refusal = await self.refusal_for(update.effective_user.id, roles, action)
+        user = update.effective_user
+        refusal = await self.refusal_for(user.id, roles, action, name=user.full_name)
         if isinstance(refusal, Staff):
             return refusal
         await reply(update, texts.refusal(refusal))
         return None
 
     async def refusal_for(
-        self, user_id: int, roles: tuple[StaffRole, ...], action: str
+        self, user_id: int, roles: tuple[StaffRole, ...], action: str, *, name: str | None = None
     ) -> Staff | str:
         """The staff member, or why not: admins-only for staff, the neutral refusal for others."""
         staff = self._services.staff
         try:
-            return await staff.require(user_id, *roles, action=action)
+            return await staff.require(user_id, *roles, action=action, name=name)
         except NotAllowed as exc:
             # strangers learn nothing; a cashier may learn the command is for admins
             member = await staff.find(user_id)

@@ -296,3 +296,56 @@ class InProcessBotApi(BaseRequest):
     def chat_messages(self, chat_id: int) -> list[dict[str, Any]]:
         """Every message still in a chat, oldest first, as currently shown."""
         return [m for (chat, _), m in sorted(self._messages.items()) if chat == chat_id]
+
+
+# -- updates as Telegram would send them (the demo and tests play users with these) --------------
+
+_message_ids = itertools.count(100_000)
+_query_ids = itertools.count(1)
+
+
+def user_payload(user_id: int, first_name: str) -> dict[str, Any]:
+    """A Telegram User object for a person."""
+    return {"id": user_id, "is_bot": False, "first_name": first_name}
+
+
+def text_message(user_id: int, first_name: str, text: str) -> dict[str, Any]:
+    """A private-chat Message; a leading /command carries its bot_command entity."""
+    message: dict[str, Any] = {
+        "message_id": next(_message_ids),
+        "date": int(time.time()),
+        "chat": {"id": user_id, "type": "private", "first_name": first_name},
+        "from": user_payload(user_id, first_name),
+        "text": text,
+    }
+    if text.startswith("/"):
+        command = text.split()[0]
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    return message
+
+
+def contact_message(
+    user_id: int, first_name: str, phone_number: str, *, contact_user_id: int | None = None
+) -> dict[str, Any]:
+    """The message Telegram sends when a user taps a request_contact button."""
+    message = text_message(user_id, first_name, "")
+    del message["text"]
+    message["contact"] = {
+        "phone_number": phone_number,
+        "first_name": first_name,
+        "user_id": user_id if contact_user_id is None else contact_user_id,
+    }
+    return message
+
+
+def callback_query(
+    user_id: int, first_name: str, data: str, shown: dict[str, Any]
+) -> dict[str, Any]:
+    """A button press on the bot's message ``shown`` (as the bot last sent or edited it)."""
+    return {
+        "id": str(next(_query_ids)),
+        "from": user_payload(user_id, first_name),
+        "chat_instance": str(shown["chat"]["id"]),
+        "data": data,
+        "message": shown,
+    }

@@ -86,3 +86,12 @@ async def test_daily_limit_defaults_to_the_setting(staff_service):
     assert staff_service.daily_payout_limit(staff) == 100_000
     staff.daily_payout_limit = 5_000
     assert staff_service.daily_payout_limit(staff) == 5_000
+
+
+async def test_a_nameless_member_gets_their_telegram_name_when_they_act(staff_service):
+    await staff_service.add(ADMIN, 2002, "cashier")
+
+    await staff_service.require(2002, name="Brian")
+    await staff_service.require(2002, name="Someone Else")
+
+    assert (await Staff.get(telegram_id=2002)).name == "Brian"

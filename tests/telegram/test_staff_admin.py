@@ -35,9 +35,10 @@ async def world(db, settings) -> AsyncIterator[World]:
 async def test_staff_list(world: World) -> None:
     calls = await world.h.send(ADMIN_ID, "/staff")
 
+    # a bootstrap admin has no name until they act: then their Telegram name is kept
     assert world.h.texts(calls) == [
         "<b>Staff (2)</b>\n"
-        f"• user {ADMIN_ID} — <code>{ADMIN_ID}</code> — admin\n"
+        f"• User — <code>{ADMIN_ID}</code> — admin\n"
         f"• Mary — <code>{CASHIER_ID}</code> — cashier\n"
         f"\n{staff_texts.USAGE_STAFF}"
     ]

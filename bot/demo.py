@@ -1,0 +1,476 @@
+"""`mpesa-bot demo`: a scripted day at Household Planet, offline, with the real service.
+
+It starts the Daraja simulator on loopback, then the real `run` (web server, callback routes,
+jobs, bot Application in polling mode) on a fresh SQLite database in a temporary folder, with
+Telegram replaced by an in-process Bot API that prints the chat transcript. People are played by
+feeding updates through getUpdates, exactly as Telegram would. At the end the database is checked:
+the exit code is 0 only if every expected outcome happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, TextIO
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.main import Runtime, configure_logging, serve
+from bot.telegram.transport import (
+    ApiCall,
+    InProcessBotApi,
+    callback_query,
+    contact_message,
+    text_message,
+)
+from models import (
+    Notification,
+    NotificationChannel,
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    Payout,
+    PayoutStatus,
+    Staff,
+)
+from models.db import migrate
+from mpesa.phone import mask_msisdn
+from mpesa.simulator import SANDBOX_PASSKEY, SimulatorConfig, create_simulator
+
+ADMIN, ADMIN2, CASHIER, CUSTOMER = 1001, 1002, 2002, 3003
+NAMES = {ADMIN: "Amina", ADMIN2: "Otieno", CASHIER: "Brian", CUSTOMER: "Wanjiku"}
+PEOPLE = {
+    ADMIN: "Amina (admin)",
+    ADMIN2: "Otieno (admin)",
+    CASHIER: "Brian (cashier)",
+    CUSTOMER: "Wanjiku (customer)",
+}
+STEP_TIMEOUT_S = 30.0
+QUIET_METHODS = {
+    "getMe",
+    "getUpdates",
+    "setMyCommands",
+    "deleteWebhook",
+    "answerCallbackQuery",
+    "getWebhookInfo",
+}
+
+
+class _PlainText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def plain(html: str) -> str:
+    """Telegram HTML as the reader sees it."""
+    parser = _PlainText()
+    parser.feed(html)
+    return "".join(parser.parts)
+
+
+@dataclass
+class Transcript:
+    """Prints who said what, and every edit of a bot message."""
+
+    out: TextIO
+    lines: int = 0
+
+    def say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+        self.lines += 1
+
+    def person(self, user_id: int, what: str) -> None:
+        self.say(f"\n👤 {PEOPLE[user_id]}: {what}")
+
+    def scene(self, title: str) -> None:
+        self.say(f"\n━━ {title} ━━")
+
+    def on_call(self, call: ApiCall) -> None:
+        """Listener of the in-process Bot API."""
+        if call.method in QUIET_METHODS:
+            if call.method == "answerCallbackQuery" and call.params.get("text"):
+                self.say(f"   🤖 (pop-up) {call.params['text']}")
+            return
+        who = PEOPLE.get(int(call.params.get("chat_id", 0)), str(call.params.get("chat_id")))
+        if call.method == "sendMessage":
+            self.say(f"🤖 → {who}:\n{_indent(plain(str(call.params['text'])))}{_buttons(call)}")
+        elif call.method == "editMessageText":
+            message_id = call.params.get("message_id")
+            text = _indent(plain(str(call.params["text"])))
+            self.say(f"🤖 ✎ {who} (message {message_id} edited):\n{text}{_buttons(call)}")
+        elif call.method == "sendDocument":
+            document = call.params.get("document") or {}
+            name = document.get("filename", "file") if isinstance(document, dict) else "file"
+            caption = plain(str(call.params.get("caption", "")))
+            self.say(f"🤖 → {who}: 📎 {name} — {caption}")
+        elif call.method == "editMessageReplyMarkup":
+            self.say(f"🤖 ✎ {who} (message {call.params.get('message_id')}: buttons removed)")
+        else:
+            self.say(f"🤖 {call.method} → {who}")
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"     {line}" for line in text.splitlines())
+
+
+def _buttons(call: ApiCall) -> str:
+    markup = call.params.get("reply_markup")
+    if not isinstance(markup, dict):
+        return ""
+    rows = markup.get("inline_keyboard") or markup.get("keyboard") or []
+    labels = [button.get("text", "") for row in rows for button in row]
+    return "\n     " + "  ".join(f"[{label}]" for label in labels) if labels else ""
+
+
+class DemoSms:
+    """The SMS channel of the demo: shows the receipt in the transcript instead of sending it."""
+
+    def __init__(self, transcript: Transcript) -> None:
+        self._transcript = transcript
+
+    async def deliver(self, notification: Notification) -> None:
+        to = mask_msisdn(notification.recipient)
+        self._transcript.say(f"📱 SMS to {to}: {notification.payload.get('text', '')}")
+
+
+@dataclass
+class Demo:
+    """The running world: the fake Telegram, the transcript, and the checks collected."""
+
+    api: InProcessBotApi
+    transcript: Transcript
+    runtime: Runtime | None = None
+    failures: list[str] = field(default_factory=list)
+    passed: list[str] = field(default_factory=list)
+
+    def type(self, user_id: int, text: str) -> None:
+        self.transcript.person(user_id, text)
+        self.api.push_update({"message": text_message(user_id, NAMES[user_id], text)})
+
+    def share_contact(self, user_id: int, phone_number: str) -> None:
+        self.transcript.person(user_id, f"📱 shares contact {phone_number}")
+        self.api.push_update({"message": contact_message(user_id, NAMES[user_id], phone_number)})
+
+    def press(self, user_id: int, chat_id: int, message_id: int, data: str, label: str) -> None:
+        shown = self.api.message(chat_id, message_id)
+        if shown is None:
+            raise DemoFailed(f"message {message_id} in chat {chat_id} is not there to press")
+        self.transcript.person(user_id, f"presses [{label}]")
+        update = callback_query(user_id, NAMES[user_id], data, shown)
+        self.api.push_update({"callback_query": update})
+
+    async def until(self, what: str, condition: Callable[[], Awaitable[Any]]) -> Any:
+        """Wait (polling the database) until ``condition`` is truthy; fail after a deadline."""
+        deadline = time.monotonic() + STEP_TIMEOUT_S
+        while True:
+            value = await condition()
+            if value:
+                self.passed.append(what)
+                return value
+            if time.monotonic() > deadline:
+                raise DemoFailed(f"timed out waiting for: {what}")
+            await asyncio.sleep(0.05)
+
+    def shows(self, chat_id: int, message_id: int | None, *needles: str) -> bool:
+        if message_id is None:
+            return False
+        shown = self.api.message(chat_id, message_id)
+        return shown is not None and all(n in shown.get("text", "") for n in needles)
+
+    def sent_with_button(self, chat_id: int, data: str) -> dict[str, Any] | None:
+        """The newest message in ``chat_id`` carrying a button with callback ``data``."""
+        for message in reversed(self.api.chat_messages(chat_id)):
+            rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+            if any(button.get("callback_data") == data for row in rows for button in row):
+                return message
+        return None
+
+
+class DemoFailed(Exception):
+    """An expected outcome did not happen."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _start_simulator() -> tuple[web.AppRunner, str]:
+    app = create_simulator(SimulatorConfig(callback_delay_s=0.4, query_pending_s=2.0))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
+
+
+def demo_settings(data_dir: Path, daraja_url: str, port: int) -> Settings:
+    """The embedded defaults of the demo: the seed business against the simulator."""
+    return Settings(
+        _env_file=None,
+        telegram_bot_token="7000000001:DEMO-TOKEN",  # noqa: S106 - the fake Telegram's
+        admin_telegram_ids=[ADMIN, ADMIN2],
+        mpesa_base_url=daraja_url,
+        mpesa_consumer_key="simulator-key",
+        mpesa_consumer_secret="simulator-secret",  # noqa: S106 - the simulator's public one
+        mpesa_passkey=SANDBOX_PASSKEY,
+        mpesa_shortcode="247247",
+        mpesa_b2c_shortcode="600996",
+        mpesa_initiator_name="testapi",
+        mpesa_security_credential="c2ltdWxhdG9yLWNyZWRlbnRpYWw=",
+        mpesa_account_reference="HPlanet",
+        mpesa_transaction_desc="Payment",
+        public_base_url=f"http://127.0.0.1:{port}",
+        web_host="127.0.0.1",
+        web_port=port,
+        data_dir=data_dir,
+        business_name="Household Planet Kenya",
+        payout_approval_threshold=10_000,
+        reconcile_interval_s=1.0,
+        stk_query_after_s=3.0,
+        stk_query_every_s=2.0,
+        b2c_query_after_s=5.0,
+        log_level="WARNING",
+    )
+
+
+async def run_demo(out: TextIO | None = None) -> int:
+    """Play the day; return 0 when every expected outcome is in the database, else 1."""
+    out = out or sys.stdout
+    configure_logging("WARNING")
+    logging.getLogger("bot.notify.sms").setLevel(logging.ERROR)
+    transcript = Transcript(out)
+    api = InProcessBotApi(listener=transcript.on_call)
+    demo = Demo(api, transcript)
+    transcript.say("mpesa-bot demo: a day at Household Planet Kenya (paybill 247247), offline.")
+    sim_runner, sim_url = await _start_simulator()
+    with tempfile.TemporaryDirectory(prefix="mpesa-bot-demo-") as tmp:
+        settings = demo_settings(Path(tmp), sim_url, _free_port())
+        await migrate(settings.resolved_database_url)
+        transcript.say(f"Daraja simulator: {sim_url}   database: {tmp}/mpesa-bot.sqlite3")
+        stop, ready = asyncio.Event(), asyncio.Event()
+
+        def on_ready(runtime: Runtime, url: str) -> None:
+            demo.runtime = runtime
+            transcript.say(f"Callback server: {url}   Telegram: in-process (printed below)")
+            ready.set()
+
+        server = asyncio.create_task(
+            serve(
+                settings,
+                stop=stop,
+                telegram_request=api,
+                sms_channel=DemoSms(transcript),
+                on_ready=on_ready,
+            )
+        )
+        try:
+            await asyncio.wait_for(ready.wait(), timeout=STEP_TIMEOUT_S)
+            await _play(demo)
+            await _verify(demo)
+        except (DemoFailed, TimeoutError) as exc:
+            demo.failures.append(str(exc) or "timed out")
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server, timeout=STEP_TIMEOUT_S)
+            await sim_runner.cleanup()
+    transcript.say("")
+    for check in demo.passed:
+        transcript.say(f"  ✔ {check}")
+    for failure in demo.failures:
+        transcript.say(f"  ✘ {failure}")
+    if demo.failures:
+        transcript.say(f"demo FAILED: {len(demo.failures)} expected outcome(s) missing")
+        return 1
+    transcript.say(f"demo OK: {len(demo.passed)} outcomes checked in the database")
+    return 0
+
+
+async def _play(demo: Demo) -> None:
+    await _staff_scene(demo)
+    await _paid_request_scene(demo)
+    await _cancel_then_retry_scene(demo)
+    await _customer_order_scene(demo)
+    await _reconciliation_scene(demo)
+    await _payout_scene(demo)
+    await _reports_scene(demo)
+
+
+async def _staff_scene(demo: Demo) -> None:
+    demo.transcript.scene("08:00 An admin adds a cashier")
+    demo.type(ADMIN, "/staff add 2002 cashier Brian")
+    await demo.until(
+        "Brian is an active cashier",
+        lambda: Staff.filter(telegram_id=CASHIER, active=True, role="cashier").exists(),
+    )
+
+
+async def _payment_for(msisdn: str, attempt: int = 1) -> Payment | None:
+    return await Payment.filter(msisdn=msisdn, attempt=attempt).order_by("-id").first()
+
+
+async def _paid_request_scene(demo: Demo) -> None:
+    demo.transcript.scene("09:15 A cashier asks a customer at the till to pay")
+    demo.type(CASHIER, "/request 0708374149 1500 Blender")
+
+    async def paid_and_shown() -> bool:
+        payment = await _payment_for("254708374149")
+        return (
+            payment is not None
+            and payment.status == PaymentStatus.PAID
+            and demo.shows(CASHIER, payment.message_id, "Paid", payment.receipt or "?")
+        )
+
+    await demo.until("KES 1,500 request paid and its status message edited to Paid", paid_and_shown)
+
+
+async def _cancel_then_retry_scene(demo: Demo) -> None:
+    demo.transcript.scene("10:40 The customer cancels the prompt, then pays on the retry")
+    demo.type(CASHIER, "/request 0722100032 800 Kettle")
+
+    async def cancelled() -> Payment | None:
+        payment = await _payment_for("254722100032")
+        if (
+            payment is not None
+            and payment.status == PaymentStatus.CANCELLED
+            and demo.shows(CASHIER, payment.message_id, "Cancelled")
+        ):
+            return payment
+        return None
+
+    first = await demo.until("KES 800 request cancelled by the customer", cancelled)
+    demo.press(CASHIER, CASHIER, first.message_id, f"pay:retry:{first.id}", "🔁 Retry")
+
+    async def retried() -> bool:
+        payment = await _payment_for("254722100032", attempt=2)
+        return payment is not None and payment.status == PaymentStatus.PAID
+
+    await demo.until("the retry (attempt 2) paid", retried)
+
+
+async def _customer_order_scene(demo: Demo) -> None:
+    demo.transcript.scene("12:05 A customer pays an order from a deep link")
+    demo.type(ADMIN, "/order 2500 Microwave 20L")
+    order = await demo.until(
+        "order created", lambda: Order.filter(description__icontains="Microwave").first()
+    )
+    demo.type(CUSTOMER, f"/start {order.code}")
+    await demo.until(
+        "the customer is asked for their phone",
+        lambda: _has_reply_keyboard(demo, CUSTOMER),
+    )
+    demo.share_contact(CUSTOMER, "+254712345678")
+
+    async def order_paid() -> bool:
+        fresh = await Order.get(id=order.id)
+        told = any(
+            order.code in m.get("text", "") and "paid" in m.get("text", "").lower()
+            for m in demo.api.chat_messages(ADMIN)
+        )
+        return fresh.status == OrderStatus.PAID and told
+
+    await demo.until("the order is paid and the admin who created it is told", order_paid)
+
+
+async def _has_reply_keyboard(demo: Demo, chat_id: int) -> bool:
+    return any(
+        call.method == "sendMessage"
+        and call.params.get("chat_id") == chat_id
+        and "keyboard" in (call.params.get("reply_markup") or {})
+        for call in demo.api.calls
+    )
+
+
+async def _reconciliation_scene(demo: Demo) -> None:
+    demo.transcript.scene("14:30 M-Pesa never calls back; reconciliation asks and settles it")
+    demo.type(CASHIER, "/request 0722000000 300 Toaster")
+
+    async def settled() -> bool:
+        payment = await _payment_for("254722000000")
+        return (
+            payment is not None
+            and payment.status == PaymentStatus.PAID
+            and payment.receipt is None  # no callback: only a query can have said "paid"
+            and demo.shows(CASHIER, payment.message_id, "Paid")
+        )
+
+    await demo.until("the silent payment was settled by an STK query", settled)
+
+
+async def _payout_scene(demo: Demo) -> None:
+    demo.transcript.scene("16:00 An admin refunds a supplier; a second admin approves")
+    demo.type(ADMIN, "/send 0708374149 15000 Supplier refund")
+    payout = await demo.until(
+        "payout awaiting confirmation",
+        lambda: Payout.filter(
+            amount=15_000, status=PayoutStatus.AWAITING_CONFIRMATION, message_id__not_isnull=True
+        ).first(),
+    )
+    demo.press(ADMIN, ADMIN, payout.message_id, f"payout:confirm:{payout.id}", "✅ Confirm")
+
+    async def approval_card() -> dict[str, Any] | None:
+        return demo.sent_with_button(ADMIN2, f"payout:approve:{payout.id}")
+
+    card = await demo.until("the second admin is asked to approve", approval_card)
+    demo.press(ADMIN2, ADMIN2, card["message_id"], f"payout:approve:{payout.id}", "✅ Approve")
+
+    async def completed() -> bool:
+        fresh = await Payout.get(id=payout.id)
+        return (
+            fresh.status == PayoutStatus.COMPLETED
+            and fresh.approved_by_id is not None
+            and demo.shows(ADMIN, fresh.message_id, fresh.receipt or "?")
+        )
+
+    await demo.until("KES 15,000 payout approved, sent and its receipt shown", completed)
+
+
+async def _reports_scene(demo: Demo) -> None:
+    demo.transcript.scene("18:00 Closing: statistics and the day's export")
+    demo.type(ADMIN, "/stats today")
+    await demo.until(
+        "statistics answered",
+        lambda: _any_async(demo, ADMIN, "sendMessage", "Received"),
+    )
+    demo.type(ADMIN, "/export today")
+    await demo.until("CSV export sent", lambda: _any_async(demo, ADMIN, "sendDocument", ""))
+
+
+async def _any_async(demo: Demo, chat_id: int, method: str, needle: str) -> bool:
+    return any(
+        call.method == method
+        and call.params.get("chat_id") == chat_id
+        and needle in str(call.params.get("text", call.params.get("caption", "")))
+        for call in demo.api.calls
+    )
+
+
+async def _verify(demo: Demo) -> None:
+    """Final checks straight from the database."""
+    paid = await Payment.filter(status=PaymentStatus.PAID).count()
+    if paid != 4:
+        raise DemoFailed(f"expected 4 paid STK payments, found {paid}")
+    demo.passed.append("4 STK payments paid, 1 cancelled, in the database")
+    sms = await Notification.filter(channel=NotificationChannel.SMS, status="sent").count()
+    if sms != 5:
+        raise DemoFailed(f"expected 5 SMS receipts sent (4 payments, 1 payout), found {sms}")
+    demo.passed.append(f"{sms} SMS receipts delivered through the outbox")
