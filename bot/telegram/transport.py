@@ -132,7 +132,9 @@ class InProcessBotApi(BaseRequest):
         api_method = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
         if api_method == "getUpdates":
-            return 200, json.dumps({"ok": True, "result": await self._get_updates(params)}).encode()
+            call = ApiCall(api_method, params, await self._get_updates(params))
+            self.calls.append(call)
+            return 200, json.dumps({"ok": True, "result": call.result}).encode()
         if request_data is not None and request_data.contains_files:
             for name, value in request_data.multipart_data.items():
                 params[name] = {"filename": value[0], "content": value[1]}
