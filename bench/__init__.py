@@ -1,0 +1,1 @@
+"""Benchmarks: callback ingest, bot updates, start-up and memory, token single flight."""
