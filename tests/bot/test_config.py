@@ -153,3 +153,12 @@ def test_a_callback_secret_with_a_word_safaricom_refuses_is_rejected():
         load_settings(_env_file=None, callback_secret="my-sql-secret-123456")
 
     assert "CALLBACK_SECRET: contains 'sql'" in str(caught.value)
+
+
+def test_readme_documents_every_setting():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+
+    missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in readme]
+    assert missing == []
