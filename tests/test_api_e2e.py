@@ -19,10 +19,9 @@ from bot.notify.webhook import (
 from bot.services.container import build_services
 from bot.web.api import BOT_USERNAME
 from bot.web.app import create_app
-from bot.web.paths import callback_urls
 from models import Notification, NotificationChannel, NotificationStatus
-from mpesa.client import DarajaClient, DarajaConfig
-from mpesa.simulator import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, SimulatorConfig, create_simulator
+from mpesa.simulator import SANDBOX_SHORTCODE, SimulatorConfig, create_simulator
+from tests.helpers.engine import simulator_daraja
 from tests.web.api.webhook_receiver import ShopReceiver
 
 WEBHOOK_SECRET = "whsec_e2e_0123456789abcdef"
@@ -47,19 +46,7 @@ async def shop_engine(db, aiohttp_server, settings) -> AsyncIterator[SimpleNames
     app[BOT_USERNAME] = "HouseholdPlanetBot"
     our_server = await aiohttp_server(app)
     our_url = str(our_server.make_url("")).rstrip("/")
-    daraja = DarajaClient(
-        DarajaConfig(
-            base_url=sim_url,
-            consumer_key="simulator-key",
-            consumer_secret="simulator-secret",
-            shortcode=SANDBOX_SHORTCODE,
-            passkey=SANDBOX_PASSKEY,
-            callbacks=callback_urls(our_url, settings.resolved_callback_secret()),
-            b2c_shortcode="600996",
-            initiator_name="testapi",
-            security_credential="c2VjcmV0",
-        )
-    )
+    daraja = simulator_daraja(sim_url, our_url, settings.resolved_callback_secret())
     # no CHAT or SMS channel given: the WEBHOOK channel comes from the settings alone
     services = build_services(settings, daraja=daraja, channels={})
     holder.__dict__.update(vars(services))

@@ -12,7 +12,7 @@ import pytest
 from bot.notify.channels import RecordingChatChannel
 from bot.services.container import build_services
 from bot.web.app import create_app
-from bot.web.paths import callback_path, callback_urls
+from bot.web.paths import callback_path
 from models import (
     CallbackInbox,
     CallbackKind,
@@ -25,8 +25,8 @@ from models import (
     Payout,
     PayoutStatus,
 )
-from mpesa.client import DarajaClient, DarajaConfig
-from mpesa.simulator import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, SimulatorConfig, create_simulator
+from mpesa.simulator import SANDBOX_SHORTCODE, SimulatorConfig, create_simulator
+from tests.helpers.engine import simulator_daraja
 
 CHAT_ID = 555
 
@@ -41,19 +41,7 @@ async def engine(db, aiohttp_server, settings) -> AsyncIterator[SimpleNamespace]
     our_url = str(our_server.make_url("")).rstrip("/")
     settings = settings.model_copy(update={"mpesa_shortcode": SANDBOX_SHORTCODE})
     secret = settings.resolved_callback_secret()
-    daraja = DarajaClient(
-        DarajaConfig(
-            base_url=sim_url,
-            consumer_key="simulator-key",
-            consumer_secret="simulator-secret",
-            shortcode=SANDBOX_SHORTCODE,
-            passkey=SANDBOX_PASSKEY,
-            callbacks=callback_urls(our_url, secret),
-            b2c_shortcode="600996",
-            initiator_name="testapi",
-            security_credential="c2VjcmV0",
-        )
-    )
+    daraja = simulator_daraja(sim_url, our_url, secret)
     chat, sms = RecordingChatChannel(), RecordingChatChannel()
     services = build_services(
         settings,

@@ -11,34 +11,26 @@ from telegram.ext import Application
 
 from bot.config import Settings
 from bot.telegram.app import build_application
-from bot.telegram.transport import ApiCall, InProcessBotApi
+from bot.telegram.transport import (
+    ApiCall,
+    InProcessBotApi,
+    callback_query,
+    contact_message,
+    text_message,
+    user_payload,
+)
 
 _update_ids = itertools.count(1)
-_message_ids = itertools.count(10_000)
 
 
-def user(user_id: int, first_name: str = "User", username: str | None = None) -> dict[str, Any]:
+def user(user_id: int, first_name: str = "User") -> dict[str, Any]:
     """A Telegram User object."""
-    data: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
-    if username:
-        data["username"] = username
-    return data
+    return user_payload(user_id, first_name)
 
 
 def message(user_id: int, text: str, *, first_name: str = "User", **extra: Any) -> dict[str, Any]:
     """A private-chat Message from ``user_id``; a leading /command gets its entity."""
-    data: dict[str, Any] = {
-        "message_id": next(_message_ids),
-        "date": int(time.time()),
-        "chat": {"id": user_id, "type": "private", "first_name": first_name},
-        "from": user(user_id, first_name),
-        "text": text,
-        **extra,
-    }
-    if text.startswith("/"):
-        command = text.split()[0]
-        data["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-    return data
+    return {**text_message(user_id, first_name, text), **extra}
 
 
 class TelegramHarness:
@@ -80,13 +72,8 @@ class TelegramHarness:
         self, user_id: int, phone_number: str, *, contact_user_id: int | None = None
     ) -> list[ApiCall]:
         """The user taps "Share my phone number" (or forwards someone else's contact)."""
-        contact = {
-            "phone_number": phone_number,
-            "first_name": "Contact",
-            "user_id": user_id if contact_user_id is None else contact_user_id,
-        }
-        msg = message(user_id, "", contact=contact)
-        msg.pop("text")
+        msg = contact_message(user_id, "User", phone_number, contact_user_id=contact_user_id)
+        msg["contact"]["first_name"] = "Contact"
         return await self._feed({"message": msg})
 
     async def press(
@@ -100,14 +87,7 @@ class TelegramHarness:
             "chat": {"id": chat, "type": "private"},
             "text": "",
         }
-        query = {
-            "id": str(next(_update_ids)),
-            "from": user(user_id),
-            "chat_instance": str(chat),
-            "data": data,
-            "message": shown,
-        }
-        return await self._feed({"callback_query": query})
+        return await self._feed({"callback_query": callback_query(user_id, "User", data, shown)})
 
     def texts(self, calls: list[ApiCall], method: str | None = None) -> list[str]:
         """The texts of sendMessage/editMessageText calls among ``calls``."""

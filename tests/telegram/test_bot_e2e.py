@@ -19,7 +19,6 @@ from bot.services.container import build_services
 from bot.telegram import customer_texts, texts
 from bot.telegram.chat_channel import TelegramChatChannel, order_paid
 from bot.web.app import create_app
-from bot.web.paths import callback_urls
 from models import (
     CallbackInbox,
     InboxStatus,
@@ -29,9 +28,9 @@ from models import (
     Payment,
     PaymentStatus,
 )
-from mpesa.client import DarajaClient, DarajaConfig
-from mpesa.simulator import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, SimulatorConfig, create_simulator
+from mpesa.simulator import SANDBOX_SHORTCODE, SimulatorConfig, create_simulator
 from mpesa.simulator.config import Faults
+from tests.helpers.engine import simulator_daraja
 from tests.helpers.telegram import TelegramHarness
 
 ADMIN = 1001
@@ -70,19 +69,7 @@ async def world(request, db, aiohttp_server, settings) -> AsyncIterator[SimpleNa
     our_server = await aiohttp_server(create_app(holder, settings=settings))
     our_url = str(our_server.make_url("")).rstrip("/")
     settings = settings.model_copy(update={"mpesa_shortcode": SANDBOX_SHORTCODE})
-    daraja = DarajaClient(
-        DarajaConfig(
-            base_url=sim_url,
-            consumer_key="simulator-key",
-            consumer_secret="simulator-secret",
-            shortcode=SANDBOX_SHORTCODE,
-            passkey=SANDBOX_PASSKEY,
-            callbacks=callback_urls(our_url, settings.resolved_callback_secret()),
-            b2c_shortcode="600996",
-            initiator_name="testapi",
-            security_credential="c2VjcmV0",
-        )
-    )
+    daraja = simulator_daraja(sim_url, our_url, settings.resolved_callback_secret())
     channel = TelegramChatChannel()
     services = build_services(settings, daraja=daraja, channels={NotificationChannel.CHAT: channel})
     gate = GatedCallbacks(services.callbacks)
