@@ -271,6 +271,10 @@ class AccountService:
         await self._replay(CallbackKind.REVERSAL_RESULT, answer.conversation_id)
         return await Reversal.get(id=reversal.id)
 
+    async def set_reversal_message(self, reversal_id: int, chat_id: int, message_id: int) -> None:
+        """Remember where the reversal's status message is, so its result edits it in place."""
+        await Reversal.filter(id=reversal_id).update(chat_id=chat_id, message_id=message_id)
+
     async def apply_reversal_result(self, r: ReversalResult) -> ApplyOutcome:
         """Settle a reversal from its result (R000001: already reversed, recorded as failed)."""
         async with in_transaction():

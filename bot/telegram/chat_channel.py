@@ -147,8 +147,13 @@ class TelegramChatChannel:
 
     async def _reversal(self, chat_id: int, payload: dict[str, Any]) -> None:
         reversal = await _get(Reversal, payload.get("reversal_id"))
-        # nothing stores a reversal's message id yet: a new message each time (see the report)
-        await self._show_live(reversal, chat_id, staff_texts.reversal_card(reversal), None, None)
+        await self._show_live(
+            reversal,
+            chat_id,
+            staff_texts.reversal_card(reversal),
+            None,
+            self._services.accounts.set_reversal_message,
+        )
 
     async def _alert(self, chat_id: int, payload: dict[str, Any]) -> None:
         await self._send(chat_id, f"⚠️ {escape(str(payload.get('text', '')))}")

@@ -171,6 +171,10 @@ class AdminHandlers(StaffHandlerBase):
             return
         await answer(query, "Sent to M-Pesa")
         await edit(query, staff_texts.reversal_card(reversal))
+        # the result arrives by callback and is edited into this same message
+        await self._services.accounts.set_reversal_message(
+            reversal.id, query.message.chat.id, query.message.message_id
+        )
 
 
 def _receipt(args: list[str]) -> str:

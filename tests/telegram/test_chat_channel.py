@@ -341,8 +341,9 @@ async def test_balance_answer(env, status, result, text):
     assert [(m, p["text"]) for m, p in calls_since(env, before)] == [("sendMessage", text)]
 
 
-async def test_reversal_outcome_is_sent(env):
+async def test_reversal_outcome_is_edited_into_its_confirmation_card(env):
     admin = await Staff.create(telegram_id=ADMIN, name="Otieno", role=StaffRole.ADMIN)
+    card = await env.bot.send_message(ADMIN, "Reverse KES 150?")
     reversal = await Reversal.create(
         receipt="UKK4Q7M2XB",
         amount=150,
@@ -350,13 +351,14 @@ async def test_reversal_outcome_is_sent(env):
         requested_by=admin,
         status=ReversalStatus.COMPLETED,
         chat_id=ADMIN,
+        message_id=card.message_id,
     )
     before = len(env.api.calls)
 
     await env.channel.deliver(event(ADMIN, event="reversal", reversal_id=reversal.id))
 
-    assert [(m, p["text"]) for m, p in calls_since(env, before)] == [
-        ("sendMessage", staff_texts.reversal_card(reversal))
+    assert [(m, p["message_id"], p["text"]) for m, p in calls_since(env, before)] == [
+        ("editMessageText", card.message_id, staff_texts.reversal_card(reversal))
     ]
 
 

@@ -165,6 +165,8 @@ async def test_reverse_asks_then_sends_once(world: World) -> None:
 
     reversal = await Reversal.get()
     assert reversal.status == ReversalStatus.SUBMITTED
+    # the result will be edited into this same card
+    assert (reversal.chat_id, reversal.message_id) == (ADMIN_ID, message_id)
     assert [c.method for c in confirmed] == ["answerCallbackQuery", "editMessageText"]
     assert confirmed[1].params["text"] == staff_texts.reversal_card(reversal)
     assert markup(confirmed) is None
