@@ -160,6 +160,9 @@ class Payout(Model):
     approved_by = fields.ForeignKeyField(
         "models.Staff", related_name="approved_payouts", null=True, on_delete=fields.SET_NULL
     )
+    rejected_by = fields.ForeignKeyField(
+        "models.Staff", related_name="rejected_payouts", null=True, on_delete=fields.SET_NULL
+    )
     needs_approval = fields.BooleanField(default=False)
     result_code = fields.CharField(max_length=32, null=True)
     result_desc = fields.CharField(max_length=255, null=True)

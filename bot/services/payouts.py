@@ -357,7 +357,10 @@ class PayoutService(PayoutResults):
             )
         try:
             async with in_transaction():
-                won = await Payout.filter(id=payout.id, status=source).update(status=wanted)
+                decided = {"rejected_by_id": staff.id} if wanted is PayoutStatus.REJECTED else {}
+                won = await Payout.filter(id=payout.id, status=source).update(
+                    status=wanted, **decided
+                )
                 if not won:
                     raise Conflict(await self._state_sentence(payout.id))
                 payout = await Payout.get(id=payout.id)

@@ -19,6 +19,7 @@ from telegram.error import BadRequest, Forbidden
 
 from bot.notify.channels import PermanentDeliveryError
 from bot.telegram import customer_texts, keyboards, staff_texts, texts
+from bot.telegram.staff_base import payout_card
 from models import (
     DarajaQuery,
     Notification,
@@ -29,7 +30,6 @@ from models import (
     QueryKind,
     QueryStatus,
     Reversal,
-    Staff,
 )
 from mpesa.amounts import format_cents
 
@@ -131,14 +131,14 @@ class TelegramChatChannel:
         await self._show_live(
             payout,
             chat_id,
-            await _payout_card(payout),
+            await payout_card(payout),
             keyboards.payout_buttons(payout),
             self._services.payouts.set_status_message,
         )
 
     async def _payout_approval(self, chat_id: int, payload: dict[str, Any]) -> None:
         payout = await _get(Payout, payload.get("payout_id"))
-        text = f"🔔 <b>Approval needed</b>\n\n{await _payout_card(payout)}"
+        text = f"🔔 <b>Approval needed</b>\n\n{await payout_card(payout)}"
         await self._send(chat_id, text, keyboards.approval_buttons(payout))
 
     async def _query(self, chat_id: int, payload: dict[str, Any]) -> None:
@@ -256,12 +256,6 @@ def query_answer(query: DarajaQuery) -> str:
     if result.get("credit_party_name"):
         lines.append(f"To: {escape(str(result['credit_party_name']))}")
     return "\n".join(lines)
-
-
-async def _payout_card(payout: Payout) -> str:
-    initiator = await Staff.get_or_none(id=payout.initiated_by_id)
-    approver = await Staff.get_or_none(id=payout.approved_by_id) if payout.approved_by_id else None
-    return texts.payout_card(payout, initiator=initiator, approver=approver)
 
 
 async def _get(model: Any, record_id: object) -> Any:

@@ -113,14 +113,15 @@ async def order_of(payment: Payment) -> Order | None:
     return await Order.get_or_none(id=payment.order_id) if payment.order_id else None
 
 
-async def payout_people(payout: Payout) -> tuple[Staff | None, Staff | None]:
-    """The initiator and approver of a payout, to name them on its card."""
-    initiator = await Staff.get_or_none(id=payout.initiated_by_id)
-    approver = await Staff.get_or_none(id=payout.approved_by_id) if payout.approved_by_id else None
-    return initiator, approver
-
-
 async def payout_card(payout: Payout) -> str:
-    """texts.payout_card with the people named."""
-    initiator, approver = await payout_people(payout)
-    return texts.payout_card(payout, initiator=initiator, approver=approver)
+    """texts.payout_card with the people named: who asked, approved or rejected it."""
+
+    async def person(staff_id: int | None) -> Staff | None:
+        return await Staff.get_or_none(id=staff_id) if staff_id else None
+
+    return texts.payout_card(
+        payout,
+        initiator=await person(payout.initiated_by_id),
+        approver=await person(payout.approved_by_id),
+        rejecter=await person(payout.rejected_by_id),
+    )

@@ -87,8 +87,6 @@ class PayoutHandlers(StaffHandlerBase):
             return
         await answer(query, TOASTS[verb])
         card = await payout_card(payout)
-        if verb == "reject":
-            card = staff_texts.rejected_by(card, await self._services.staff.find(user_id))
         buttons = (
             keyboards.approval_buttons
             if verb in ("approve", "reject")

@@ -95,12 +95,6 @@ def payout_summary(payout: Payout, card: str, *, threshold: int) -> str:
     return card
 
 
-def rejected_by(card: str, member: Staff | None) -> str:
-    """A payout card with who rejected it."""
-    who = staff_name(member) if member is not None else "an admin"
-    return f"{card}\nRejected by {who}"
-
-
 def checked_line(moment: datetime) -> str:
     """The note added when a pending payment was checked with M-Pesa."""
     return f"\n\n<i>Checked with M-Pesa at {when(moment)}: no final answer yet.</i>"

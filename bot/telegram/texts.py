@@ -88,7 +88,11 @@ def payment_card(payment: Payment, order: Order | None = None) -> str:
 
 
 def payout_card(
-    payout: Payout, *, initiator: Staff | None = None, approver: Staff | None = None
+    payout: Payout,
+    *,
+    initiator: Staff | None = None,
+    approver: Staff | None = None,
+    rejecter: Staff | None = None,
 ) -> str:
     """The live status message of a B2C payout."""
     status = PayoutStatus(payout.status)
@@ -99,6 +103,8 @@ def payout_card(
         lines.append(f"Requested by {staff_name(initiator)}")
     if approver is not None:
         lines.append(f"Approved by {staff_name(approver)}")
+    if rejecter is not None:
+        lines.append(f"Rejected by {staff_name(rejecter)}")
     lines.append("")
     lines.append(f"<b>{PAYOUT_HEADLINE[status]}</b>")
     if status is PayoutStatus.COMPLETED:

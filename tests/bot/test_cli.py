@@ -59,7 +59,7 @@ def test_migrate_then_manage_staff(env, capsys):
     assert cli("staff", "remove", "42") == 1
 
     out, err = capsys.readouterr()
-    assert "applied 1 migration(s)" in out
+    assert "applied 2 migration(s): models.0001_initial, models.0002_payout_rejected_by" in out
     assert "the database is up to date" in out
     assert "42 is now an active cashier" in out
     assert "Jane Wanjiru" in out

@@ -52,7 +52,7 @@ async def test_migrate_applies_everything_once_and_the_schema_works(empty_databa
     applied = await migrate(empty_database)
     again = await migrate(empty_database)
 
-    assert applied == ["models.0001_initial"]
+    assert applied == ["models.0001_initial", "models.0002_payout_rejected_by"]
     assert again == []
     await init_db(empty_database)
     try:

@@ -295,10 +295,12 @@ async def test_reject_by_a_second_admin(world: World) -> None:
 
     payout = await Payout.get()
     admin = await Staff.get(telegram_id=ADMIN_ID)
+    rejecter = await Staff.get(telegram_id=SECOND_ADMIN_ID)
     assert payout.status == PayoutStatus.REJECTED
-    assert calls[1].params["text"] == (
-        texts.payout_card(payout, initiator=admin) + "\nRejected by Otieno &amp; Sons"
-    )
+    assert payout.rejected_by_id == rejecter.id
+    card_text = texts.payout_card(payout, initiator=admin, rejecter=rejecter)
+    assert calls[1].params["text"] == card_text
+    assert "Rejected by Otieno &amp; Sons" in card_text
     assert world.daraja.called("b2c_payment") == []
 
 
