@@ -223,7 +223,8 @@ REVERSAL_TRANSITIONS: dict[ReversalStatus, frozenset[ReversalStatus]] = {
     ),
     ReversalStatus.UNKNOWN: frozenset({ReversalStatus.COMPLETED, ReversalStatus.FAILED}),
     ReversalStatus.COMPLETED: frozenset(),
-    ReversalStatus.FAILED: frozenset(),
+    # refused or never sent: an admin may try again
+    ReversalStatus.FAILED: frozenset({ReversalStatus.SUBMITTING}),
 }
 
 

@@ -29,6 +29,7 @@ from models import (
     QueryStatus,
     Reversal,
     ReversalStatus,
+    Staff,
     StaffRole,
 )
 from models.enums import REVERSAL_TRANSITIONS, sources_for
@@ -49,6 +50,8 @@ from mpesa.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+ALREADY_REVERSED = "R000001"  # Daraja's result code: this receipt was reversed before
 
 Clock = Callable[[], datetime]
 # errors after which Daraja certainly did not act on the request
@@ -220,7 +223,7 @@ class AccountService:
             )
         existing = await Reversal.get_or_none(receipt=receipt)
         if existing is not None:
-            raise await self._refused(actor, receipt, _already(existing))
+            return await self._retry_reversal(existing, staff, actor, remarks, chat_id)
         try:
             async with in_transaction():
                 reversal = await Reversal.create(
@@ -242,6 +245,30 @@ class AccountService:
             existing = await Reversal.get(receipt=receipt)
             raise await self._refused(actor, receipt, _already(existing)) from None
         return await self._send_reversal(reversal)
+
+    async def _retry_reversal(
+        self, existing: Reversal, staff: Staff, actor: str, remarks: str, chat_id: int | None
+    ) -> Reversal:
+        """Try a failed reversal again; anything else about this receipt is refused."""
+        # FAILED means M-Pesa refused it or it never left; "already reversed" is final
+        if existing.status != ReversalStatus.FAILED or existing.result_code == ALREADY_REVERSED:
+            raise await self._refused(actor, existing.receipt, _already(existing))
+        won = await Reversal.filter(id=existing.id, status=ReversalStatus.FAILED).update(
+            status=ReversalStatus.SUBMITTING,
+            requested_by_id=staff.id,
+            remarks=remarks,
+            chat_id=chat_id,
+            message_id=None,
+            result_code=None,
+            result_desc=None,
+            conversation_id=None,
+            originator_conversation_id=None,
+        )
+        if not won:
+            fresh = await Reversal.get(id=existing.id)
+            raise await self._refused(actor, existing.receipt, _already(fresh))
+        await audit(actor, "reversal.retry", subject=f"reversal:{existing.id}")
+        return await self._send_reversal(await Reversal.get(id=existing.id))
 
     async def _send_reversal(self, reversal: Reversal) -> Reversal:
         try:

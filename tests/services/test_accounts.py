@@ -364,3 +364,38 @@ async def test_reversal_queue_timeout_is_unknown(world):
 
     assert outcome is ApplyOutcome.APPLIED
     assert (await Reversal.get(id=reversal.id)).status is ReversalStatus.UNKNOWN
+
+
+async def test_a_reversal_that_never_left_can_be_tried_again(world):
+    await paid_payment(amount=150)
+    world.daraja.queue("reversal", DarajaUnreachable("connect failed"))
+    failed = await world.accounts.reverse(RECEIPT, by_telegram_id=ADMIN)
+
+    retried = await world.accounts.reverse(RECEIPT, by_telegram_id=SECOND_ADMIN, chat_id=77)
+
+    assert failed.status == ReversalStatus.FAILED
+    assert (retried.id, retried.status, retried.chat_id) == (
+        failed.id,
+        ReversalStatus.SUBMITTED,
+        77,
+    )
+    assert len(world.daraja.called("reversal")) == 2
+    assert await AuditEvent.filter(action="reversal.retry").count() == 1
+
+
+async def test_an_already_reversed_receipt_is_not_tried_again(world):
+    await paid_payment(amount=150)
+    reversal = await world.accounts.reverse(RECEIPT, by_telegram_id=ADMIN)
+    await world.accounts.apply_reversal_result(
+        reversal_result(
+            originator=reversal.originator_conversation_id,
+            conversation=reversal.conversation_id,
+            code="R000001",
+            desc="The transaction has already been reversed.",
+        )
+    )
+
+    with pytest.raises(Conflict):
+        await world.accounts.reverse(RECEIPT, by_telegram_id=ADMIN)
+
+    assert len(world.daraja.called("reversal")) == 1
