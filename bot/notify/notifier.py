@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from models import (
+    Customer,
     DarajaQuery,
     Notification,
     NotificationChannel,
@@ -31,6 +33,17 @@ from mpesa.amounts import format_kes
 from mpesa.phone import mask_msisdn
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One message the outbox is to deliver: its event key, channel, recipient and payload."""
+
+    event_key: str
+    channel: NotificationChannel
+    recipient: str
+    payload: dict[str, Any]
+    delay_s: float = 0.0
 
 
 class Notifier:
@@ -61,42 +74,88 @@ class Notifier:
         delay_s: float = 0.0,
     ) -> None:
         """Queue one message unless this event already queued it (INSERT ... ON CONFLICT IGNORE)."""
-        row = Notification(
-            event_key=event_key[:128],
-            channel=channel,
-            recipient=str(recipient),
-            payload=payload,
-            next_attempt_at=self._clock() + timedelta(seconds=delay_s),
-        )
-        await Notification.bulk_create([row], ignore_conflicts=True)
+        await self.write([OutboxRow(event_key, channel, str(recipient), payload, delay_s)])
+
+    async def write(self, rows: Iterable[OutboxRow]) -> None:
+        """Queue ``rows`` in one statement; a row whose event_key is already queued is skipped."""
+        objects = [
+            Notification(
+                event_key=row.event_key[:128],
+                channel=row.channel,
+                recipient=row.recipient,
+                payload=row.payload,
+                next_attempt_at=self.due_at(row),
+            )
+            for row in rows
+        ]
+        if objects:
+            await Notification.bulk_create(objects, ignore_conflicts=True)
+
+    def due_at(self, row: OutboxRow) -> datetime:
+        """When the outbox may first try to deliver ``row`` (aware UTC)."""
+        return self._clock() + timedelta(seconds=row.delay_s)
 
     # -- payments ---------------------------------------------------------------------------
 
     async def payment_changed(self, payment: Payment) -> None:
         """Tell everyone concerned that an STK payment moved to its current status."""
         status = PaymentStatus(payment.status)
+        paid = status is PaymentStatus.PAID
+        order = None
+        if payment.order_id is not None and (paid or status.can_retry):
+            order = await payment.order
+        customer = await payment.customer if paid and payment.customer_id else None
+        creator = await order.created_by if paid and order and order.created_by_id else None
+        admin_ids = await self.admin_ids() if status is PaymentStatus.REVIEW else []
+        await self.write(
+            self.payment_rows(
+                payment, order=order, customer=customer, creator=creator, admin_ids=admin_ids
+            )
+        )
+
+    def payment_rows(
+        self,
+        payment: Payment,
+        *,
+        order: Order | None,
+        customer: Customer | None,
+        creator: Staff | None,
+        admin_ids: list[int],
+    ) -> list[OutboxRow]:
+        """The messages a payment's current status produces, given its related records.
+
+        ``order`` is needed when the payment has one and is paid or retryable; ``customer`` and
+        ``creator`` (the order's) when it is paid; ``admin_ids`` when it is under review.
+        """
+        status = PaymentStatus(payment.status)
         base = f"payment:{payment.id}:{status.value}"
+        rows: list[OutboxRow] = []
         if payment.chat_id is not None:
-            await self.enqueue(
-                event_key=f"{base}:chat:{payment.chat_id}",
-                channel=NotificationChannel.CHAT,
-                recipient=payment.chat_id,
-                payload={"event": "payment", "payment_id": payment.id},
+            rows.append(
+                OutboxRow(
+                    f"{base}:chat:{payment.chat_id}",
+                    NotificationChannel.CHAT,
+                    str(payment.chat_id),
+                    {"event": "payment", "payment_id": payment.id},
+                )
             )
         if status is PaymentStatus.PAID:
-            await self._payment_paid(payment, base)
-        elif status.can_retry and payment.order_id is not None:
-            await self._order_payment_failed(payment, base)
+            rows += self._paid_rows(payment, base, order, customer, creator)
+        elif status.can_retry and payment.order_id is not None and order is not None:
+            rows += self._order_payment_failed_rows(payment, base, order)
         elif status is PaymentStatus.REVIEW:
-            await self.admin_alert(
+            rows += self.alert_rows(
                 f"{base}:alert",
                 f"Payment #{payment.id} needs review: {payment.review_reason or 'see the record'}",
+                admin_ids,
             )
+        return rows
 
-    async def _order_payment_failed(self, payment: Payment, base: str) -> None:
+    def _order_payment_failed_rows(
+        self, payment: Payment, base: str, order: Order
+    ) -> list[OutboxRow]:
         # the shop hears about failed attempts of its orders; the order stays open for a retry
-        order = await payment.order
-        await self.webhook_event(
+        return self.webhook_rows(
             base,
             "payment.failed",
             {
@@ -111,38 +170,54 @@ class Notifier:
             },
         )
 
-    async def _payment_paid(self, payment: Payment, base: str) -> None:
-        order = await payment.order if payment.order_id else None
+    def _paid_rows(
+        self,
+        payment: Payment,
+        base: str,
+        order: Order | None,
+        customer: Customer | None,
+        creator: Staff | None,
+    ) -> list[OutboxRow]:
+        rows: list[OutboxRow] = []
         if self._sms_enabled:
-            await self.enqueue(
-                event_key=f"{base}:sms",
-                channel=NotificationChannel.SMS,
-                recipient=payment.msisdn,
-                payload={"text": self.payment_receipt_sms(payment, order)},
+            rows.append(
+                OutboxRow(
+                    f"{base}:sms",
+                    NotificationChannel.SMS,
+                    payment.msisdn,
+                    {"text": self.payment_receipt_sms(payment, order)},
+                )
             )
-        customer = await payment.customer if payment.customer_id else None
         # its own event, even in the chat of the status message: an edit is silent, a receipt
         # message is not, and each is delivered (and retried) once
         if customer is not None and customer.chat_id:
-            await self.enqueue(
-                event_key=f"{base}:customer:{customer.chat_id}",
-                channel=NotificationChannel.CHAT,
-                recipient=customer.chat_id,
-                payload={"event": "payment_receipt", "payment_id": payment.id},
+            rows.append(
+                OutboxRow(
+                    f"{base}:customer:{customer.chat_id}",
+                    NotificationChannel.CHAT,
+                    str(customer.chat_id),
+                    {"event": "payment_receipt", "payment_id": payment.id},
+                )
             )
         if order is not None:
-            await self._order_paid(order, payment)
+            rows += self.order_paid_rows(order, payment, creator)
+        return rows
 
-    async def _order_paid(self, order: Order, payment: Payment | None) -> None:
-        creator = await order.created_by if order.created_by_id else None
+    def order_paid_rows(
+        self, order: Order, payment: Payment | None, creator: Staff | None
+    ) -> list[OutboxRow]:
+        """The messages an order paid (by ``payment``, or by C2B when None) produces."""
+        rows: list[OutboxRow] = []
         if creator is not None and (payment is None or creator.telegram_id != payment.chat_id):
-            await self.enqueue(
-                event_key=f"order:{order.id}:paid:staff:{creator.telegram_id}",
-                channel=NotificationChannel.CHAT,
-                recipient=creator.telegram_id,
-                payload={"event": "order_paid", "order_id": order.id},
+            rows.append(
+                OutboxRow(
+                    f"order:{order.id}:paid:staff:{creator.telegram_id}",
+                    NotificationChannel.CHAT,
+                    str(creator.telegram_id),
+                    {"event": "order_paid", "order_id": order.id},
+                )
             )
-        await self.webhook_event(
+        rows += self.webhook_rows(
             f"order:{order.id}:paid",
             "order.paid",
             {
@@ -153,10 +228,12 @@ class Notifier:
                 "paymentId": payment.id if payment else None,
             },
         )
+        return rows
 
     async def order_paid(self, order: Order) -> None:
         """Tell the order's creator and the shop that an order was paid (C2B or STK)."""
-        await self._order_paid(order, None)
+        creator = await order.created_by if order.created_by_id else None
+        await self.write(self.order_paid_rows(order, None, creator))
 
     def payment_receipt_sms(self, payment: Payment, order: Order | None) -> str:
         """The customer's SMS receipt for a paid STK payment, in plain words."""
@@ -175,29 +252,32 @@ class Notifier:
 
     async def payout_changed(self, payout: Payout) -> None:
         """Tell the initiator (and the recipient by SMS once paid) where a payout stands."""
+        await self.write(self.payout_rows(payout))
+
+    def payout_rows(self, payout: Payout) -> list[OutboxRow]:
+        """The messages a payout's current status produces."""
         status = PayoutStatus(payout.status)
         base = f"payout:{payout.id}:{status.value}"
+        rows: list[OutboxRow] = []
         if payout.chat_id is not None:
-            await self.enqueue(
-                event_key=f"{base}:chat:{payout.chat_id}",
-                channel=NotificationChannel.CHAT,
-                recipient=payout.chat_id,
-                payload={"event": "payout", "payout_id": payout.id},
+            rows.append(
+                OutboxRow(
+                    f"{base}:chat:{payout.chat_id}",
+                    NotificationChannel.CHAT,
+                    str(payout.chat_id),
+                    {"event": "payout", "payout_id": payout.id},
+                )
             )
         if status is PayoutStatus.COMPLETED and self._sms_enabled:
-            await self.enqueue(
-                event_key=f"{base}:sms",
-                channel=NotificationChannel.SMS,
-                recipient=payout.msisdn,
-                payload={
-                    "text": (
-                        f"{self._business} has sent you {format_kes(payout.amount)} by M-Pesa. "
-                        f"Receipt {payout.receipt or 'pending'}. Reason: {payout.remarks}."
-                    )
-                },
+            text = (
+                f"{self._business} has sent you {format_kes(payout.amount)} by M-Pesa. "
+                f"Receipt {payout.receipt or 'pending'}. Reason: {payout.remarks}."
+            )
+            rows.append(
+                OutboxRow(f"{base}:sms", NotificationChannel.SMS, payout.msisdn, {"text": text})
             )
         if status in (PayoutStatus.COMPLETED, PayoutStatus.FAILED):
-            await self.webhook_event(
+            rows += self.webhook_rows(
                 f"payout:{payout.id}:{status.value}",
                 f"payout.{status.value}",
                 {
@@ -209,19 +289,21 @@ class Notifier:
                     "resultDesc": payout.result_desc,
                 },
             )
+        return rows
 
     async def approval_requested(self, payout: Payout) -> None:
         """Ask every other active admin to approve or reject a payout above the threshold."""
         initiator = await payout.initiated_by
-        for admin_id in await self.admin_ids():
-            if admin_id == initiator.telegram_id:
-                continue
-            await self.enqueue(
-                event_key=f"payout:{payout.id}:approval:{admin_id}",
-                channel=NotificationChannel.CHAT,
-                recipient=admin_id,
-                payload={"event": "payout_approval", "payout_id": payout.id},
+        await self.write(
+            OutboxRow(
+                f"payout:{payout.id}:approval:{admin_id}",
+                NotificationChannel.CHAT,
+                str(admin_id),
+                {"event": "payout_approval", "payout_id": payout.id},
             )
+            for admin_id in await self.admin_ids()
+            if admin_id != initiator.telegram_id
+        )
 
     # -- other answers ----------------------------------------------------------------------
 
@@ -249,25 +331,38 @@ class Notifier:
 
     async def admin_alert(self, event_key: str, text: str) -> None:
         """Alert every active admin (configuration problems, drift, reviews)."""
-        for admin_id in await self.admin_ids():
-            await self.enqueue(
-                event_key=f"{event_key}:admin:{admin_id}",
-                channel=NotificationChannel.CHAT,
-                recipient=admin_id,
-                payload={"event": "alert", "text": text},
+        await self.write(self.alert_rows(event_key, text, await self.admin_ids()))
+
+    @staticmethod
+    def alert_rows(event_key: str, text: str, admin_ids: list[int]) -> list[OutboxRow]:
+        """One alert message per admin in ``admin_ids``."""
+        return [
+            OutboxRow(
+                f"{event_key}:admin:{admin_id}",
+                NotificationChannel.CHAT,
+                str(admin_id),
+                {"event": "alert", "text": text},
             )
+            for admin_id in admin_ids
+        ]
 
     async def webhook_event(self, event_key: str, event_type: str, data: dict[str, Any]) -> None:
         """Queue a signed webhook to the shop backend, when one is configured."""
+        await self.write(self.webhook_rows(event_key, event_type, data))
+
+    def webhook_rows(
+        self, event_key: str, event_type: str, data: dict[str, Any]
+    ) -> list[OutboxRow]:
+        """The shop webhook for an event: one row, or none when no webhook is configured."""
         if not self._webhook_url:
-            return
-        await self.enqueue(
-            event_key=f"{event_key}:webhook",
-            channel=NotificationChannel.WEBHOOK,
-            recipient=self._webhook_url,
-            # the id is drawn once, here: a retried delivery repeats it so the shop can de-duplicate
-            payload={"id": f"evt_{uuid.uuid4().hex}", "type": event_type, "data": data},
-        )
+            return []
+        # the id is drawn once, here: a retried delivery repeats it so the shop can de-duplicate
+        payload = {"id": f"evt_{uuid.uuid4().hex}", "type": event_type, "data": data}
+        return [
+            OutboxRow(
+                f"{event_key}:webhook", NotificationChannel.WEBHOOK, self._webhook_url, payload
+            )
+        ]
 
     async def admin_ids(self) -> list[int]:
         """Telegram ids of active admins: the configured bootstrap admins and those in the DB."""

@@ -118,39 +118,54 @@ class CallbackService:
             if hasattr(service, "replay_unmatched") and service.replay_unmatched is None:
                 service.replay_unmatched = self.replay
 
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """The clock that stamps processed_at (aware UTC)."""
+        return self._clock
+
     async def ingest(
         self, kind: CallbackKind, body: bytes, remote_addr: str
     ) -> tuple[int, dict[str, Any]]:
         """Store, parse and apply one callback; return the HTTP status and JSON body to answer."""
-        text, encoding_note = _body_text(body)
+        text, encoding_note = body_text(body)
         # its own committed write: whatever happens next, the body is kept
         row = await CallbackInbox.create(
             kind=kind, body=text, remote_addr=remote_addr[:64], error=encoding_note
         )
+        return await self.process_stored(row.id, kind, body)
+
+    async def process_stored(
+        self, inbox_id: int, kind: CallbackKind, body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """Parse and apply a callback stored (RECEIVED) as ``inbox_id``; answer like ingest."""
         try:
             parsed = _PARSERS[kind](body)
         except CallbackParseError as exc:
             reason = str(exc) or "unreadable body"
-            await CallbackInbox.filter(id=row.id).update(
+            await CallbackInbox.filter(id=inbox_id).update(
                 status=InboxStatus.REJECTED, error=reason[:2000], processed_at=self._clock()
             )
-            self._count(kind, "rejected")
-            log.warning("callback.rejected kind=%s inbox=%s reason=%s", kind, row.id, reason)
+            self.count(kind, "rejected")
+            log.warning("callback.rejected kind=%s inbox=%s reason=%s", kind, inbox_id, reason)
             return 400, {"ResultCode": BAD_REQUEST_CODE, "ResultDesc": f"Rejected: {reason}"}
         try:
-            applied = await self._apply_and_mark(row.id, kind, parsed, InboxStatus.RECEIVED)
+            applied = await self._apply_and_mark(inbox_id, kind, parsed, InboxStatus.RECEIVED)
         except Exception:
             # the row stays RECEIVED: the reconciler applies it again later
-            log.exception("callback.failed kind=%s inbox=%s", kind, row.id)
-            await CallbackInbox.filter(id=row.id).update(error="processing failed; will retry")
-            self._count(kind, "error")
+            log.exception("callback.failed kind=%s inbox=%s", kind, inbox_id)
+            await CallbackInbox.filter(id=inbox_id).update(error="processing failed; will retry")
+            self.count(kind, "error")
             if kind is CallbackKind.C2B_VALIDATION:
                 # no answer we can stand by: M-Pesa then applies the registered ResponseType
                 return 500, {"ResultCode": BAD_REQUEST_CODE, "ResultDesc": "Temporary error"}
-            return 200, _ack(kind)
-        self._count(kind, applied.outcome.value)
+            return 200, ack(kind)
+        self.count(kind, applied.outcome.value)
         log.info(
-            "callback.%s kind=%s inbox=%s key=%s", applied.outcome, kind, row.id, applied.match_key
+            "callback.%s kind=%s inbox=%s key=%s",
+            applied.outcome,
+            kind,
+            inbox_id,
+            applied.match_key,
         )
         return 200, applied.answer
 
@@ -158,7 +173,7 @@ class CallbackService:
         self, kind: CallbackKind, body: bytes, remote_addr: str, reason: str
     ) -> None:
         """Keep a callback we refused to process (source not allowed, body too large)."""
-        text, _ = _body_text(body)
+        text, _ = body_text(body)
         await CallbackInbox.create(
             kind=kind,
             body=text,
@@ -167,7 +182,7 @@ class CallbackService:
             error=reason[:2000],
             processed_at=self._clock(),
         )
-        self._count(kind, "refused")
+        self.count(kind, "refused")
         log.warning("callback.refused kind=%s remote=%s reason=%s", kind, remote_addr, reason)
 
     async def replay(self, kind: CallbackKind, match_key: str) -> int:
@@ -219,7 +234,7 @@ class CallbackService:
                 continue
             if applied.outcome is not ApplyOutcome.UNMATCHED:
                 matched += 1
-                self._count(kind, f"replayed_{applied.outcome.value}")
+                self.count(kind, f"replayed_{applied.outcome.value}")
                 log.info(
                     "callback.replayed kind=%s inbox=%s outcome=%s", kind, row.id, applied.outcome
                 )
@@ -266,20 +281,21 @@ class CallbackService:
             outcome = await self._accounts.apply_reversal_result(parsed)
         else:  # a status, balance or reversal queue time-out
             outcome = await self._accounts.apply_query_timeout(kind, parsed)
-        return _Applied(ApplyOutcome(outcome), key, _ack(kind))
+        return _Applied(ApplyOutcome(outcome), key, ack(kind))
 
-    def _count(self, kind: CallbackKind, outcome: str) -> None:
+    def count(self, kind: CallbackKind, outcome: str) -> None:
+        """Count one callback of ``kind`` that ended in ``outcome`` (for /metrics)."""
         self.counts[(kind.value, outcome)] += 1
 
 
-def _ack(kind: CallbackKind) -> dict[str, Any]:
+def ack(kind: CallbackKind) -> dict[str, Any]:
     """The answer Daraja expects once a callback is safely ours."""
     if kind is CallbackKind.C2B_CONFIRMATION:
         return dict(cb.C2B_CONFIRMATION_ACK)
     return dict(cb.ACK)
 
 
-def _body_text(body: bytes) -> tuple[str, str | None]:
+def body_text(body: bytes) -> tuple[str, str | None]:
     """The body as text for the inbox; bytes that are not UTF-8 are kept as escapes, not lost."""
     try:
         return body.decode("utf-8"), None

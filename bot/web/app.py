@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
 from bot.config import Settings
+from bot.services.callback_batch import IngestBatcher
 from bot.web import routes
 from bot.web.api import register_api
 from bot.web.middlewares import AllowList, ClientAddress, security_headers
@@ -27,9 +29,33 @@ def create_app(services: Any, *, settings: Settings) -> web.Application:
     app[routes.ALLOW_LIST] = AllowList(networks)
     routes.register(app, secret=settings.resolved_callback_secret())
     register_api(app, settings=settings)
+    _add_ingest_batcher(app, services, settings)
     log.info(
         "web.ready callback_allow_list=%s trusted_proxies=%d",
         f"{len(networks)} networks" if networks else "off (everyone may post)",
         len(settings.trusted_proxies),
     )
     return app
+
+
+def _add_ingest_batcher(app: web.Application, services: Any, settings: Settings) -> None:
+    """Group-commit STK callbacks when the real Notifier is there and no query must confirm them."""
+    notifier = getattr(services, "notifier", None)
+    if notifier is None or settings.confirm_by_query:
+        return  # each callback is then stored and applied on its own, in its request
+    batcher = IngestBatcher(
+        services.callbacks, notifier=notifier, confirm_by_query=settings.confirm_by_query
+    )
+    app[routes.INGEST_BATCHER] = batcher
+
+    async def drain(_: web.Application) -> None:
+        # on_shutdown runs before the cleanup contexts, so the database is still open here
+        # whatever order they were added in; callbacks arriving later are applied inline
+        await batcher.close()
+
+    async def writer(_: web.Application) -> AsyncIterator[None]:
+        async for _step in batcher.run():
+            yield
+
+    app.on_shutdown.append(drain)
+    app.cleanup_ctx.append(writer)

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.services.callback_batch import IngestBatcher
 from bot.web.metrics import CONTENT_TYPE, render_metrics
 from bot.web.middlewares import AllowList, ClientAddress
 from bot.web.paths import CALLBACK_ROUTES, callback_path
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 SERVICES: web.AppKey[Any] = web.AppKey("services", object)
 CLIENT_ADDRESS: web.AppKey[ClientAddress] = web.AppKey("client_address", ClientAddress)
 ALLOW_LIST: web.AppKey[AllowList] = web.AppKey("allow_list", AllowList)
+INGEST_BATCHER: web.AppKey[IngestBatcher] = web.AppKey("ingest_batcher", IngestBatcher)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -48,7 +50,11 @@ def callback_handler(kind: CallbackKind) -> Handler:
                 kind, body, remote, f"source {remote or 'unknown'} is not in the allow-list"
             )
             return web.json_response({"ResultCode": 1, "ResultDesc": "Forbidden"}, status=403)
-        status, answer = await callbacks.ingest(kind, body, remote)
+        batcher = request.app.get(INGEST_BATCHER)
+        if kind is CallbackKind.STK and batcher is not None:
+            status, answer = await batcher.submit(body, remote)
+        else:
+            status, answer = await callbacks.ingest(kind, body, remote)
         return web.json_response(answer, status=status)
 
     on_callback.__name__ = f"on_{kind.value}"

@@ -1,0 +1,490 @@
+"""Group commit for STK callbacks: one writer stores, applies and commits them in batches.
+
+Each request hands its body to the writer and waits. The writer takes whatever is queued right now
+(no timer: under light load a batch is one callback), stores every raw body in one committed INSERT,
+then settles the plain successes (a PENDING payment, the amount and phone as requested, receipt
+new) in one transaction: the same conditional updates, audit rows and outbox rows as the per-item
+path, written with one statement per table. Everything else, and a whole batch whose transaction
+fails, goes through CallbackService one by one, in arrival order, exactly as a lone callback would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from bot.notify.notifier import Notifier, OutboxRow
+from bot.services.callbacks import CallbackService, ack, body_text
+from bot.services.outcome import ApplyOutcome
+from bot.services.payment_callbacks import SETTLED, PaymentSettler, subject
+from models import (
+    AuditEvent,
+    CallbackInbox,
+    CallbackKind,
+    Customer,
+    InboxStatus,
+    Notification,
+    NotificationStatus,
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    Staff,
+)
+from mpesa.callbacks import StkCallback, parse_stk_callback
+from mpesa.codes import ResultCategory, ResultInfo, describe_result
+from mpesa.errors import CallbackParseError
+
+log = logging.getLogger(__name__)
+
+# a batch is whatever is queued, up to this many callbacks (SQLite allows 32,766 parameters)
+MAX_BATCH = 200
+
+Answer = tuple[int, dict[str, Any]]
+
+_STORE = "INSERT INTO callback_inbox (kind, body, remote_addr, status, error, received_at) VALUES "
+_STORE_ROW = "(?, ?, ?, ?, ?, ?)"
+_CLEARED = ", ".join(f"{column} = NULL" for column in SETTLED)
+_PAY = (
+    "UPDATE payment SET status = ?, receipt = ?, paid_amount = ?, paid_phone = ?, paid_at = ?, "  # noqa: S608 - constant column names
+    f"result_code = ?, result_desc = ?, {_CLEARED} WHERE id = ? AND status = ?"
+)
+_SETTLE_ORDER = (
+    "UPDATE orders SET status = ?, paid_receipt = ?, paid_at = ? WHERE id = ? AND status = ?"
+)
+_AUDIT = (
+    "INSERT INTO audit_event (actor, action, subject, outcome, detail, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_OUTBOX = (
+    "INSERT INTO notification "
+    "(event_key, channel, recipient, payload, status, attempts, next_attempt_at, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_key) DO NOTHING"
+)
+_MARK = (
+    "UPDATE callback_inbox SET status = ?, match_key = ?, error = NULL, processed_at = ? "
+    "WHERE id = ? AND status = ?"
+)
+
+
+class LostRace(Exception):
+    """A conditional update of the batch did not win: the batch is rolled back."""
+
+
+@dataclass
+class _Item:
+    body: bytes
+    remote: str
+    future: asyncio.Future[Answer]
+    inbox_id: int = 0
+    callback: StkCallback | None = None
+
+
+@dataclass
+class _Settlement:
+    """One fast callback and everything its transaction writes."""
+
+    item: _Item
+    callback: StkCallback
+    payment: Payment
+    info: ResultInfo
+    paid_at: datetime
+    order: Order | None = None
+
+
+class IngestBatcher:
+    """Ingests STK callbacks through one writer task that commits them in batches."""
+
+    def __init__(
+        self,
+        callbacks: CallbackService,
+        *,
+        notifier: Notifier,
+        confirm_by_query: bool,
+        max_batch: int = MAX_BATCH,
+        connection: str = "default",
+    ) -> None:
+        self._callbacks = callbacks
+        self._notifier = notifier
+        self._confirm_by_query = confirm_by_query
+        self._max_batch = max_batch
+        self._connection = connection
+        self._queue: list[_Item] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        # per-process figures: batches committed and callbacks settled in them
+        self.batches = 0
+        self.settled = 0
+
+    async def start(self) -> None:
+        """Start the writer task."""
+        if self._task is None:
+            self._closing = False
+            self._task = asyncio.create_task(self._run(), name="stk-ingest-writer")
+
+    async def close(self) -> None:
+        """Finish every queued callback, then stop the writer (callbacks after this go inline)."""
+        self._closing = True
+        self._wakeup.set()
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+
+    async def run(self) -> AsyncIterator[None]:
+        """The writer's lifetime as an async generator (for an aiohttp cleanup_ctx)."""
+        await self.start()
+        yield
+        await self.close()
+
+    async def submit(self, body: bytes, remote_addr: str) -> Answer:
+        """Ingest one STK callback; return the HTTP status and JSON body once it is committed."""
+        if self._task is None or self._closing:
+            # shutting down (or never started): the lone path stores and applies it right here
+            return await self._callbacks.ingest(CallbackKind.STK, body, remote_addr)
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Item(body, remote_addr, future))
+        self._wakeup.set()
+        return await future
+
+    # -- the writer ---------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+            try:
+                await self._process(batch)
+            except Exception as exc:
+                # nothing may stop the writer; whoever still waits hears of the failure
+                log.exception("callback.batch_crashed size=%d", len(batch))
+                for item in batch:
+                    _fail(item, exc)
+
+    async def _process(self, batch: list[_Item]) -> None:
+        try:
+            await self._store(batch)
+        except Exception:
+            log.exception("callback.batch_store_failed size=%d; storing one by one", len(batch))
+            for item in batch:
+                await self._answer(
+                    item, self._callbacks.ingest(CallbackKind.STK, item.body, item.remote)
+                )
+            return
+        candidates = self._candidates(batch)
+        settled: list[_Settlement] = []
+        if candidates:
+            try:
+                settled = await self._settle(candidates)
+            except Exception:
+                # rolled back: every callback of the batch is applied on its own below
+                log.exception("callback.batch_failed size=%d; applying one by one", len(batch))
+                settled = []
+        done = {id(s.item) for s in settled}
+        for s in settled:
+            self._callbacks.count(CallbackKind.STK, ApplyOutcome.APPLIED.value)
+            log.info(
+                "callback.applied kind=stk inbox=%s key=%s payment=%s receipt=%s batch=%d",
+                s.item.inbox_id,
+                s.callback.checkout_request_id,
+                s.payment.id,
+                s.callback.receipt,
+                len(settled),
+            )
+            _resolve(s.item, (200, ack(CallbackKind.STK)))
+        for item in batch:
+            if id(item) not in done:
+                await self._answer(
+                    item, self._callbacks.process_stored(item.inbox_id, CallbackKind.STK, item.body)
+                )
+
+    async def _answer(self, item: _Item, work: Any) -> None:
+        try:
+            answer = await work
+        except Exception as exc:
+            log.exception("callback.failed kind=stk inbox=%s", item.inbox_id or None)
+            _fail(item, exc)
+            return
+        _resolve(item, answer)
+
+    async def _store(self, batch: list[_Item]) -> None:
+        """Insert every raw body in one committed statement; give each item its inbox id."""
+        db = connections.get(self._connection)
+        now = datetime.now(UTC)
+        values: list[Any] = []
+        for item in batch:
+            text, note = body_text(item.body)
+            values += [
+                CallbackKind.STK.value,
+                text,
+                item.remote[:64],
+                InboxStatus.RECEIVED.value,
+                note,
+                _db(CallbackInbox, "received_at", now),
+            ]
+        sql = _STORE + ", ".join([_STORE_ROW] * len(batch)) + " RETURNING id"
+        rows = await db.execute_query_dict(_dialect(db, sql), values)
+        # ids grow in VALUES order on both databases; RETURNING itself promises no order
+        ids = sorted(row["id"] for row in rows)
+        if len(ids) != len(batch):
+            raise RuntimeError(f"stored {len(ids)} of {len(batch)} callbacks")
+        for item, inbox_id in zip(batch, ids, strict=True):
+            item.inbox_id = inbox_id
+
+    def _candidates(self, batch: list[_Item]) -> list[_Item]:
+        """The callbacks that may settle in the batch transaction: parsed, unique successes."""
+        if self._confirm_by_query:
+            return []
+        for item in batch:
+            try:
+                item.callback = parse_stk_callback(item.body)
+            except CallbackParseError:
+                item.callback = None
+        # a CheckoutRequestID or receipt seen twice in one batch is decided in arrival order
+        ids = Counter(i.callback.checkout_request_id for i in batch if i.callback is not None)
+        receipts = Counter(i.callback.receipt for i in batch if i.callback and i.callback.receipt)
+        fast = []
+        for item in batch:
+            cb = item.callback
+            if (
+                cb is not None
+                and cb.receipt
+                and ids[cb.checkout_request_id] == 1
+                and receipts[cb.receipt] == 1
+                and describe_result(cb.result_code, cb.result_desc).category
+                is ResultCategory.SUCCESS
+            ):
+                fast.append(item)
+        return fast
+
+    async def _settle(self, items: list[_Item]) -> list[_Settlement]:
+        """Settle what can be settled of ``items`` in one transaction; return those settled."""
+        async with in_transaction(self._connection) as db:
+            found = await self._lock_payments(db, items)
+            plan = self._plan(items, found)
+            if not plan:
+                return []
+            await self._load_related(db, plan)
+            plan = [s for s in plan if s.order is None or s.order.status == OrderStatus.OPEN]
+            if not plan:
+                return []
+            await self._write(db, plan)
+            await self._verify(db, plan)
+        self.batches += 1
+        self.settled += len(plan)
+        return plan
+
+    async def _lock_payments(self, db: BaseDBAsyncClient, items: list[_Item]) -> list[Payment]:
+        callbacks = [item.callback for item in items if item.callback is not None]
+        checkout_ids = [cb.checkout_request_id for cb in callbacks]
+        receipts = [cb.receipt for cb in callbacks]
+        # locked until commit on PostgreSQL; SQLite has one writer and one connection per process
+        return (
+            await Payment.filter(Q(checkout_request_id__in=checkout_ids) | Q(receipt__in=receipts))
+            .order_by("id")
+            .select_for_update()
+            .using_db(db)
+        )
+
+    def _plan(self, items: list[_Item], found: list[Payment]) -> list[_Settlement]:
+        by_checkout = {p.checkout_request_id: p for p in found}
+        stored_receipts = {p.receipt for p in found if p.receipt}
+        now = self._callbacks.clock()
+        plan: list[_Settlement] = []
+        for item in items:
+            cb = item.callback
+            assert cb is not None  # only parsed callbacks are candidates
+            payment = by_checkout.get(cb.checkout_request_id)
+            if (
+                payment is None
+                or payment.status != PaymentStatus.PENDING
+                or payment.receipt is not None
+                or cb.receipt in stored_receipts
+                or PaymentSettler.mismatch(payment, cb.amount, cb.phone) is not None
+            ):
+                continue
+            info = describe_result(cb.result_code, cb.result_desc)
+            paid_at = cb.transaction_date or payment.paid_at or now
+            plan.append(_Settlement(item, cb, payment, info, paid_at))
+        return plan
+
+    async def _load_related(self, db: BaseDBAsyncClient, plan: list[_Settlement]) -> None:
+        order_ids = {s.payment.order_id for s in plan if s.payment.order_id is not None}
+        if not order_ids:
+            return
+        orders = {
+            o.id: o for o in await Order.filter(id__in=order_ids).select_for_update().using_db(db)
+        }
+        for s in plan:
+            if s.payment.order_id is not None:
+                s.order = orders[s.payment.order_id]
+
+    async def _write(self, db: BaseDBAsyncClient, plan: list[_Settlement]) -> None:
+        now = datetime.now(UTC)
+        paid = PaymentStatus.PAID.value
+        pending = PaymentStatus.PENDING.value
+        pay, settle, audit, marks = [], [], [], []
+        for s in plan:
+            cb, payment = s.callback, s.payment
+            paid_at = _db(Payment, "paid_at", s.paid_at)
+            result_desc = (s.info.description or s.info.meaning)[:255]
+            # the SET values, then the WHERE values
+            sets = [paid, cb.receipt, cb.amount, cb.phone, paid_at, s.info.code, result_desc]
+            pay.append([*sets, payment.id, pending])
+            # what the per-item path reads back after its update, without the round trip:
+            # the row is locked, so it is exactly what was read plus what was written
+            payment.status = PaymentStatus.PAID
+            payment.receipt = cb.receipt
+            payment.paid_amount = cb.amount
+            payment.paid_phone = cb.phone
+            payment.paid_at = s.paid_at
+            payment.result_code = s.info.code
+            payment.result_desc = result_desc
+            for column in SETTLED:
+                setattr(payment, column, None)
+            if s.order is not None:
+                settle.append(
+                    [
+                        OrderStatus.PAID.value,
+                        cb.receipt,
+                        _db(Order, "paid_at", s.paid_at),
+                        s.order.id,
+                        OrderStatus.OPEN.value,
+                    ]
+                )
+                s.order.status = OrderStatus.PAID
+                s.order.paid_receipt = cb.receipt
+                s.order.paid_at = s.paid_at
+            detail = {"source": "callback", "receipt": cb.receipt, "amount": payment.amount}
+            audit.append(
+                [
+                    "daraja",
+                    "payment.paid",
+                    subject(payment),
+                    "ok",
+                    _db(AuditEvent, "detail", detail),
+                    _db(AuditEvent, "created_at", now),
+                ]
+            )
+            marks.append(
+                [
+                    InboxStatus.PROCESSED.value,
+                    cb.checkout_request_id,
+                    _db(CallbackInbox, "processed_at", self._callbacks.clock()),
+                    s.item.inbox_id,
+                    InboxStatus.RECEIVED.value,
+                ]
+            )
+        outbox = [self._outbox_values(row, now) for row in await self._outbox_rows(db, plan)]
+        await db.execute_many(_dialect(db, _PAY), pay)
+        if settle:
+            await db.execute_many(_dialect(db, _SETTLE_ORDER), settle)
+        await db.execute_many(_dialect(db, _AUDIT), audit)
+        if outbox:
+            await db.execute_many(_dialect(db, _OUTBOX), outbox)
+        await db.execute_many(_dialect(db, _MARK), marks)
+
+    async def _outbox_rows(self, db: BaseDBAsyncClient, plan: list[_Settlement]) -> list[OutboxRow]:
+        """The Notifier's own rows for each paid payment, its related records loaded in bulk."""
+        customer_ids = {s.payment.customer_id for s in plan if s.payment.customer_id}
+        creator_ids = {s.order.created_by_id for s in plan if s.order and s.order.created_by_id}
+        customers = (
+            {c.id: c for c in await Customer.filter(id__in=customer_ids).using_db(db)}
+            if customer_ids
+            else {}
+        )
+        creators = (
+            {c.id: c for c in await Staff.filter(id__in=creator_ids).using_db(db)}
+            if creator_ids
+            else {}
+        )
+        rows: list[OutboxRow] = []
+        for s in plan:
+            rows += self._notifier.payment_rows(
+                s.payment,
+                order=s.order,
+                customer=customers.get(s.payment.customer_id) if s.payment.customer_id else None,
+                creator=creators.get(s.order.created_by_id) if s.order else None,
+                admin_ids=[],
+            )
+        return rows
+
+    def _outbox_values(self, row: OutboxRow, now: datetime) -> list[Any]:
+        return [
+            row.event_key[:128],
+            row.channel.value,
+            row.recipient,
+            _db(Notification, "payload", row.payload),
+            NotificationStatus.PENDING.value,
+            0,
+            _db(Notification, "next_attempt_at", self._notifier.due_at(row)),
+            _db(Notification, "created_at", now),
+        ]
+
+    async def _verify(self, db: BaseDBAsyncClient, plan: Sequence[_Settlement]) -> None:
+        """Check that every conditional update won; raise LostRace (rolling back) otherwise."""
+        wanted = {("payment", s.payment.id): s.callback.receipt for s in plan}
+        wanted |= {("orders", s.order.id): s.callback.receipt for s in plan if s.order is not None}
+        for table, receipt_column, status in (
+            ("payment", "receipt", PaymentStatus.PAID.value),
+            ("orders", "paid_receipt", OrderStatus.PAID.value),
+        ):
+            ids = [key for name, key in wanted if name == table]
+            if not ids:
+                continue
+            marks = ", ".join("?" * len(ids))
+            sql = (
+                f"SELECT id, status, {receipt_column} AS receipt FROM {table} WHERE id IN ({marks})"  # noqa: S608 - constant names, placeholders only
+            )
+            rows = await db.execute_query_dict(_dialect(db, sql), ids)
+            now = {row["id"]: (row["status"], row["receipt"]) for row in rows}
+            for key in ids:
+                if now.get(key) != (status, wanted[(table, key)]):
+                    raise LostRace(f"{table} {key} was settled by someone else")
+
+
+def _db(model: type[Any], field: str, value: Any) -> Any:
+    """``value`` as Tortoise itself sends it to the database for ``model.field``."""
+    return model._meta.fields_map[field].to_db_value(value, model)
+
+
+_PLACEHOLDERS: dict[str, str] = {}
+
+
+def _dialect(db: BaseDBAsyncClient, sql: str) -> str:
+    """``sql`` with ``?`` placeholders rewritten as ``$1, $2, ...`` for PostgreSQL."""
+    if db.capabilities.dialect != "postgres":
+        return sql
+    converted = _PLACEHOLDERS.get(sql)
+    if converted is None:
+        parts = sql.split("?")
+        converted = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], 1))
+        if len(_PLACEHOLDERS) < 1024:  # the IN lists vary with the batch size
+            _PLACEHOLDERS[sql] = converted
+    return converted
+
+
+def _resolve(item: _Item, answer: Answer) -> None:
+    if not item.future.done():  # a request whose client went away is still applied
+        item.future.set_result(answer)
+
+
+def _fail(item: _Item, exc: BaseException) -> None:
+    if not item.future.done():
+        item.future.set_exception(exc)
