@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.expressions import Q
@@ -14,7 +12,7 @@ from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.audit import actor_for_telegram, audit
 from bot.services.errors import UpstreamError
-from bot.services.outcome import ApplyOutcome
+from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, utcnow
 from bot.services.payouts import PayoutService
 from bot.services.reversals import ReversalOps, by_conversation, reversal_by_conversation
 from bot.services.staff import StaffService
@@ -39,13 +37,6 @@ from mpesa.errors import (
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
-Replay = Callable[[CallbackKind, str], Awaitable[None]]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
 
 class AccountService(ReversalOps):
     """Asks M-Pesa about our accounts and transactions, and reverses payments we received."""
@@ -58,7 +49,7 @@ class AccountService(ReversalOps):
         staff: StaffService,
         settings: Settings,
         payouts: PayoutService,
-        clock: Clock = _utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self._daraja = daraja
         self._notifier = notifier
@@ -67,7 +58,7 @@ class AccountService(ReversalOps):
         self._payouts = payouts
         self._clock = clock
         # set by the container: re-applies callbacks that arrived before their ids were stored
-        self.replay_unmatched: Replay | None = None
+        self.replay_unmatched: ReplayUnmatched | None = None
 
     # -- balance --------------------------------------------------------------------------------
 

@@ -1,8 +1,22 @@
-"""What applying a callback did."""
+"""What applying a callback did, and the small types every service shares."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from enum import StrEnum
+
+from models import CallbackKind
+
+# services take their clock as a parameter, so tests move time without sleeping
+Clock = Callable[[], datetime]
+# re-applies callbacks that arrived before the ids they name were stored
+ReplayUnmatched = Callable[[CallbackKind, str], Awaitable[None]]
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC (the default clock of every service)."""
+    return datetime.now(UTC)
 
 
 class ApplyOutcome(StrEnum):

@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
 from bot.services.errors import Conflict, InvalidInput, NotFound, ServiceError, UpstreamError
-from bot.services.outcome import ApplyOutcome
+from bot.services.outcome import ApplyOutcome, ReplayUnmatched
 from bot.services.payment_callbacks import SETTLED, PaymentSettler, subject
 from bot.services.payment_lookup import display_phone, find_payment_or_order
 from bot.services.payment_reconcile import PaymentReconciler
@@ -43,8 +43,6 @@ log = logging.getLogger(__name__)
 UNREACHABLE = "M-Pesa could not be reached; nothing was sent. Try again in a moment."
 # an unanswered push (or one whose process died mid-call) is given up after this long
 UNKNOWN_EXPIRY_S = 180.0
-
-ReplayUnmatched = Callable[[CallbackKind, str], Awaitable[None]]
 
 
 class PaymentService:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.audit import actor_for_telegram, audit
 from bot.services.errors import Conflict, InvalidInput, LimitExceeded, NotAllowed, NotFound
+from bot.services.outcome import Clock, ReplayUnmatched, utcnow
 from bot.services.payout_results import PayoutResults
 from bot.services.staff import StaffService
 from models import CallbackKind, Payout, PayoutStatus, Staff, StaffRole
@@ -40,13 +40,6 @@ RECEIPT_MAX = 32
 # a payout's daily total ignores what never left (or never will)
 NOT_COUNTED = (PayoutStatus.FAILED, PayoutStatus.CANCELLED, PayoutStatus.REJECTED)
 
-Clock = Callable[[], datetime]
-Replay = Callable[[CallbackKind, str], Awaitable[None]]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
 
 class PayoutService(PayoutResults):
     """Sends money to customers by B2C, exactly once, with confirmation, approval and limits."""
@@ -58,7 +51,7 @@ class PayoutService(PayoutResults):
         notifier: Notifier,
         staff: StaffService,
         settings: Settings,
-        clock: Clock = _utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self._daraja = daraja
         self._notifier = notifier
@@ -66,7 +59,7 @@ class PayoutService(PayoutResults):
         self._settings = settings
         self._clock = clock
         # set by the container: re-applies callbacks that arrived before their ids were stored
-        self.replay_unmatched: Replay | None = None
+        self.replay_unmatched: ReplayUnmatched | None = None
 
     # -- creating and deciding ----------------------------------------------------------------
 

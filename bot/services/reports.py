@@ -146,10 +146,7 @@ class ReportService:
         before_id: int | None = None,
     ) -> list[Payment]:
         """Newest STK payments first, filtered; pass the last id as ``before_id`` for more."""
-        query = Payment.filter(**self._filters(period, msisdn, before_id))
-        if status is not None:
-            query = query.filter(status=_status(PaymentStatus, status))
-        return await query.order_by("-id").limit(_clamp(limit))
+        return await self._newest(Payment, PaymentStatus, period, msisdn, status, limit, before_id)
 
     async def payout_history(
         self,
@@ -161,9 +158,21 @@ class ReportService:
         before_id: int | None = None,
     ) -> list[Payout]:
         """Newest payouts first, filtered; pass the last id as ``before_id`` for more."""
-        query = Payout.filter(**self._filters(period, msisdn, before_id))
+        return await self._newest(Payout, PayoutStatus, period, msisdn, status, limit, before_id)
+
+    async def _newest(
+        self,
+        model: Any,
+        statuses: Any,
+        period: Period | None,
+        msisdn: str | None,
+        status: str | None,
+        limit: int,
+        before_id: int | None,
+    ) -> list[Any]:
+        query = model.filter(**self._filters(period, msisdn, before_id))
         if status is not None:
-            query = query.filter(status=_status(PayoutStatus, status))
+            query = query.filter(status=_status(statuses, status))
         return await query.order_by("-id").limit(_clamp(limit))
 
     async def export_csv(
