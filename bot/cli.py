@@ -13,6 +13,8 @@ from typing import Any, TextIO
 
 from bot.config import Settings, SettingsError, load_settings
 
+MAX_RECONCILE_PASSES = 100
+
 COMMANDS_HELP = {
     "run": "run the bot, the web server and the jobs in one process",
     "demo": "play a scripted day offline: simulator, real bot, printed chat transcript",
@@ -245,10 +247,31 @@ async def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
     async with _database(runtime.settings), runtime.ptb.bot, runtime.daraja:
         await runtime.services.staff.bootstrap_admins()
         print("reconciling: pending STK payments, payouts, unmatched callbacks, outbox…")
-        report = await runtime.services.reconciler.run_once()
-    for name, value in vars(report).items():
+        totals: dict[str, int] = {}
+        errors: list[str] = []
+        for number in range(1, MAX_RECONCILE_PASSES + 1):
+            report = await runtime.services.reconciler.run_once()
+            for name, value in vars(report).items():
+                if isinstance(value, int):
+                    totals[name] = totals.get(name, 0) + value
+            errors.extend(report.errors)
+            touched = report.payments_settled + report.payments_waiting
+            touched_payouts = report.payouts_settled + report.payouts_waiting
+            print(
+                f"  pass {number}: {report.payments_settled} payment(s) and "
+                f"{report.payouts_settled} payout(s) settled, "
+                f"{report.payments_waiting + report.payouts_waiting} still waiting, "
+                f"{report.notifications_delivered} message(s) delivered",
+                file=sys.stderr,
+            )
+            # a pass takes at most a page of each; stop once a pass found less than that
+            if max(touched, touched_payouts) < runtime.services.reconciler.limit or errors:
+                break
+    for name, value in totals.items():
         print(f"  {name.replace('_', ' ')}: {value}")
-    return 0
+    for error in errors:
+        print(f"  error: {error}")
+    return 1 if errors else 0
 
 
 @_async

@@ -51,7 +51,7 @@ class Reconciler:
         self.payouts = payouts
         self.outbox = outbox
         self.callbacks = callbacks
-        self._limit = limit
+        self.limit = limit
 
     async def run_once(self) -> ReconcileReport:
         """One pass; a failing step is logged and reported, the other steps still run."""
@@ -87,10 +87,10 @@ class Reconciler:
         return report
 
     async def _payments(self) -> list[Any]:
-        return await self.payments.reconcile_pending(limit=self._limit)
+        return await self.payments.reconcile_pending(limit=self.limit)
 
     async def _payouts(self) -> list[Any]:
-        return await self.payouts.reconcile_pending(limit=self._limit)
+        return await self.payouts.reconcile_pending(limit=self.limit)
 
     async def _step(
         self, name: str, errors: list[str], step: Callable[[], Awaitable[Any]], empty: Any

@@ -118,7 +118,7 @@ def simulator_process():
     """`mpesa-bot simulator` in a child process; yields its base URL."""
     port = _free_port()
     proc = subprocess.Popen(  # noqa: S603 - our own module
-        [sys.executable, "-m", "bot", "simulator", "--port", str(port)],
+        [sys.executable, "-m", "bot", "simulator", "--port", str(port), "--callback-delay", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -172,3 +172,55 @@ def test_cli_runs_as_a_module():
     )
     assert done.returncode == 0
     assert "mpesa-bot" in done.stdout
+
+
+def test_reconcile_settles_a_payment_whose_callback_never_came(env, simulator_process, capsys):
+    import asyncio
+    import functools
+
+    import bot.main
+    from bot.config import load_settings
+    from bot.telegram.transport import InProcessBotApi
+    from models import Payment, PaymentStatus
+    from models.db import close_db, init_db
+
+    env.setenv("MPESA_BASE_URL", simulator_process)
+    env.setenv("PUBLIC_BASE_URL", f"http://127.0.0.1:{_free_port()}")  # callbacks get nowhere
+    env.setenv("TELEGRAM_BOT_TOKEN", "7000000001:TEST")
+    env.setenv("STK_QUERY_AFTER_S", "0")
+    env.setattr(
+        bot.main,
+        "build_runtime",
+        functools.partial(bot.main.build_runtime, telegram_request=InProcessBotApi()),
+    )
+    assert cli("migrate") == 0
+    settings = load_settings()
+
+    async def request() -> int:
+        runtime = await bot.main.build_runtime(settings)
+        await init_db(settings.resolved_database_url)
+        try:
+            payment = await runtime.services.payments.request_payment(
+                "0708374149", "150", initiator=None, actor="cli"
+            )
+            return payment.id
+        finally:
+            await runtime.daraja.aclose()
+            await close_db()
+
+    async def status(payment_id: int) -> PaymentStatus:
+        await init_db(settings.resolved_database_url)
+        try:
+            return (await Payment.get(id=payment_id)).status
+        finally:
+            await close_db()
+
+    payment_id = asyncio.run(request())
+    capsys.readouterr()
+
+    assert cli("reconcile") == 0
+
+    out, err = capsys.readouterr()
+    assert "pass 1: 1 payment(s) and 0 payout(s) settled" in err
+    assert "payments settled: 1" in out
+    assert asyncio.run(status(payment_id)) == PaymentStatus.PAID
