@@ -22,6 +22,7 @@ from telegram.request import BaseRequest, RequestData
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64
+ANSWER_TEXT_LIMIT = 200
 ALLOWED_TAGS = {
     "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
     "tg-spoiler", "span", "blockquote", "tg-emoji",
@@ -180,6 +181,12 @@ class InProcessBotApi(BaseRequest):
             except TimeoutError:
                 return []
         return list(self._updates)
+
+    def _on_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
+        # Telegram refuses a toast or alert over 200 characters
+        if len(str(params.get("text", ""))) > ANSWER_TEXT_LIMIT:
+            raise BadRequestError("MESSAGE_TOO_LONG")
+        return True
 
     def _on_getWebhookInfo(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}

@@ -80,3 +80,10 @@ async def test_editing_to_the_same_content_is_refused(bot):
 
 def test_check_html_counts_entities_as_one_character():
     assert check_html("a &amp; b") == (5, None)
+
+
+async def test_a_button_answer_over_200_characters_is_refused(bot):
+    bot, _ = bot
+
+    with pytest.raises(BadRequest, match=r"(?i)message_too_long"):
+        await bot.answer_callback_query("1", text="x" * 201)
