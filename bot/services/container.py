@@ -14,7 +14,7 @@ from bot.notify.notifier import Notifier
 from bot.notify.outbox import OutboxWorker
 from bot.notify.webhook import webhook_channel
 from bot.services.accounts import AccountService
-from bot.services.api_keys import ApiKeyService
+from bot.services.api_keys import ApiKeyService, purge_idempotency_records
 from bot.services.c2b import C2BService
 from bot.services.callbacks import CallbackService
 from bot.services.customers import CustomerService
@@ -107,7 +107,13 @@ def build_services(
         callbacks=callbacks,
         reports=ReportService(extra_prefixes=settings.mpesa_extra_prefixes, clock=clock),
         outbox=outbox,
-        reconciler=Reconciler(payments, payouts, outbox, callbacks=callbacks),
+        reconciler=Reconciler(
+            payments,
+            payouts,
+            outbox,
+            callbacks=callbacks,
+            housekeeping=lambda: purge_idempotency_records(clock()),
+        ),
         api_keys=ApiKeyService(clock=clock),
         customers=CustomerService(payments=payments, orders=orders, settings=settings),
     )

@@ -45,12 +45,14 @@ class Reconciler:
         outbox: _Outbox,
         *,
         callbacks: _Callbacks | None = None,
+        housekeeping: Callable[[], Awaitable[int]] | None = None,
         limit: int = 50,
     ) -> None:
         self.payments = payments
         self.payouts = payouts
         self.outbox = outbox
         self.callbacks = callbacks
+        self.housekeeping = housekeeping
         self.limit = limit
 
     async def run_once(self) -> ReconcileReport:
@@ -63,6 +65,8 @@ class Reconciler:
         payouts = await self._step("payouts", errors, self._payouts, [])
         # last, so messages queued by this pass go out in it
         delivered = await self._step("outbox", errors, self.outbox.run_once, 0)
+        if self.housekeeping is not None:
+            await self._step("housekeeping", errors, self.housekeeping, 0)
         report = ReconcileReport(
             payments_settled=sum(1 for p in payments if _settled(p)),
             payments_waiting=sum(1 for p in payments if not _settled(p)),

@@ -71,3 +71,38 @@ async def test_a_failing_step_does_not_stop_the_others(db) -> None:
 
     assert report.errors == ("payments: RuntimeError: daraja is down",)
     assert report.notifications_delivered == 1
+
+
+async def test_idempotency_records_past_their_day_are_purged(db):
+    from datetime import UTC, datetime, timedelta
+
+    from bot.services.api_keys import ApiKeyService, purge_idempotency_records
+    from models import IdempotencyRecord
+
+    key, _ = await ApiKeyService().create("webshop")
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    old = await IdempotencyRecord.create(api_key=key, key="old", request_hash="a" * 64)
+    fresh = await IdempotencyRecord.create(api_key=key, key="fresh", request_hash="b" * 64)
+    await IdempotencyRecord.filter(id=old.id).update(created_at=now - timedelta(hours=25))
+    await IdempotencyRecord.filter(id=fresh.id).update(created_at=now - timedelta(hours=23))
+
+    purged = await purge_idempotency_records(now)
+
+    assert purged == 1
+    assert await IdempotencyRecord.all().values_list("key", flat=True) == ["fresh"]
+
+
+async def test_a_pass_ends_with_housekeeping_and_survives_its_failure(db) -> None:
+    calls: list[str] = []
+
+    async def housekeeping() -> int:
+        calls.append("ran")
+        raise RuntimeError("disk full")
+
+    outbox = OutboxWorker({})
+    reconciler = Reconciler(StubPayments(), StubPayouts(), outbox, housekeeping=housekeeping)
+
+    report = await reconciler.run_once()
+
+    assert calls == ["ran"]
+    assert report.errors == ("housekeeping: RuntimeError: disk full",)

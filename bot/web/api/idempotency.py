@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 from tortoise.exceptions import IntegrityError
 
+from bot.services.api_keys import IDEMPOTENCY_TTL_S
 from bot.web.api.errors import ApiError, Handler
 from models import IdempotencyRecord
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEY_LIMIT = 128  # IdempotencyRecord.key
-DEFAULT_TTL_S = 24 * 3600.0
+DEFAULT_TTL_S = IDEMPOTENCY_TTL_S
 
 
 def request_hash(method: str, path: str, body: bytes) -> str:
