@@ -309,24 +309,21 @@ class Notifier:
 
     async def query_answered(self, query: DarajaQuery) -> None:
         """Push a balance or status answer to whoever asked for it."""
-        if query.chat_id is None:
-            return
-        await self.enqueue(
-            event_key=f"query:{query.id}:{query.status}:chat:{query.chat_id}",
-            channel=NotificationChannel.CHAT,
-            recipient=query.chat_id,
-            payload={"event": "query", "query_id": query.id},
-        )
+        await self._tell_asker("query", query)
 
     async def reversal_changed(self, reversal: Reversal) -> None:
         """Tell the admin who asked where a reversal stands."""
-        if reversal.chat_id is None:
+        await self._tell_asker("reversal", reversal)
+
+    async def _tell_asker(self, noun: str, record: DarajaQuery | Reversal) -> None:
+        """One chat event per status of ``record``, to the chat it was asked from (if any)."""
+        if record.chat_id is None:
             return
         await self.enqueue(
-            event_key=f"reversal:{reversal.id}:{reversal.status}:chat:{reversal.chat_id}",
+            event_key=f"{noun}:{record.id}:{record.status}:chat:{record.chat_id}",
             channel=NotificationChannel.CHAT,
-            recipient=reversal.chat_id,
-            payload={"event": "reversal", "reversal_id": reversal.id},
+            recipient=record.chat_id,
+            payload={"event": noun, f"{noun}_id": record.id},
         )
 
     async def admin_alert(self, event_key: str, text: str) -> None:

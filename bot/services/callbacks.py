@@ -201,24 +201,16 @@ class CallbackService:
     ) -> int:
         """Re-apply recent unmatched rows and rows whose processing failed; return matches."""
         now = self._clock()
-        unmatched = (
-            await CallbackInbox.filter(
-                status=InboxStatus.UNMATCHED,
-                received_at__gte=now - timedelta(seconds=unmatched_within_s),
-            )
-            .order_by("id")
-            .limit(limit)
-            .only("id", "kind", "body")
+        unmatched = await _inbox_rows(
+            limit,
+            status=InboxStatus.UNMATCHED,
+            received_at__gte=now - timedelta(seconds=unmatched_within_s),
         )
         done = await self._reapply(unmatched, InboxStatus.UNMATCHED)
-        stuck = (
-            await CallbackInbox.filter(
-                status=InboxStatus.RECEIVED,
-                received_at__lt=now - timedelta(seconds=stuck_after_s),
-            )
-            .order_by("id")
-            .limit(limit)
-            .only("id", "kind", "body")
+        stuck = await _inbox_rows(
+            limit,
+            status=InboxStatus.RECEIVED,
+            received_at__lt=now - timedelta(seconds=stuck_after_s),
         )
         return done + await self._reapply(stuck, InboxStatus.RECEIVED)
 
@@ -301,3 +293,10 @@ def body_text(body: bytes) -> tuple[str, str | None]:
         return body.decode("utf-8"), None
     except UnicodeDecodeError:
         return body.decode("utf-8", "backslashreplace"), "body is not UTF-8 (kept with escapes)"
+
+
+async def _inbox_rows(limit: int, **filters: Any) -> list[CallbackInbox]:
+    """Inbox rows to apply again, oldest first, with only what applying needs."""
+    return (
+        await CallbackInbox.filter(**filters).order_by("id").limit(limit).only("id", "kind", "body")
+    )
