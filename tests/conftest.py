@@ -13,6 +13,9 @@ from tortoise.context import TortoiseContext, tortoise_test_context
 
 from bot.config import Settings
 from models.db import MODEL_MODULES, tortoise_config
+from tests.helpers.browser import browser, browser_report_header
+
+__all__ = ["browser"]
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 _prepared_pg: set[str] = set()
@@ -28,11 +31,13 @@ def postgres_reachable() -> bool:
         return False
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     if postgres_reachable():
         where = urlsplit(POSTGRES_URL).netloc
-        return f"postgresql: reachable at {where}; engine tests run on it too"
-    return "postgresql: NOT reachable; every [postgres] test variant will be SKIPPED"
+        pg = f"postgresql: reachable at {where}; engine tests run on it too"
+    else:
+        pg = "postgresql: NOT reachable; every [postgres] test variant will be SKIPPED"
+    return [pg, browser_report_header()]
 
 
 def _worker_database_url() -> str:
