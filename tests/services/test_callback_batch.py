@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from tortoise import connections
 
+from bot.callback_paths import CALLBACK_ROUTES
 from bot.config import Settings
 from bot.services.callback_batch import IngestBatcher, LostRace
 from bot.services.container import Services, build_services
 from bot.web.app import create_app
-from bot.web.paths import CALLBACK_ROUTES
 from models import (
     AuditEvent,
     CallbackInbox,
