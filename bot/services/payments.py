@@ -19,7 +19,16 @@ from tortoise.transactions import in_transaction
 from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
-from bot.services.errors import Conflict, InvalidInput, NotFound, ServiceError, UpstreamError
+from bot.services.errors import (
+    AlreadyPaid,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    OrderCancelled,
+    PaymentInProgress,
+    ServiceError,
+    UpstreamError,
+)
 from bot.services.outcome import ApplyOutcome, ReplayUnmatched
 from bot.services.payment_callbacks import SETTLED, PaymentSettler, subject
 from bot.services.payment_lookup import display_phone, find_payment_or_order
@@ -163,9 +172,9 @@ class PaymentService:
             order = await Order.get(id=order.id)
             if order.status == OrderStatus.PAID:
                 receipt = f" (receipt {order.paid_receipt})" if order.paid_receipt else ""
-                raise Conflict(f"Order {order.code} is already paid{receipt}.")
+                raise AlreadyPaid(f"Order {order.code} is already paid{receipt}.")
             if order.status == OrderStatus.CANCELLED:
-                raise Conflict(f"Order {order.code} was cancelled.")
+                raise OrderCancelled(f"Order {order.code} was cancelled.")
             review = await Payment.filter(order_id=order.id, status=PaymentStatus.REVIEW).first()
             if review is not None:
                 raise Conflict(
@@ -247,18 +256,23 @@ class PaymentService:
         busy = await Payment.get_or_none(in_flight_msisdn=msisdn)
         if busy is not None:
             # a second STK to a phone cancels the first prompt on the handset
-            return Conflict(
+            return PaymentInProgress(
                 f"A payment to {display_phone(msisdn)} is already waiting for the customer's PIN "
-                f"(#{busy.id})."
+                f"(#{busy.id}).",
+                payment_id=busy.id,
+                field="phone",
             )
         if order is not None:
             busy = await Payment.get_or_none(in_flight_order_id=order.id)
             if busy is not None:
-                return Conflict(
+                return PaymentInProgress(
                     f"Order {order.code} already has a payment waiting for the customer's PIN "
-                    f"(#{busy.id})."
+                    f"(#{busy.id}).",
+                    payment_id=busy.id,
                 )
-        return Conflict("Another payment request just started for this phone or order; try again.")
+        return PaymentInProgress(
+            "Another payment request just started for this phone or order; try again."
+        )
 
     async def _push(self, payment: Payment, actor: str) -> Payment:
         """Call STK Push for a recorded payment and record the answer."""
