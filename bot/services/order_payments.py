@@ -7,6 +7,7 @@ PaymentInProgress with the waiting attempt, NothingToRetry) that each front end 
 
 from __future__ import annotations
 
+from bot.i18n import N_
 from bot.services.errors import AlreadyPaid, NothingToRetry, OrderCancelled, PaymentInProgress
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
@@ -53,11 +54,17 @@ class OrderPaymentService:
         last = await latest_payment(order)
         if last is None:
             raise NothingToRetry(
-                f"Order {order.code} has no payment to retry yet; start one first.", field="ref"
+                N_("Order {code} has no payment to retry yet; start one first."),
+                params={"code": order.code},
+                field="ref",
             )
         if PaymentStatus(last.status) in WAITING:
             raise PaymentInProgress(
-                f"Order {order.code} already has a payment waiting for the customer (#{last.id}).",
+                N_(
+                    "Order {code} already has a payment waiting for the customer's PIN "
+                    "(#{payment_id})."
+                ),
+                params={"code": order.code, "payment_id": last.id},
                 payment_id=last.id,
             )
         payment = await self._payments.retry_payment(last.id, initiator=None, actor=actor)
@@ -72,10 +79,14 @@ class OrderPaymentService:
 def refuse_settled(order: Order) -> None:
     """Raise AlreadyPaid or OrderCancelled unless the order is still open."""
     if order.status == OrderStatus.PAID:
-        receipt = f" (receipt {order.paid_receipt})" if order.paid_receipt else ""
-        raise AlreadyPaid(f"Order {order.code} is already paid{receipt}.")
+        if order.paid_receipt:
+            raise AlreadyPaid(
+                N_("Order {code} is already paid (receipt {receipt})."),
+                params={"code": order.code, "receipt": order.paid_receipt},
+            )
+        raise AlreadyPaid(N_("Order {code} is already paid."), params={"code": order.code})
     if order.status == OrderStatus.CANCELLED:
-        raise OrderCancelled(f"Order {order.code} was cancelled.")
+        raise OrderCancelled(N_("Order {code} was cancelled."), params={"code": order.code})
 
 
 async def latest_payment(order: Order) -> Payment | None:

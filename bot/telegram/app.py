@@ -62,6 +62,21 @@ def build_application(
     return app
 
 
+def build_offline_application(settings: Settings, services: Any, api: BaseRequest) -> Application:
+    """The same Application on one request object for every call (the in-process Bot API).
+
+    No rate limiter and no updater: the caller feeds updates to ``process_update`` itself.
+    """
+    return build_application(
+        settings,
+        services,
+        request=api,
+        get_updates_request=api,
+        rate_limit=False,
+        polling=False,
+    )
+
+
 def _register_handlers(app: Application, services: Any) -> None:
     staff.register(app, services)
     customer.register(app, services)
