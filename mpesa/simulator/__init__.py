@@ -38,16 +38,28 @@ Fault answers (spike arrest, fail_next_n) happen before the request is applied: 
 """
 
 from mpesa.simulator.app import SIM_DELIVERER, SIM_STATE, create_simulator
-from mpesa.simulator.config import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, Faults, SimulatorConfig
+from mpesa.simulator.config import (
+    SANDBOX_PASSKEY,
+    SANDBOX_SHORTCODE,
+    Faults,
+    Level,
+    PhoneForm,
+    SimulatorConfig,
+)
+from mpesa.simulator.credentials import SANDBOX_INITIATOR_PASSWORD, SimulatorKeys
 from mpesa.simulator.scenarios import outcome_table
 
 __all__ = [
+    "SANDBOX_INITIATOR_PASSWORD",
     "SANDBOX_PASSKEY",
     "SANDBOX_SHORTCODE",
     "SIM_DELIVERER",
     "SIM_STATE",
     "Faults",
+    "Level",
+    "PhoneForm",
     "SimulatorConfig",
+    "SimulatorKeys",
     "create_simulator",
     "outcome_table",
 ]
