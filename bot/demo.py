@@ -247,6 +247,9 @@ async def _simulator_warnings(daraja_url: str) -> list[dict[str, Any]]:
 
 def demo_settings(data_dir: Path, daraja_url: str, port: int, cert_path: Path) -> Settings:
     """The embedded defaults of the demo: the seed business against the simulator."""
+    # like tests/conftest.py's settings in shape, on purpose: each spells out its own world in
+    # full (a running shop on the simulator here, fixed test values there), and neither moves
+    # when the other changes
     return Settings(
         _env_file=None,
         telegram_bot_token="7000000001:DEMO-TOKEN",  # noqa: S106 - the fake Telegram's

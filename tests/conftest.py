@@ -120,6 +120,8 @@ async def db(request: pytest.FixtureRequest) -> AsyncIterator[TortoiseContext]:
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     """Settings for tests: sandbox, test credentials, a temporary data directory."""
+    # every value spelled out, defaults too, so a changed default cannot move the tests; alike
+    # in shape to bot/demo.py's demo_settings on purpose (see there)
     return Settings(
         _env_file=None,
         telegram_bot_token="123456:TEST-TOKEN",

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.callback_paths import callback_path
 from bot.notify.channels import RecordingChatChannel
 from bot.services.container import build_services
 from bot.web.app import create_app
-from bot.web.paths import callback_path
 from models import (
     CallbackInbox,
     CallbackKind,

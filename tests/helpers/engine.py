@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.web.paths import callback_urls
+from bot.callback_paths import callback_urls
 from mpesa.client import DarajaClient, DarajaConfig
 from mpesa.simulator import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
 from tests.helpers.simulator import RunningSimulator

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import Update
 from telegram.ext import Application
 
 from bot.config import Settings
-from bot.telegram.app import build_application
+from bot.notify.channels import Channel
+from bot.services.container import Services, build_services
+from bot.telegram.app import build_offline_application
 from bot.telegram.transport import (
     ApiCall,
     InProcessBotApi,
@@ -19,6 +24,8 @@ from bot.telegram.transport import (
     text_message,
     user_payload,
 )
+from models import NotificationChannel, Staff, StaffRole
+from tests.helpers.fakes import FakeDaraja
 
 _update_ids = itertools.count(1)
 
@@ -44,14 +51,7 @@ class TelegramHarness:
     async def start(cls, settings: Settings, services: Any) -> TelegramHarness:
         """Build and initialize the real Application on the in-process Bot API."""
         api = InProcessBotApi()
-        app = build_application(
-            settings,
-            services,
-            request=api,
-            get_updates_request=api,
-            rate_limit=False,
-            polling=False,
-        )
+        app = build_offline_application(settings, services, api)
         await app.initialize()
         return cls(app, api)
 
@@ -97,3 +97,30 @@ class TelegramHarness:
     def last_message(self, chat_id: int) -> dict[str, Any]:
         """The newest message in a chat as it is shown now (after edits)."""
         return self.api.chat_messages(chat_id)[-1]
+
+
+@dataclass
+class World:
+    """The bot on an in-process Bot API, its services and the fake Daraja behind them."""
+
+    h: TelegramHarness
+    services: Services
+    daraja: FakeDaraja
+
+
+@asynccontextmanager
+async def staff_world(
+    settings: Settings,
+    *members: tuple[int, StaffRole, str],
+    channels: dict[NotificationChannel, Channel] | None = None,
+) -> AsyncIterator[World]:
+    """The real Application over the real services and a FakeDaraja, with these staff members."""
+    daraja = FakeDaraja()
+    services = build_services(settings, daraja=daraja, channels=channels or {})
+    for telegram_id, role, name in members:
+        await Staff.create(telegram_id=telegram_id, role=role, name=name)
+    h = await TelegramHarness.start(settings, services)
+    try:
+        yield World(h, services, daraja)
+    finally:
+        await h.stop()
