@@ -8,15 +8,27 @@ from datetime import datetime
 from enum import StrEnum
 
 from mpesa.security import nairobi_now
-from mpesa.simulator.credentials import SANDBOX_INITIATOR_PASSWORD, SimulatorKeys
+from mpesa.simulator.credentials import SimulatorKeys
+from mpesa.simulator.defaults import (
+    CONSUMER_KEY,
+    CONSUMER_SECRET,
+    INITIATOR_NAME,
+    SANDBOX_INITIATOR_PASSWORD,
+    SANDBOX_PASSKEY,
+    SANDBOX_SHORTCODE,
+    SECOND_SHORTCODE,
+    TIMESTAMP_SKEW_S,
+)
 
-SANDBOX_SHORTCODE = "174379"
-SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
-CONSUMER_KEY = "simulator-key"
-CONSUMER_SECRET = "simulator-secret"  # noqa: S105 - a public test value
-INITIATOR_NAME = "testapi"
-TIMESTAMP_SKEW_S = 600.0  # Daraja's own tolerance is unconfirmed (daraja.md §6.1): a setting
-RULE_LIMITED_WINDOW_S = 120.0  # "the same amount within ~2 minutes" (daraja.md §6.4)
+__all__ = [
+    "SANDBOX_INITIATOR_PASSWORD",
+    "SANDBOX_PASSKEY",
+    "SANDBOX_SHORTCODE",
+    "Faults",
+    "Level",
+    "PhoneForm",
+    "SimulatorConfig",
+]
 
 
 class Level(StrEnum):
@@ -71,7 +83,10 @@ class SimulatorConfig:
     consumer_secret: str = CONSUMER_SECRET
     # STK BusinessShortCode -> passkey
     shortcodes: dict[str, str] = field(
-        default_factory=lambda: {SANDBOX_SHORTCODE: SANDBOX_PASSKEY, "247247": SANDBOX_PASSKEY}
+        default_factory=lambda: {
+            SANDBOX_SHORTCODE: SANDBOX_PASSKEY,
+            SECOND_SHORTCODE: SANDBOX_PASSKEY,
+        }
     )
     # B2C/status/balance/reversal/C2B PartyA shortcodes accepted; None = any 5-7 digits
     b2c_shortcodes: frozenset[str] | None = None

@@ -21,8 +21,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-# published on the portal's test-credentials page for the sandbox initiator testapi (daraja.md §5)
-SANDBOX_INITIATOR_PASSWORD = "Safaricom999!*!"  # noqa: S105 - a public sandbox value
 COMMON_NAME = "apicrypt.simulator.invalid"
 KEY_SIZE = 2048  # Safaricom's certificates are 2048-bit: 344-character credentials
 NOT_BEFORE = datetime(2019, 1, 1, tzinfo=UTC)

@@ -20,7 +20,7 @@ from mpesa.callbacks import (
 from mpesa.client import DarajaClient, DarajaConfig
 from mpesa.errors import AuthFailed, DuplicateRequest, InvalidRequest, OutcomeUnknown, RateLimited
 from mpesa.models import CallbackUrls
-from mpesa.simulator import SANDBOX_PASSKEY, Faults, SimulatorConfig
+from mpesa.simulator import SANDBOX_PASSKEY, SimulatorConfig
 from tests.helpers.receiver import CallbackReceiver
 from tests.helpers.simulator import RunningSimulator
 
@@ -244,8 +244,16 @@ async def test_slow_answer_on_b2c_is_outcome_unknown(simulator, receiver):
     assert result.succeeded
 
 
-def test_faults_default_off():
-    assert Faults() == Faults(duplicate_callbacks=False)
+async def test_a_credential_for_another_password_gets_result_2001(simulator, receiver):
+    credential = simulator.credential("not-the-initiator-password")
+    async with make_client(simulator, receiver, security_credential=credential) as client:
+        accepted = await client.b2c_payment(
+            originator_conversation_id="payout-9", msisdn=PAYER, amount=500, remarks="Refund"
+        )
+    result = parse_b2c_result(await receiver.next("/b2c/result"))
+
+    assert accepted.response_code == "0"  # refused only in the asynchronous result
+    assert (result.result_code, result.succeeded, result.receipt) == ("2001", False, None)
 
 
 async def test_the_make_demo_scenario_succeeds(capsys):
