@@ -25,7 +25,16 @@ _LANDLINE_TYPES = (PhoneNumberType.FIXED_LINE,)
 
 
 class PhoneError(ValueError):
-    """A phone number cannot receive M-Pesa; str() is a sentence a cashier understands."""
+    """A phone number cannot receive M-Pesa; str() is a sentence a cashier understands.
+
+    ``template`` and ``params`` are the same sentence before it was filled in, so a caller can
+    show it in another language.
+    """
+
+    def __init__(self, template: str, **params: str) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(template.format(**params) if params else template)
 
 
 def normalize_msisdn(raw: str, *, extra_prefixes: Iterable[str] = ()) -> str:
@@ -35,7 +44,7 @@ def normalize_msisdn(raw: str, *, extra_prefixes: Iterable[str] = ()) -> str:
     if not text:
         raise PhoneError("No phone number given")
     if not _TYPED_PHONE.fullmatch(text) or not any(ch.isdigit() for ch in text):
-        raise PhoneError(f"{shown} is not a phone number")
+        raise PhoneError("{phone} is not a phone number", phone=shown)
     if text.startswith("00") and not text.startswith("000"):
         # people write 00 for "international"; Kenya's own exit code is 000
         text = "+" + text[2:]
@@ -43,15 +52,17 @@ def normalize_msisdn(raw: str, *, extra_prefixes: Iterable[str] = ()) -> str:
         number = phonenumbers.parse(text, KENYA)
     except NumberParseException as exc:
         if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE:
-            raise PhoneError(f"{shown} is not a Kenyan number") from exc
+            raise PhoneError("{phone} is not a Kenyan number", phone=shown) from exc
         if exc.error_type in (
             NumberParseException.TOO_SHORT_NSN,
             NumberParseException.TOO_SHORT_AFTER_IDD,
         ):
-            raise PhoneError(f"{shown} is too short for a Kenyan mobile number") from exc
-        raise PhoneError(f"{shown} is not a phone number") from exc
+            raise PhoneError(
+                "{phone} is too short for a Kenyan mobile number", phone=shown
+            ) from exc
+        raise PhoneError("{phone} is not a phone number", phone=shown) from exc
     if number.country_code != KENYA_CODE:
-        raise PhoneError(f"{shown} is not a Kenyan number")
+        raise PhoneError("{phone} is not a Kenyan number", phone=shown)
     msisdn = f"{KENYA_CODE}{number.national_number}"
     # an administrator's override (ported numbers, ranges newer than our carrier data) wins
     if len(msisdn) == 12 and any(msisdn.startswith(p) for p in _prefixes(extra_prefixes)):
@@ -61,21 +72,30 @@ def normalize_msisdn(raw: str, *, extra_prefixes: Iterable[str] = ()) -> str:
             number, PhoneNumberType.MOBILE
         )
         if reason == ValidationResult.TOO_SHORT:
-            raise PhoneError(f"{shown} is too short for a Kenyan mobile number")
+            raise PhoneError("{phone} is too short for a Kenyan mobile number", phone=shown)
         if reason == ValidationResult.TOO_LONG:
-            raise PhoneError(f"{shown} is too long for a Kenyan mobile number")
-        raise PhoneError(f"{shown} is not a valid Kenyan phone number")
+            raise PhoneError("{phone} is too long for a Kenyan mobile number", phone=shown)
+        raise PhoneError("{phone} is not a valid Kenyan phone number", phone=shown)
     kind = phonenumbers.number_type(number)
     if kind in _LANDLINE_TYPES:
-        raise PhoneError(f"{shown} is a landline, not a mobile number")
+        raise PhoneError("{phone} is a landline, not a mobile number", phone=shown)
     if kind not in _MOBILE_TYPES:
-        raise PhoneError(f"{shown} is not a mobile number")
+        raise PhoneError("{phone} is not a mobile number", phone=shown)
     network = carrier.name_for_number(number, "en")
     if network != M_PESA_CARRIER:
         if not network:
-            raise PhoneError(f"{shown} is not a Safaricom number; M-Pesa needs Safaricom")
-        article = "an" if network[0].lower() in "aeiou" else "a"
-        raise PhoneError(f"{shown} is {article} {network} number; M-Pesa needs Safaricom")
+            raise PhoneError(
+                "{phone} is not a Safaricom number; M-Pesa needs Safaricom", phone=shown
+            )
+        if network[0].lower() in "aeiou":
+            raise PhoneError(
+                "{phone} is an {network} number; M-Pesa needs Safaricom",
+                phone=shown,
+                network=network,
+            )
+        raise PhoneError(
+            "{phone} is a {network} number; M-Pesa needs Safaricom", phone=shown, network=network
+        )
     return msisdn
 
 

@@ -68,6 +68,9 @@ def build_services(
         sms_enabled=NotificationChannel.SMS in channels,
         webhook_url=settings.shop_webhook_url,
         clock=clock,
+        default_language=settings.default_language,
+        admin_emails=settings.admin_emails,
+        email_enabled=NotificationChannel.EMAIL in channels,
     )
     staff = StaffService(
         bootstrap_admin_ids=settings.admin_telegram_ids,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from bot.services.container import build_services
-from bot.telegram import customer_texts, texts
+from bot.telegram import customer_texts
 from bot.telegram.chat_channel import TelegramChatChannel, order_paid
 from bot.web.app import create_app
 from models import (
@@ -104,7 +104,7 @@ async def test_customer_pays_an_order_from_the_deep_link(world):
     if not world.early:
         # the card is out and remembered; now M-Pesa's callback may land
         assert payment.status == PaymentStatus.PENDING
-        assert "📲 Sent" in h.api.message(CUSTOMER, card_id)["text"]
+        assert "📲 Check your phone" in h.api.message(CUSTOMER, card_id)["text"]
         world.gate.open.set()
     (await world.sim.post("/simulator/drain")).raise_for_status()
     before = len(h.api.calls)
@@ -121,7 +121,7 @@ async def test_customer_pays_an_order_from_the_deep_link(world):
     assert (order.status, order.paid_receipt) == (OrderStatus.PAID, paid.receipt)
     assert [row.status for row in await CallbackInbox.all()] == [InboxStatus.PROCESSED]
     # the status message shows Paid with the receipt, whichever came first
-    card = texts.payment_card(paid, order)
+    card = customer_texts.payment_card(paid, order, "en")
     assert "✅ Paid" in card and paid.receipt in card
     assert h.api.message(CUSTOMER, card_id)["text"] == card
     calls = h.api.calls[before:]
@@ -134,7 +134,7 @@ async def test_customer_pays_an_order_from_the_deep_link(world):
     # early: the card went out already paid and the outbox's edit was "not modified" (delivered)
     assert (sent_card == card) is world.early
     assert messages == {
-        (CUSTOMER, customer_texts.receipt(paid, order)),
+        (CUSTOMER, customer_texts.receipt(paid, order, "en")),
         (ADMIN, order_paid(order, paid)),
     }
     # the status edit, the customer's receipt and the creator's note: one delivery each
