@@ -54,6 +54,7 @@ UNREACHABLE = N_("M-Pesa could not be reached; nothing was sent. Try again in a 
 BUSY = N_("M-Pesa is busy right now; nothing was sent. Try again in a minute.")
 # an unanswered push (or one whose process died mid-call) is given up after this long
 UNKNOWN_EXPIRY_S = 180.0
+ORDER_TRANSACTION_DESC = "Order payment"  # 13 characters: Daraja's documented maximum
 
 
 class PaymentService:
@@ -296,7 +297,12 @@ class PaymentService:
                 msisdn=payment.msisdn,
                 amount=payment.amount,
                 reference=payment.account_reference,
-                description=self._settings.mpesa_transaction_desc,
+                # the order code is the reference; the description stays within Daraja's 13
+                description=(
+                    ORDER_TRANSACTION_DESC
+                    if payment.order_id is not None
+                    else self._settings.mpesa_transaction_desc
+                ),
             )
         except OutcomeUnknown as exc:
             return await self._mark_unknown(payment, actor, str(exc))
