@@ -6,7 +6,6 @@ ServiceErrors or ApiErrors that the error middleware turns into the one JSON err
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +16,7 @@ from bot.config import Settings
 from bot.services.api_keys import actor_for_key
 from bot.services.audit import audit
 from bot.services.errors import ServiceError
+from bot.services.idempotency import parse_json
 from bot.web.api.errors import (
     ApiError,
     Handler,
@@ -37,12 +37,12 @@ from bot.web.api.resources import (
     order_id,
     order_resource,
     payment_resource,
+    phone_param,
     text_field,
     whole_shillings,
 )
 from bot.web.routes import SERVICES
 from models import ApiKey, Order, Payment, PaymentStatus
-from mpesa.phone import PhoneError, normalize_msisdn
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,9 @@ RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("api_rate_limiter", RateLimit
 API_KEY: web.RequestKey[ApiKey] = web.RequestKey("api_key", ApiKey)
 AUDIT_SUBJECT: web.RequestKey[str] = web.RequestKey("api_audit_subject", str)
 
+HISTORY_PARAMS = ("status", "phone", "from", "to", "limit", "cursor")
+# the query parameters each operation takes; any other is refused
+QUERY_PARAMS = {"payments.history": HISTORY_PARAMS}
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="mpesa-bot"'}
 
 
@@ -73,6 +76,7 @@ def register_api(
             authenticate,
             idempotency_middleware(lambda r: _services(r).idempotency, lambda r: r[API_KEY].id),
             json_errors,  # inside too: idempotency and audit see refusals as responses
+            known_query,
         ]
     )
     api[SETTINGS] = settings
@@ -146,12 +150,26 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     return response
 
 
+@web.middleware
+async def known_query(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse query parameters the operation does not take (a typo must not filter nothing)."""
+    if request.match_info.http_exception is None:
+        allowed = QUERY_PARAMS.get(request.match_info.route.name, ())
+        unknown = sorted(name for name in request.rel_url.query if name not in allowed)
+        if unknown:
+            takes = f"it takes {', '.join(allowed)}" if allowed else "it takes none"
+            raise invalid(
+                f"Unknown query parameter {unknown[0][:40]!r}; {takes}.", field=unknown[0][:40]
+            )
+    return await handler(request)
+
+
 # -- handlers -----------------------------------------------------------------------------------
 
 
 async def openapi(request: web.Request) -> web.Response:
     """GET /api/v1/openapi.json: the OpenAPI 3 document of this API."""
-    return web.json_response(openapi_document())
+    return web.json_response(openapi_document(request.config_dict[SETTINGS]))
 
 
 async def create_order(request: web.Request) -> web.Response:
@@ -180,9 +198,9 @@ async def initiate_payment(request: web.Request) -> web.Response:
         raise invalid(
             f"paymentMethod must be one of {', '.join(PAYMENT_METHODS)}.", field="paymentMethod"
         )
+    settings = request.config_dict[SETTINGS]
     raw_phone = body.get("phoneNumber")
-    if not isinstance(raw_phone, str):
-        raise invalid("phoneNumber is required, e.g. 0712345678.", field="phoneNumber")
+    phone_param(raw_phone, "phoneNumber", extra_prefixes=settings.mpesa_extra_prefixes)
     actor = _actor(request)
     order = await _services(request).orders.get_by_code(code)
     request[AUDIT_SUBJECT] = f"order:{order.id}"
@@ -213,25 +231,23 @@ async def retry_payment(request: web.Request) -> web.Response:
 async def payment_history(request: web.Request) -> web.Response:
     """GET /api/v1/payments/history: payments newest first, filtered, a page at a time."""
     params = request.rel_url.query
+    for name in HISTORY_PARAMS:
+        if params.get(name) == "":
+            raise invalid(f"{name} is empty; leave it out to not filter by it.", field=name)
     status = None
-    if params.get("status"):
+    if "status" in params:
         try:
-            status = PaymentStatus(params["status"].strip().lower())
+            status = PaymentStatus(params["status"])
         except ValueError:
             known = ", ".join(s.value for s in PaymentStatus)
             raise invalid(f"status must be one of {known}.", field="status") from None
     msisdn = None
-    if params.get("phone"):
+    if "phone" in params:
         settings = request.config_dict[SETTINGS]
-        try:
-            msisdn = normalize_msisdn(params["phone"], extra_prefixes=settings.mpesa_extra_prefixes)
-        except PhoneError as exc:
-            raise invalid(str(exc), field="phone") from None
-    start = moment(params["from"], "from") if params.get("from") else None
-    end = moment(params["to"], "to") if params.get("to") else None
-    if start is not None and end is not None and start > end:
-        raise invalid("from must not be after to.", field="to")
-    before_id = decode_cursor(params["cursor"]) if params.get("cursor") else None
+        msisdn = phone_param(params["phone"], "phone", extra_prefixes=settings.mpesa_extra_prefixes)
+    start = moment(params["from"], "from") if "from" in params else None
+    end = moment(params["to"], "to") if "to" in params else None
+    before_id = decode_cursor(params["cursor"]) if "cursor" in params else None
     page = await _services(request).reports.payment_page(
         status=status,
         msisdn=msisdn,
@@ -252,7 +268,7 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object; 400 (code invalid_json) otherwise."""
     raw = await request.read()
     try:
-        body = json.loads(raw)
+        body = parse_json(raw)
     except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
