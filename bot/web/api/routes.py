@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import Settings
-from bot.services.api_keys import actor_for_key
+from bot.services.api_keys import actor_for_key, key_prefix
 from bot.services.audit import audit
 from bot.services.errors import ServiceError
 from bot.services.idempotency import parse_json
@@ -26,7 +26,7 @@ from bot.web.api.errors import (
 )
 from bot.web.api.idempotency import idempotency_middleware
 from bot.web.api.openapi import openapi_document
-from bot.web.api.ratelimit import RateLimiter, retry_after_header
+from bot.web.api.ratelimit import AuthThrottle, RateLimiter, retry_after_header
 from bot.web.api.resources import (
     PAYMENT_METHODS,
     decode_cursor,
@@ -41,7 +41,7 @@ from bot.web.api.resources import (
     text_field,
     whole_shillings,
 )
-from bot.web.routes import SERVICES
+from bot.web.routes import CLIENT_ADDRESS, SERVICES
 from models import ApiKey, Order, Payment, PaymentStatus
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ OPENAPI_ROUTE = "openapi"
 BOT_USERNAME: web.AppKey[Any] = web.AppKey("bot_username", object)
 SETTINGS: web.AppKey[Settings] = web.AppKey("api_settings", Settings)
 RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("api_rate_limiter", RateLimiter)
+AUTH_THROTTLE: web.AppKey[AuthThrottle] = web.AppKey("api_auth_throttle", AuthThrottle)
 API_KEY: web.RequestKey[ApiKey] = web.RequestKey("api_key", ApiKey)
 AUDIT_SUBJECT: web.RequestKey[str] = web.RequestKey("api_audit_subject", str)
 
@@ -81,6 +82,8 @@ def register_api(
     )
     api[SETTINGS] = settings
     api[RATE_LIMITER] = rate_limiter or RateLimiter(settings.api_rate_limit_per_minute)
+    api[AUTH_THROTTLE] = AuthThrottle(settings.api_auth_failures_per_minute)
+    app.on_shutdown.append(_flush_auth_failures)
     if bot_username is not None:
         app[BOT_USERNAME] = bot_username
     # no automatic HEAD routes: every method served is a documented, named operation
@@ -98,6 +101,13 @@ def register_api(
     return api
 
 
+async def _flush_auth_failures(app: web.Application) -> None:
+    """At shutdown (the database still open): audit the failed authentications counted so far."""
+    api_keys = getattr(app.get(SERVICES), "api_keys", None)
+    if api_keys is not None:
+        await api_keys.flush_failures(everything=True)
+
+
 # -- middleware ---------------------------------------------------------------------------------
 
 
@@ -108,16 +118,33 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if request.match_info.http_exception is not None or route == OPENAPI_ROUTE:
         return await handler(request)  # unknown paths answer 404/405 without looking at keys
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    address = request.config_dict[CLIENT_ADDRESS](request)
+    prefix = key_prefix(token)
+    throttle = request.config_dict[AUTH_THROTTLE]
+    wait_s = throttle.wait_s(address, prefix)
+    if wait_s > 0:
+        # refused before any lookup: a guessing client costs nothing and learns nothing
+        _services(request).api_keys.failures.note(None, prefix or "-", address, "throttled")
+        raise ApiError(
+            429,
+            "rate_limited",
+            "Too many failed authentications from this address or for this key; "
+            f"wait {retry_after_header(wait_s)} s.",
+            headers={"Retry-After": retry_after_header(wait_s)},
+        )
+    if not token:
+        throttle.failed(address, None)
         raise ApiError(
             401,
             "unauthorized",
             "Send your API key as 'Authorization: Bearer <key>'.",
             headers=UNAUTHORIZED_HEADERS,
         )
-    key = await request.config_dict[SERVICES].api_keys.authenticate(token.strip())
+    key = await _services(request).api_keys.authenticate(token, address=address)
     if key is None:
-        log.warning("api.auth_refused path=%s", request.path)
+        throttle.failed(address, prefix)
+        log.info("api.auth_refused path=%s address=%s", request.path, address)
         raise ApiError(
             401, "unauthorized", "The API key is wrong or revoked.", headers=UNAUTHORIZED_HEADERS
         )
