@@ -9,16 +9,26 @@ from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 from telegram.ext import Application
 
+from bot.i18n import ENGLISH, KISWAHILI, N_, translate
 from models import StaffRole
 
 log = logging.getLogger(__name__)
 
-CUSTOMER_COMMANDS = [
-    BotCommand("start", "Open an order or see what this bot does"),
-    BotCommand("orders", "Your orders and their status"),
-    BotCommand("phone", "Change the phone number you pay with"),
-    BotCommand("help", "How paying works"),
+CUSTOMER_MENU = [
+    ("start", N_("Open an order or see what this bot does")),
+    ("orders", N_("Your orders and their status")),
+    ("phone", N_("Change the phone number you pay with")),
+    ("language", N_("Kiswahili or English")),
+    ("help", N_("How paying works")),
 ]
+
+
+def customer_commands(language: str) -> list[BotCommand]:
+    """The customers' command menu in ``language``."""
+    return [BotCommand(name, translate(language, text)) for name, text in CUSTOMER_MENU]
+
+
+CUSTOMER_COMMANDS = customer_commands(ENGLISH)
 CASHIER_COMMANDS = [
     BotCommand("request", "Ask a customer to pay: /request <phone> <amount> [note]"),
     BotCommand("status", "Look up a payment: /status <ref>"),
@@ -41,6 +51,10 @@ ADMIN_COMMANDS = [
 async def publish_commands(app: Application, services: Any) -> None:
     """Menus per audience: customers by default, each staff member's own chat by role."""
     await app.bot.set_my_commands(CUSTOMER_COMMANDS, scope=BotCommandScopeDefault())
+    # Telegram shows this menu to users whose app is in Kiswahili
+    await app.bot.set_my_commands(
+        customer_commands(KISWAHILI), scope=BotCommandScopeDefault(), language_code=KISWAHILI
+    )
     for member in await services.staff.active_members():
         commands = ADMIN_COMMANDS if member.role is StaffRole.ADMIN else CASHIER_COMMANDS
         try:

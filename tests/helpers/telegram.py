@@ -64,20 +64,41 @@ class TelegramHarness:
         await self.app.process_update(Update.de_json(payload, self.app.bot))
         return self.api.calls[before:]
 
-    async def send(self, user_id: int, text: str, *, first_name: str = "User") -> list[ApiCall]:
+    async def send(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        first_name: str = "User",
+        language_code: str | None = None,
+    ) -> list[ApiCall]:
         """The user types ``text`` (a command or free text) in their private chat."""
-        return await self._feed({"message": message(user_id, text, first_name=first_name)})
+        msg = message(user_id, text, first_name=first_name)
+        _with_language(msg, language_code)
+        return await self._feed({"message": msg})
 
     async def share_contact(
-        self, user_id: int, phone_number: str, *, contact_user_id: int | None = None
+        self,
+        user_id: int,
+        phone_number: str,
+        *,
+        contact_user_id: int | None = None,
+        language_code: str | None = None,
     ) -> list[ApiCall]:
         """The user taps "Share my phone number" (or forwards someone else's contact)."""
         msg = contact_message(user_id, "User", phone_number, contact_user_id=contact_user_id)
         msg["contact"]["first_name"] = "Contact"
+        _with_language(msg, language_code)
         return await self._feed({"message": msg})
 
     async def press(
-        self, user_id: int, data: str, *, message_id: int, chat_id: int | None = None
+        self,
+        user_id: int,
+        data: str,
+        *,
+        message_id: int,
+        chat_id: int | None = None,
+        language_code: str | None = None,
     ) -> list[ApiCall]:
         """The user presses an inline button with callback ``data`` on a bot message."""
         chat = user_id if chat_id is None else chat_id
@@ -87,7 +108,9 @@ class TelegramHarness:
             "chat": {"id": chat, "type": "private"},
             "text": "",
         }
-        return await self._feed({"callback_query": callback_query(user_id, "User", data, shown)})
+        query = callback_query(user_id, "User", data, shown)
+        _with_language(query, language_code)
+        return await self._feed({"callback_query": query})
 
     def texts(self, calls: list[ApiCall], method: str | None = None) -> list[str]:
         """The texts of sendMessage/editMessageText calls among ``calls``."""
@@ -124,3 +147,9 @@ async def staff_world(
         yield World(h, services, daraja)
     finally:
         await h.stop()
+
+
+def _with_language(payload: dict[str, Any], language_code: str | None) -> None:
+    """Set the sender's Telegram app language (``from.language_code``) when one is given."""
+    if language_code is not None:
+        payload["from"] = {**payload["from"], "language_code": language_code}
