@@ -16,6 +16,7 @@ from bot.notify.outbox import OutboxWorker
 from bot.notify.webhook import webhook_channel
 from bot.services.accounts import AccountService
 from bot.services.api_keys import ApiKeyService
+from bot.services.bulk import BulkService
 from bot.services.c2b import C2BService
 from bot.services.callbacks import CallbackService
 from bot.services.customers import CustomerService
@@ -26,6 +27,7 @@ from bot.services.payments import PaymentService
 from bot.services.payouts import PayoutService
 from bot.services.reconcile import Reconciler
 from bot.services.reports import ReportService
+from bot.services.schedules import ScheduleService
 from bot.services.staff import StaffService
 from models import NotificationChannel
 from mpesa.client import DarajaConfig
@@ -55,6 +57,8 @@ class Services:
     api_keys: ApiKeyService
     idempotency: IdempotencyStore
     customers: CustomerService
+    bulk: BulkService
+    schedules: ScheduleService
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
 
@@ -127,6 +131,10 @@ def build_services(
         idempotency=IdempotencyStore(clock=clock),
         customers=CustomerService(
             payments=payments, orders=orders, order_payments=order_payments, settings=settings
+        ),
+        bulk=BulkService(notifier=notifier, staff=staff, settings=settings, clock=clock),
+        schedules=ScheduleService(
+            payments=payments, staff=staff, notifier=notifier, settings=settings, clock=clock
         ),
     )
 
