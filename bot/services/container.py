@@ -18,6 +18,7 @@ from bot.services.accounts import AccountService
 from bot.services.api_keys import ApiKeyService, purge_idempotency_records
 from bot.services.c2b import C2BService
 from bot.services.callbacks import CallbackService
+from bot.services.checkout import CheckoutService
 from bot.services.customers import CustomerService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
@@ -51,6 +52,7 @@ class Services:
     reconciler: Reconciler
     api_keys: ApiKeyService
     customers: CustomerService
+    checkout: CheckoutService
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
 
@@ -119,6 +121,7 @@ def build_services(
         ),
         api_keys=ApiKeyService(clock=clock),
         customers=CustomerService(payments=payments, orders=orders, settings=settings),
+        checkout=CheckoutService(payments=payments, orders=orders, settings=settings, clock=clock),
     )
 
 
