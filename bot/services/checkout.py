@@ -16,11 +16,12 @@ from datetime import UTC, datetime, timedelta
 
 from bot.config import Settings
 from bot.i18n import N_, normalize
+from bot.notify.notifier import Notifier
 from bot.services.audit import audit
 from bot.services.errors import Conflict, InvalidInput, LimitExceeded, NotFound
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
-from models import AuditEvent, Customer, Order, OrderStatus, Payment, PaymentStatus
+from models import AuditEvent, Customer, Order, OrderStatus, Payment, PaymentStatus, Staff
 from mpesa.phone import PhoneError, mask_msisdn, normalize_msisdn
 from mpesa.security import NAIROBI
 
@@ -85,12 +86,45 @@ class CheckoutService:
         payments: PaymentService,
         orders: OrderService,
         settings: Settings,
+        notifier: Notifier | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._payments = payments
         self._orders = orders
         self._settings = settings
+        self._notifier = notifier
         self._clock = clock
+
+    async def send_link(
+        self,
+        raw_phone: str,
+        amount: str | int,
+        description: str,
+        *,
+        created_by: Staff | None,
+        actor: str,
+    ) -> tuple[Order, str]:
+        """Create an order and text its pay link to ``raw_phone`` (in that phone's language).
+
+        Returns the order and the normalised phone. The SMS goes through the outbox: once per
+        order and phone, retried until Africa's Talking takes it.
+        """
+        try:
+            msisdn = normalize_msisdn(raw_phone, extra_prefixes=self._settings.mpesa_extra_prefixes)
+        except PhoneError as exc:
+            raise InvalidInput(str(exc), field="phone") from None
+        if self._notifier is None:
+            raise Conflict("SMS is not set up, so the link cannot be texted.")
+        customer = await Customer.filter(msisdn=msisdn).order_by("-updated_at").first()
+        if customer is None:
+            customer = await Customer.create(msisdn=msisdn)
+        order = await self._orders.create_order(
+            amount, description, created_by=created_by, actor=actor, via="link", customer=customer
+        )
+        language = customer.language or self._settings.default_language
+        await self._notifier.pay_link_sms(order, msisdn, self.pay_url(order), language=language)
+        await audit(actor, "order.link_sms", subject=f"order:{order.id}", phone=mask_msisdn(msisdn))
+        return order, msisdn
 
     def pay_url(self, order: Order) -> str:
         """PUBLIC_BASE_URL/pay/<code>: the order's payment page."""

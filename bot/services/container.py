@@ -121,7 +121,9 @@ def build_services(
         ),
         api_keys=ApiKeyService(clock=clock),
         customers=CustomerService(payments=payments, orders=orders, settings=settings),
-        checkout=CheckoutService(payments=payments, orders=orders, settings=settings, clock=clock),
+        checkout=CheckoutService(
+            payments=payments, orders=orders, settings=settings, notifier=notifier, clock=clock
+        ),
     )
 
 
