@@ -112,8 +112,9 @@ class Settings(BaseSettings):
     mpesa_passkey: SecretStr | None = None
     mpesa_transaction_type: TransactionType = TransactionType.PAYBILL
     mpesa_till_number: str | None = None
-    mpesa_account_reference: str = "HouseholdPlanet"
-    mpesa_transaction_desc: str = "Household Planet Kenya Payment"
+    # within Daraja's documented 12 / 13 characters; longer values are sent with a warning
+    mpesa_account_reference: str = "HPlanet"
+    mpesa_transaction_desc: str = "Payment"
     mpesa_initiator_name: str | None = None
     mpesa_initiator_password: SecretStr | None = None
     mpesa_security_credential: SecretStr | None = None
@@ -428,13 +429,15 @@ class Settings(BaseSettings):
                 f"MPESA_ACCOUNT_REFERENCE {self.mpesa_account_reference!r} is "
                 f"{len(self.mpesa_account_reference)} characters; Daraja documents at most "
                 f"{ACCOUNT_REFERENCE_LIMIT} (15 was observed accepted). It is sent as is; order "
-                "payments use the order code instead."
+                "payments use the order code instead. The simulator refuses it unless started "
+                "with --level lenient."
             )
         if len(self.mpesa_transaction_desc) > TRANSACTION_DESC_LIMIT:
             notes.append(
                 f"MPESA_TRANSACTION_DESC {self.mpesa_transaction_desc!r} is "
                 f"{len(self.mpesa_transaction_desc)} characters; Daraja documents at most "
-                f"{TRANSACTION_DESC_LIMIT}. It is sent as is; shorten it if Daraja refuses it."
+                f"{TRANSACTION_DESC_LIMIT}. It is sent as is; shorten it if Daraja refuses it (the "
+                "simulator refuses it unless started with --level lenient)."
             )
         for name in ("mpesa_account_reference", "mpesa_transaction_desc"):
             value = getattr(self, name)

@@ -17,6 +17,9 @@ M_PESA_CARRIER = "Safaricom"
 _TYPED_PHONE = re.compile(r"\+?[0-9\s().\-]+")
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 _ECHO_LIMIT = 40
+# ws_CO_ + DDMMYYYYHHMMSS + milliseconds + 9 phone digits (older ids are shorter, phone-free)
+_PHONE_BEARING_CHECKOUT = re.compile(r"ws_CO_[0-9]{23,}")
+_EMBEDDED_MSISDN = re.compile(r"(?<![0-9])254[17][0-9]{8}(?![0-9])")
 _MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 _LANDLINE_TYPES = (PhoneNumberType.FIXED_LINE,)
 
@@ -104,6 +107,21 @@ def mask_msisdn(msisdn: str | None) -> str:
     if len(text) < 8:
         return "****"
     return f"{text[:4]}****{text[-3:]}"
+
+
+def mask_id(value: str | None) -> str:
+    """Mask the phone digits an id carries, keeping a stable, searchable form for logs.
+
+    Modern CheckoutRequestIDs end in the customer's last 9 digits:
+    "ws_CO_03122026114050487708374149" -> "ws_CO_03122026114050487…149". Any 2547/2541 number
+    inside another id is masked as ``mask_msisdn`` does; other ids come back unchanged.
+    """
+    if not value:
+        return "-"
+    text = str(value)
+    if _PHONE_BEARING_CHECKOUT.fullmatch(text):
+        return f"{text[:-9]}…{text[-3:]}"
+    return _EMBEDDED_MSISDN.sub(lambda m: mask_msisdn(m.group()), text)
 
 
 def reported_phone_matches(expected_msisdn: str, reported: str | int | None) -> bool:

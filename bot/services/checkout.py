@@ -19,6 +19,7 @@ from bot.i18n import N_, normalize
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
 from bot.services.errors import Conflict, InvalidInput, LimitExceeded, NotFound
+from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
 from models import AuditEvent, Customer, Order, OrderStatus, Payment, PaymentStatus, Staff
@@ -85,12 +86,14 @@ class CheckoutService:
         *,
         payments: PaymentService,
         orders: OrderService,
+        order_payments: OrderPaymentService,
         settings: Settings,
         notifier: Notifier | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._payments = payments
         self._orders = orders
+        self._order_payments = order_payments
         self._settings = settings
         self._notifier = notifier
         self._clock = clock
@@ -179,14 +182,8 @@ class CheckoutService:
         customer = await self._remember(msisdn, language)
         if address is not None:
             await Order.filter(id=current.order.id).update(email=address)
-        await self._payments.request_payment(
-            msisdn,
-            None,
-            initiator=None,
-            actor=actor,
-            order=current.order,
-            customer=customer,
-            via="web",
+        await self._order_payments.start_for_order(
+            current.order, msisdn, actor=actor, via="web", customer=customer
         )
         return await self._checkout(current.order)
 
@@ -199,7 +196,7 @@ class CheckoutService:
             raise Conflict(NOTHING_TO_RETRY)
         actor = _actor(client)
         await self._check_limits(current.order, actor)
-        await self._payments.retry_payment(current.payment.id, initiator=None, actor=actor)
+        await self._order_payments.retry_for_order(current.order, actor=actor)
         return await self._checkout(current.order)
 
     async def _check_limits(self, order: Order, actor: str) -> None:

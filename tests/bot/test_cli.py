@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import json
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -137,6 +139,9 @@ def simulator_process():
                 if time.monotonic() > deadline:
                     raise
         yield f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/simulator/state") as answer:
+            warnings = json.load(answer)["warnings"]
+        assert warnings == [], f"the simulator warned: {warnings}"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -145,7 +150,7 @@ def simulator_process():
 def test_c2b_register_against_the_simulator(env, simulator_process, capsys):
     env.setenv("MPESA_BASE_URL", simulator_process)
     env.setenv("MPESA_SHORTCODE", "174379")
-    env.setenv("PUBLIC_BASE_URL", "https://pay.example.co.ke")
+    env.setenv("PUBLIC_BASE_URL", "https://pay.householdplanet.co.ke")
     env.setenv("CALLBACK_SECRET", "operators-secret-0123")
     for name, value in SIM_KEYS.items():
         env.setenv(name, value)
@@ -153,14 +158,14 @@ def test_c2b_register_against_the_simulator(env, simulator_process, capsys):
     assert cli("c2b-register") == 0
 
     out = capsys.readouterr().out
-    assert "https://pay.example.co.ke/hooks/<CALLBACK_SECRET>/c2b/validate" in out
+    assert "https://pay.householdplanet.co.ke/hooks/<CALLBACK_SECRET>/c2b/validate" in out
     assert "operators-secret-0123" not in out
     assert "registered: Success (code 0)" in out
 
 
 def test_c2b_register_reports_a_refusal(env, simulator_process, capsys):
     env.setenv("MPESA_BASE_URL", simulator_process)
-    env.setenv("PUBLIC_BASE_URL", "https://pay.example.co.ke")
+    env.setenv("PUBLIC_BASE_URL", "https://pay.householdplanet.co.ke")
     env.setenv("MPESA_CONSUMER_KEY", "wrong")
     env.setenv("MPESA_CONSUMER_SECRET", "wrong")
 

@@ -28,7 +28,7 @@ from models import (
     Payment,
     PaymentStatus,
 )
-from mpesa.simulator import SANDBOX_SHORTCODE, SimulatorConfig, create_simulator
+from mpesa.simulator import SANDBOX_SHORTCODE, SimulatorConfig
 from mpesa.simulator.config import Faults
 from tests.helpers.engine import simulator_daraja
 from tests.helpers.telegram import TelegramHarness
@@ -53,23 +53,24 @@ class GatedCallbacks:
 
 
 @pytest.fixture(params=["callback_after_card", "callback_before_answer"])
-async def world(request, db, aiohttp_server, settings) -> AsyncIterator[SimpleNamespace]:
+async def world(
+    request, db, aiohttp_server, settings, simulators
+) -> AsyncIterator[SimpleNamespace]:
     early = request.param == "callback_before_answer"
-    simulator = create_simulator(
+    simulator = await simulators(
         SimulatorConfig(
             callback_delay_s=0.0,
             query_pending_s=0.0,
             faults=Faults(callback_before_response=early),
         )
     )
-    sim_server = await aiohttp_server(simulator)
-    sim_url = str(sim_server.make_url("")).rstrip("/")
+    sim_url = simulator.url
     holder = SimpleNamespace()
     # the web app reads its services per request, so it can start before they exist
     our_server = await aiohttp_server(create_app(holder, settings=settings))
     our_url = str(our_server.make_url("")).rstrip("/")
     settings = settings.model_copy(update={"mpesa_shortcode": SANDBOX_SHORTCODE})
-    daraja = simulator_daraja(sim_url, our_url, settings.resolved_callback_secret())
+    daraja = simulator_daraja(simulator, our_url, settings.resolved_callback_secret())
     channel = TelegramChatChannel()
     services = build_services(settings, daraja=daraja, channels={NotificationChannel.CHAT: channel})
     gate = GatedCallbacks(services.callbacks)

@@ -136,7 +136,7 @@ async def test_deep_link_then_own_contact_pushes_the_order(bot, order):
             "msisdn": MSISDN,
             "amount": 1200,
             "reference": order.code,
-            "description": "Household Planet Kenya Payment",
+            "description": "Order payment",
         }
     ]
     payment = await Payment.get(order_id=order.id)

@@ -52,8 +52,8 @@ async def test_request_sends_stk_and_one_status_message(world: World) -> None:
         {
             "msisdn": "254708374149",
             "amount": 1500,
-            "reference": "HouseholdPlanet",
-            "description": "Household Planet Kenya Payment",
+            "reference": "HPlanet",
+            "description": "Payment",
         }
     ]
     assert (payment.status, payment.amount, payment.chat_id) == (
