@@ -19,6 +19,7 @@ from bot.services.api_keys import ApiKeyService
 from bot.services.bulk import BulkService
 from bot.services.c2b import C2BService
 from bot.services.callbacks import CallbackService
+from bot.services.checkout import CheckoutService
 from bot.services.customers import CustomerService
 from bot.services.idempotency import IdempotencyStore, purge_idempotency_records
 from bot.services.order_payments import OrderPaymentService
@@ -57,6 +58,7 @@ class Services:
     api_keys: ApiKeyService
     idempotency: IdempotencyStore
     customers: CustomerService
+    checkout: CheckoutService
     bulk: BulkService
     schedules: ScheduleService
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
@@ -131,6 +133,14 @@ def build_services(
         idempotency=IdempotencyStore(clock=clock),
         customers=CustomerService(
             payments=payments, orders=orders, order_payments=order_payments, settings=settings
+        ),
+        checkout=CheckoutService(
+            payments=payments,
+            orders=orders,
+            order_payments=order_payments,
+            settings=settings,
+            notifier=notifier,
+            clock=clock,
         ),
         bulk=BulkService(notifier=notifier, staff=staff, settings=settings, clock=clock),
         schedules=ScheduleService(
