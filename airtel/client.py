@@ -9,6 +9,7 @@ transaction id. Only ``AirtelUnreachable`` (the request never left) may be sent 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import logging
@@ -268,7 +269,7 @@ class AirtelClient:
     async def encryption_key(self) -> EncryptionKey:
         """Fetch Airtel's RSA public key (``GET /v1/rsa/encryption-keys``); not cached here."""
         answer = await self._call("encryption_key", "GET", KEYS_PATH, money=False)
-        info = answer.envelope.describe(Api.KEYS)
+        info = answer.envelope.describe(Api.KEYS, http_status=answer.http_status)
         found = encryption_key(answer.envelope)
         if found is None or info.outcome is not Outcome.SUCCESS:
             raise self._not_answered("encryption_key", answer, info)
@@ -325,7 +326,7 @@ class AirtelClient:
         )
         path = PUSH_PATH.format(version=config.collection_version)
         answer = await self._call("ussd_push", "POST", path, request, money=True)
-        info = answer.envelope.describe(Api.COLLECTION)
+        info = answer.envelope.describe(Api.COLLECTION, http_status=answer.http_status)
         if info.outcome in (Outcome.SUCCESS, Outcome.PENDING):
             result = push_accepted(answer.envelope, transaction_id)
             log.info(
@@ -350,7 +351,7 @@ class AirtelClient:
         log.info("airtel.refund.send airtel_money_id=%s", airtel_money_id)
         path = REFUND_PATH.format(version=self._config.refund_version)
         answer = await self._call("refund", "POST", path, request, money=True)
-        info = answer.envelope.describe(Api.REFUND)
+        info = answer.envelope.describe(Api.REFUND, http_status=answer.http_status)
         status = (answer.envelope.transaction.get("status") or "").strip().upper()
         # the doc's own sample pairs "SUCCESS" with success:false and DP00800001006: the
         # transaction's status decides (airtel.md §5.4)
@@ -359,7 +360,10 @@ class AirtelClient:
         ):
             log.info("airtel.refund.ok airtel_money_id=%s", airtel_money_id)
             return refund_result(answer.envelope, airtel_money_id)
-        if info.outcome is Outcome.PENDING:
+        if info.outcome is Outcome.NOT_FOUND:
+            # no collection with that receipt: nothing was refunded
+            info = dataclasses.replace(info, outcome=Outcome.FAILED)
+        elif info.outcome is Outcome.PENDING:
             info = ResultInfo(
                 code=info.code,
                 outcome=Outcome.UNKNOWN,
@@ -402,7 +406,7 @@ class AirtelClient:
         path = DISBURSEMENT_PATH.format(version=config.disbursement_version)
         answer = await self._call("disburse", "POST", path, request, money=True)
         envelope = answer.envelope
-        info = envelope.describe(Api.DISBURSEMENT)
+        info = envelope.describe(Api.DISBURSEMENT, http_status=answer.http_status)
         status = envelope.status
         decided_by_code = not envelope.transaction.get("status") and (
             status is not None and status.response_code == "DP00900001001"
@@ -447,7 +451,7 @@ class AirtelClient:
         """KYC: who holds the Airtel Money account of ``msisdn``; None when nobody does."""
         wire = airtel_msisdn(msisdn)
         answer = await self._call("lookup_user", "GET", KYC_PATH.format(msisdn=wire), money=False)
-        info = answer.envelope.describe(Api.KYC)
+        info = answer.envelope.describe(Api.KYC, http_status=answer.http_status)
         if info.outcome is Outcome.NOT_FOUND:
             log.info("airtel.kyc.not_found msisdn=%s", mask_msisdn(wire))
             return None
@@ -458,7 +462,7 @@ class AirtelClient:
     async def balance(self) -> Balance:
         """The wallet balance Airtel reports (v1: which wallet is not documented), in cents."""
         answer = await self._call("balance", "GET", BALANCE_PATH, money=False)
-        info = answer.envelope.describe(Api.BALANCE)
+        info = answer.envelope.describe(Api.BALANCE, http_status=answer.http_status)
         result = balance(answer.envelope)
         if result is None or info.outcome is not Outcome.SUCCESS:
             raise self._not_answered("balance", answer, info)
@@ -475,7 +479,7 @@ class AirtelClient:
         api: Api,
     ) -> Any:
         envelope = answer.envelope
-        info = envelope.describe(api)
+        info = envelope.describe(api, http_status=answer.http_status)
         if envelope.transaction.get("status") is not None:
             result = enquiry(model, envelope, transaction_id, found=True)
         elif info.outcome is Outcome.NOT_FOUND:
@@ -501,7 +505,9 @@ class AirtelClient:
         if info.outcome is Outcome.FAILED:
             error: AirtelError = Declined(f"Airtel declined {op}: {text}", info=info, **details)
         elif info.outcome is Outcome.REFUSED:
-            error = InvalidRequest(f"Airtel refused {op}: {text}", info=info, **details)
+            error = InvalidRequest(
+                f"Airtel refused {op}: {text} ({info.next_step})", info=info, **details
+            )
         elif info.duplicate:
             error = DuplicateTransaction(
                 f"Airtel already has transaction {transaction_id} ({text}); "
@@ -527,7 +533,9 @@ class AirtelClient:
         details = _details(answer, None)
         text = info.description or info.meaning
         if info.outcome is Outcome.REFUSED or answer.http_status == 404:
-            return InvalidRequest(f"Airtel refused {op}: {text}", info=info, **details)
+            return InvalidRequest(
+                f"Airtel refused {op}: {text} ({info.next_step})", info=info, **details
+            )
         return ServerError(f"Airtel could not answer {op}: {text}", **details)
 
     # -- plumbing ---------------------------------------------------------------------------

@@ -469,6 +469,13 @@ def describe(
             return _info(code, table[code], message)
     if response and response in _ESB:  # an ESB code sent in the response_code field
         return _info(response, _ESB[response], message)
+    if http_status is not None and 400 <= http_status < 500 and http_status not in _HTTP_UNKNOWN:
+        # a 4xx without an Airtel code: the gateway refused it (a wrong path, version or body)
+        entry = _config(
+            f"Airtel refused the request with HTTP {http_status}.",
+            "check AIRTEL_BASE_URL and the API versions; the logs have Airtel's answer.",
+        )
+        return _info(f"HTTP {http_status}", entry, message)
     if http_status is not None and (http_status >= 500 or http_status in _HTTP_UNKNOWN):
         entry = _unknown(f"Airtel answered HTTP {http_status}.")
         if not api.moves_money:
