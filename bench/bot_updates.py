@@ -23,7 +23,7 @@ from bench.ingest_server import NoDaraja
 from bot.config import Settings
 from bot.notify.sms import build_sms_channel
 from bot.services.container import build_services
-from bot.telegram.app import build_application
+from bot.telegram.app import build_offline_application
 from bot.telegram.transport import InProcessBotApi
 from models import NotificationChannel, Payment, PaymentStatus
 from models.db import close_db, init_db, migrate
@@ -147,14 +147,7 @@ async def run(*, quick: bool = False) -> list[Figure]:
             )
             await services.staff.bootstrap_admins()
             api = InProcessBotApi()
-            app = build_application(
-                settings,
-                services,
-                request=api,
-                get_updates_request=api,
-                rate_limit=False,
-                polling=False,
-            )
+            app = build_offline_application(settings, services, api)
             await app.initialize()
             try:
                 results = await _lookups(app, api, count, lookups)

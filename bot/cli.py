@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.config import Settings, SettingsError, load_settings
+from mpesa.simulator import cli as simulator_cli
 
 MAX_RECONCILE_PASSES = 100
 
@@ -41,13 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=COMMANDS_HELP[name], description=COMMANDS_HELP[name] + ".")
 
     simulator = sub.add_parser(
-        "simulator", help=COMMANDS_HELP["simulator"], description="Run the Daraja simulator."
+        "simulator", help=COMMANDS_HELP["simulator"], description=simulator_cli.DESCRIPTION
     )
-    simulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    simulator.add_argument("--port", type=int, default=8765, help="port to listen on")
-    simulator.add_argument(
-        "--callback-delay", type=float, default=1.0, help="seconds before callbacks are sent"
-    )
+    # the same options as `python -m mpesa.simulator`, from one list
+    simulator_cli.add_arguments(simulator)
 
     staff = sub.add_parser("staff", help=COMMANDS_HELP["staff"], description="Manage staff.")
     staff_sub = staff.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -139,18 +137,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _simulator(args: argparse.Namespace) -> None:
-    from mpesa.simulator.__main__ import main as simulator_main
-
-    simulator_main(
-        [
-            "--host",
-            args.host,
-            "--port",
-            str(args.port),
-            "--callback-delay",
-            str(args.callback_delay),
-        ]
-    )
+    simulator_cli.serve(args)
 
 
 @asynccontextmanager

@@ -19,8 +19,9 @@ from bot.config import Settings
 from bot.notify.channels import Channel
 from bot.notify.sms import build_sms_channel
 from bot.services.container import Services, build_services, daraja_config
-from bot.telegram.app import build_application, publish_commands, schedule_jobs
+from bot.telegram.app import build_application, schedule_jobs
 from bot.telegram.chat_channel import TelegramChatChannel
+from bot.telegram.menus import publish_commands
 from bot.web import telegram_webhook
 from bot.web.app import create_app
 from bot.web.middlewares import redacting_access_logger

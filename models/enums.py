@@ -135,6 +135,7 @@ class NotificationChannel(StrEnum):
     CHAT = "chat"
     SMS = "sms"
     WEBHOOK = "webhook"
+    EMAIL = "email"
 
 
 class NotificationStatus(StrEnum):

@@ -54,6 +54,9 @@ class Customer(Model):
     # the chat conversation survives restarts: which order they are paying, what we wait for
     conversation_state = fields.CharField(max_length=32, default="")
     conversation_order_id = fields.IntField(null=True)
+    # what they read: "en" or "sw"; chosen by /language or the page switch, else detected
+    language = fields.CharField(max_length=8, null=True)
+    language_chosen = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -79,6 +82,7 @@ class Order(Model):
     created_via = fields.CharField(max_length=64, default="chat")  # chat, api:<key name>
     paid_receipt = fields.CharField(max_length=32, null=True)
     paid_at = fields.DatetimeField(null=True)
+    email = fields.CharField(max_length=254, null=True)  # where the receipt e-mail goes
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.callback_paths import callback_urls
 from bot.config import Settings
 from bot.notify.channels import Channel
 from bot.notify.notifier import Notifier
@@ -24,7 +25,6 @@ from bot.services.payouts import PayoutService
 from bot.services.reconcile import Reconciler
 from bot.services.reports import ReportService
 from bot.services.staff import StaffService
-from bot.web.paths import callback_urls
 from models import NotificationChannel
 from mpesa.client import DarajaConfig
 from mpesa.errors import ConfigurationError
@@ -68,6 +68,9 @@ def build_services(
         sms_enabled=NotificationChannel.SMS in channels,
         webhook_url=settings.shop_webhook_url,
         clock=clock,
+        default_language=settings.default_language,
+        admin_emails=settings.admin_emails,
+        email_enabled=NotificationChannel.EMAIL in channels,
     )
     staff = StaffService(
         bootstrap_admin_ids=settings.admin_telegram_ids,

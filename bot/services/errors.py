@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ServiceError(Exception):
     """A refusal with a reason a cashier, admin, customer or shop developer understands."""
 
     code = "error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self, message: str, *, field: str | None = None, params: dict[str, Any] | None = None
+    ) -> None:
+        # with params, ``message`` is a template ("Order {code} is already paid."): the chat and
+        # the payment page translate the template for customers, then fill it in
+        self.template = message
+        self.params = dict(params or {})
+        self.message = message.format(**self.params) if params else message
+        super().__init__(self.message)
         self.field = field
 
     def __str__(self) -> str:

@@ -17,6 +17,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot.config import Settings
+from bot.i18n import N_
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
 from bot.services.errors import Conflict, InvalidInput, NotFound, ServiceError, UpstreamError
@@ -40,9 +41,11 @@ from mpesa.phone import PhoneError, mask_msisdn, normalize_msisdn
 
 log = logging.getLogger(__name__)
 
-UNREACHABLE = "M-Pesa could not be reached; nothing was sent. Try again in a moment."
+UNREACHABLE = N_("M-Pesa could not be reached; nothing was sent. Try again in a moment.")
+BUSY = N_("M-Pesa is busy right now; nothing was sent. Try again in a minute.")
 # an unanswered push (or one whose process died mid-call) is given up after this long
 UNKNOWN_EXPIRY_S = 180.0
+ORDER_TRANSACTION_DESC = "Order payment"  # 13 characters: Daraja's documented maximum
 
 
 class PaymentService:
@@ -158,19 +161,26 @@ class PaymentService:
         try:
             msisdn = normalize_msisdn(raw_phone, extra_prefixes=self._settings.mpesa_extra_prefixes)
         except PhoneError as exc:
-            raise InvalidInput(str(exc), field="phone") from None
+            raise InvalidInput(exc.template, field="phone", params=exc.params) from None
         if order is not None:
             order = await Order.get(id=order.id)
             if order.status == OrderStatus.PAID:
-                receipt = f" (receipt {order.paid_receipt})" if order.paid_receipt else ""
-                raise Conflict(f"Order {order.code} is already paid{receipt}.")
+                if order.paid_receipt:
+                    raise Conflict(
+                        N_("Order {code} is already paid (receipt {receipt})."),
+                        params={"code": order.code, "receipt": order.paid_receipt},
+                    )
+                raise Conflict(N_("Order {code} is already paid."), params={"code": order.code})
             if order.status == OrderStatus.CANCELLED:
-                raise Conflict(f"Order {order.code} was cancelled.")
+                raise Conflict(N_("Order {code} was cancelled."), params={"code": order.code})
             review = await Payment.filter(order_id=order.id, status=PaymentStatus.REVIEW).first()
             if review is not None:
                 raise Conflict(
-                    f"Order {order.code} has a payment under review (#{review.id}); "
-                    "an admin must settle it first."
+                    N_(
+                        "Order {code} has a payment under review (#{payment_id}); "
+                        "an admin must settle it first."
+                    ),
+                    params={"code": order.code, "payment_id": review.id},
                 )
             if raw_amount is None:
                 return msisdn, order.amount, order
@@ -248,17 +258,25 @@ class PaymentService:
         if busy is not None:
             # a second STK to a phone cancels the first prompt on the handset
             return Conflict(
-                f"A payment to {display_phone(msisdn)} is already waiting for the customer's PIN "
-                f"(#{busy.id})."
+                N_(
+                    "A payment to {phone} is already waiting for the customer's PIN "
+                    "(#{payment_id})."
+                ),
+                params={"phone": display_phone(msisdn), "payment_id": busy.id},
             )
         if order is not None:
             busy = await Payment.get_or_none(in_flight_order_id=order.id)
             if busy is not None:
                 return Conflict(
-                    f"Order {order.code} already has a payment waiting for the customer's PIN "
-                    f"(#{busy.id})."
+                    N_(
+                        "Order {code} already has a payment waiting for the customer's PIN "
+                        "(#{payment_id})."
+                    ),
+                    params={"code": order.code, "payment_id": busy.id},
                 )
-        return Conflict("Another payment request just started for this phone or order; try again.")
+        return Conflict(
+            N_("Another payment request just started for this phone or order; try again.")
+        )
 
     async def _push(self, payment: Payment, actor: str) -> Payment:
         """Call STK Push for a recorded payment and record the answer."""
@@ -267,7 +285,12 @@ class PaymentService:
                 msisdn=payment.msisdn,
                 amount=payment.amount,
                 reference=payment.account_reference,
-                description=self._settings.mpesa_transaction_desc,
+                # the order code is the reference; the description stays within Daraja's 13
+                description=(
+                    ORDER_TRANSACTION_DESC
+                    if payment.order_id is not None
+                    else self._settings.mpesa_transaction_desc
+                ),
             )
         except OutcomeUnknown as exc:
             return await self._mark_unknown(payment, actor, str(exc))
@@ -277,7 +300,7 @@ class PaymentService:
             alert = isinstance(exc, AuthFailed | ConfigurationError)
             reason = str(exc)
             if isinstance(exc, RateLimited):
-                reason = "M-Pesa is busy right now; nothing was sent. Try again in a minute."
+                reason = BUSY
             return await self._mark_failed(payment, actor, exc.code, reason, alert=alert)
         except Exception:
             # we cannot tell whether the request left: reconcile, never resend blindly

@@ -136,6 +136,8 @@ class ReportService:
             payouts_by_status=payouts,
         )
 
+    # history and payout_history stay two typed entry points with the same filters on purpose:
+    # the query itself is written once, in _newest
     async def history(
         self,
         *,

@@ -20,6 +20,7 @@ from telegram.ext import (
 
 from bot.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from bot.telegram import keyboards, staff_keyboards, staff_texts
+from bot.telegram.menus import publish_commands
 from bot.telegram.staff_base import (
     ADMIN,
     ANYONE,
@@ -79,9 +80,6 @@ class AdminHandlers(StaffHandlerBase):
         await self._publish_menus(context)
 
     async def _publish_menus(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # imported here: app.py imports this package while building the application
-        from bot.telegram.app import publish_commands
-
         try:
             await publish_commands(context.application, self._services)
         except TelegramError as exc:

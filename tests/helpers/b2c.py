@@ -11,10 +11,12 @@ from typing import Any
 
 from bot.config import Settings
 from bot.notify.notifier import Notifier
+from bot.notify.sms import LogOnlySms
 from bot.services.accounts import AccountService
+from bot.services.container import build_services
 from bot.services.payouts import PayoutService
 from bot.services.staff import StaffService
-from models import Staff, StaffRole
+from models import NotificationChannel, Staff, StaffRole
 from mpesa.callbacks import (
     AccountBalanceResult,
     B2CResult,
@@ -198,26 +200,19 @@ async def b2c_world(settings: Settings) -> B2CWorld:
     """Build the services and the staff (admins 1001 bootstrap, 1002, 1003; cashier 2001)."""
     clock = Clock()
     daraja = FakeDaraja()
-    notifier = Notifier(
-        business_name=settings.business_name, admin_telegram_ids=settings.admin_telegram_ids
-    )
-    staff = StaffService(
-        bootstrap_admin_ids=settings.admin_telegram_ids,
-        default_daily_payout_limit=settings.staff_daily_payout_limit,
-    )
-    await staff.bootstrap_admins()
+    # the production wiring, so these services are put together exactly as `run` does
+    sms = {NotificationChannel.SMS: LogOnlySms()}  # receipts are written to the outbox
+    services = build_services(settings, daraja=daraja, channels=sms, clock=clock)
+    await services.staff.bootstrap_admins()
     await Staff.create(telegram_id=SECOND_ADMIN, role=StaffRole.ADMIN, name="Second")
     await Staff.create(telegram_id=THIRD_ADMIN, role=StaffRole.ADMIN, name="Third")
     await Staff.create(telegram_id=CASHIER, role=StaffRole.CASHIER, name="Cashier")
-    payouts = PayoutService(
-        daraja=daraja, notifier=notifier, staff=staff, settings=settings, clock=clock
+    return B2CWorld(
+        settings,
+        clock,
+        daraja,
+        services.notifier,
+        services.staff,
+        services.payouts,
+        services.accounts,
     )
-    accounts = AccountService(
-        daraja=daraja,
-        notifier=notifier,
-        staff=staff,
-        settings=settings,
-        payouts=payouts,
-        clock=clock,
-    )
-    return B2CWorld(settings, clock, daraja, notifier, staff, payouts, accounts)

@@ -174,7 +174,7 @@ async def test_pay_order_pushes_the_order_amount_with_its_code(customers, order,
             "msisdn": MSISDN,
             "amount": 1200,
             "reference": "HP7K2Q9XAB",
-            "description": "Household Planet Kenya Payment",
+            "description": "Order payment",
         }
     ]
     customer = await Customer.get(telegram_id=CUSTOMER)

@@ -6,14 +6,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.services.container import build_services
 from bot.services.staff import REFUSAL
 from bot.telegram import staff_keyboards, staff_texts, texts
 from models import Order, Payment, PaymentStatus, Reversal, ReversalStatus, Staff, StaffRole
-from tests.helpers.fakes import FakeDaraja
 from tests.helpers.stk import stk_callback
-from tests.helpers.telegram import TelegramHarness
-from tests.telegram.test_staff_payments import ADMIN_ID, CASHIER_ID, STRANGER_ID, World, markup
+from tests.helpers.telegram import World, staff_world
+from tests.telegram.test_staff_payments import ADMIN_ID, CASHIER_ID, STRANGER_ID, markup
 
 NEW_ID = 4004
 
@@ -21,12 +19,8 @@ NEW_ID = 4004
 @pytest.fixture
 async def world(db, settings) -> AsyncIterator[World]:
     """The bot with a cashier."""
-    daraja = FakeDaraja()
-    services = build_services(settings, daraja=daraja, channels={})
-    await Staff.create(telegram_id=CASHIER_ID, role=StaffRole.CASHIER, name="Mary")
-    h = await TelegramHarness.start(settings, services)
-    yield World(h, services, daraja)
-    await h.stop()
+    async with staff_world(settings, (CASHIER_ID, StaffRole.CASHIER, "Mary")) as world:
+        yield world
 
 
 # -- /staff --------------------------------------------------------------------------------------
