@@ -137,7 +137,7 @@ def _gateway(
         except v.Refusal as refusal:
             log.info("sim.refused path=%s code=%s", request.path, refusal.code)
             return refusal.response()
-        if request.get("applied"):
+        if request.get(v.APPLIED):
             if faults.take("drop_connection_next_n"):
                 # the request took effect; the answer never reaches the client
                 log.info("sim.fault.drop_connection path=%s", request.path)

@@ -136,7 +136,7 @@ class CollectionHandlers:
         if outcome.settle in (Settle.SILENT, Settle.AMBIGUOUS):
             collection.settle_due_at = now + timedelta(seconds=config.enquiry_pending_s)
         state.collections[transaction_id] = collection
-        request["applied"] = True
+        request[v.APPLIED] = True
         log.info(
             "sim.push transaction_id=%s msisdn=%s amount=%s outcome=%s",
             transaction_id,
@@ -227,7 +227,7 @@ class CollectionHandlers:
             amount=collection.amount,
             created_at=state.now(),
         )
-        request["applied"] = True
+        request[v.APPLIED] = True
         log.info("sim.refund airtel_money_id=%s amount=%s", receipt, collection.amount)
         if state.faults.take("ambiguous_next_n"):
             raise v.refused(

@@ -147,7 +147,7 @@ class DisbursementHandlers:
             outcome=outcome,
         )
         state.disbursements[transaction_id] = payout
-        request["applied"] = True
+        request[v.APPLIED] = True
         log.info(
             "sim.disburse transaction_id=%s msisdn=%s amount=%s outcome=%s",
             transaction_id,

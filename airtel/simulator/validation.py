@@ -24,6 +24,8 @@ from airtel.simulator.config import Level
 log = logging.getLogger(__name__)
 
 MSISDN_LENGTH = "Invalid Msisdn Length. Msisdn Length should be 9"
+# set by a money handler once the request took effect: the "after effect" faults then apply
+APPLIED: Any = web.RequestKey("applied", bool) if hasattr(web, "RequestKey") else "applied"
 _ALNUM = re.compile(r"[A-Za-z0-9]+")
 
 
