@@ -77,6 +77,12 @@ DEFAULT_RETRY_AFTER_S = 5.0
 DEFAULT_TOKEN_LIFETIME_S = 180.0  # airtel.md §3: "180" in the docs and two independent notes
 KEY_CACHE_MAX = timedelta(hours=24)
 
+# airtel.md §1: no Kenyan host is known; the pan-African hosts serve KE with X-Country: KE
+BASE_URLS = {
+    "uat": "https://openapiuat.airtel.africa",
+    "production": "https://openapi.airtel.africa",
+}
+
 TOKEN_PATH = "/auth/oauth2/token"  # noqa: S105 - a path, not a secret
 PUSH_PATH = "/merchant/{version}/payments/"  # the trailing slash: every source sends it
 COLLECTION_ENQUIRY_PATH = "/standard/v1/payments/{id}"
@@ -94,6 +100,16 @@ Sleep = Callable[[float], Awaitable[None]]
 # the request never left this machine, so sending it again cannot move money twice
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _INVALID_TOKEN = "invalid_token"  # noqa: S105 - an OAuth error code
+
+
+def base_url_for(environment: str) -> str:
+    """The base URL of an Airtel environment: "uat" or "production"."""
+    try:
+        return BASE_URLS[environment.strip().lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown Airtel environment {environment!r}; use uat or production"
+        ) from None
 
 
 def _utc_now() -> datetime:

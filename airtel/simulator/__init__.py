@@ -26,28 +26,32 @@ are sent without it), ``callback_hash_key`` (callbacks then carry a ``hash``), `
 Outcomes are chosen by phone number: see ``outcome_table()`` (printed at start-up).
 """
 
-from airtel.simulator.app import SIM_DELIVERER, SIM_STATE, create_simulator
-from airtel.simulator.config import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    DISBURSEMENT_PIN,
-    Faults,
-    Level,
-    Portal,
-    SimulatorConfig,
-)
-from airtel.simulator.scenarios import outcome_table
+from __future__ import annotations
 
-__all__ = [
-    "CLIENT_ID",
-    "CLIENT_SECRET",
-    "DISBURSEMENT_PIN",
-    "SIM_DELIVERER",
-    "SIM_STATE",
-    "Faults",
-    "Level",
-    "Portal",
-    "SimulatorConfig",
-    "create_simulator",
-    "outcome_table",
-]
+import importlib
+from typing import Any
+
+# loaded on first use: `mpesa-bot` imports the command line module on every start, and the
+# simulator itself (aiohttp, cryptography) only when it is served
+_HOMES = {
+    "CLIENT_ID": "airtel.simulator.config",
+    "CLIENT_SECRET": "airtel.simulator.config",
+    "DISBURSEMENT_PIN": "airtel.simulator.config",
+    "SIM_DELIVERER": "airtel.simulator.app",
+    "SIM_STATE": "airtel.simulator.app",
+    "Faults": "airtel.simulator.config",
+    "Level": "airtel.simulator.config",
+    "Portal": "airtel.simulator.config",
+    "SimulatorConfig": "airtel.simulator.config",
+    "create_simulator": "airtel.simulator.app",
+    "outcome_table": "airtel.simulator.scenarios",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'airtel.simulator' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

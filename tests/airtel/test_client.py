@@ -17,7 +17,7 @@ import pytest
 import respx
 from pydantic import ValidationError
 
-from airtel.client import DEFAULT_TIMEOUT, AirtelClient, AirtelConfig
+from airtel.client import DEFAULT_TIMEOUT, AirtelClient, AirtelConfig, base_url_for
 from airtel.codes import Outcome, ResultCategory, TransactionStatus
 from airtel.errors import (
     AirtelUnreachable,
@@ -197,7 +197,7 @@ async def test_concurrent_callers_share_one_token_request(airtel, router):
         return httpx.Response(200, json=fixture("auth_token_response.json"))
 
     route = router.post(TOKEN_PATH).mock(side_effect=slow_token)
-    callers = [asyncio.create_task(airtel.access_token()) for _ in range(25)]
+    callers = [asyncio.create_task(airtel.access_token()) for _ in range(1000)]
     await started.wait()
     release.set()
     tokens = await asyncio.gather(*callers)
@@ -248,6 +248,22 @@ async def test_token_connect_errors_are_unreachable_after_three_attempts(airtel,
     with pytest.raises(AirtelUnreachable, match="nothing was sent"):
         await airtel.access_token()
     assert route.call_count == 3
+
+
+@pytest.mark.parametrize(
+    ("environment", "url"),
+    [
+        ("uat", "https://openapiuat.airtel.africa"),
+        (" Production ", "https://openapi.airtel.africa"),
+    ],
+)
+def test_environments_have_the_pan_african_hosts(environment, url):
+    assert base_url_for(environment) == url
+
+
+def test_an_unknown_environment_is_refused():
+    with pytest.raises(ValueError, match="use uat or production"):
+        base_url_for("sandbox")
 
 
 # -- USSD push --------------------------------------------------------------------------------
