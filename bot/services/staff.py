@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from bot.services.audit import actor_for_telegram, audit
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from models import Staff, StaffRole
+from models import Payout, Staff, StaffRole
 
 log = logging.getLogger(__name__)
 
 # the refusal says nothing about what exists or who is staff
 REFUSAL = "Sorry, this command is only for the shop's staff."
+
+
+@dataclass(frozen=True)
+class PayoutPeople:
+    """Who asked for a payout, and who approved or rejected it (None: nobody yet)."""
+
+    initiator: Staff | None
+    approver: Staff | None
+    rejecter: Staff | None
 
 
 class StaffService:
@@ -67,6 +77,16 @@ class StaffService:
             )
             raise NotAllowed(REFUSAL)
         return staff
+
+    async def payout_people(self, payout: Payout) -> PayoutPeople:
+        """The staff members a payout card names, in one query."""
+        ids = {payout.initiated_by_id, payout.approved_by_id, payout.rejected_by_id} - {None}
+        found = {s.id: s for s in await Staff.filter(id__in=list(ids))} if ids else {}
+        return PayoutPeople(
+            initiator=found.get(payout.initiated_by_id),
+            approver=found.get(payout.approved_by_id),
+            rejecter=found.get(payout.rejected_by_id),
+        )
 
     def daily_payout_limit(self, staff: Staff) -> int:
         """The staff member's daily payout limit in shillings."""
