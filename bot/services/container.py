@@ -18,6 +18,7 @@ from bot.services.accounts import AccountService
 from bot.services.api_keys import ApiKeyService
 from bot.services.c2b import C2BService
 from bot.services.callbacks import CallbackService
+from bot.services.checkout import CheckoutService
 from bot.services.customers import CustomerService
 from bot.services.idempotency import IdempotencyStore, purge_idempotency_records
 from bot.services.order_payments import OrderPaymentService
@@ -55,6 +56,7 @@ class Services:
     api_keys: ApiKeyService
     idempotency: IdempotencyStore
     customers: CustomerService
+    checkout: CheckoutService
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
 
@@ -127,6 +129,14 @@ def build_services(
         idempotency=IdempotencyStore(clock=clock),
         customers=CustomerService(
             payments=payments, orders=orders, order_payments=order_payments, settings=settings
+        ),
+        checkout=CheckoutService(
+            payments=payments,
+            orders=orders,
+            order_payments=order_payments,
+            settings=settings,
+            notifier=notifier,
+            clock=clock,
         ),
     )
 
