@@ -16,8 +16,10 @@ from bot.notify.outbox import OutboxWorker
 from bot.notify.webhook import webhook_channel
 from bot.services.accounts import AccountService
 from bot.services.api_keys import ApiKeyService
+from bot.services.bulk import BulkService
 from bot.services.c2b import C2BService
 from bot.services.callbacks import CallbackService
+from bot.services.checkout import CheckoutService
 from bot.services.customers import CustomerService
 from bot.services.idempotency import IdempotencyStore, purge_idempotency_records
 from bot.services.order_payments import OrderPaymentService
@@ -26,6 +28,7 @@ from bot.services.payments import PaymentService
 from bot.services.payouts import PayoutService
 from bot.services.reconcile import Reconciler
 from bot.services.reports import ReportService
+from bot.services.schedules import ScheduleService
 from bot.services.staff import StaffService
 from models import NotificationChannel
 from mpesa.client import DarajaConfig
@@ -55,6 +58,9 @@ class Services:
     api_keys: ApiKeyService
     idempotency: IdempotencyStore
     customers: CustomerService
+    checkout: CheckoutService
+    bulk: BulkService
+    schedules: ScheduleService
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
 
@@ -133,6 +139,18 @@ def build_services(
         idempotency=IdempotencyStore(clock=clock),
         customers=CustomerService(
             payments=payments, orders=orders, order_payments=order_payments, settings=settings
+        ),
+        checkout=CheckoutService(
+            payments=payments,
+            orders=orders,
+            order_payments=order_payments,
+            settings=settings,
+            notifier=notifier,
+            clock=clock,
+        ),
+        bulk=BulkService(notifier=notifier, staff=staff, settings=settings, clock=clock),
+        schedules=ScheduleService(
+            payments=payments, staff=staff, notifier=notifier, settings=settings, clock=clock
         ),
     )
 
