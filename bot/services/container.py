@@ -115,6 +115,7 @@ def build_services(
         # audit the failed API authentications of closed windows, forget old idempotency keys
         await api_keys.flush_failures()
         return await purge_idempotency_records(clock())
+
     return Services(
         settings=settings,
         notifier=notifier,
