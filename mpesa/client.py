@@ -45,7 +45,7 @@ from mpesa.models import (
     StkQueryResponse,
     TransactionStatusRequest,
 )
-from mpesa.phone import mask_msisdn
+from mpesa.phone import mask_id, mask_msisdn
 from mpesa.security import daraja_timestamp, nairobi_now, stk_password
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ class DarajaClient:
         result = parse_answer(StkPushResponse, answer, "stk_push", money=True)
         log.info(
             "daraja.stk_push.accepted checkout_request_id=%s merchant_request_id=%s",
-            result.checkout_request_id,
+            mask_id(result.checkout_request_id),
             result.merchant_request_id,
         )
         return result
@@ -264,7 +264,7 @@ class DarajaClient:
                 result = result.model_copy(update={"pending": True})
         log.info(
             "daraja.stk_query.ok checkout_request_id=%s result_code=%s pending=%s",
-            checkout_request_id,
+            mask_id(checkout_request_id),
             result.result_code,
             result.pending,
         )
