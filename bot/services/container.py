@@ -15,10 +15,13 @@ from bot.notify.notifier import Notifier
 from bot.notify.outbox import OutboxWorker
 from bot.notify.webhook import webhook_channel
 from bot.services.accounts import AccountService
-from bot.services.api_keys import ApiKeyService, purge_idempotency_records
+from bot.services.api_keys import ApiKeyService
 from bot.services.c2b import C2BService
 from bot.services.callbacks import CallbackService
+from bot.services.checkout import CheckoutService
 from bot.services.customers import CustomerService
+from bot.services.idempotency import IdempotencyStore, purge_idempotency_records
+from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
 from bot.services.payouts import PayoutService
@@ -42,6 +45,7 @@ class Services:
     staff: StaffService
     orders: OrderService
     payments: PaymentService
+    order_payments: OrderPaymentService
     c2b: C2BService
     payouts: PayoutService
     accounts: AccountService
@@ -50,7 +54,9 @@ class Services:
     outbox: OutboxWorker
     reconciler: Reconciler
     api_keys: ApiKeyService
+    idempotency: IdempotencyStore
     customers: CustomerService
+    checkout: CheckoutService
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
 
@@ -98,12 +104,14 @@ def build_services(
         channels = {**channels, NotificationChannel.WEBHOOK: webhook}
     outbox = OutboxWorker(channels, clock=clock)
     orders = OrderService(notifier=notifier, settings=settings, clock=clock)
+    order_payments = OrderPaymentService(orders=orders, payments=payments)
     return Services(
         settings=settings,
         notifier=notifier,
         staff=staff,
         orders=orders,
         payments=payments,
+        order_payments=order_payments,
         c2b=c2b,
         payouts=payouts,
         accounts=accounts,
@@ -118,7 +126,18 @@ def build_services(
             housekeeping=lambda: purge_idempotency_records(clock()),
         ),
         api_keys=ApiKeyService(clock=clock),
-        customers=CustomerService(payments=payments, orders=orders, settings=settings),
+        idempotency=IdempotencyStore(clock=clock),
+        customers=CustomerService(
+            payments=payments, orders=orders, order_payments=order_payments, settings=settings
+        ),
+        checkout=CheckoutService(
+            payments=payments,
+            orders=orders,
+            order_payments=order_payments,
+            settings=settings,
+            notifier=notifier,
+            clock=clock,
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.i18n import LANGUAGE_NAMES, N_, normalize
 from bot.services.audit import actor_for_telegram, audit
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
 from models import Customer, Order, OrderStatus, Payment
@@ -44,10 +45,16 @@ class CustomerService:
     """Opens orders for customers, remembers their phone and pays by STK Push from the chat."""
 
     def __init__(
-        self, *, payments: PaymentService, orders: OrderService, settings: Settings
+        self,
+        *,
+        payments: PaymentService,
+        orders: OrderService,
+        order_payments: OrderPaymentService,
+        settings: Settings,
     ) -> None:
         self._payments = payments
         self._orders = orders
+        self._order_payments = order_payments
         self._settings = settings
 
     async def get_or_create(
@@ -239,15 +246,13 @@ class CustomerService:
         await customer.save(
             update_fields=["chat_id", "conversation_state", "conversation_order_id", "updated_at"]
         )
-        payment = await self._payments.request_payment(
+        _, payment = await self._order_payments.start_for_order(
+            order,
             customer.msisdn,
-            None,
-            initiator=None,
             actor=actor_for_telegram(telegram_id),
-            order=order,
+            via="telegram",
             customer=customer,
             chat_id=chat_id,
-            via="telegram",
         )
         return await _with_order(payment)
 

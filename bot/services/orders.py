@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
 from bot.services.errors import Conflict, InvalidInput, NotFound
-from models import Customer, Order, OrderStatus, Staff
+from models import Customer, Order, OrderStatus, Payment, Staff
 from mpesa.amounts import STK_MINIMUM, AmountError, parse_amount
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,10 @@ class OrderService:
         if not normalized or len(normalized) > CODE_MAX_LENGTH:
             return None
         return await Order.get_or_none(code=normalized)
+
+    async def order_for(self, payment: Payment) -> Order | None:
+        """The order a payment is for, or None for a payment without one."""
+        return await Order.get_or_none(id=payment.order_id) if payment.order_id else None
 
     def deep_link(self, order: Order, bot_username: str) -> str:
         """The t.me link that opens the bot on this order."""

@@ -20,7 +20,16 @@ from bot.config import Settings
 from bot.i18n import N_
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
-from bot.services.errors import Conflict, InvalidInput, NotFound, ServiceError, UpstreamError
+from bot.services.errors import (
+    AlreadyPaid,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    OrderCancelled,
+    PaymentInProgress,
+    ServiceError,
+    UpstreamError,
+)
 from bot.services.outcome import ApplyOutcome, ReplayUnmatched
 from bot.services.payment_callbacks import SETTLED, PaymentSettler, subject
 from bot.services.payment_lookup import display_phone, find_payment_or_order
@@ -166,13 +175,13 @@ class PaymentService:
             order = await Order.get(id=order.id)
             if order.status == OrderStatus.PAID:
                 if order.paid_receipt:
-                    raise Conflict(
+                    raise AlreadyPaid(
                         N_("Order {code} is already paid (receipt {receipt})."),
                         params={"code": order.code, "receipt": order.paid_receipt},
                     )
-                raise Conflict(N_("Order {code} is already paid."), params={"code": order.code})
+                raise AlreadyPaid(N_("Order {code} is already paid."), params={"code": order.code})
             if order.status == OrderStatus.CANCELLED:
-                raise Conflict(N_("Order {code} was cancelled."), params={"code": order.code})
+                raise OrderCancelled(N_("Order {code} was cancelled."), params={"code": order.code})
             review = await Payment.filter(order_id=order.id, status=PaymentStatus.REVIEW).first()
             if review is not None:
                 raise Conflict(
@@ -257,24 +266,27 @@ class PaymentService:
         busy = await Payment.get_or_none(in_flight_msisdn=msisdn)
         if busy is not None:
             # a second STK to a phone cancels the first prompt on the handset
-            return Conflict(
+            return PaymentInProgress(
                 N_(
                     "A payment to {phone} is already waiting for the customer's PIN "
                     "(#{payment_id})."
                 ),
                 params={"phone": display_phone(msisdn), "payment_id": busy.id},
+                payment_id=busy.id,
+                field="phone",
             )
         if order is not None:
             busy = await Payment.get_or_none(in_flight_order_id=order.id)
             if busy is not None:
-                return Conflict(
+                return PaymentInProgress(
                     N_(
                         "Order {code} already has a payment waiting for the customer's PIN "
                         "(#{payment_id})."
                     ),
                     params={"code": order.code, "payment_id": busy.id},
+                    payment_id=busy.id,
                 )
-        return Conflict(
+        return PaymentInProgress(
             N_("Another payment request just started for this phone or order; try again.")
         )
 

@@ -105,7 +105,7 @@ class TelegramChatChannel:
 
     async def _payment(self, chat_id: int, payload: dict[str, Any]) -> None:
         payment = await _get(Payment, payload.get("payment_id"))
-        order = await Order.get_or_none(id=payment.order_id) if payment.order_id else None
+        order = await self._services.orders.order_for(payment)
         customer = await self._customer_in(payment, chat_id)
         if customer is not None:
             # the customer's own card, in their language
@@ -120,7 +120,7 @@ class TelegramChatChannel:
 
     async def _payment_receipt(self, chat_id: int, payload: dict[str, Any]) -> None:
         payment = await _get(Payment, payload.get("payment_id"))
-        order = await Order.get_or_none(id=payment.order_id) if payment.order_id else None
+        order = await self._services.orders.order_for(payment)
         customer = (
             await Customer.get_or_none(id=payment.customer_id) if payment.customer_id else None
         )
@@ -156,14 +156,14 @@ class TelegramChatChannel:
         await self._show_live(
             payout,
             chat_id,
-            await payout_card(payout),
+            await payout_card(self._services, payout),
             keyboards.payout_buttons(payout),
             self._services.payouts.set_status_message,
         )
 
     async def _payout_approval(self, chat_id: int, payload: dict[str, Any]) -> None:
         payout = await _get(Payout, payload.get("payout_id"))
-        text = f"🔔 <b>Approval needed</b>\n\n{await payout_card(payout)}"
+        text = f"🔔 <b>Approval needed</b>\n\n{await payout_card(self._services, payout)}"
         await self._send(chat_id, text, keyboards.approval_buttons(payout))
 
     async def _query(self, chat_id: int, payload: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ CASHIER_COMMANDS = [
     BotCommand("request", "Ask a customer to pay: /request <phone> <amount> [note]"),
     BotCommand("status", "Look up a payment: /status <ref>"),
     BotCommand("order", "Create an order link: /order <amount> <description>"),
+    BotCommand("link", "Text a pay link: /link <phone> <amount> [description]"),
     BotCommand("history", "Recent payments: /history [today|week|month] [phone] [status]"),
     BotCommand("stats", "Totals: /stats [today|week|month]"),
     BotCommand("export", "CSV of payments: /export [today|week|month]"),
