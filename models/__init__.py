@@ -1,19 +1,27 @@
 """Database models (Tortoise ORM), status lifecycles, database set-up and migrations."""
 
+from models.bulk import BulkUploadWait, PayoutBatch, PayoutBatchRow
 from models.enums import (
+    BatchRowStatus,
+    BatchStatus,
     CallbackKind,
     IllegalTransition,
     InboxStatus,
     NotificationChannel,
     NotificationStatus,
+    OccurrenceStatus,
     OrderStatus,
     PaymentStatus,
     PayoutStatus,
     QueryKind,
     QueryStatus,
     ReversalStatus,
+    ScheduleFrequency,
+    ScheduleKind,
+    ScheduleStatus,
     StaffRole,
 )
+from models.schedules import Schedule, ScheduleOccurrence
 from models.tables import (
     ApiKey,
     AuditEvent,
@@ -33,6 +41,9 @@ from models.tables import (
 __all__ = [
     "ApiKey",
     "AuditEvent",
+    "BatchRowStatus",
+    "BatchStatus",
+    "BulkUploadWait",
     "C2BTransaction",
     "CallbackInbox",
     "CallbackKind",
@@ -44,16 +55,24 @@ __all__ = [
     "Notification",
     "NotificationChannel",
     "NotificationStatus",
+    "OccurrenceStatus",
     "Order",
     "OrderStatus",
     "Payment",
     "PaymentStatus",
     "Payout",
+    "PayoutBatch",
+    "PayoutBatchRow",
     "PayoutStatus",
     "QueryKind",
     "QueryStatus",
     "Reversal",
     "ReversalStatus",
+    "Schedule",
+    "ScheduleFrequency",
+    "ScheduleKind",
+    "ScheduleOccurrence",
+    "ScheduleStatus",
     "Staff",
     "StaffRole",
 ]
