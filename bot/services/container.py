@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from bot.config import Settings
 from bot.notify.channels import Channel
@@ -18,11 +17,14 @@ from bot.services.api_keys import ApiKeyService, purge_idempotency_records
 from bot.services.c2b import C2BService
 from bot.services.callbacks import CallbackService
 from bot.services.customers import CustomerService
+from bot.services.daraja import Daraja
+from bot.services.intents import Intents
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
 from bot.services.payouts import PayoutService
 from bot.services.reconcile import Reconciler
 from bot.services.reports import ReportService
+from bot.services.reversals import ReversalService
 from bot.services.staff import StaffService
 from bot.web.paths import callback_urls
 from models import NotificationChannel
@@ -44,6 +46,7 @@ class Services:
     payments: PaymentService
     c2b: C2BService
     payouts: PayoutService
+    reversals: ReversalService
     accounts: AccountService
     callbacks: CallbackService
     reports: ReportService
@@ -57,7 +60,7 @@ class Services:
 def build_services(
     settings: Settings,
     *,
-    daraja: Any,
+    daraja: Daraja,
     channels: Mapping[NotificationChannel, Channel],
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Services:
@@ -73,22 +76,22 @@ def build_services(
         bootstrap_admin_ids=settings.admin_telegram_ids,
         default_daily_payout_limit=settings.staff_daily_payout_limit,
     )
-    payments = PaymentService(daraja=daraja, notifier=notifier, settings=settings, clock=clock)
+    # one lease-keeper for every money intent of this process
+    intents = Intents(clock=clock, lease_s=settings.daraja_call_max_s)
+    money = {"daraja": daraja, "notifier": notifier, "settings": settings, "clock": clock}
+    payments = PaymentService(**money, intents=intents)
     c2b = C2BService(notifier=notifier, settings=settings, clock=clock)
-    payouts = PayoutService(
-        daraja=daraja, notifier=notifier, staff=staff, settings=settings, clock=clock
-    )
-    accounts = AccountService(
-        daraja=daraja,
-        notifier=notifier,
-        staff=staff,
-        settings=settings,
-        payouts=payouts,
-        clock=clock,
-    )
+    payouts = PayoutService(**money, staff=staff, intents=intents)
+    reversals = ReversalService(**money, staff=staff, intents=intents)
+    accounts = AccountService(**money, staff=staff, payouts=payouts.results, reversals=reversals)
     # the callback service hands itself to the others as their replay_unmatched hook
     callbacks = CallbackService(
-        payments=payments, c2b=c2b, payouts=payouts, accounts=accounts, clock=clock
+        payments=payments,
+        c2b=c2b,
+        payouts=payouts.results,
+        accounts=accounts,
+        reversals=reversals,
+        clock=clock,
     )
     webhook = webhook_channel(settings)
     if webhook is not None and NotificationChannel.WEBHOOK not in channels:
@@ -103,6 +106,7 @@ def build_services(
         payments=payments,
         c2b=c2b,
         payouts=payouts,
+        reversals=reversals,
         accounts=accounts,
         callbacks=callbacks,
         reports=ReportService(extra_prefixes=settings.mpesa_extra_prefixes, clock=clock),
@@ -111,6 +115,7 @@ def build_services(
             payments,
             payouts,
             outbox,
+            reversals=reversals,
             callbacks=callbacks,
             housekeeping=lambda: purge_idempotency_records(clock()),
         ),
