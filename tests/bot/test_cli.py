@@ -59,7 +59,7 @@ def test_migrate_then_manage_staff(env, capsys):
     assert cli("staff", "remove", "42") == 1
 
     out, err = capsys.readouterr()
-    assert "applied 2 migration(s): models.0001_initial, models.0002_payout_rejected_by" in out
+    assert "applied 3 migration(s): models.0001_initial, models.0002_payout_rejected_by, " in out
     assert "the database is up to date" in out
     assert "42 is now an active cashier" in out
     assert "Jane Wanjiru" in out
@@ -221,6 +221,6 @@ def test_reconcile_settles_a_payment_whose_callback_never_came(env, simulator_pr
     assert cli("reconcile") == 0
 
     out, err = capsys.readouterr()
-    assert "pass 1: 1 payment(s) and 0 payout(s) settled" in err
+    assert "pass 1: 1 payment(s), 0 payout(s) and 0 reversal(s) settled" in err
     assert "payments settled: 1" in out
     assert asyncio.run(status(payment_id)) == PaymentStatus.PAID

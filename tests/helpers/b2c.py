@@ -12,9 +12,11 @@ from typing import Any
 from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.accounts import AccountService
+from bot.services.container import Services, build_services
 from bot.services.payouts import PayoutService
+from bot.services.reversals import ReversalService
 from bot.services.staff import StaffService
-from models import Staff, StaffRole
+from models import NotificationChannel, Staff, StaffRole
 from mpesa.callbacks import (
     AccountBalanceResult,
     B2CResult,
@@ -183,41 +185,44 @@ class Clock:
 
 @dataclass
 class B2CWorld:
-    """PayoutService and AccountService over a FakeDaraja, with two admins and a cashier."""
+    """The engine's services over a FakeDaraja, with three admins and a cashier."""
 
     settings: Settings
     clock: Clock
     daraja: FakeDaraja
-    notifier: Notifier
-    staff: StaffService
-    payouts: PayoutService
-    accounts: AccountService
+    services: Services
+
+    @property
+    def notifier(self) -> Notifier:
+        return self.services.notifier
+
+    @property
+    def staff(self) -> StaffService:
+        return self.services.staff
+
+    @property
+    def payouts(self) -> PayoutService:
+        return self.services.payouts
+
+    @property
+    def reversals(self) -> ReversalService:
+        return self.services.reversals
+
+    @property
+    def accounts(self) -> AccountService:
+        return self.services.accounts
 
 
 async def b2c_world(settings: Settings) -> B2CWorld:
     """Build the services and the staff (admins 1001 bootstrap, 1002, 1003; cashier 2001)."""
     clock = Clock()
     daraja = FakeDaraja()
-    notifier = Notifier(
-        business_name=settings.business_name, admin_telegram_ids=settings.admin_telegram_ids
+    # SMS on (the channel itself is never run here), as in production
+    services = build_services(
+        settings, daraja=daraja, channels={NotificationChannel.SMS: object()}, clock=clock
     )
-    staff = StaffService(
-        bootstrap_admin_ids=settings.admin_telegram_ids,
-        default_daily_payout_limit=settings.staff_daily_payout_limit,
-    )
-    await staff.bootstrap_admins()
+    await services.staff.bootstrap_admins()
     await Staff.create(telegram_id=SECOND_ADMIN, role=StaffRole.ADMIN, name="Second")
     await Staff.create(telegram_id=THIRD_ADMIN, role=StaffRole.ADMIN, name="Third")
     await Staff.create(telegram_id=CASHIER, role=StaffRole.CASHIER, name="Cashier")
-    payouts = PayoutService(
-        daraja=daraja, notifier=notifier, staff=staff, settings=settings, clock=clock
-    )
-    accounts = AccountService(
-        daraja=daraja,
-        notifier=notifier,
-        staff=staff,
-        settings=settings,
-        payouts=payouts,
-        clock=clock,
-    )
-    return B2CWorld(settings, clock, daraja, notifier, staff, payouts, accounts)
+    return B2CWorld(settings, clock, daraja, services)

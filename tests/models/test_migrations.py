@@ -52,7 +52,11 @@ async def test_migrate_applies_everything_once_and_the_schema_works(empty_databa
     applied = await migrate(empty_database)
     again = await migrate(empty_database)
 
-    assert applied == ["models.0001_initial", "models.0002_payout_rejected_by"]
+    assert applied == [
+        "models.0001_initial",
+        "models.0002_payout_rejected_by",
+        "models.0003_money_intents",
+    ]
     assert again == []
     await init_db(empty_database)
     try:
@@ -73,3 +77,37 @@ async def test_committed_migrations_match_the_models():
         writers = await MigrationAutodetector(ctx.apps, config["apps"]).changes()
 
     assert [writer.name for writer in writers] == []
+
+
+async def test_records_in_flight_before_0003_are_read_as_possibly_sent(empty_database):
+    """An upgrade never turns a payout or push that may have left into one that is sent again."""
+    from tortoise import Tortoise, connections
+    from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
+
+    from models import Payout, PayoutStatus, PostState
+    from models.db import _apps_config
+
+    await Tortoise.init(config=tortoise_config(empty_database), _enable_global_fallback=True)
+    try:
+        executor = MigrationExecutor(connections.get("default"), _apps_config())
+        await executor.migrate([MigrationTarget("models", "0002_payout_rejected_by")])
+        db = connections.get("default")
+        await db.execute_script(
+            "INSERT INTO staff (telegram_id, name, role, active, created_at, updated_at) "
+            "VALUES (1, '', 'admin', TRUE, '2026-11-20 09:00:00', '2026-11-20 09:00:00');"
+            "INSERT INTO payout (originator_conversation_id, msisdn, amount, command_id, remarks, "
+            "occasion, status, initiated_by_id, needs_approval, query_count, created_at, "
+            "updated_at) VALUES ('ocid-1', '254708374149', 500, 'BusinessPayment', 'Refund', '', "
+            "'submitting', 1, FALSE, 0, '2026-11-20 09:00:00', '2026-11-20 09:00:00');"
+        )
+    finally:
+        await close_db()
+
+    assert await migrate(empty_database) == ["models.0003_money_intents"]
+    await init_db(empty_database)
+    try:
+        payout = await Payout.get(originator_conversation_id="ocid-1")
+        assert (payout.status, payout.post_state) == (PayoutStatus.SUBMITTING, PostState.SENDING)
+        assert payout.confirmed_at is not None
+    finally:
+        await close_db()
