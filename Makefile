@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# the customer catalogs: .po files are committed, the .mo files the service reads are built here
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard bot/i18n/locale/*/LC_MESSAGES/messages.po))
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,9 +14,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
-install: $(STAMP)
+%.mo: %.po $(STAMP)
+	$(PY) -m bot.i18n compile
 
-demo: $(STAMP)
+install: $(STAMP) $(CATALOGS)
+
+# after changing customer texts: extract them into the .pot and merge it into each .po
+messages: $(STAMP)
+	$(PY) -m bot.i18n update
+
+demo: $(STAMP) $(CATALOGS)
 	$(VENV)/bin/mpesa-bot demo
 
 lint: $(STAMP)
@@ -25,7 +34,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint
+test: lint $(CATALOGS)
 	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)

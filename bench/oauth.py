@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bench.common import Figure
-from bot.web.paths import callback_urls
+from bot.callback_paths import callback_urls
 from mpesa.client import OAUTH_PATH, DarajaClient, DarajaConfig
 from mpesa.simulator import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, SimulatorConfig, create_simulator
 

@@ -29,7 +29,7 @@ from bench.common import (
 )
 from bench.fake_telegram import FakeBotApi
 
-TARGET_READY_S = 2.0
+TARGET_READY_S = 1.0
 TARGET_RSS_MB = 120.0
 TARGET_STOP_S = 5.0
 IDLE_S = 3.0
@@ -43,6 +43,12 @@ def mpesa_bot_cmd(*args: str) -> list[str]:
     if script.exists():
         return [str(script), *args]
     return python_cmd("-c", "from bot.cli import main; main()", *args)
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far: less swayed by other load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -66,6 +72,7 @@ async def one_start(env: dict[str, str], cwd: Path, log: Path) -> dict[str, floa
         try:
             await wait_until_up(f"http://127.0.0.1:{port}/healthz", process=process)
             ready_s = time.perf_counter() - start
+            ready_cpu_s = cpu_s(process.pid)
             # idle memory is measured after a fixed quiet period, by definition
             await asyncio.sleep(IDLE_S)
             rss, peak = rss_mb(process.pid)
@@ -77,7 +84,14 @@ async def one_start(env: dict[str, str], cwd: Path, log: Path) -> dict[str, floa
             if process.returncode is None:
                 process.kill()
                 await process.wait()
-    return {"ready_s": ready_s, "rss_mb": rss, "peak_mb": peak, "stop_s": stop_s, "code": code}
+    return {
+        "ready_s": ready_s,
+        "cpu_s": ready_cpu_s,
+        "rss_mb": rss,
+        "peak_mb": peak,
+        "stop_s": stop_s,
+        "code": code,
+    }
 
 
 async def run(*, quick: bool = False) -> list[Figure]:
@@ -115,11 +129,11 @@ async def run(*, quick: bool = False) -> list[Figure]:
             for _ in range(starts):
                 env["WEB_PORT"] = str(free_port())
                 results.append(await one_start(env, workdir, log))
+                r = results[-1]
                 print(
-                    "  start-up: ready {ready_s:.2f} s, idle RSS {rss_mb:.0f} MB "
-                    "(peak {peak_mb:.0f}), SIGTERM -> exit {code:.0f} in {stop_s:.2f} s".format(
-                        **results[-1]
-                    ),
+                    f"  start-up: ready {r['ready_s']:.2f} s (CPU {r['cpu_s']:.2f} s), "
+                    f"idle RSS {r['rss_mb']:.0f} MB (peak {r['peak_mb']:.0f}), "
+                    f"SIGTERM -> exit {r['code']:.0f} in {r['stop_s']:.2f} s",
                     file=sys.stderr,
                 )
             if any(r["code"] != 0 for r in results):
@@ -166,8 +180,12 @@ def _figures(results: list[dict[str, float]], api: FakeBotApi) -> list[Figure]:
         Figure(
             f"start-up to ready (median of {len(warm)}, bytecode cached)",
             f"{ready:.2f} s",
-            f"< {TARGET_READY_S:.0f} s",
+            f"< {TARGET_READY_S:.1f} s",
             ready < TARGET_READY_S,
+        ),
+        Figure(
+            "start-up: CPU seconds to ready (median, bytecode cached)",
+            f"{median([r['cpu_s'] for r in warm]):.2f} s",
         ),
         Figure("start-up to ready, first start (compiling)", f"{cold['ready_s']:.2f} s"),
         Figure(

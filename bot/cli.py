@@ -11,13 +11,21 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from airtel.simulator import cli as airtel_simulator_cli
 from bot.config import Settings, SettingsError, load_settings
+from mpesa.simulator import cli as simulator_cli
+
+SIMULATOR_PORTS = {"mpesa": 8765, "airtel": airtel_simulator_cli.DEFAULT_PORT}
+# options both simulators understand; every other one belongs to one provider only
+_SHARED_SIMULATOR_OPTIONS = frozenset(
+    {"help", "host", "port", "callback_delay", "level", "provider", "simulator_parser"}
+)
 
 COMMANDS_HELP = {
     "run": "run the bot, the web server and the jobs in one process",
     "demo": "play a scripted day offline: simulator, real bot, printed chat transcript",
     "migrate": "apply database migrations",
-    "simulator": "run the local Daraja simulator",
+    "simulator": "run the local Daraja simulator (--provider airtel: the Airtel Money one)",
     "staff": "add, list or remove staff members",
     "c2b-register": "register the C2B validation and confirmation URLs with Daraja",
     "reconcile": "run reconciliation passes until nothing is due and print what they settled",
@@ -39,12 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=COMMANDS_HELP[name], description=COMMANDS_HELP[name] + ".")
 
     simulator = sub.add_parser(
-        "simulator", help=COMMANDS_HELP["simulator"], description="Run the Daraja simulator."
+        "simulator", help=COMMANDS_HELP["simulator"], description=simulator_cli.DESCRIPTION
     )
-    simulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    simulator.add_argument("--port", type=int, default=8765, help="port to listen on")
+    # the same options as `python -m mpesa.simulator`, from one list
+    simulator_cli.add_arguments(simulator)
     simulator.add_argument(
-        "--callback-delay", type=float, default=1.0, help="seconds before callbacks are sent"
+        "--provider",
+        choices=SIMULATOR_PORTS,
+        default="mpesa",
+        help="which simulator to serve: mpesa (Daraja, the default) or airtel (Airtel Money, "
+        "the options of `python -m airtel.simulator`)",
+    )
+    # the port's default depends on the provider, so both simulators can run side by side
+    simulator.set_defaults(port=None, simulator_parser=simulator)
+    airtel_simulator_cli.add_airtel_arguments(
+        simulator.add_argument_group("Airtel Money simulator (with --provider airtel)")
+    )
+    simulator.epilog = (
+        f"{simulator.epilog}\n\nAirtel Money simulator (--provider airtel) "
+        f"{airtel_simulator_cli.CREDENTIALS}"
     )
 
     staff = sub.add_parser("staff", help=COMMANDS_HELP["staff"], description="Manage staff.")
@@ -137,18 +158,21 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _simulator(args: argparse.Namespace) -> None:
-    from mpesa.simulator.__main__ import main as simulator_main
-
-    simulator_main(
-        [
-            "--host",
-            args.host,
-            "--port",
-            str(args.port),
-            "--callback-delay",
-            str(args.callback_delay),
-        ]
-    )
+    parser: argparse.ArgumentParser = args.simulator_parser
+    if args.port is None:
+        args.port = SIMULATOR_PORTS[args.provider]
+    airtel_only = set(airtel_simulator_cli.AIRTEL_ONLY)
+    for action in parser._actions:
+        dest = action.dest
+        if dest in _SHARED_SIMULATOR_OPTIONS or getattr(args, dest) == action.default:
+            continue
+        belongs = "airtel" if dest in airtel_only else "mpesa"
+        if belongs != args.provider:
+            parser.error(f"{action.option_strings[0]} is an option of --provider {belongs}")
+    if args.provider == "airtel":
+        airtel_simulator_cli.serve(args)
+    else:
+        simulator_cli.serve(args)
 
 
 @asynccontextmanager

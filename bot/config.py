@@ -56,6 +56,14 @@ class MpesaEnvironment(StrEnum):
     PRODUCTION = "production"
 
 
+class SmtpSecurity(StrEnum):
+    """How the SMTP connection is protected."""
+
+    STARTTLS = "starttls"  # plain connect, then STARTTLS (port 587); refused if not offered
+    TLS = "tls"  # TLS from the first byte (port 465)
+    NONE = "none"  # no encryption: only for a relay on this machine or a test server
+
+
 class TransactionType(StrEnum):
     """STK Push transaction types: paybill or till."""
 
@@ -104,8 +112,9 @@ class Settings(BaseSettings):
     mpesa_passkey: SecretStr | None = None
     mpesa_transaction_type: TransactionType = TransactionType.PAYBILL
     mpesa_till_number: str | None = None
-    mpesa_account_reference: str = "HouseholdPlanet"
-    mpesa_transaction_desc: str = "Household Planet Kenya Payment"
+    # within Daraja's documented 12 / 13 characters; longer values are sent with a warning
+    mpesa_account_reference: str = "HPlanet"
+    mpesa_transaction_desc: str = "Payment"
     mpesa_initiator_name: str | None = None
     mpesa_initiator_password: SecretStr | None = None
     mpesa_security_credential: SecretStr | None = None
@@ -136,6 +145,23 @@ class Settings(BaseSettings):
     at_sender_id: str | None = None
     at_base_url: str | None = None
 
+    # E-mail (receipts, admin alerts, the daily summary)
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    admin_emails: CommaList = Field(default_factory=list)
+    daily_summary_time: str | None = "20:00"
+
+    # Customers: languages and the payment page
+    default_language: str = "en"
+    pay_link_max_prompts_per_order: int = Field(default=5, ge=1)
+    pay_link_max_prompts_per_address: int = Field(default=10, ge=1)
+    pay_link_limit_window_s: float = Field(default=3600.0, gt=0)
+
     # Business rules
     business_name: str = "Household Planet Kenya"
     payout_approval_threshold: int = Field(default=10_000, ge=0)
@@ -164,8 +190,47 @@ class Settings(BaseSettings):
         "mpesa_extra_prefixes",
         "callback_allowed_networks",
         "trusted_proxies",
+        "admin_emails",
         mode="before",
     )(_split_list)
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("en", "sw"):
+            raise ValueError("must be en (English) or sw (Kiswahili)")
+        return value
+
+    @field_validator("admin_emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not _looks_like_email(item):
+                raise ValueError(f"{item!r} is not an e-mail address")
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _from_address(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        address = value.rsplit("<", 1)[-1].rstrip(">").strip()
+        if not _looks_like_email(address):
+            raise ValueError(f"{value!r} is not an e-mail address (or Name <address>)")
+        return value.strip()
+
+    @field_validator("daily_summary_time")
+    @classmethod
+    def _summary_time(cls, value: str | None) -> str | None:
+        if value in (None, "", "off"):
+            return None
+        hours, _, minutes = value.strip().partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+            raise ValueError(f"{value!r} is not a time like 20:00 (Nairobi), or off")
+        if not (0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59):
+            raise ValueError(f"{value!r} is not a time of day")
+        return f"{int(hours):02d}:{minutes}"
 
     @field_validator("mpesa_shortcode", "mpesa_b2c_shortcode", "mpesa_till_number")
     @classmethod
@@ -279,6 +344,10 @@ class Settings(BaseSettings):
             )
         if self.shop_webhook_url and self.shop_webhook_secret is None:
             problems.append("SHOP_WEBHOOK_SECRET: required with SHOP_WEBHOOK_URL (it signs events)")
+        if self.smtp_host and not self.smtp_from:
+            problems.append("SMTP_FROM: required with SMTP_HOST (the sender of every e-mail)")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            problems.append("SMTP_USERNAME and SMTP_PASSWORD: give both, or neither")
         if self.mpesa_cert_path is not None and not self.mpesa_cert_path.is_file():
             problems.append(f"MPESA_CERT_PATH: no file at {self.mpesa_cert_path}")
         if problems:
@@ -333,6 +402,18 @@ class Settings(BaseSettings):
         return 8 * self.mpesa_timeout_s + 60.0
 
     @property
+    def resolved_smtp_port(self) -> int:
+        """SMTP_PORT, else the usual port of SMTP_SECURITY (587, 465, or 25)."""
+        if self.smtp_port is not None:
+            return self.smtp_port
+        return {SmtpSecurity.STARTTLS: 587, SmtpSecurity.TLS: 465}.get(self.smtp_security, 25)
+
+    @property
+    def paybill(self) -> str:
+        """The number customers see on receipts: the till number, else the shortcode."""
+        return self.mpesa_till_number or self.mpesa_shortcode
+
+    @property
     def b2c_shortcode(self) -> str:
         """PartyA for payouts: MPESA_B2C_SHORTCODE, else MPESA_SHORTCODE."""
         return self.mpesa_b2c_shortcode or self.mpesa_shortcode
@@ -361,13 +442,15 @@ class Settings(BaseSettings):
                 f"MPESA_ACCOUNT_REFERENCE {self.mpesa_account_reference!r} is "
                 f"{len(self.mpesa_account_reference)} characters; Daraja documents at most "
                 f"{ACCOUNT_REFERENCE_LIMIT} (15 was observed accepted). It is sent as is; order "
-                "payments use the order code instead."
+                "payments use the order code instead. The simulator refuses it unless started "
+                "with --level lenient."
             )
         if len(self.mpesa_transaction_desc) > TRANSACTION_DESC_LIMIT:
             notes.append(
                 f"MPESA_TRANSACTION_DESC {self.mpesa_transaction_desc!r} is "
                 f"{len(self.mpesa_transaction_desc)} characters; Daraja documents at most "
-                f"{TRANSACTION_DESC_LIMIT}. It is sent as is; shorten it if Daraja refuses it."
+                f"{TRANSACTION_DESC_LIMIT}. It is sent as is; shorten it if Daraja refuses it (the "
+                "simulator refuses it unless started with --level lenient)."
             )
         for name in ("mpesa_account_reference", "mpesa_transaction_desc"):
             value = getattr(self, name)
@@ -400,6 +483,12 @@ def _public_url_problems(url: str, environment: MpesaEnvironment) -> list[str]:
             )
             break
     return problems
+
+
+def _looks_like_email(text: str) -> bool:
+    """A plain check of an address's shape (one @, a dot in the domain, no spaces)."""
+    local, at, domain = text.strip().rpartition("@")
+    return bool(at and local and "." in domain and not any(c.isspace() for c in text.strip()))
 
 
 def _is_loopback(host: str) -> bool:

@@ -19,15 +19,15 @@ from bot.config import Settings
 from bot.notify.channels import Channel
 from bot.notify.sms import build_sms_channel
 from bot.services.container import Services, build_services, daraja_config
-from bot.telegram.app import build_application, publish_commands, schedule_jobs
+from bot.telegram.app import build_application, schedule_jobs
 from bot.telegram.chat_channel import TelegramChatChannel
+from bot.telegram.menus import publish_commands
 from bot.web import telegram_webhook
 from bot.web.app import create_app
 from bot.web.middlewares import redacting_access_logger
 from models import NotificationChannel
 from models.db import close_db, init_db
 from mpesa.client import DarajaClient
-from mpesa.simulator import SANDBOX_PASSKEY
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,9 @@ def daraja_credentials(settings: Settings) -> tuple[str, str, str]:
         "simulator's public ones",
         settings.mpesa_base_url,
     )
+    # imported here: the simulator package is only needed when it stands in for Daraja
+    from mpesa.simulator import SANDBOX_PASSKEY
+
     return key or SIMULATOR_KEY, secret or SIMULATOR_SECRET, passkey or SANDBOX_PASSKEY
 
 

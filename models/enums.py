@@ -160,6 +160,7 @@ class NotificationChannel(StrEnum):
     CHAT = "chat"
     SMS = "sms"
     WEBHOOK = "webhook"
+    EMAIL = "email"
 
 
 class NotificationStatus(StrEnum):

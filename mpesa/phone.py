@@ -17,12 +17,24 @@ M_PESA_CARRIER = "Safaricom"
 _TYPED_PHONE = re.compile(r"\+?[0-9\s().\-]+")
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 _ECHO_LIMIT = 40
+# ws_CO_ + DDMMYYYYHHMMSS + milliseconds + 9 phone digits (older ids are shorter, phone-free)
+_PHONE_BEARING_CHECKOUT = re.compile(r"ws_CO_[0-9]{23,}")
+_EMBEDDED_MSISDN = re.compile(r"(?<![0-9])254[17][0-9]{8}(?![0-9])")
 _MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 _LANDLINE_TYPES = (PhoneNumberType.FIXED_LINE,)
 
 
 class PhoneError(ValueError):
-    """A phone number cannot receive M-Pesa; str() is a sentence a cashier understands."""
+    """A phone number cannot receive M-Pesa; str() is a sentence a cashier understands.
+
+    ``template`` and ``params`` are the same sentence before it was filled in, so a caller can
+    show it in another language.
+    """
+
+    def __init__(self, template: str, **params: str) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(template.format(**params) if params else template)
 
 
 def normalize_msisdn(raw: str, *, extra_prefixes: Iterable[str] = ()) -> str:
@@ -32,7 +44,7 @@ def normalize_msisdn(raw: str, *, extra_prefixes: Iterable[str] = ()) -> str:
     if not text:
         raise PhoneError("No phone number given")
     if not _TYPED_PHONE.fullmatch(text) or not any(ch.isdigit() for ch in text):
-        raise PhoneError(f"{shown} is not a phone number")
+        raise PhoneError("{phone} is not a phone number", phone=shown)
     if text.startswith("00") and not text.startswith("000"):
         # people write 00 for "international"; Kenya's own exit code is 000
         text = "+" + text[2:]
@@ -40,15 +52,17 @@ def normalize_msisdn(raw: str, *, extra_prefixes: Iterable[str] = ()) -> str:
         number = phonenumbers.parse(text, KENYA)
     except NumberParseException as exc:
         if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE:
-            raise PhoneError(f"{shown} is not a Kenyan number") from exc
+            raise PhoneError("{phone} is not a Kenyan number", phone=shown) from exc
         if exc.error_type in (
             NumberParseException.TOO_SHORT_NSN,
             NumberParseException.TOO_SHORT_AFTER_IDD,
         ):
-            raise PhoneError(f"{shown} is too short for a Kenyan mobile number") from exc
-        raise PhoneError(f"{shown} is not a phone number") from exc
+            raise PhoneError(
+                "{phone} is too short for a Kenyan mobile number", phone=shown
+            ) from exc
+        raise PhoneError("{phone} is not a phone number", phone=shown) from exc
     if number.country_code != KENYA_CODE:
-        raise PhoneError(f"{shown} is not a Kenyan number")
+        raise PhoneError("{phone} is not a Kenyan number", phone=shown)
     msisdn = f"{KENYA_CODE}{number.national_number}"
     # an administrator's override (ported numbers, ranges newer than our carrier data) wins
     if len(msisdn) == 12 and any(msisdn.startswith(p) for p in _prefixes(extra_prefixes)):
@@ -58,21 +72,30 @@ def normalize_msisdn(raw: str, *, extra_prefixes: Iterable[str] = ()) -> str:
             number, PhoneNumberType.MOBILE
         )
         if reason == ValidationResult.TOO_SHORT:
-            raise PhoneError(f"{shown} is too short for a Kenyan mobile number")
+            raise PhoneError("{phone} is too short for a Kenyan mobile number", phone=shown)
         if reason == ValidationResult.TOO_LONG:
-            raise PhoneError(f"{shown} is too long for a Kenyan mobile number")
-        raise PhoneError(f"{shown} is not a valid Kenyan phone number")
+            raise PhoneError("{phone} is too long for a Kenyan mobile number", phone=shown)
+        raise PhoneError("{phone} is not a valid Kenyan phone number", phone=shown)
     kind = phonenumbers.number_type(number)
     if kind in _LANDLINE_TYPES:
-        raise PhoneError(f"{shown} is a landline, not a mobile number")
+        raise PhoneError("{phone} is a landline, not a mobile number", phone=shown)
     if kind not in _MOBILE_TYPES:
-        raise PhoneError(f"{shown} is not a mobile number")
+        raise PhoneError("{phone} is not a mobile number", phone=shown)
     network = carrier.name_for_number(number, "en")
     if network != M_PESA_CARRIER:
         if not network:
-            raise PhoneError(f"{shown} is not a Safaricom number; M-Pesa needs Safaricom")
-        article = "an" if network[0].lower() in "aeiou" else "a"
-        raise PhoneError(f"{shown} is {article} {network} number; M-Pesa needs Safaricom")
+            raise PhoneError(
+                "{phone} is not a Safaricom number; M-Pesa needs Safaricom", phone=shown
+            )
+        if network[0].lower() in "aeiou":
+            raise PhoneError(
+                "{phone} is an {network} number; M-Pesa needs Safaricom",
+                phone=shown,
+                network=network,
+            )
+        raise PhoneError(
+            "{phone} is a {network} number; M-Pesa needs Safaricom", phone=shown, network=network
+        )
     return msisdn
 
 
@@ -84,6 +107,21 @@ def mask_msisdn(msisdn: str | None) -> str:
     if len(text) < 8:
         return "****"
     return f"{text[:4]}****{text[-3:]}"
+
+
+def mask_id(value: str | None) -> str:
+    """Mask the phone digits an id carries, keeping a stable, searchable form for logs.
+
+    Modern CheckoutRequestIDs end in the customer's last 9 digits:
+    "ws_CO_03122026114050487708374149" -> "ws_CO_03122026114050487…149". Any 2547/2541 number
+    inside another id is masked as ``mask_msisdn`` does; other ids come back unchanged.
+    """
+    if not value:
+        return "-"
+    text = str(value)
+    if _PHONE_BEARING_CHECKOUT.fullmatch(text):
+        return f"{text[:-9]}…{text[-3:]}"
+    return _EMBEDDED_MSISDN.sub(lambda m: mask_msisdn(m.group()), text)
 
 
 def reported_phone_matches(expected_msisdn: str, reported: str | int | None) -> bool:

@@ -20,7 +20,7 @@ from bot.services.container import build_services
 from bot.web.api import BOT_USERNAME
 from bot.web.app import create_app
 from models import Notification, NotificationChannel, NotificationStatus
-from mpesa.simulator import SANDBOX_SHORTCODE, SimulatorConfig, create_simulator
+from mpesa.simulator import SANDBOX_SHORTCODE, SimulatorConfig
 from tests.helpers.engine import simulator_daraja
 from tests.web.api.webhook_receiver import ShopReceiver
 
@@ -28,11 +28,11 @@ WEBHOOK_SECRET = "whsec_e2e_0123456789abcdef"
 
 
 @pytest.fixture
-async def shop_engine(db, aiohttp_server, settings) -> AsyncIterator[SimpleNamespace]:
+async def shop_engine(db, aiohttp_server, settings, simulators) -> AsyncIterator[SimpleNamespace]:
     shop = ShopReceiver()
     shop_server = await aiohttp_server(shop.app())
-    sim_server = await aiohttp_server(create_simulator(SimulatorConfig(query_pending_s=0.0)))
-    sim_url = str(sim_server.make_url("")).rstrip("/")
+    simulator = await simulators(SimulatorConfig(query_pending_s=0.0))
+    sim_url = simulator.url
     settings = settings.model_copy(
         update={
             "mpesa_shortcode": SANDBOX_SHORTCODE,
@@ -46,7 +46,7 @@ async def shop_engine(db, aiohttp_server, settings) -> AsyncIterator[SimpleNames
     app[BOT_USERNAME] = "HouseholdPlanetBot"
     our_server = await aiohttp_server(app)
     our_url = str(our_server.make_url("")).rstrip("/")
-    daraja = simulator_daraja(sim_url, our_url, settings.resolved_callback_secret())
+    daraja = simulator_daraja(simulator, our_url, settings.resolved_callback_secret())
     # no CHAT or SMS channel given: the WEBHOOK channel comes from the settings alone
     services = build_services(settings, daraja=daraja, channels={})
     holder.__dict__.update(vars(services))

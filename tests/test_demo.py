@@ -14,7 +14,9 @@ async def test_the_demo_day_succeeds_and_prints_a_readable_transcript():
 
     transcript = out.getvalue()
     assert code == 0, transcript[-3000:]
-    assert "demo OK: 15 outcomes checked in the database" in transcript
+    assert "demo OK: 16 outcomes checked" in transcript
+    # the strict simulator decrypted the payout's credential and warned about nothing
+    assert "✔ every request passed the strict simulator without a warning" in transcript
     assert "👤 Brian (cashier): /request 0708374149 1500 Blender" in transcript
     assert "✅ Paid" in transcript
     assert "👤 Otieno (admin): presses [✅ Approve]" in transcript

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.callback_paths import callback_path
 from bot.notify.channels import RecordingChatChannel
 from bot.services.container import build_services
 from bot.web.app import create_app
-from bot.web.paths import callback_path
 from models import (
     CallbackInbox,
     CallbackKind,
@@ -25,23 +25,23 @@ from models import (
     Payout,
     PayoutStatus,
 )
-from mpesa.simulator import SANDBOX_SHORTCODE, SimulatorConfig, create_simulator
+from mpesa.simulator import SANDBOX_SHORTCODE, SimulatorConfig
 from tests.helpers.engine import simulator_daraja
 
 CHAT_ID = 555
 
 
 @pytest.fixture
-async def engine(db, aiohttp_server, settings) -> AsyncIterator[SimpleNamespace]:
-    sim_server = await aiohttp_server(create_simulator(SimulatorConfig(query_pending_s=0.0)))
-    sim_url = str(sim_server.make_url("")).rstrip("/")
+async def engine(db, aiohttp_server, settings, simulators) -> AsyncIterator[SimpleNamespace]:
+    simulator = await simulators(SimulatorConfig(query_pending_s=0.0))
+    sim_url = simulator.url
     holder = SimpleNamespace()
     # the app reads its services per request, so it can start before they exist
     our_server = await aiohttp_server(create_app(holder, settings=settings))
     our_url = str(our_server.make_url("")).rstrip("/")
     settings = settings.model_copy(update={"mpesa_shortcode": SANDBOX_SHORTCODE})
     secret = settings.resolved_callback_secret()
-    daraja = simulator_daraja(sim_url, our_url, secret)
+    daraja = simulator_daraja(simulator, our_url, secret)
     chat, sms = RecordingChatChannel(), RecordingChatChannel()
     services = build_services(
         settings,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.notify import receipts
 from models import (
     Customer,
     DarajaQuery,
@@ -29,7 +30,6 @@ from models import (
     Staff,
     StaffRole,
 )
-from mpesa.amounts import format_kes
 from mpesa.phone import mask_msisdn
 
 log = logging.getLogger(__name__)
@@ -57,12 +57,18 @@ class Notifier:
         sms_enabled: bool = True,
         webhook_url: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        default_language: str = "en",
+        admin_emails: list[str] | None = None,
+        email_enabled: bool = False,
     ) -> None:
         self._business = business_name
         self._bootstrap_admins = list(admin_telegram_ids or [])
         self._sms_enabled = sms_enabled
         self._webhook_url = webhook_url
         self._clock = clock
+        self._default_language = default_language
+        self._email_enabled = email_enabled
+        self._admin_emails = list(admin_emails or []) if email_enabled else []
 
     async def enqueue(
         self,
@@ -155,11 +161,11 @@ class Notifier:
         elif status.can_retry and payment.order_id is not None and order is not None:
             rows += self._order_payment_failed_rows(payment, base, order)
         elif status is PaymentStatus.REVIEW:
-            rows += self.alert_rows(
-                f"{base}:alert",
-                f"Payment #{payment.id} needs review: {payment.review_reason or 'see the record'}",
-                admin_ids,
+            text = (
+                f"Payment #{payment.id} needs review: {payment.review_reason or 'see the record'}"
             )
+            rows += self.alert_rows(f"{base}:alert", text, admin_ids)
+            rows += self.alert_email_rows(f"{base}:alert", text)
         return rows
 
     def _order_payment_failed_rows(
@@ -190,13 +196,24 @@ class Notifier:
         creator: Staff | None,
     ) -> list[OutboxRow]:
         rows: list[OutboxRow] = []
+        language = self.language_of(customer)
         if self._sms_enabled:
             rows.append(
                 OutboxRow(
                     f"{base}:sms",
                     NotificationChannel.SMS,
                     payment.msisdn,
-                    {"text": self.payment_receipt_sms(payment, order)},
+                    {"text": self.payment_receipt_sms(payment, order, language=language)},
+                )
+            )
+        if self._email_enabled and order is not None and order.email:
+            # rendered (with its PDF) when delivered, like chat messages: never stale
+            rows.append(
+                OutboxRow(
+                    f"{base}:email",
+                    NotificationChannel.EMAIL,
+                    order.email,
+                    {"event": "receipt", "payment_id": payment.id, "language": language},
                 )
             )
         # its own event, even in the chat of the status message: an edit is silent, a receipt
@@ -246,17 +263,21 @@ class Notifier:
         creator = await order.created_by if order.created_by_id else None
         await self.write(self.order_paid_rows(order, None, creator))
 
-    def payment_receipt_sms(self, payment: Payment, order: Order | None) -> str:
+    def language_of(self, customer: Customer | None) -> str:
+        """The language a customer reads SMS and e-mail in: theirs, else DEFAULT_LANGUAGE."""
+        if customer is not None and customer.language:
+            return customer.language
+        return self._default_language
+
+    def payment_receipt_sms(
+        self, payment: Payment, order: Order | None, *, language: str | None = None
+    ) -> str:
         """The customer's SMS receipt for a paid STK payment, in plain words."""
-        if order is not None:
-            what = f"order {order.code}"
-        else:
-            what = payment.description or payment.account_reference
-        # a payment confirmed by STK query has no receipt number (M-Pesa's own SMS has it)
-        receipt = f" M-Pesa receipt {payment.receipt}." if payment.receipt else ""
-        return (
-            f"{self._business}: we received {format_kes(payment.paid_amount or payment.amount)} "
-            f"for {what}.{receipt} Thank you."
+        return receipts.payment_receipt_sms(
+            payment,
+            order,
+            business_name=self._business,
+            language=language or self._default_language,
         )
 
     # -- payouts ----------------------------------------------------------------------------
@@ -280,9 +301,8 @@ class Notifier:
                 )
             )
         if status is PayoutStatus.COMPLETED and self._sms_enabled:
-            text = (
-                f"{self._business} has sent you {format_kes(payout.amount)} by M-Pesa. "
-                f"Receipt {payout.receipt or 'pending'}. Reason: {payout.remarks}."
+            text = receipts.payout_sms(
+                payout, business_name=self._business, language=self._default_language
             )
             rows.append(
                 OutboxRow(f"{base}:sms", NotificationChannel.SMS, payout.msisdn, {"text": text})
@@ -339,7 +359,44 @@ class Notifier:
 
     async def admin_alert(self, event_key: str, text: str) -> None:
         """Alert every active admin (configuration problems, drift, reviews)."""
-        await self.write(self.alert_rows(event_key, text, await self.admin_ids()))
+        await self.write(
+            self.alert_rows(event_key, text, await self.admin_ids())
+            + self.alert_email_rows(event_key, text)
+        )
+
+    def alert_email_rows(self, event_key: str, text: str) -> list[OutboxRow]:
+        """The same alert by e-mail to each of ADMIN_EMAILS (none when e-mail is off)."""
+        return [
+            OutboxRow(
+                f"{event_key}:email:{address}",
+                NotificationChannel.EMAIL,
+                address,
+                {"event": "alert", "text": text},
+            )
+            for address in self._admin_emails
+        ]
+
+    async def daily_summary(self, day: str) -> None:
+        """Queue the daily summary of ``day`` (YYYY-MM-DD, Nairobi) to each of ADMIN_EMAILS."""
+        await self.write(
+            OutboxRow(
+                f"summary:{day}:email:{address}",
+                NotificationChannel.EMAIL,
+                address,
+                {"event": "daily_summary", "day": day},
+            )
+            for address in self._admin_emails
+        )
+
+    async def pay_link_sms(self, order: Order, msisdn: str, link: str, *, language: str) -> None:
+        """Text a customer the link to pay ``order`` (once per order and phone)."""
+        text = receipts.pay_link_sms(order, link, business_name=self._business, language=language)
+        await self.enqueue(
+            event_key=f"order:{order.id}:link:sms:{msisdn}",
+            channel=NotificationChannel.SMS,
+            recipient=msisdn,
+            payload={"text": text},
+        )
 
     @staticmethod
     def alert_rows(event_key: str, text: str, admin_ids: list[int]) -> list[OutboxRow]:

@@ -7,9 +7,6 @@ import json
 import logging
 from typing import Any
 
-import africastalking
-from africastalking.Service import AfricasTalkingException
-
 from bot.config import Settings
 from bot.notify.channels import Channel, PermanentDeliveryError
 from models import Notification
@@ -34,6 +31,10 @@ class AfricasTalkingSms:
     def __init__(
         self, username: str, api_key: str, sender_id: str | None = None, base_url: str | None = None
     ) -> None:
+        # imported here: the SDK brings requests and urllib3 (~0.1 s of start-up), and a shop
+        # without Africa's Talking credentials never needs it
+        import africastalking
+
         # the SDK picks the sandbox host itself when the username is "sandbox"
         self._sms = africastalking.SMSService(username, api_key)
         if base_url:
@@ -44,6 +45,8 @@ class AfricasTalkingSms:
     async def deliver(self, notification: Notification) -> None:
         """Send the SMS; raise PermanentDeliveryError or SmsDeliveryError when it was not taken."""
         msisdn = notification.recipient
+        from africastalking.Service import AfricasTalkingException  # loaded by __init__
+
         text = str(notification.payload.get("text", ""))
         if not text:
             raise PermanentDeliveryError("the SMS has no text")

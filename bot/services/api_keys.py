@@ -12,13 +12,13 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 
 from bot.services.audit import audit
 from bot.services.errors import Conflict, InvalidInput, NotFound
-from models import ApiKey, IdempotencyRecord
+from models import ApiKey
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,6 @@ PREFIX_BYTES = 6  # 12 hex characters: fits ApiKey.prefix (16)
 SECRET_BYTES = 32
 # "api:<name>" must fit AuditEvent.actor and Order.created_via (64 characters)
 NAME_LIMIT = 60
-# how long the first answer to an Idempotency-Key is kept and replayed
-IDEMPOTENCY_TTL_S = 24 * 3600.0
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KEY = re.compile(rf"{KEY_SCHEME}_([0-9a-f]{{{PREFIX_BYTES * 2}}})_([A-Za-z0-9_-]{{20,100}})")
 
@@ -109,9 +107,3 @@ class ApiKeyService:
         key.last_used_at = self._clock()
         await ApiKey.filter(id=key.id).update(last_used_at=key.last_used_at)
         return key
-
-
-async def purge_idempotency_records(now: datetime) -> int:
-    """Delete idempotency records past their time to live; return how many went."""
-    cutoff = now - timedelta(seconds=IDEMPOTENCY_TTL_S)
-    return await IdempotencyRecord.filter(created_at__lt=cutoff).delete()

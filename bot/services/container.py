@@ -7,18 +7,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.callback_paths import callback_urls
 from bot.config import Settings
 from bot.notify.channels import Channel
 from bot.notify.notifier import Notifier
 from bot.notify.outbox import OutboxWorker
 from bot.notify.webhook import webhook_channel
 from bot.services.accounts import AccountService
-from bot.services.api_keys import ApiKeyService, purge_idempotency_records
+from bot.services.api_keys import ApiKeyService
 from bot.services.c2b import C2BService
 from bot.services.callbacks import CallbackService
+from bot.services.checkout import CheckoutService
 from bot.services.customers import CustomerService
 from bot.services.daraja import Daraja
+from bot.services.idempotency import IdempotencyStore, purge_idempotency_records
 from bot.services.intents import Intents
+from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
 from bot.services.payouts import PayoutService
@@ -26,7 +30,6 @@ from bot.services.reconcile import Reconciler
 from bot.services.reports import ReportService
 from bot.services.reversals import ReversalService
 from bot.services.staff import StaffService
-from bot.web.paths import callback_urls
 from models import NotificationChannel
 from mpesa.client import DarajaConfig
 from mpesa.errors import ConfigurationError
@@ -44,6 +47,7 @@ class Services:
     staff: StaffService
     orders: OrderService
     payments: PaymentService
+    order_payments: OrderPaymentService
     c2b: C2BService
     payouts: PayoutService
     reversals: ReversalService
@@ -53,7 +57,9 @@ class Services:
     outbox: OutboxWorker
     reconciler: Reconciler
     api_keys: ApiKeyService
+    idempotency: IdempotencyStore
     customers: CustomerService
+    checkout: CheckoutService
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
 
@@ -71,6 +77,9 @@ def build_services(
         sms_enabled=NotificationChannel.SMS in channels,
         webhook_url=settings.shop_webhook_url,
         clock=clock,
+        default_language=settings.default_language,
+        admin_emails=settings.admin_emails,
+        email_enabled=NotificationChannel.EMAIL in channels,
     )
     staff = StaffService(
         bootstrap_admin_ids=settings.admin_telegram_ids,
@@ -98,12 +107,14 @@ def build_services(
         channels = {**channels, NotificationChannel.WEBHOOK: webhook}
     outbox = OutboxWorker(channels, clock=clock)
     orders = OrderService(notifier=notifier, settings=settings, clock=clock)
+    order_payments = OrderPaymentService(orders=orders, payments=payments)
     return Services(
         settings=settings,
         notifier=notifier,
         staff=staff,
         orders=orders,
         payments=payments,
+        order_payments=order_payments,
         c2b=c2b,
         payouts=payouts,
         reversals=reversals,
@@ -120,7 +131,18 @@ def build_services(
             housekeeping=lambda: purge_idempotency_records(clock()),
         ),
         api_keys=ApiKeyService(clock=clock),
-        customers=CustomerService(payments=payments, orders=orders, settings=settings),
+        idempotency=IdempotencyStore(clock=clock),
+        customers=CustomerService(
+            payments=payments, orders=orders, order_payments=order_payments, settings=settings
+        ),
+        checkout=CheckoutService(
+            payments=payments,
+            orders=orders,
+            order_payments=order_payments,
+            settings=settings,
+            notifier=notifier,
+            clock=clock,
+        ),
     )
 
 

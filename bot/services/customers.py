@@ -12,8 +12,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from bot.config import Settings
+from bot.i18n import LANGUAGE_NAMES, N_, normalize
 from bot.services.audit import actor_for_telegram, audit
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
 from models import Customer, Order, OrderStatus, Payment
@@ -28,39 +30,95 @@ AWAITING_PHONE = "awaiting_phone"
 CODE_ECHO_LIMIT = 24
 NAME_LIMIT = 128
 ORDERS_LIMIT = 50
-NOT_YOURS = "This payment was not started from your chat, so you cannot change it here."
-OWN_NUMBER = (
+NOT_YOURS = N_("This payment was not started from your chat, so you cannot change it here.")
+OWN_NUMBER = N_(
     "Please share your own number with the button below, or type the Safaricom number "
     "you want to pay with."
 )
-NO_ORDER = "There is no order to pay yet. Open the payment link the shop sent you."
-NOT_OPENED = "This button belongs to an order you have not opened. Open its link again."
+NO_ORDER = N_("There is no order to pay yet. Open the payment link the shop sent you.")
+NOT_OPENED = N_("This button belongs to an order you have not opened. Open its link again.")
+NO_PHONE = N_("Share your phone number or type your Safaricom number first.")
+UNKNOWN_LANGUAGE = N_("{language} is not a language I speak. Choose English or Kiswahili.")
 
 
 class CustomerService:
     """Opens orders for customers, remembers their phone and pays by STK Push from the chat."""
 
     def __init__(
-        self, *, payments: PaymentService, orders: OrderService, settings: Settings
+        self,
+        *,
+        payments: PaymentService,
+        orders: OrderService,
+        order_payments: OrderPaymentService,
+        settings: Settings,
     ) -> None:
         self._payments = payments
         self._orders = orders
+        self._order_payments = order_payments
         self._settings = settings
 
-    async def get_or_create(self, telegram_id: int, *, name: str, chat_id: int) -> Customer:
-        """The customer with this Telegram id (created if new), name and chat kept current."""
+    async def get_or_create(
+        self, telegram_id: int, *, name: str, chat_id: int, language_code: str | None = None
+    ) -> Customer:
+        """The customer with this Telegram id (created if new), name, chat and language current.
+
+        ``language_code`` is Telegram's (the app's language); it is remembered for SMS and e-mail
+        until the customer chooses one with /language.
+        """
         name = (name or "").strip()[:NAME_LIMIT]
+        detected = normalize(language_code)
         customer = await Customer.get_or_none(telegram_id=telegram_id)
         if customer is None:
             try:
-                return await Customer.create(telegram_id=telegram_id, name=name, chat_id=chat_id)
+                return await Customer.create(
+                    telegram_id=telegram_id, name=name, chat_id=chat_id, language=detected
+                )
             except IntegrityError:
                 # two updates of the same new user raced: the other one created the row
                 customer = await Customer.get(telegram_id=telegram_id)
-        if (customer.name, customer.chat_id) != (name or customer.name, chat_id):
+        language = customer.language
+        if detected is not None and not customer.language_chosen:
+            language = detected
+        current = (customer.name, customer.chat_id, customer.language)
+        if current != (name or customer.name, chat_id, language):
             customer.name = name or customer.name
             customer.chat_id = chat_id
-            await customer.save(update_fields=["name", "chat_id", "updated_at"])
+            customer.language = language
+            await customer.save(update_fields=["name", "chat_id", "language", "updated_at"])
+        return customer
+
+    async def chat_language(self, telegram_id: int, language_code: str | None) -> str:
+        """The language to answer this Telegram user in: chosen, else their app's, else default."""
+        customer = await Customer.get_or_none(telegram_id=telegram_id)
+        if customer is not None and customer.language_chosen and customer.language:
+            return customer.language
+        return normalize(language_code) or (
+            customer.language if customer and customer.language else self.default_language
+        )
+
+    @property
+    def default_language(self) -> str:
+        """DEFAULT_LANGUAGE: what customers read when nothing says otherwise."""
+        return self._settings.default_language
+
+    async def set_language(
+        self, telegram_id: int, raw_language: str, *, name: str, chat_id: int
+    ) -> Customer:
+        """Remember the language the customer chose ("sw", "Kiswahili", "en", "English")."""
+        wanted = (raw_language or "").strip()
+        language = normalize(wanted)
+        if language is None:
+            by_name = {label.lower(): code for code, label in LANGUAGE_NAMES.items()}
+            by_name.update({"swahili": "sw", "kiingereza": "en"})
+            language = by_name.get(wanted.lower())
+        if language is None:
+            shown = wanted[:CODE_ECHO_LIMIT] or "?"
+            raise InvalidInput(UNKNOWN_LANGUAGE, field="language", params={"language": shown})
+        customer = await self.get_or_create(telegram_id, name=name, chat_id=chat_id)
+        customer.language = language
+        customer.language_chosen = True
+        await customer.save(update_fields=["language", "language_chosen", "updated_at"])
+        await audit(actor_for_telegram(telegram_id), "customer.language", language=language)
         return customer
 
     async def find(self, telegram_id: int) -> Customer | None:
@@ -68,21 +126,43 @@ class CustomerService:
         return await Customer.get_or_none(telegram_id=telegram_id)
 
     async def open_order(
-        self, telegram_id: int, code: str, *, name: str, chat_id: int
+        self,
+        telegram_id: int,
+        code: str,
+        *,
+        name: str,
+        chat_id: int,
+        language_code: str | None = None,
     ) -> tuple[Customer, Order]:
         """Open the order a deep link names and wait for the phone to pay it with."""
-        customer = await self.get_or_create(telegram_id, name=name, chat_id=chat_id)
+        customer = await self.get_or_create(
+            telegram_id, name=name, chat_id=chat_id, language_code=language_code
+        )
         order = await self._orders.find_by_code(code)
         if order is None:
             shown = code.strip()
             if len(shown) > CODE_ECHO_LIMIT:
                 shown = shown[: CODE_ECHO_LIMIT - 1] + "…"
-            raise NotFound(f"No order {shown} exists. Check the link you were sent.", field="code")
+            raise NotFound(
+                N_("No order {code} exists. Check the link you were sent."),
+                field="code",
+                params={"code": shown},
+            )
         if order.status == OrderStatus.PAID:
-            receipt = f" (receipt {order.paid_receipt})" if order.paid_receipt else ""
-            raise Conflict(f"Order {order.code} is already paid{receipt}. Nothing more to pay.")
+            if order.paid_receipt:
+                raise Conflict(
+                    N_("Order {code} is already paid (receipt {receipt}). Nothing more to pay."),
+                    params={"code": order.code, "receipt": order.paid_receipt},
+                )
+            raise Conflict(
+                N_("Order {code} is already paid. Nothing more to pay."),
+                params={"code": order.code},
+            )
         if order.status == OrderStatus.CANCELLED:
-            raise Conflict(f"Order {order.code} was cancelled. Ask the shop for a new link.")
+            raise Conflict(
+                N_("Order {code} was cancelled. Ask the shop for a new link."),
+                params={"code": order.code},
+            )
         if order.customer_id is None:
             # the first customer to open a link owns it (a forwarded link can still be paid)
             await Order.filter(id=order.id, customer_id=None).update(customer_id=customer.id)
@@ -129,7 +209,7 @@ class CustomerService:
         try:
             msisdn = normalize_msisdn(raw_phone, extra_prefixes=self._settings.mpesa_extra_prefixes)
         except PhoneError as exc:
-            raise InvalidInput(f"{exc}.", field="phone") from None
+            raise InvalidInput(exc.template + ".", field="phone", params=exc.params) from None
         customer, _ = await Customer.get_or_create(telegram_id=telegram_id)
         customer.msisdn = msisdn
         if customer.conversation_state != AWAITING_PHONE:
@@ -158,9 +238,7 @@ class CustomerService:
         if order is None or not _is_theirs(customer, order):
             raise NotAllowed(NOT_OPENED)
         if not customer.msisdn:
-            raise InvalidInput(
-                "Share your phone number or type your Safaricom number first.", field="phone"
-            )
+            raise InvalidInput(NO_PHONE, field="phone")
         # the conversation ends here whatever M-Pesa answers: a retry goes by the card's button
         customer.chat_id = chat_id
         customer.conversation_state = IDLE
@@ -168,15 +246,13 @@ class CustomerService:
         await customer.save(
             update_fields=["chat_id", "conversation_state", "conversation_order_id", "updated_at"]
         )
-        payment = await self._payments.request_payment(
+        _, payment = await self._order_payments.start_for_order(
+            order,
             customer.msisdn,
-            None,
-            initiator=None,
             actor=actor_for_telegram(telegram_id),
-            order=order,
+            via="telegram",
             customer=customer,
             chat_id=chat_id,
-            via="telegram",
         )
         return await _with_order(payment)
 

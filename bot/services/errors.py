@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ServiceError(Exception):
     """A refusal with a reason a cashier, admin, customer or shop developer understands."""
 
     code = "error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self, message: str, *, field: str | None = None, params: dict[str, Any] | None = None
+    ) -> None:
+        # with params, ``message`` is a template ("Order {code} is already paid."): the chat and
+        # the payment page translate the template for customers, then fill it in
+        self.template = message
+        self.params = dict(params or {})
+        self.message = message.format(**self.params) if params else message
+        super().__init__(self.message)
         self.field = field
 
     def __str__(self) -> str:
@@ -51,3 +59,38 @@ class UpstreamError(ServiceError):
     """M-Pesa refused or could not be reached; the message says what to do next."""
 
     code = "upstream_error"
+
+
+class AlreadyPaid(Conflict):
+    """The order is paid: it is never charged again."""
+
+    code = "already_paid"
+
+
+class OrderCancelled(Conflict):
+    """The order was cancelled: nothing more is paid for it."""
+
+    code = "order_cancelled"
+
+
+class PaymentInProgress(Conflict):
+    """A prompt is open for this order or phone; ``payment_id`` is that attempt (None if unseen)."""
+
+    code = "payment_in_progress"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        payment_id: int | None = None,
+        field: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, field=field, params=params)
+        self.payment_id = payment_id
+
+
+class NothingToRetry(Conflict):
+    """The order has no payment attempt to send again."""
+
+    code = "nothing_to_retry"

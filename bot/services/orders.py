@@ -15,14 +15,17 @@ from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
 from bot.services.errors import Conflict, InvalidInput, NotFound
-from models import Customer, Order, OrderStatus, Staff
+from models import Customer, Order, OrderStatus, Payment, Staff
 from mpesa.amounts import STK_MINIMUM, AmountError, parse_amount
 
 log = logging.getLogger(__name__)
 
 # no 0/O, 1/I/L: a customer reads the code off a screen and types it as a paybill account number
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-CODE_RANDOM_LENGTH = 8
+# the code is also the pay page's address (/pay/<code>), so it must not be guessable: 10 draws
+# from 31 characters by `secrets` are 49 bits (8.2e14 codes), and the page refuses an address
+# that keeps trying codes that do not exist. Older 8-character codes stay valid.
+CODE_RANDOM_LENGTH = 10
 CODE_MAX_LENGTH = 12  # Daraja's AccountReference limit (daraja.md §6.1)
 CODE_ATTEMPTS = 5
 DESCRIPTION_LIMIT = 255
@@ -66,7 +69,7 @@ class OrderService:
         self._prefix = prefix[: CODE_MAX_LENGTH - CODE_RANDOM_LENGTH]
 
     def new_code(self) -> str:
-        """A fresh random order code: the prefix and 8 characters from CODE_ALPHABET."""
+        """A fresh random order code: the prefix and 10 characters from CODE_ALPHABET."""
         body = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_RANDOM_LENGTH))
         return f"{self._prefix}{body}"
 
@@ -147,6 +150,10 @@ class OrderService:
         if not normalized or len(normalized) > CODE_MAX_LENGTH:
             return None
         return await Order.get_or_none(code=normalized)
+
+    async def order_for(self, payment: Payment) -> Order | None:
+        """The order a payment is for, or None for a payment without one."""
+        return await Order.get_or_none(id=payment.order_id) if payment.order_id else None
 
     def deep_link(self, order: Order, bot_username: str) -> str:
         """The t.me link that opens the bot on this order."""

@@ -5,11 +5,26 @@ from __future__ import annotations
 import re
 
 from bot.services.errors import InvalidInput, NotFound
+from bot.services.lookups import PreparedSelect, from_row, select_list
 from bot.services.orders import CODE_MAX_LENGTH, normalize_code
 from models import Order, Payment
 
 # the longest reference we store (CheckoutRequestID column)
 REFERENCE_MAX_LENGTH = 96
+_NUMBER = re.compile(r"#?\s*([0-9]{1,9})")
+
+# Every reference form in one statement, each on its own unique index: a payment by id,
+# CheckoutRequestID or receipt, and an order by code. The one-row source keeps the order when no
+# payment matches; the planner runs each ON clause as index lookups (SQLite: MULTI-INDEX OR).
+_ANY_REFERENCE = PreparedSelect(
+    lambda: (
+        f"SELECT {select_list(Payment, 'p')}, {select_list(Order, 'o')} "  # noqa: S608 - column names from the models
+        "FROM (SELECT 1 AS one) AS ref "
+        f'LEFT JOIN "{Payment._meta.db_table}" AS p '
+        'ON p."id" = ? OR p."checkout_request_id" = ? OR p."receipt" = ? '
+        f'LEFT JOIN "{Order._meta.db_table}" AS o ON o."code" = ?'
+    )
+)
 
 
 def display_phone(msisdn: str) -> str:
@@ -19,7 +34,11 @@ def display_phone(msisdn: str) -> str:
 
 
 async def find_payment_or_order(ref: str) -> Payment | Order:
-    """The payment (by #id, receipt or CheckoutRequestID) or order (by code) ``ref`` names."""
+    """The payment (by #id, receipt or CheckoutRequestID) or order (by code) ``ref`` names.
+
+    One indexed query whatever the form; when a text could name several records, the first of
+    #id, CheckoutRequestID, order code, receipt wins.
+    """
     text = (ref or "").strip()
     if not text:
         raise InvalidInput("Give a payment number, order code or M-Pesa receipt.", field="ref")
@@ -29,22 +48,23 @@ async def find_payment_or_order(ref: str) -> Payment | Order:
             "code, M-Pesa receipt or CheckoutRequestID is far shorter.",
             field="ref",
         )
-    number = re.fullmatch(r"#?\s*([0-9]{1,9})", text)
-    if number:
-        payment = await Payment.get_or_none(id=int(number.group(1)))
-        if payment is not None:
-            return payment
-    payment = await Payment.get_or_none(checkout_request_id=text)
-    if payment is not None:
-        return payment
+    number = _NUMBER.fullmatch(text)
+    payment_id = int(number.group(1)) if number else None
     code = normalize_code(text)
-    if len(code) <= CODE_MAX_LENGTH:
-        order = await Order.get_or_none(code=code)
-        if order is not None:
-            return order
-        payment = await Payment.get_or_none(receipt=code)
-        if payment is not None:
+    code = code if len(code) <= CODE_MAX_LENGTH else None
+    rows = await _ANY_REFERENCE.rows(payment_id, text, code, code)
+    payments = [p for p in (from_row(Payment, "p", row) for row in rows) if p is not None]
+    order = from_row(Order, "o", rows[0]) if rows else None
+    for payment in payments:
+        if payment.id == payment_id:
             return payment
+    for payment in payments:
+        if payment.checkout_request_id == text:
+            return payment
+    if order is not None:
+        return order
+    if payments:
+        return payments[0]  # by receipt: the only form left
     raise NotFound(
         f"Nothing matches {text[:40]}: give a payment number (#12), an order code, "
         "an M-Pesa receipt or a CheckoutRequestID."

@@ -18,10 +18,20 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot.config import Settings
+from bot.i18n import N_
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
 from bot.services.daraja import Daraja
-from bot.services.errors import Conflict, InvalidInput, NotFound, ServiceError, UpstreamError
+from bot.services.errors import (
+    AlreadyPaid,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    OrderCancelled,
+    PaymentInProgress,
+    ServiceError,
+    UpstreamError,
+)
 from bot.services.intents import Accepted, Intents, Lease, NeverLeft, NotSent, Refused, Unknown
 from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, utcnow
 from bot.services.payment_callbacks import SETTLED, PaymentSettler, subject
@@ -52,9 +62,10 @@ from mpesa.phone import PhoneError, mask_msisdn, normalize_msisdn
 
 log = logging.getLogger(__name__)
 
-UNREACHABLE = "M-Pesa could not be reached; nothing was sent. Try again in a moment."
-BUSY = "M-Pesa is busy right now; nothing was sent. Try again in a minute."
-NEVER_SENT = "The request was never sent to M-Pesa (its worker stopped first); send it again."
+UNREACHABLE = N_("M-Pesa could not be reached; nothing was sent. Try again in a moment.")
+BUSY = N_("M-Pesa is busy right now; nothing was sent. Try again in a minute.")
+NEVER_SENT = N_("The request was never sent to M-Pesa (its worker stopped first); send it again.")
+ORDER_TRANSACTION_DESC = "Order payment"  # 13 characters: Daraja's documented maximum
 
 
 class PaymentService:
@@ -162,22 +173,34 @@ class PaymentService:
         """Why ``old`` may not be sent again, or None (only the newest attempt may be)."""
         if old.superseded_by_id is not None:
             newer = await Payment.get_or_none(id=old.superseded_by_id)
-            shown = (
-                f"#{newer.id} (attempt {newer.attempt}, {_words(newer.status)})" if newer else ""
-            )
             return Conflict(
-                f"Payment #{old.id} was already sent again as {shown}; use that one instead."
+                N_(
+                    "Payment #{payment_id} was already sent again as #{newer_id} (attempt "
+                    "{attempt}, {status}); use that one instead."
+                ),
+                params={
+                    "payment_id": old.id,
+                    "newer_id": old.superseded_by_id,
+                    "attempt": newer.attempt if newer else old.attempt + 1,
+                    "status": _words(newer.status) if newer else "sent",
+                },
             )
         status = PaymentStatus(old.status)
         if status is PaymentStatus.UNKNOWN:
             return Conflict(
-                f"M-Pesa never answered payment #{old.id}, so the customer may have paid. "
-                f"An admin must resolve it first (/resolve #{old.id})."
+                N_(
+                    "M-Pesa never answered payment #{payment_id}, so the customer may have paid. "
+                    "An admin must resolve it first (/resolve #{payment_id})."
+                ),
+                params={"payment_id": old.id},
             )
         if not status.can_retry:
             return Conflict(
-                f"Payment #{old.id} is {_words(status)}; only a cancelled, failed or timed-out "
-                "payment can be sent again."
+                N_(
+                    "Payment #{payment_id} is {status}; only a cancelled, failed or timed-out "
+                    "payment can be sent again."
+                ),
+                params={"payment_id": old.id, "status": _words(status)},
             )
         return None
 
@@ -188,14 +211,23 @@ class PaymentService:
         try:
             msisdn = normalize_msisdn(raw_phone, extra_prefixes=self._settings.mpesa_extra_prefixes)
         except PhoneError as exc:
-            raise InvalidInput(str(exc), field="phone") from None
+            raise InvalidInput(exc.template, field="phone", params=exc.params) from None
         if order is not None:
             order = await Order.get(id=order.id)
             if order.status == OrderStatus.PAID:
-                receipt = f" (receipt {order.paid_receipt})" if order.paid_receipt else ""
-                raise Conflict(f"Order {order.code} is already paid{receipt}.")
-            if order.status in (OrderStatus.CANCELLED, OrderStatus.REVERSED):
-                raise Conflict(f"Order {order.code} was {_words(order.status)}.")
+                if order.paid_receipt:
+                    raise AlreadyPaid(
+                        N_("Order {code} is already paid (receipt {receipt})."),
+                        params={"code": order.code, "receipt": order.paid_receipt},
+                    )
+                raise AlreadyPaid(N_("Order {code} is already paid."), params={"code": order.code})
+            if order.status == OrderStatus.CANCELLED:
+                raise OrderCancelled(N_("Order {code} was cancelled."), params={"code": order.code})
+            if order.status == OrderStatus.REVERSED:
+                raise OrderCancelled(
+                    N_("Order {code} was paid, then its payment was reversed."),
+                    params={"code": order.code},
+                )
             parked = (
                 await Payment.filter(
                     order_id=order.id, status__in=[PaymentStatus.REVIEW, PaymentStatus.UNKNOWN]
@@ -205,9 +237,11 @@ class PaymentService:
             )
             if parked is not None:
                 raise Conflict(
-                    f"Order {order.code} has a payment that may have been paid (#{parked.id}, "
-                    f"{_words(parked.status)}); an admin must resolve it first "
-                    f"(/resolve #{parked.id})."
+                    N_(
+                        "Order {code} has a payment that may have been paid (#{payment_id}); "
+                        "an admin must resolve it first (/resolve #{payment_id})."
+                    ),
+                    params={"code": order.code, "payment_id": parked.id},
                 )
             if raw_amount is None:
                 return msisdn, order.amount, order
@@ -324,18 +358,29 @@ class PaymentService:
         busy = await Payment.get_or_none(in_flight_msisdn=msisdn)
         if busy is not None:
             # a second STK to a phone cancels the first prompt on the handset
-            return Conflict(
-                f"A payment to {display_phone(msisdn)} is already waiting for the customer's PIN "
-                f"(#{busy.id})."
+            return PaymentInProgress(
+                N_(
+                    "A payment to {phone} is already waiting for the customer's PIN "
+                    "(#{payment_id})."
+                ),
+                params={"phone": display_phone(msisdn), "payment_id": busy.id},
+                payment_id=busy.id,
+                field="phone",
             )
         if order is not None:
             busy = await Payment.get_or_none(in_flight_order_id=order.id)
             if busy is not None:
-                return Conflict(
-                    f"Order {order.code} already has a payment waiting for the customer's PIN "
-                    f"(#{busy.id})."
+                return PaymentInProgress(
+                    N_(
+                        "Order {code} already has a payment waiting for the customer's PIN "
+                        "(#{payment_id})."
+                    ),
+                    params={"code": order.code, "payment_id": busy.id},
+                    payment_id=busy.id,
                 )
-        return Conflict("Another payment request just started for this phone or order; try again.")
+        return PaymentInProgress(
+            N_("Another payment request just started for this phone or order; try again.")
+        )
 
     async def _push(self, payment: Payment, lease: Lease, actor: str) -> Payment:
         """Make the STK Push of a recorded, held payment (once) and record what came of it."""
@@ -345,7 +390,12 @@ class PaymentService:
                 msisdn=payment.msisdn,
                 amount=payment.amount,
                 reference=payment.account_reference,
-                description=self._settings.mpesa_transaction_desc,
+                # the order code is the reference; the description stays within Daraja's 13
+                description=(
+                    ORDER_TRANSACTION_DESC
+                    if payment.order_id is not None
+                    else self._settings.mpesa_transaction_desc
+                ),
             ),
         )
         if isinstance(outcome, Accepted):

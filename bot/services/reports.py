@@ -17,6 +17,7 @@ from bot.services.errors import InvalidInput
 from models import (
     C2BTransaction,
     Notification,
+    Order,
     Payment,
     PaymentStatus,
     Payout,
@@ -41,6 +42,15 @@ EXPORT_HEADER = (
     "receipt",
     "details",
 )
+
+
+@dataclass(frozen=True)
+class PaymentPage:
+    """One page of payments, newest first, and the id to continue before (None: last page)."""
+
+    payments: list[Payment]
+    order_codes: dict[int, str]
+    next_before_id: int | None
 
 
 @dataclass(frozen=True)
@@ -145,6 +155,8 @@ class ReportService:
             payouts_by_status=payouts,
         )
 
+    # history and payout_history stay two typed entry points with the same filters on purpose:
+    # the query itself is written once, in _newest
     async def history(
         self,
         *,
@@ -183,6 +195,38 @@ class ReportService:
         if status is not None:
             query = query.filter(status=_status(statuses, status))
         return await query.order_by("-id").limit(_clamp(limit))
+
+    async def payment_page(
+        self,
+        *,
+        status: PaymentStatus | None = None,
+        msisdn: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        before_id: int | None = None,
+        limit: int = 20,
+    ) -> PaymentPage:
+        """Payments created in [start, end) matching the filters, newest first, a page at a time."""
+        query = Payment.all()
+        if status is not None:
+            query = query.filter(status=status)
+        if msisdn is not None:
+            query = query.filter(msisdn=msisdn)
+        if start is not None:
+            query = query.filter(created_at__gte=start)
+        if end is not None:
+            query = query.filter(created_at__lt=end)
+        if before_id is not None:
+            query = query.filter(id__lt=before_id)
+        # one extra row says whether another page exists without a COUNT
+        rows = await query.order_by("-id").limit(_clamp(limit) + 1)
+        page = rows[: _clamp(limit)]
+        order_ids = {p.order_id for p in page if p.order_id is not None}
+        codes: dict[int, str] = {}
+        if order_ids:
+            codes = dict(await Order.filter(id__in=list(order_ids)).values_list("id", "code"))
+        next_before = page[-1].id if len(rows) > len(page) else None
+        return PaymentPage(payments=page, order_codes=codes, next_before_id=next_before)
 
     async def export_csv(
         self,

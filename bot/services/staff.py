@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from bot.services.audit import actor_for_telegram, audit
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from models import Staff, StaffRole
+from bot.services.lookups import PreparedSelect, from_row, select_list
+from models import Payout, Staff, StaffRole
 
 log = logging.getLogger(__name__)
 
 # the refusal says nothing about what exists or who is staff
 REFUSAL = "Sorry, this command is only for the shop's staff."
+
+_BY_TELEGRAM_ID = PreparedSelect(
+    lambda: (
+        f'SELECT {select_list(Staff, "s")} FROM "{Staff._meta.db_table}" AS s '  # noqa: S608 - names from the model
+        'WHERE s."telegram_id" = ?'
+    )
+)
+
+
+@dataclass(frozen=True)
+class PayoutPeople:
+    """Who asked for a payout, and who approved or rejected it (None: nobody yet)."""
+
+    initiator: Staff | None
+    approver: Staff | None
+    rejecter: Staff | None
 
 
 class StaffService:
@@ -37,14 +55,18 @@ class StaffService:
 
     async def find(self, telegram_id: int) -> Staff | None:
         """The active staff member with this Telegram id, or None."""
+        rows = await _BY_TELEGRAM_ID.rows(telegram_id)  # before every command: kept lean
+        staff = from_row(Staff, "s", rows[0]) if rows else None
         if telegram_id in self._bootstrap:
-            staff = await self._ensure_bootstrap(telegram_id)
+            # get_or_create (a transaction) only the first time
+            if staff is None:
+                staff = await self._ensure_bootstrap(telegram_id)
             # a bootstrap admin is always an active admin: the setting is the source of truth
             if staff.role is not StaffRole.ADMIN or not staff.active:
                 staff.role, staff.active = StaffRole.ADMIN, True
                 await staff.save(update_fields=["role", "active", "updated_at"])
             return staff
-        return await Staff.get_or_none(telegram_id=telegram_id, active=True)
+        return staff if staff is not None and staff.active else None
 
     async def require(
         self, telegram_id: int, *roles: StaffRole, action: str = "", name: str | None = None
@@ -67,6 +89,16 @@ class StaffService:
             )
             raise NotAllowed(REFUSAL)
         return staff
+
+    async def payout_people(self, payout: Payout) -> PayoutPeople:
+        """The staff members a payout card names, in one query."""
+        ids = {payout.initiated_by_id, payout.approved_by_id, payout.rejected_by_id} - {None}
+        found = {s.id: s for s in await Staff.filter(id__in=list(ids))} if ids else {}
+        return PayoutPeople(
+            initiator=found.get(payout.initiated_by_id),
+            approver=found.get(payout.approved_by_id),
+            rejecter=found.get(payout.rejected_by_id),
+        )
 
     def daily_payout_limit(self, staff: Staff) -> int:
         """The staff member's daily payout limit in shillings."""

@@ -1,4 +1,4 @@
-"""The python-telegram-bot Application: handlers, error handler, jobs, and command menus."""
+"""The python-telegram-bot Application: handlers, error handler and jobs."""
 
 from __future__ import annotations
 
@@ -6,12 +6,7 @@ import logging
 import secrets
 from typing import Any
 
-from telegram import (
-    BotCommand,
-    BotCommandScopeChat,
-    BotCommandScopeDefault,
-    Update,
-)
+from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -24,35 +19,11 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Settings
-from models import StaffRole
+from bot.telegram import customer, staff
 
 log = logging.getLogger(__name__)
 
 SERVICES_KEY = "services"
-
-CUSTOMER_COMMANDS = [
-    BotCommand("start", "Open an order or see what this bot does"),
-    BotCommand("orders", "Your orders and their status"),
-    BotCommand("phone", "Change the phone number you pay with"),
-    BotCommand("help", "How paying works"),
-]
-CASHIER_COMMANDS = [
-    BotCommand("request", "Ask a customer to pay: /request <phone> <amount> [note]"),
-    BotCommand("status", "Look up a payment: /status <ref>"),
-    BotCommand("order", "Create an order link: /order <amount> <description>"),
-    BotCommand("history", "Recent payments: /history [today|week|month] [phone] [status]"),
-    BotCommand("stats", "Totals: /stats [today|week|month]"),
-    BotCommand("export", "CSV of payments: /export [today|week|month]"),
-    BotCommand("help", "What you can do here"),
-]
-ADMIN_COMMANDS = [
-    *CASHIER_COMMANDS[:-1],
-    BotCommand("send", "Pay out: /send <phone> <amount> [reason]"),
-    BotCommand("balance", "M-Pesa account balance"),
-    BotCommand("reverse", "Reverse a received payment: /reverse <receipt>"),
-    BotCommand("staff", "Manage staff: /staff, /staff add|remove …"),
-    BotCommand("help", "What you can do here"),
-]
 
 
 def build_application(
@@ -91,10 +62,22 @@ def build_application(
     return app
 
 
-def _register_handlers(app: Application, services: Any) -> None:
-    # imported here: the handler modules import this one for SERVICES_KEY
-    from bot.telegram import customer, staff
+def build_offline_application(settings: Settings, services: Any, api: BaseRequest) -> Application:
+    """The same Application on one request object for every call (the in-process Bot API).
 
+    No rate limiter and no updater: the caller feeds updates to ``process_update`` itself.
+    """
+    return build_application(
+        settings,
+        services,
+        request=api,
+        get_updates_request=api,
+        rate_limit=False,
+        polling=False,
+    )
+
+
+def _register_handlers(app: Application, services: Any) -> None:
     staff.register(app, services)
     customer.register(app, services)
 
@@ -116,20 +99,6 @@ async def _reconcile_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _outbox_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await context.application.bot_data[SERVICES_KEY].outbox.run_once()
-
-
-async def publish_commands(app: Application, services: Any) -> None:
-    """Menus per audience: customers by default, each staff member's own chat by role."""
-    await app.bot.set_my_commands(CUSTOMER_COMMANDS, scope=BotCommandScopeDefault())
-    for member in await services.staff.active_members():
-        commands = ADMIN_COMMANDS if member.role is StaffRole.ADMIN else CASHIER_COMMANDS
-        try:
-            await app.bot.set_my_commands(
-                commands, scope=BotCommandScopeChat(chat_id=member.telegram_id)
-            )
-        except TelegramError as exc:
-            # a staff member who never opened the bot has no chat yet
-            log.info("commands.skip staff=%s reason=%s", member.telegram_id, exc)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -19,8 +19,10 @@ from telegram.error import BadRequest, Forbidden
 
 from bot.notify.channels import PermanentDeliveryError
 from bot.telegram import customer_texts, keyboards, staff_texts, texts
+from bot.telegram.customer import payment_buttons as customer_payment_buttons
 from bot.telegram.staff_base import payout_card
 from models import (
+    Customer,
     DarajaQuery,
     Notification,
     Order,
@@ -103,19 +105,42 @@ class TelegramChatChannel:
 
     async def _payment(self, chat_id: int, payload: dict[str, Any]) -> None:
         payment = await _get(Payment, payload.get("payment_id"))
-        order = await Order.get_or_none(id=payment.order_id) if payment.order_id else None
+        order = await self._services.orders.order_for(payment)
+        customer = await self._customer_in(payment, chat_id)
+        if customer is not None:
+            # the customer's own card, in their language
+            language = self._language_of(customer)
+            text = customer_texts.payment_card(payment, order, language)
+            markup = customer_payment_buttons(payment, language)
+        else:
+            text, markup = texts.payment_card(payment, order), keyboards.payment_buttons(payment)
         await self._show_live(
-            payment,
-            chat_id,
-            texts.payment_card(payment, order),
-            keyboards.payment_buttons(payment),
-            self._services.payments.set_status_message,
+            payment, chat_id, text, markup, self._services.payments.set_status_message
         )
 
     async def _payment_receipt(self, chat_id: int, payload: dict[str, Any]) -> None:
         payment = await _get(Payment, payload.get("payment_id"))
-        order = await Order.get_or_none(id=payment.order_id) if payment.order_id else None
-        await self._send(chat_id, customer_texts.receipt(payment, order))
+        order = await self._services.orders.order_for(payment)
+        customer = (
+            await Customer.get_or_none(id=payment.customer_id) if payment.customer_id else None
+        )
+        language = self._language_of(customer)
+        await self._send(chat_id, customer_texts.receipt(payment, order, language))
+
+    @staticmethod
+    async def _customer_in(payment: Payment, chat_id: int) -> Customer | None:
+        """The customer whose own chat shows this payment (None: a staff member's card)."""
+        if payment.initiated_by_id is not None or payment.customer_id is None:
+            return None
+        customer = await Customer.get_or_none(id=payment.customer_id)
+        if customer is None or customer.chat_id != chat_id:
+            return None
+        return customer
+
+    def _language_of(self, customer: Customer | None) -> str:
+        if customer is not None and customer.language:
+            return customer.language
+        return self._services.settings.default_language
 
     async def _order_paid(self, chat_id: int, payload: dict[str, Any]) -> None:
         order = await _get(Order, payload.get("order_id"))
@@ -131,14 +156,14 @@ class TelegramChatChannel:
         await self._show_live(
             payout,
             chat_id,
-            await payout_card(payout),
+            await payout_card(self._services, payout),
             keyboards.payout_buttons(payout),
             self._services.payouts.set_status_message,
         )
 
     async def _payout_approval(self, chat_id: int, payload: dict[str, Any]) -> None:
         payout = await _get(Payout, payload.get("payout_id"))
-        text = f"🔔 <b>Approval needed</b>\n\n{await payout_card(payout)}"
+        text = f"🔔 <b>Approval needed</b>\n\n{await payout_card(self._services, payout)}"
         await self._send(chat_id, text, keyboards.approval_buttons(payout))
 
     async def _query(self, chat_id: int, payload: dict[str, Any]) -> None:

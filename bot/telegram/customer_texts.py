@@ -1,140 +1,270 @@
-"""What customers read (HTML): order summaries, phone prompts, receipts, their orders, help."""
+"""What customers read in the chat (HTML), in their language: orders, prompts, receipts, help.
+
+Every message is a gettext message (``_("…")``): the Kiswahili lives in
+``bot/i18n/locale/sw/LC_MESSAGES/messages.po``. User text goes through ``html.escape``.
+"""
 
 from __future__ import annotations
 
 from html import escape
 
-from bot.telegram.texts import kes, phone, when
-from models import Order, OrderStatus, Payment
+from bot.i18n import LANGUAGE_NAMES, N_, kes, translate, translator, when
+from bot.telegram.texts import phone
+from models import Order, OrderStatus, Payment, PaymentStatus
 
 MESSAGE_LIMIT = 4096
 # room for the "…and N more" line under a long list
 LIST_BUDGET = MESSAGE_LIMIT - 100
 
-USAGE_START = "Open the payment link the shop sent you, or send <code>/start ORDERCODE</code>."
-USAGE_PHONE = (
+USAGE_START = N_("Open the payment link the shop sent you, or send <code>/start ORDERCODE</code>.")
+USAGE_PHONE = N_(
     "Usage: <code>/phone</code> to share or type a new number, or "
     "<code>/phone 0712 345 678</code> to set it directly."
 )
-USAGE_ORDERS = "Usage: <code>/orders</code> (no arguments) lists your orders."
-USAGE_NUMBER = (
+USAGE_ORDERS = N_("Usage: <code>/orders</code> (no arguments) lists your orders.")
+USAGE_NUMBER = N_(
     "Tap <b>📱 Share my phone number</b> below, or type the Safaricom number you want to "
     "pay with, e.g. <code>0712 345 678</code>."
 )
+USAGE_LANGUAGE = N_(
+    "Usage: <code>/language</code> to choose, or <code>/language sw</code> for Kiswahili and "
+    "<code>/language en</code> for English."
+)
+NO_ARGUMENTS = N_("/orders takes no arguments.")
+UNKNOWN_COMMAND = N_("{command} is not a command I know.")
+SEE_HELP = N_("See /help.")
+STALE_BUTTON = N_("This button is no longer valid. Open the payment link again.")
 
-SHARE_BUTTON = "📱 Share my phone number"
+SHARE_BUTTON = N_("📱 Share my phone number")
+TYPE_PLACEHOLDER = N_("or type 07XX XXX XXX")
+PAY_WITH = N_("Pay with {phone}")
+ANOTHER_NUMBER = N_("Use another number")
+RETRY_BUTTON = N_("🔁 Try again")
+CHECK_BUTTON = N_("🔄 Check with M-Pesa")
 
 ORDER_STATUS = {
-    OrderStatus.OPEN: "⏳ waiting for payment",
-    OrderStatus.PAID: "✅ paid",
-    OrderStatus.CANCELLED: "✖️ cancelled",
+    OrderStatus.OPEN: N_("⏳ waiting for payment"),
+    OrderStatus.PAID: N_("✅ paid"),
+    OrderStatus.CANCELLED: N_("✖️ cancelled"),
+}
+
+# what the customer's own status message says (the cashier's card speaks of "the customer")
+PAYMENT_HEADLINE = {
+    PaymentStatus.CREATED: N_("⏳ Sending the request to M-Pesa…"),
+    PaymentStatus.PENDING: N_("📲 Check your phone and enter your M-Pesa PIN."),
+    PaymentStatus.UNKNOWN: N_("❔ M-Pesa has not answered yet. We are checking…"),
+    PaymentStatus.PAID: N_("✅ Paid"),
+    PaymentStatus.CANCELLED: N_("✖️ You cancelled the M-Pesa prompt."),
+    PaymentStatus.INSUFFICIENT_FUNDS: N_("✖️ There was not enough money on your M-Pesa."),
+    PaymentStatus.WRONG_PIN: N_("✖️ The M-Pesa PIN was wrong."),
+    PaymentStatus.TIMED_OUT: N_("⌛ The prompt timed out before the PIN was entered."),
+    PaymentStatus.FAILED: N_("✖️ M-Pesa could not complete the payment."),
+    PaymentStatus.REVIEW: N_("⚠️ M-Pesa says you paid, but the shop must check it first."),
+}
+NEXT_STEP = {
+    PaymentStatus.CANCELLED: N_("Tap 🔁 Try again when you are ready."),
+    PaymentStatus.INSUFFICIENT_FUNDS: N_("Top up your M-Pesa, then tap 🔁 Try again."),
+    PaymentStatus.WRONG_PIN: N_("Tap 🔁 Try again and enter your PIN carefully."),
+    PaymentStatus.TIMED_OUT: N_("Keep your phone unlocked and tap 🔁 Try again."),
+    PaymentStatus.FAILED: N_("Tap 🔁 Try again, or ask the shop for help."),
+    PaymentStatus.REVIEW: N_("The shop will contact you. You do not need to pay again."),
 }
 
 
-def intro(business_name: str) -> str:
+def intro(business_name: str, language: str) -> str:
     """What a plain /start says: what the bot does and how to begin."""
-    return (
-        f"👋 This is the M-Pesa payment bot of <b>{escape(business_name)}</b>.\n\n"
+    _ = translator(language)
+    return _(
+        "👋 This is the M-Pesa payment bot of <b>{business}</b>.\n\n"
         "When the shop sends you a payment link, open it here: you will see your order, "
-        "choose the Safaricom number to pay with, and confirm with your M-Pesa PIN on your phone. "
-        "You get a receipt here as soon as M-Pesa confirms.\n\n"
+        "choose the Safaricom number to pay with, and confirm with your M-Pesa PIN on your "
+        "phone. You get a receipt here as soon as M-Pesa confirms.\n\n"
         "/orders — your orders and their status\n"
         "/phone — change the number you pay with\n"
-        "/help — how paying works"
+        "/language — Kiswahili or English\n"
+        "/help — how paying works",
+        business=escape(business_name),
     )
 
 
-def help_text() -> str:
+def help_text(language: str) -> str:
     """The customer's /help."""
-    return (
+    _ = translator(language)
+    return _(
         "<b>How paying works</b>\n"
         "1. Open the payment link the shop sent you.\n"
         "2. Share your phone number with the button, or type another Safaricom number.\n"
         "3. Your phone shows an M-Pesa prompt: check the amount and enter your PIN.\n"
         "4. This chat shows the status and your receipt.\n\n"
-        "If the prompt did not come or you cancelled it, tap <b>🔁 Retry</b> on the message.\n\n"
+        "If the prompt did not come or you cancelled it, tap <b>🔁 Try again</b> on the "
+        "message.\n\n"
         "/orders — your orders and their status\n"
         "/phone — change the number you pay with\n"
+        "/language — Kiswahili or English\n"
         "/start — what this bot does"
     )
 
 
-def short_help() -> str:
+def short_help(language: str) -> str:
     """The answer to free text that is not understood."""
-    return (
+    _ = translator(language)
+    return _(
         "I did not understand that. To pay, open the payment link the shop sent you.\n"
         "/orders — your orders · /phone — change your number · /help — how paying works"
     )
 
 
-def order_line(order: Order) -> str:
+def text(message: str, language: str, **params: str) -> str:
+    """One of this module's constants in ``language``."""
+    return translate(language, message, **params)
+
+
+def refusal(reason: str, language: str, usage: str | None = None) -> str:
+    """A refusal (already translated) with the usage in ``language`` when it helps."""
+    shown = f"⚠️ {escape(reason)}"
+    if usage:
+        shown += f"\n\n{translate(language, usage)}"
+    return shown
+
+
+def order_line(order: Order, language: str = "en") -> str:
     """An order in one line: Order <code>HP7K2Q</code> — Blender (description escaped)."""
-    line = f"Order <code>{escape(order.code)}</code>"
+    _ = translator(language)
+    line = _("Order <code>{code}</code>", code=escape(order.code))
     if order.description:
         line += f" — {escape(order.description)}"
     return line
 
 
-def order_summary(order: Order, remembered_msisdn: str | None) -> str:
+def order_summary(order: Order, remembered_msisdn: str | None, language: str) -> str:
     """The order a deep link opened, and how to pay it."""
-    lines = [f"🧾 {order_line(order)}", f"Amount: <b>{kes(order.amount)}</b>", ""]
+    _ = translator(language)
+    lines = [
+        f"🧾 {order_line(order, language)}",
+        _("Amount: <b>{amount}</b>", amount=kes(order.amount)),
+        "",
+    ]
     if remembered_msisdn:
         lines.append(
-            f"To pay with M-Pesa, tap <b>Pay with {phone(remembered_msisdn)}</b>, "
-            "or use another Safaricom number."
+            _(
+                "To pay with M-Pesa, tap <b>Pay with {phone}</b>, or use another Safaricom number.",
+                phone=phone(remembered_msisdn),
+            )
         )
     else:
         lines.append(
-            "To pay with M-Pesa, share your phone number or type another Safaricom number."
+            _("To pay with M-Pesa, share your phone number or type another Safaricom number.")
         )
     return "\n".join(lines)
 
 
-def ask_number(current_msisdn: str | None) -> str:
+def ask_number(current_msisdn: str | None, language: str) -> str:
     """The prompt for a (new) phone number."""
-    now = f"You pay with {phone(current_msisdn)} now.\n" if current_msisdn else ""
-    return f"{now}{USAGE_NUMBER}"
+    _ = translator(language)
+    now = (
+        _("You pay with {phone} now.", phone=phone(current_msisdn)) + "\n" if current_msisdn else ""
+    )
+    return f"{now}{_(USAGE_NUMBER)}"
 
 
-def sending(msisdn: str) -> str:
+def sending(msisdn: str, language: str) -> str:
     """Said before the STK Push goes out."""
-    return f"Thanks! Sending the M-Pesa request to {phone(msisdn)}…"
-
-
-def phone_saved(msisdn: str) -> str:
-    """Said when a number is remembered with nothing to pay right now."""
-    return (
-        f"✅ Saved: you will pay with {phone(msisdn)} from now on. Change it any time with /phone."
+    return translate(
+        language, "Thanks! Sending the M-Pesa request to {phone}…", phone=phone(msisdn)
     )
 
 
-def receipt(payment: Payment, order: Order | None) -> str:
-    """The customer's receipt message for a paid STK payment."""
-    lines = ["🧾 <b>Payment received — thank you!</b>"]
+def phone_saved(msisdn: str, language: str) -> str:
+    """Said when a number is remembered with nothing to pay right now."""
+    return translate(
+        language,
+        "✅ Saved: you will pay with {phone} from now on. Change it any time with /phone.",
+        phone=phone(msisdn),
+    )
+
+
+def language_menu(current: str) -> str:
+    """/language without arguments: which language is used now, and the choice."""
+    return translate(
+        current,
+        "You read this bot in {language}. Choose your language:",
+        language=LANGUAGE_NAMES[current],
+    )
+
+
+def language_saved(language: str) -> str:
+    """Said in the new language once it is chosen."""
+    return translate(language, "✅ From now on I will write to you in English.")
+
+
+def payment_card(payment: Payment, order: Order | None, language: str) -> str:
+    """The customer's own live status message of their payment."""
+    _ = translator(language)
+    status = PaymentStatus(payment.status)
+    lines = [_("<b>M-Pesa payment #{number}</b>", number=payment.id)]
+    lines.append(
+        _("{amount} from {phone}", amount=kes(payment.amount), phone=phone(payment.msisdn))
+    )
     if order is not None:
-        lines.append(order_line(order))
+        lines.append(order_line(order, language))
     elif payment.description:
-        lines.append(f"For: {escape(payment.description)}")
-    lines.append(f"Amount: {kes(payment.paid_amount or payment.amount)}")
-    lines.append(f"M-Pesa receipt: <code>{escape(payment.receipt or 'confirmed by query')}</code>")
-    lines.append(f"Paid from: {phone(payment.msisdn)}")
-    lines.append(f"Paid at: {when(payment.paid_at)}")
+        lines.append(_("For: {what}", what=escape(payment.description)))
+    if payment.attempt > 1:
+        lines.append(_("Attempt {number}", number=payment.attempt))
+    lines.append("")
+    lines.append(f"<b>{_(PAYMENT_HEADLINE[status])}</b>")
+    if status is PaymentStatus.PAID:
+        lines += _paid_lines(payment, language)
+    elif status in NEXT_STEP:
+        lines.append(f"👉 {_(NEXT_STEP[status])}")
     return "\n".join(lines)
 
 
-def orders_list(orders: list[Order]) -> str:
+def _paid_lines(payment: Payment, language: str) -> list[str]:
+    _ = translator(language)
+    return [
+        _("M-Pesa receipt: <code>{receipt}</code>", receipt=escape(receipt_of(payment, language))),
+        _("Amount: {amount}", amount=kes(payment.paid_amount or payment.amount)),
+        _("Paid at: {time}", time=when(payment.paid_at, language)),
+    ]
+
+
+def receipt_of(payment: Payment, language: str) -> str:
+    """The M-Pesa receipt number, or what to say when a query confirmed the payment without one."""
+    return payment.receipt or translate(language, "confirmed by M-Pesa")
+
+
+def receipt(payment: Payment, order: Order | None, language: str) -> str:
+    """The customer's receipt message for a paid STK payment."""
+    _ = translator(language)
+    lines = [_("🧾 <b>Payment received — thank you!</b>")]
+    if order is not None:
+        lines.append(order_line(order, language))
+    elif payment.description:
+        lines.append(_("For: {what}", what=escape(payment.description)))
+    lines.append(_("Amount: {amount}", amount=kes(payment.paid_amount or payment.amount)))
+    lines.append(
+        _("M-Pesa receipt: <code>{receipt}</code>", receipt=escape(receipt_of(payment, language)))
+    )
+    lines.append(_("Paid from: {phone}", phone=phone(payment.msisdn)))
+    lines.append(_("Paid at: {time}", time=when(payment.paid_at, language)))
+    return "\n".join(lines)
+
+
+def orders_list(orders: list[Order], language: str) -> str:
     """The customer's orders, newest first, cut to one message with "…and N more"."""
+    _ = translator(language)
     if not orders:
-        return "You have no orders yet. Open the payment link the shop sent you to start."
-    lines = ["<b>Your orders</b>"]
+        return _("You have no orders yet. Open the payment link the shop sent you to start.")
+    lines = [_("<b>Your orders</b>")]
     used = len(lines[0])
     for shown, order in enumerate(orders):
-        status = ORDER_STATUS.get(OrderStatus(order.status), str(order.status))
-        line = f"• {order_line(order)} — {kes(order.amount)} — {status}"
+        status = _(ORDER_STATUS[OrderStatus(order.status)])
+        line = f"• {order_line(order, language)} — {kes(order.amount)} — {status}"
         if order.status == OrderStatus.PAID and order.paid_receipt:
-            line += f" (receipt <code>{escape(order.paid_receipt)}</code>)"
+            line += " " + _("(receipt <code>{receipt}</code>)", receipt=escape(order.paid_receipt))
         if used + len(line) + 1 > LIST_BUDGET:
-            lines.append(f"…and {len(orders) - shown} more")
+            lines.append(_("…and {count} more", count=len(orders) - shown))
             break
         lines.append(line)
         used += len(line) + 1

@@ -1,4 +1,4 @@
-"""Staff administration: /staff, /order, and /reverse with its confirmation.
+"""Staff administration: /staff, /order, /link, and /reverse with its confirmation.
 
 /help and free text are answered by customer.py, with staff_texts.staff_help for staff.
 """
@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from telegram import Update
+from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -18,8 +19,10 @@ from telegram.ext import (
     filters,
 )
 
+from bot.services.documents import qr_png
 from bot.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from bot.telegram import keyboards, staff_keyboards, staff_texts
+from bot.telegram.menus import publish_commands
 from bot.telegram.staff_base import (
     ADMIN,
     ANYONE,
@@ -79,9 +82,6 @@ class AdminHandlers(StaffHandlerBase):
         await self._publish_menus(context)
 
     async def _publish_menus(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # imported here: app.py imports this package while building the application
-        from bot.telegram.app import publish_commands
-
         try:
             await publish_commands(context.application, self._services)
         except TelegramError as exc:
@@ -107,7 +107,33 @@ class AdminHandlers(StaffHandlerBase):
             await self.refuse(update, exc, staff_texts.USAGE_ORDER)
             return
         link = orders.deep_link(order, context.bot.username)
-        await reply(update, staff_texts.order_card(order, link))
+        pay_url = self._services.checkout.pay_url(order)
+        # the QR code of the web link, to show at the counter or print
+        await update.effective_message.reply_photo(
+            qr_png(pay_url),
+            caption=staff_texts.order_card(order, link, pay_url),
+            parse_mode=ParseMode.HTML,
+            filename=f"pay-{order.code}.png",
+        )
+
+    async def link_cmd(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/link <phone> <amount> [description]: create an order and text its pay link."""
+        member = await self.member(update, ANYONE, "link")
+        if member is None:
+            return
+        args = context.args or []
+        if len(args) < 2:
+            await self.usage(update, staff_texts.MISSING_LINK, staff_texts.USAGE_LINK)
+            return
+        checkout = self._services.checkout
+        try:
+            order, msisdn = await checkout.send_link(
+                args[0], args[1], " ".join(args[2:]), created_by=member, actor=actor(update)
+            )
+        except ServiceError as exc:
+            await self.refuse(update, exc, staff_texts.USAGE_LINK)
+            return
+        await reply(update, staff_texts.link_sent(order, msisdn, checkout.pay_url(order)))
 
     async def reverse_cmd(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/reverse <receipt>: ask for confirmation before reversing a payment we received."""
@@ -202,5 +228,6 @@ def register(app: Application, services: Any) -> None:
     only_new = filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("staff", handlers.staff_cmd, filters=only_new))
     app.add_handler(CommandHandler("order", handlers.order_cmd, filters=only_new))
+    app.add_handler(CommandHandler("link", handlers.link_cmd, filters=only_new))
     app.add_handler(CommandHandler("reverse", handlers.reverse_cmd, filters=only_new))
     app.add_handler(CallbackQueryHandler(handlers.on_reverse_button, pattern=r"^rev:"))

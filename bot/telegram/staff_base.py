@@ -11,7 +11,7 @@ from telegram.error import BadRequest
 from bot.services.audit import actor_for_telegram
 from bot.services.errors import NotAllowed, ServiceError
 from bot.telegram import staff_texts, texts
-from models import Order, Payment, Payout, Staff, StaffRole
+from models import Payout, Staff, StaffRole
 
 log = logging.getLogger(__name__)
 
@@ -108,20 +108,9 @@ def callback_id(query: CallbackQuery) -> tuple[str, int | None]:
     return verb, int(arg) if arg.isdigit() and len(arg) < 12 else None
 
 
-async def order_of(payment: Payment) -> Order | None:
-    """The order a payment is for, to show on its card."""
-    return await Order.get_or_none(id=payment.order_id) if payment.order_id else None
-
-
-async def payout_card(payout: Payout) -> str:
+async def payout_card(services: Any, payout: Payout) -> str:
     """texts.payout_card with the people named: who asked, approved or rejected it."""
-
-    async def person(staff_id: int | None) -> Staff | None:
-        return await Staff.get_or_none(id=staff_id) if staff_id else None
-
+    people = await services.staff.payout_people(payout)
     return texts.payout_card(
-        payout,
-        initiator=await person(payout.initiated_by_id),
-        approver=await person(payout.approved_by_id),
-        rejecter=await person(payout.rejected_by_id),
+        payout, initiator=people.initiator, approver=people.approver, rejecter=people.rejecter
     )

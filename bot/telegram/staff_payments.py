@@ -21,7 +21,6 @@ from bot.telegram.staff_base import (
     chat_of,
     drop_buttons,
     edit,
-    order_of,
     payout_card,
     reply,
 )
@@ -78,12 +77,12 @@ class PaymentHandlers(StaffHandlerBase):
             await self.refuse(update, exc, staff_texts.USAGE_STATUS)
             return
         if isinstance(found, Payment):
-            card = texts.payment_card(found, await order_of(found))
+            card = texts.payment_card(found, await self._services.orders.order_for(found))
             await reply(update, card, keyboards.payment_buttons(found))
         elif isinstance(found, Order):
             await reply(update, staff_texts.order_card(found))
         else:
-            await reply(update, await payout_card(found))
+            await reply(update, await payout_card(self._services, found))
 
     async def _lookup(self, ref: str) -> Any:
         if len(ref) > REF_MAX:
@@ -117,7 +116,7 @@ class PaymentHandlers(StaffHandlerBase):
         except ServiceError as exc:
             await answer(query, str(exc), alert=True)
             return
-        order = await order_of(payment)
+        order = await self._services.orders.order_for(payment)
         card = texts.payment_card(payment, order)
         if verb == "check":
             await answer(query)

@@ -58,7 +58,7 @@ class PayoutHandlers(StaffHandlerBase):
             return
         card = staff_texts.payout_summary(
             payout,
-            await payout_card(payout),
+            await payout_card(self._services, payout),
             threshold=self._services.settings.payout_approval_threshold,
         )
         sent = await reply(update, card, keyboards.payout_buttons(payout))
@@ -86,7 +86,7 @@ class PayoutHandlers(StaffHandlerBase):
             await answer(query, str(exc), alert=True)
             return
         await answer(query, TOASTS[verb])
-        card = await payout_card(payout)
+        card = await payout_card(self._services, payout)
         buttons = (
             keyboards.approval_buttons
             if verb in ("approve", "reject")

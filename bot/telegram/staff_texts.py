@@ -29,6 +29,10 @@ USAGE_STATS = escape("Usage: /stats [today|week|month]\nExample: /stats week")
 USAGE_EXPORT = escape("Usage: /export [today|week|month]\nExample: /export month")
 USAGE_REVERSE = escape("Usage: /reverse <M-Pesa receipt>\nExample: /reverse UKK4Q7M2XB")
 USAGE_ORDER = escape("Usage: /order <amount> <description>\nExample: /order 1500 Blender 2L")
+USAGE_LINK = escape(
+    "Usage: /link <phone> <amount> [description]\nExample: /link 0712345678 1500 Blender 2L"
+)
+MISSING_LINK = "Give the customer's phone number and the amount."
 USAGE_STAFF = escape(
     "Usage: /staff (list), /staff add <user id> <admin|cashier> [name], /staff remove <user id>\n"
     "Example: /staff add 123456789 cashier Mary"
@@ -46,7 +50,8 @@ BALANCE_ASKED = "⏳ Asked M-Pesa for the balance; the answer will appear here."
 CASHIER_HELP = (
     "<b>What you can do here</b>\n"
     "/request &lt;phone&gt; &lt;amount&gt; [description] — ask a customer to pay by M-Pesa\n"
-    "/order &lt;amount&gt; &lt;description&gt; — an order link to send to a customer\n"
+    "/order &lt;amount&gt; &lt;description&gt; — an order's links and QR code for a customer\n"
+    "/link &lt;phone&gt; &lt;amount&gt; [description] — text a customer a pay link by SMS\n"
     "/status &lt;ref&gt; — where a payment, order or payout stands\n"
     "/history [today|week|month] [phone] [status] — recent payments\n"
     "/stats [today|week|month] — totals\n"
@@ -100,8 +105,8 @@ def checked_line(moment: datetime) -> str:
     return f"\n\n<i>Checked with M-Pesa at {when(moment)}: no final answer yet.</i>"
 
 
-def order_card(order: Order, link: str | None = None) -> str:
-    """An order: code, amount, description, state and (when given) its deep link."""
+def order_card(order: Order, link: str | None = None, pay_url: str | None = None) -> str:
+    """An order: code, amount, description, state and (when given) its links."""
     lines = [f"<b>Order <code>{escape(order.code)}</code></b>", kes(order.amount)]
     if order.description:
         lines.append(escape(order.description))
@@ -112,11 +117,24 @@ def order_card(order: Order, link: str | None = None) -> str:
         lines.append("✖️ Cancelled")
     else:
         lines.append("⏳ Open, not paid yet")
-    if link:
+    if link and pay_url:
+        lines.append("")
+        lines.append("Send the customer one of these links, or let them scan the QR code:")
+        lines.append(f"🌐 Web page: {escape(pay_url)}")
+        lines.append(f"💬 Telegram: {escape(link)}")
+    elif link:
         lines.append("")
         lines.append("Send this link to the customer:")
         lines.append(escape(link))
     return "\n".join(lines)
+
+
+def link_sent(order: Order, msisdn: str, pay_url: str) -> str:
+    """What /link answers: the order and where its link was texted."""
+    return (
+        f"{order_card(order)}\n\n📱 The pay link is on its way to {phone(msisdn)} by SMS:\n"
+        f"{escape(pay_url)}"
+    )
 
 
 def payment_line(payment: Payment) -> str:

@@ -207,6 +207,19 @@ class InProcessBotApi(BaseRequest):
             extra["caption"] = caption
         return self._store(int(params["chat_id"]), extra, params)
 
+    def _on_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
+        caption = str(params.get("caption", ""))
+        self._check_text(caption, params, CAPTION_LIMIT, allow_empty=True)
+        photo = params.get("photo")
+        name = photo.get("filename", "photo") if isinstance(photo, dict) else "photo"
+        size = {"width": 320, "height": 320, "file_size": 0}
+        extra: dict[str, Any] = {
+            "photo": [{"file_id": f"photo-{name}", "file_unique_id": name, **size}]
+        }
+        if caption:
+            extra["caption"] = caption
+        return self._store(int(params["chat_id"]), extra, params)
+
     def _on_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
         text = str(params.get("text", ""))
         self._check_text(text, params, MESSAGE_LIMIT)

@@ -13,6 +13,7 @@ from bot.services.callback_batch import IngestBatcher
 from bot.web import routes
 from bot.web.api import register_api
 from bot.web.middlewares import AllowList, ClientAddress, security_headers
+from bot.web.pay import register_pay_page
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ def create_app(services: Any, *, settings: Settings) -> web.Application:
     app[routes.ALLOW_LIST] = AllowList(networks)
     routes.register(app, secret=settings.resolved_callback_secret())
     register_api(app, settings=settings)
+    if getattr(services, "checkout", None) is not None:
+        register_pay_page(app, settings=settings)
     _add_ingest_batcher(app, services, settings)
     log.info(
         "web.ready callback_allow_list=%s trusted_proxies=%d",

@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.callback_paths import CALLBACK_ROUTES, callback_path
 from bot.services.callback_batch import IngestBatcher
 from bot.web.metrics import CONTENT_TYPE, render_metrics
 from bot.web.middlewares import AllowList, ClientAddress
-from bot.web.paths import CALLBACK_ROUTES, callback_path
 from models import CallbackKind
 
 log = logging.getLogger(__name__)

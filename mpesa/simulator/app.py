@@ -29,7 +29,7 @@ def create_simulator(config: SimulatorConfig | None = None) -> web.Application:
     """Build the Daraja simulator as an aiohttp application (serve it on loopback)."""
     state = SimulatorState(config or SimulatorConfig())
     deliverer = Deliverer(state)
-    app = web.Application(middlewares=[_product_middleware(state)])
+    app = web.Application(middlewares=[_error_middleware(state), _product_middleware(state)])
     app[SIM_STATE] = state
     app[SIM_DELIVERER] = deliverer
 
@@ -45,11 +45,43 @@ def create_simulator(config: SimulatorConfig | None = None) -> web.Application:
     ledger.register(app, state, deliverer)
     c2b.register(app, state, deliverer)
     control = ControlHandlers(state, deliverer)
+    app.router.add_get("/simulator/certificate", control.certificate)
     app.router.add_get("/simulator/state", control.snapshot)
     app.router.add_post("/simulator/faults", control.faults)
     app.router.add_post("/simulator/reset", control.reset)
     app.router.add_post("/simulator/drain", control.drain)
     return app
+
+
+def _error_middleware(state: SimulatorState) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Answer every error in Daraja's envelope: unknown paths, wrong methods, our own bugs."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            refusal = _refusal_for(exc.status)
+        except Exception:
+            log.exception("sim.internal_error path=%s", request.path)
+            refusal = Refusal(500, "500.003.1001", "Internal Server Error")
+        log.info("sim.refused path=%s code=%s", request.path, refusal.code)
+        return refusal.response(state.ids.request_id())
+
+    return middleware
+
+
+def _refusal_for(status: int) -> Refusal:
+    """Daraja's answer for an HTTP error raised outside the product handlers."""
+    if status == 404:
+        return Refusal(404, "404.001.01", "Resource not found")
+    if status == 405:
+        return Refusal(405, "405.001", "Method Not Allowed")
+    if status < 500:
+        return Refusal(status, "400.002.05", "Invalid Request Payload")
+    return Refusal(status, "500.003.1001", "Internal Server Error")
 
 
 def _product_middleware(state: SimulatorState) -> Callable[..., Awaitable[web.StreamResponse]]:
@@ -58,6 +90,10 @@ def _product_middleware(state: SimulatorState) -> Callable[..., Awaitable[web.St
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         state.settle_due()
+        routing_error = request.match_info.http_exception
+        if routing_error is not None:
+            # an unknown path or method is refused before the token is even looked at
+            raise routing_error
         if not request.path.startswith("/mpesa/"):
             return await handler(request)
         faults = state.faults
@@ -145,6 +181,14 @@ class ControlHandlers:
         self._state = state
         self._deliverer = deliverer
 
+    async def certificate(self, _: web.Request) -> web.Response:
+        """GET /simulator/certificate: the PEM certificate to encrypt SecurityCredentials with."""
+        return web.Response(
+            body=self._state.keys.certificate_pem,
+            content_type="application/x-pem-file",
+            headers={"Content-Disposition": 'attachment; filename="simulator-cert.pem"'},
+        )
+
     async def snapshot(self, _: web.Request) -> web.Response:
         """GET /simulator/state: prompts, payouts, payments, balances, deliveries, faults."""
         return web.json_response(self._snapshot())
@@ -157,7 +201,10 @@ class ControlHandlers:
                 raise ValueError("the body must be a JSON object")
             self._state.faults.update(changes)
         except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
+            # the same envelope as every other refusal of this server
+            return Refusal(400, "400.002.02", f"Bad Request - {exc}").response(
+                self._state.ids.request_id()
+            )
         log.info("sim.faults %s", self._state.faults.snapshot())
         return web.json_response(self._state.faults.snapshot())
 

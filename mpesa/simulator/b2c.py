@@ -10,8 +10,9 @@ from aiohttp import web
 from mpesa.phone import mask_msisdn
 from mpesa.simulator import results
 from mpesa.simulator import validation as v
+from mpesa.simulator.config import PhoneForm
 from mpesa.simulator.delivery import Deliverer
-from mpesa.simulator.scenarios import B2C_QUEUE_TIMEOUT_MSISDN, CUSTOMER_NAME, QUEUE_TIMEOUT_DESC
+from mpesa.simulator.scenarios import B2C_QUEUE_TIMEOUT_MSISDN, QUEUE_TIMEOUT_DESC, public_name
 from mpesa.simulator.state import Payout, PayoutStatus, SimulatorState
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,19 @@ log = logging.getLogger(__name__)
 COMMANDS = ("BusinessPayment", "SalaryPayment", "PromotionPayment")
 B2C_MINIMUM = 10
 ASYNC_ACCEPTED = "Accept the service request successfully."
+B2C_FIELDS = (
+    "OriginatorConversationID",
+    "InitiatorName",
+    "SecurityCredential",
+    "CommandID",
+    "Amount",
+    "PartyA",
+    "PartyB",
+    "Remarks",
+    "QueueTimeOutURL",
+    "ResultURL",
+    "Occassion",  # sic: v3 spells it with a double s
+)
 
 
 def accepted(originator_conversation_id: str, conversation_id: str) -> web.Response:
@@ -42,7 +56,13 @@ def shortcode(body: dict[str, object], name: str, state: SimulatorState) -> str:
     return value
 
 
-def b2c_result(payout: Payout, *, working_balance: int, placeholder: str) -> dict[str, Any]:
+def b2c_result(
+    payout: Payout,
+    *,
+    working_balance: int,
+    placeholder: str,
+    phone_form: PhoneForm = PhoneForm.PLAIN,
+) -> dict[str, Any]:
     """Return the Result POSTed to ResultURL for a settled payout."""
     reference = results.internal_reference("b2cresults")
     if payout.status is not PayoutStatus.COMPLETED or payout.completed_at is None:
@@ -58,7 +78,7 @@ def b2c_result(payout: Payout, *, working_balance: int, placeholder: str) -> dic
     parameters = [
         results.param("TransactionAmount", payout.amount),
         results.param("TransactionReceipt", payout.receipt),
-        results.param("ReceiverPartyPublicName", f"{payout.msisdn} - {CUSTOMER_NAME}"),
+        results.param("ReceiverPartyPublicName", public_name(payout.msisdn, phone_form)),
         results.param("TransactionCompletedDateTime", f"{payout.completed_at:%d.%m.%Y %H:%M:%S}"),
         # balances arrive as floats with cents (94520.00)
         results.param("B2CUtilityAccountAvailableFunds", float(utility)),
@@ -101,9 +121,10 @@ class B2CHandlers:
         """POST /mpesa/b2c/v3/paymentrequest: accept a payout, settle it after the delay."""
         state = self._state
         body = await v.read_body(request, "InitiatorName")
+        v.warn_unknown(body, B2C_FIELDS, state.warner(request.path))
         originator_id = v.text(body, "OriginatorConversationID")
         initiator = v.text(body, "InitiatorName")
-        v.text(body, "SecurityCredential", max_len=4096)  # cannot be decrypted here
+        credential = v.text(body, "SecurityCredential", max_len=4096)
         command = v.choice(body, "CommandID", COMMANDS)
         amount = v.amount(body, "Amount", minimum=B2C_MINIMUM, maximum=state.config.max_amount)
         party_a = shortcode(body, "PartyA", state)
@@ -129,6 +150,8 @@ class B2CHandlers:
             result_url=result_url,
             timeout_url=timeout_url,
             created_at=now,
+            # a wrong credential is only found out later: the result says 2001
+            credential_ok=state.credential_ok(credential),
         )
         state.payouts[originator_id] = payout
         log.info(
@@ -152,6 +175,7 @@ class B2CHandlers:
             payout,
             working_balance=self._state.working_balance,
             placeholder=self._state.ids.placeholder_receipt(self._state.now()),
+            phone_form=self._state.config.callback_phone,
         )
         await self._deliverer.notify("b2c_result", payout.result_url, body)
 

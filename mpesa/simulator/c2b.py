@@ -21,6 +21,8 @@ COMMANDS = {"CustomerPayBillOnline": "Pay Bill", "CustomerBuyGoodsOnline": "Buy 
 # Daraja refuses callback URLs containing any of these, in any case
 FORBIDDEN_URL_WORDS = ("m-pesa", "mpesa", "safaricom", "exec", "exe", "cmd", "sql", "query")
 BILL_REF_MAX = 20
+REGISTER_FIELDS = ("ShortCode", "ResponseType", "ConfirmationURL", "ValidationURL")
+SIMULATE_FIELDS = ("ShortCode", "CommandID", "Amount", "Msisdn", "BillRefNumber")
 
 
 def reported_msisdn(msisdn: str, version: int) -> str:
@@ -47,6 +49,7 @@ class C2BHandlers:
     async def register_urls(self, request: web.Request) -> web.Response:
         """POST /mpesa/c2b/v{1,2}/registerurl: store a shortcode's URLs (may re-register)."""
         body = await v.read_body(request, "ShortCode")
+        v.warn_unknown(body, REGISTER_FIELDS, self._state.warner(request.path))
         code = v.digits(body, "ShortCode")
         response_type = v.choice(body, "ResponseType", RESPONSE_TYPES)
         confirmation_url = _callback_url(body, "ConfirmationURL")
@@ -72,6 +75,7 @@ class C2BHandlers:
         """POST /mpesa/c2b/v{1,2}/simulate: a customer pays the shortcode from their phone."""
         state = self._state
         body = await v.read_body(request, "ShortCode")
+        v.warn_unknown(body, SIMULATE_FIELDS, state.warner(request.path))
         code = v.digits(body, "ShortCode")
         command = v.choice(body, "CommandID", COMMANDS)
         amount = v.amount(body, "Amount", minimum=1, maximum=state.config.max_amount)

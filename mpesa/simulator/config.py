@@ -1,15 +1,49 @@
-"""Settings of the Daraja simulator: credentials, shortcodes, timings and fault switches."""
+"""Settings of the Daraja simulator: credentials, shortcodes, strictness, timings, faults."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from enum import StrEnum
 
 from mpesa.security import nairobi_now
+from mpesa.simulator.credentials import SimulatorKeys
+from mpesa.simulator.defaults import (
+    CONSUMER_KEY,
+    CONSUMER_SECRET,
+    INITIATOR_NAME,
+    SANDBOX_INITIATOR_PASSWORD,
+    SANDBOX_PASSKEY,
+    SANDBOX_SHORTCODE,
+    SECOND_SHORTCODE,
+    TIMESTAMP_SKEW_S,
+)
 
-SANDBOX_SHORTCODE = "174379"
-SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
+__all__ = [
+    "SANDBOX_INITIATOR_PASSWORD",
+    "SANDBOX_PASSKEY",
+    "SANDBOX_SHORTCODE",
+    "Faults",
+    "Level",
+    "PhoneForm",
+    "SimulatorConfig",
+]
+
+
+class Level(StrEnum):
+    """How the simulator treats documented limits that real Daraja may not enforce."""
+
+    STRICT = "strict"  # refuse what the documentation refuses (the default)
+    LENIENT = "lenient"  # accept it with a warning, as Daraja was observed to do
+
+
+class PhoneForm(StrEnum):
+    """How phone numbers appear in STK, B2C, status and reversal callbacks."""
+
+    PLAIN = "plain"  # 254708374149, as Daraja's samples show
+    MASKED = "masked"  # 2547*****149
+    ABSENT = "absent"  # no PhoneNumber item; party names without the number
 
 
 @dataclass
@@ -45,15 +79,26 @@ class Faults:
 class SimulatorConfig:
     """How the simulator behaves; balances are whole shillings, durations seconds."""
 
-    consumer_key: str = "simulator-key"
-    consumer_secret: str = "simulator-secret"  # noqa: S105 - a public test value
+    consumer_key: str = CONSUMER_KEY
+    consumer_secret: str = CONSUMER_SECRET
     # STK BusinessShortCode -> passkey
     shortcodes: dict[str, str] = field(
-        default_factory=lambda: {SANDBOX_SHORTCODE: SANDBOX_PASSKEY, "247247": SANDBOX_PASSKEY}
+        default_factory=lambda: {
+            SANDBOX_SHORTCODE: SANDBOX_PASSKEY,
+            SECOND_SHORTCODE: SANDBOX_PASSKEY,
+        }
     )
     # B2C/status/balance/reversal/C2B PartyA shortcodes accepted; None = any 5-7 digits
     b2c_shortcodes: frozenset[str] | None = None
-    initiator_name: str = "testapi"
+    initiator_name: str = INITIATOR_NAME
+    # every SecurityCredential must decrypt (with ``keys``) to exactly this password
+    initiator_password: str = SANDBOX_INITIATOR_PASSWORD
+    keys: SimulatorKeys | None = None  # None: one key pair generated per process
+    level: Level = Level.STRICT
+    timestamp_skew_s: float | None = TIMESTAMP_SKEW_S  # None: any real date is accepted
+    callback_phone: PhoneForm = PhoneForm.PLAIN
+    # opt-in: the same amount to the same phone within this many seconds ends in ResultCode 17
+    rule_limited_window_s: float = 0.0
     callback_delay_s: float = 0.0
     token_ttl_s: int = 3599
     initial_utility_balance: int = 100_000
@@ -63,6 +108,16 @@ class SimulatorConfig:
     c2b_validation_timeout_s: float = 8.0  # then the registered ResponseType applies
     clock: Callable[[], datetime] = nairobi_now  # aware datetimes; tests pass a fake clock
     faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        self.level = Level(self.level)
+        self.callback_phone = PhoneForm(self.callback_phone)
+        if not self.initiator_password:
+            raise ValueError("initiator_password must not be empty")
+        if self.timestamp_skew_s is not None and self.timestamp_skew_s < 0:
+            raise ValueError("timestamp_skew_s must not be negative")
+        if self.rule_limited_window_s < 0:
+            raise ValueError("rule_limited_window_s must not be negative")
 
 
 def _fits(current: object, value: object, *, optional: bool) -> bool:

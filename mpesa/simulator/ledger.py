@@ -12,17 +12,18 @@ from aiohttp import web
 from mpesa.simulator import results
 from mpesa.simulator import validation as v
 from mpesa.simulator.b2c import accepted, shortcode
+from mpesa.simulator.config import PhoneForm
 from mpesa.simulator.delivery import Deliverer
 from mpesa.simulator.scenarios import (
     ALREADY_REVERSED_CODE,
     ALREADY_REVERSED_DESC,
-    CUSTOMER_NAME,
     INITIATOR_INVALID_DESC,
     INVALID_ORIGINAL_CODE,
     INVALID_ORIGINAL_DESC,
     STATUS_NOT_FOUND_CODE,
     STATUS_NOT_FOUND_DESC,
     SUCCESS_DESC,
+    public_name,
 )
 from mpesa.simulator.state import Payment, Payout, PayoutStatus, Reversal, SimulatorState
 
@@ -30,6 +31,42 @@ log = logging.getLogger(__name__)
 
 IDENTIFIER_TYPES = ("1", "2", "4")
 RECEIVER_IDENTIFIER_TYPES = ("1", "2", "4", "11")
+STATUS_FIELDS = (
+    "Initiator",
+    "SecurityCredential",
+    "CommandID",
+    "TransactionID",
+    "OriginalConversationID",
+    "PartyA",
+    "IdentifierType",
+    "ResultURL",
+    "QueueTimeOutURL",
+    "Remarks",
+    "Occasion",
+)
+BALANCE_FIELDS = (
+    "Initiator",
+    "SecurityCredential",
+    "CommandID",
+    "PartyA",
+    "IdentifierType",
+    "Remarks",
+    "QueueTimeOutURL",
+    "ResultURL",
+)
+REVERSAL_FIELDS = (
+    "Initiator",
+    "SecurityCredential",
+    "CommandID",
+    "TransactionID",
+    "Amount",
+    "ReceiverParty",
+    "RecieverIdentifierType",  # sic: Safaricom's spelling is the only one accepted
+    "ResultURL",
+    "QueueTimeOutURL",
+    "Remarks",
+    "Occasion",
+)
 REASON_TYPES = {
     "BusinessPayment": "Business Payment to Customer via API",
     "SalaryPayment": "Salary Payment via API",
@@ -42,6 +79,7 @@ class Request:
     """What every Result-style request shares: who asked, where to answer, and our ids."""
 
     initiator: str
+    credential_ok: bool  # the SecurityCredential decrypted to the initiator password
     result_url: str
     originator_conversation_id: str
     conversation_id: str
@@ -66,13 +104,16 @@ class StatusView:
     charges: str | None = None
 
 
-def status_view(record: Payout | Payment | Reversal) -> StatusView:
+def status_view(
+    record: Payout | Payment | Reversal, *, phone_form: PhoneForm = PhoneForm.PLAIN
+) -> StatusView:
     """Describe a payout, a received payment or a reversal for a status result."""
+    customer = public_name(record.msisdn, phone_form)
     if isinstance(record, Payout):
         finalised = record.completed_at or record.created_at
         return StatusView(
             debit_party=results.org_name(record.party_a),
-            credit_party=f"{record.msisdn} - {CUSTOMER_NAME}",
+            credit_party=customer,
             originator_id=record.originator_conversation_id,
             initiated_at=record.created_at,
             finalised_at=finalised,
@@ -86,7 +127,7 @@ def status_view(record: Payout | Payment | Reversal) -> StatusView:
         )
     if isinstance(record, Payment):
         return StatusView(
-            debit_party=f"{record.msisdn} - {CUSTOMER_NAME}",
+            debit_party=customer,
             credit_party=results.org_name(record.shortcode),
             originator_id=record.originator_id,
             initiated_at=record.completed_at,
@@ -100,7 +141,7 @@ def status_view(record: Payout | Payment | Reversal) -> StatusView:
         )
     return StatusView(
         debit_party=results.org_name(record.shortcode),
-        credit_party=f"{record.msisdn} - {CUSTOMER_NAME}",
+        credit_party=customer,
         originator_id="",
         initiated_at=record.completed_at,
         finalised_at=record.completed_at,
@@ -127,6 +168,7 @@ class LedgerHandlers:
     async def status(self, request: web.Request) -> web.Response:
         """POST /mpesa/transactionstatus/v1/query: report a transaction by id or receipt."""
         body = await v.read_body(request, "Initiator")
+        v.warn_unknown(body, STATUS_FIELDS, self._state.warner(request.path))
         initiator = self._credentials(body, "TransactionStatusQuery")
         queried_id = _optional_id(body, "OriginalConversationID")
         receipt = _optional_id(body, "TransactionID")
@@ -144,6 +186,7 @@ class LedgerHandlers:
     async def balance(self, request: web.Request) -> web.Response:
         """POST /mpesa/accountbalance/v1/query: report the running balances."""
         body = await v.read_body(request, "Initiator")
+        v.warn_unknown(body, BALANCE_FIELDS, self._state.warner(request.path))
         initiator = self._credentials(body, "AccountBalance")
         shortcode(body, "PartyA", self._state)
         v.choice(body, "IdentifierType", IDENTIFIER_TYPES)
@@ -154,6 +197,7 @@ class LedgerHandlers:
     async def reversal(self, request: web.Request) -> web.Response:
         """POST /mpesa/reversal/v1/request: reverse a received payment by its receipt."""
         body = await v.read_body(request, "Initiator")
+        v.warn_unknown(body, REVERSAL_FIELDS, self._state.warner(request.path))
         initiator = self._credentials(body, "TransactionReversal")
         receipt = v.text(body, "TransactionID", max_len=20)
         v.amount(body, "Amount", minimum=1, maximum=self._state.config.max_amount)
@@ -164,21 +208,26 @@ class LedgerHandlers:
         await self._deliverer.dispatch(self._reverse(asked, receipt, receiver))
         return accepted(asked.originator_conversation_id, asked.conversation_id)
 
-    def _credentials(self, body: dict[str, object], command_id: str) -> str:
-        """Check Initiator, SecurityCredential and CommandID; return the initiator name."""
+    def _credentials(self, body: dict[str, object], command_id: str) -> tuple[str, str]:
+        """Check Initiator, SecurityCredential and CommandID; return the name and credential."""
         initiator = v.text(body, "Initiator")
-        v.text(body, "SecurityCredential", max_len=4096)
+        credential = v.text(body, "SecurityCredential", max_len=4096)
         v.choice(body, "CommandID", (command_id,))
-        return initiator
+        return initiator, credential
 
-    def _request(self, body: dict[str, object], initiator: str, *, occasion: str) -> Request:
+    def _request(
+        self, body: dict[str, object], initiator: tuple[str, str], *, occasion: str
+    ) -> Request:
         """Check the URLs and Remarks, then assign this request's ids."""
         result_url = v.url(body, "ResultURL")
         v.url(body, "QueueTimeOutURL")
         v.text(body, "Remarks", min_len=2)
         now = self._state.now()
+        name, credential = initiator
         return Request(
-            initiator=initiator,
+            initiator=name,
+            # a wrong credential is only found out later: the result says 2001
+            credential_ok=self._state.credential_ok(credential),
             result_url=result_url,
             originator_conversation_id=self._state.ids.request_id(),
             conversation_id=self._state.ids.conversation_id(now),
@@ -216,7 +265,7 @@ class LedgerHandlers:
         )
 
     def _initiator_ok(self, asked: Request) -> bool:
-        return asked.initiator == self._state.config.initiator_name
+        return asked.initiator == self._state.config.initiator_name and asked.credential_ok
 
     async def _report_status(self, asked: Request, queried_id: str, receipt: str) -> None:
         await self._deliverer.wait()
@@ -228,7 +277,7 @@ class LedgerHandlers:
         elif record is None:
             body = self._failure(asked, STATUS_NOT_FOUND_CODE, STATUS_NOT_FOUND_DESC, reference)
         else:
-            view = status_view(record)
+            view = status_view(record, phone_form=self._state.config.callback_phone)
             parameters = [
                 results.param("DebitPartyName", view.debit_party),
                 results.param("CreditPartyName", view.credit_party),
@@ -295,7 +344,10 @@ class LedgerHandlers:
                 results.param("TransCompletedTime", results.number_time(reversal.completed_at)),
                 results.param("OriginalTransactionID", receipt),
                 results.param("Charge", 0.0),
-                results.param("CreditPartyPublicName", f"{payment.msisdn} - {CUSTOMER_NAME}"),
+                results.param(
+                    "CreditPartyPublicName",
+                    public_name(payment.msisdn, self._state.config.callback_phone),
+                ),
                 results.param("DebitPartyPublicName", results.org_name(payment.shortcode)),
             ]
             body = self._envelope(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mpesa.simulator.config import PhoneForm
+
 SUCCESS_DESC = "The service request is processed successfully."
 CUSTOMER_NAME = "John Doe"  # every simulated customer is registered under this name
 
@@ -66,6 +68,19 @@ B2C_OUTCOMES: dict[str, str] = {
     B2C_QUEUE_TIMEOUT_MSISDN: "QueueTimeOut to QueueTimeOutURL; the payout completes silently",
     B2C_UNREGISTERED_MSISDN: "ResultCode 2040, recipient not registered on M-Pesa",
 }
+
+
+def masked_phone(msisdn: str) -> str:
+    """Return a phone as masked callbacks carry it: "254708374149" -> "2547*****149"."""
+    return f"{msisdn[:4]}*****{msisdn[-3:]}"
+
+
+def public_name(msisdn: str, phone_form: PhoneForm) -> str:
+    """Return a customer's public name in results: "254708374149 - John Doe" or a masked form."""
+    if phone_form is PhoneForm.ABSENT:
+        return CUSTOMER_NAME
+    shown = msisdn if phone_form is PhoneForm.PLAIN else masked_phone(msisdn)
+    return f"{shown} - {CUSTOMER_NAME}"
 
 
 def stk_outcome(msisdn: str, *, earlier_prompts: int = 0) -> StkOutcome:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from mpesa.simulator.config import Faults, SimulatorConfig
+from mpesa.simulator.credentials import SimulatorKeys, default_keys
 from mpesa.simulator.ids import IdFactory, access_token
 from mpesa.simulator.scenarios import (
     B2C_UNREGISTERED_MSISDN,
@@ -18,6 +22,8 @@ from mpesa.simulator.scenarios import (
     UNREGISTERED_DESC,
     StkOutcome,
 )
+
+log = logging.getLogger(__name__)
 
 
 class PayoutStatus(StrEnum):
@@ -67,6 +73,7 @@ class Payout:
     result_url: str
     timeout_url: str
     created_at: datetime
+    credential_ok: bool = True  # the SecurityCredential decrypted to the initiator password
     status: PayoutStatus = PayoutStatus.PENDING
     result_code: int | None = None
     result_desc: str = ""
@@ -113,6 +120,15 @@ class C2BRegistration:
     version: int
 
 
+@dataclass(frozen=True)
+class RequestWarning:
+    """Something Daraja might not refuse but a careful client would not send."""
+
+    path: str
+    field: str
+    message: str
+
+
 @dataclass
 class Delivery:
     """One POST the simulator made (or dropped): where, what, and what the receiver answered."""
@@ -140,9 +156,12 @@ class SimulatorState:
     reversals: dict[str, Reversal] = field(init=False)
     c2b: dict[str, C2BRegistration] = field(init=False)
     deliveries: list[Delivery] = field(init=False)
+    warnings: list[RequestWarning] = field(init=False)
     ids: IdFactory = field(init=False)
+    keys: SimulatorKeys = field(init=False)
 
     def __post_init__(self) -> None:
+        self.keys = self.config.keys or default_keys()
         self.reset()
 
     def reset(self) -> None:
@@ -156,7 +175,29 @@ class SimulatorState:
         self.reversals = {}
         self.c2b = {}
         self.deliveries = []
+        self.warnings = []
         self.ids = IdFactory()
+
+    def warn(self, path: str, field_name: str, message: str) -> None:
+        """Record and log a warning about a request (visible in ``GET /simulator/state``)."""
+        warning = RequestWarning(path=path, field=field_name, message=message)
+        self.warnings.append(warning)
+        log.warning("sim.warning path=%s field=%s %s", path, field_name, message)
+
+    def warner(self, path: str) -> Callable[[str, str], None]:
+        """Return ``warn`` bound to one request path: ``warner(path)(field, message)``."""
+        return functools.partial(self.warn, path)
+
+    def credential_ok(self, credential: str) -> bool:
+        """Tell whether a SecurityCredential decrypts to the configured initiator password."""
+        password = self.keys.decrypt(credential)
+        if password is None:
+            log.info("sim.credential.refused reason=not encrypted with the simulator's certificate")
+            return False
+        if password != self.config.initiator_password:
+            log.info("sim.credential.refused reason=decrypts to another password")
+            return False
+        return True
 
     def now(self) -> datetime:
         """Return the simulator's current time (aware, Nairobi)."""
@@ -216,7 +257,7 @@ class SimulatorState:
         if payout.status is not PayoutStatus.PENDING:
             return
         payout.completed_at = self.now()
-        if payout.initiator_name != self.config.initiator_name:
+        if payout.initiator_name != self.config.initiator_name or not payout.credential_ok:
             self._fail_payout(payout, 2001, INITIATOR_INVALID_DESC)
         elif payout.msisdn == B2C_UNREGISTERED_MSISDN:
             self._fail_payout(payout, 2040, UNREGISTERED_DESC)
@@ -299,6 +340,7 @@ class SimulatorState:
             "reversals": [_jsonable(r) for r in self.reversals.values()],
             "c2b_registrations": [_jsonable(r) for r in self.c2b.values()],
             "deliveries": [_jsonable(d) for d in self.deliveries],
+            "warnings": [_jsonable(w) for w in self.warnings],
         }
 
 

@@ -84,7 +84,11 @@ def test_plain_http_is_fine_for_loopback_in_sandbox(url):
 
 
 def test_seed_values_over_daraja_limits_warn_without_blocking_or_truncating():
-    settings = load_settings(_env_file=None)
+    settings = load_settings(
+        _env_file=None,
+        mpesa_account_reference="HouseholdPlanet",
+        mpesa_transaction_desc="Household Planet Kenya Payment",
+    )
 
     warnings = settings.warnings()
 
@@ -94,11 +98,15 @@ def test_seed_values_over_daraja_limits_warn_without_blocking_or_truncating():
     assert any("MPESA_TRANSACTION_DESC" in w and "at most 13" in w for w in warnings)
 
 
-def test_short_values_do_not_warn():
-    settings = load_settings(
-        _env_file=None, mpesa_account_reference="HPlanet", mpesa_transaction_desc="Payment"
-    )
+def test_defaults_are_within_daraja_limits_and_do_not_warn():
+    settings = load_settings(_env_file=None)
 
+    assert (settings.mpesa_account_reference, settings.mpesa_transaction_desc) == (
+        "HPlanet",
+        "Payment",
+    )
+    assert len(settings.mpesa_account_reference) <= 12
+    assert len(settings.mpesa_transaction_desc) <= 13
     assert settings.warnings() == []
 
 
@@ -136,7 +144,7 @@ def test_env_example_documents_every_setting_and_loads():
     assert documented == {name.upper() for name in Settings.model_fields}
     example = Settings(_env_file=Path(__file__).parents[2] / ".env.example")
     assert example.mpesa_shortcode == "247247"
-    assert example.mpesa_account_reference == "HouseholdPlanet"
+    assert example.mpesa_account_reference == "HPlanet"
 
 
 def test_empty_values_mean_the_default(monkeypatch):

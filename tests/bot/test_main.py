@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiohttp.test_utils import TestServer
 
 from bot.config import Settings
 from bot.main import StartupError, build_runtime, serve, webhook_secret
@@ -18,7 +17,7 @@ from bot.telegram.transport import ApiCall, InProcessBotApi, text_message
 from bot.web.telegram_webhook import SECRET_HEADER
 from models import Payment, PaymentStatus
 from models.db import DatabaseNotMigrated, migrate
-from mpesa.simulator import SANDBOX_PASSKEY, SimulatorConfig, create_simulator
+from mpesa.simulator import SANDBOX_PASSKEY, SimulatorConfig
 
 ADMIN = 1001
 
@@ -30,11 +29,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-async def simulator() -> AsyncIterator[str]:
-    server = TestServer(create_simulator(SimulatorConfig()), host="127.0.0.1")
-    await server.start_server()
-    yield str(server.make_url("")).rstrip("/")
-    await server.close()
+async def simulator(simulators) -> str:
+    return (await simulators(SimulatorConfig())).url
 
 
 def make_settings(tmp_path: Path, daraja_url: str, **overrides) -> Settings:

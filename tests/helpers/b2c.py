@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.notify.notifier import Notifier
+from bot.notify.sms import LogOnlySms
 from bot.services.accounts import AccountService
 from bot.services.container import Services, build_services
 from bot.services.payouts import PayoutService
@@ -217,10 +218,9 @@ async def b2c_world(settings: Settings) -> B2CWorld:
     """Build the services and the staff (admins 1001 bootstrap, 1002, 1003; cashier 2001)."""
     clock = Clock()
     daraja = FakeDaraja()
-    # SMS on (the channel itself is never run here), as in production
-    services = build_services(
-        settings, daraja=daraja, channels={NotificationChannel.SMS: object()}, clock=clock
-    )
+    # the production wiring, so these services are put together exactly as `run` does
+    sms = {NotificationChannel.SMS: LogOnlySms()}  # receipts are written to the outbox
+    services = build_services(settings, daraja=daraja, channels=sms, clock=clock)
     await services.staff.bootstrap_admins()
     await Staff.create(telegram_id=SECOND_ADMIN, role=StaffRole.ADMIN, name="Second")
     await Staff.create(telegram_id=THIRD_ADMIN, role=StaffRole.ADMIN, name="Third")

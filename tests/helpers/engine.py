@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from bot.web.paths import callback_urls
+from bot.callback_paths import callback_urls
 from mpesa.client import DarajaClient, DarajaConfig
 from mpesa.simulator import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
+from tests.helpers.simulator import RunningSimulator
 
 SIMULATOR_B2C_SHORTCODE = "600996"
 
 
-def simulator_daraja(sim_url: str, our_url: str, secret: str) -> DarajaClient:
-    """A DarajaClient for the simulator at ``sim_url`` whose callbacks reach ``our_url``."""
+def simulator_daraja(sim: RunningSimulator, our_url: str, secret: str) -> DarajaClient:
+    """A DarajaClient for ``sim`` whose callbacks reach ``our_url``.
+
+    The SecurityCredential is the sandbox initiator password encrypted by ``mpesa.security`` with
+    the certificate the simulator served, so the simulator's decryption proves it end to end.
+    """
     return DarajaClient(
         DarajaConfig(
-            base_url=sim_url,
+            base_url=sim.url,
             consumer_key="simulator-key",
             consumer_secret="simulator-secret",
             shortcode=SANDBOX_SHORTCODE,
@@ -21,6 +26,6 @@ def simulator_daraja(sim_url: str, our_url: str, secret: str) -> DarajaClient:
             callbacks=callback_urls(our_url, secret),
             b2c_shortcode=SIMULATOR_B2C_SHORTCODE,
             initiator_name="testapi",
-            security_credential="c2VjcmV0",
+            security_credential=sim.credential(),
         )
     )

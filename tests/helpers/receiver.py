@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -20,6 +20,8 @@ class Received:
 
     path: str
     body: Any
+    raw: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,10 @@ class CallbackReceiver:
         """Return how many POSTs at ``path`` have arrived but not been consumed by ``next``."""
         return self._queues[path].qsize()
 
+    async def next_received(self, path: str, *, timeout_s: float = 5.0) -> Received:
+        """Like ``next`` but the whole POST: body, raw bytes and headers."""
+        return await asyncio.wait_for(self._queues[path].get(), timeout_s)
+
     def bodies(self, path: str) -> list[Any]:
         """Return every body POSTed at ``path`` so far, consumed or not."""
         return [r.body for r in self.received if r.path == path]
@@ -97,7 +103,7 @@ class CallbackReceiver:
             body = json.loads(raw)
         except ValueError:
             body = None
-        received = Received(path=request.path, body=body)
+        received = Received(path=request.path, body=body, raw=raw, headers=dict(request.headers))
         self.received.append(received)
         self._queues[request.path].put_nowait(received)
         answer = self._answers.get(request.path, Answer(body=DEFAULT_ANSWER))

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import Update
 from telegram.ext import Application
 
 from bot.config import Settings
-from bot.telegram.app import build_application
+from bot.notify.channels import Channel
+from bot.services.container import Services, build_services
+from bot.telegram.app import build_offline_application
 from bot.telegram.transport import (
     ApiCall,
     InProcessBotApi,
@@ -19,6 +24,8 @@ from bot.telegram.transport import (
     text_message,
     user_payload,
 )
+from models import NotificationChannel, Staff, StaffRole
+from tests.helpers.fakes import FakeDaraja
 
 _update_ids = itertools.count(1)
 
@@ -44,14 +51,7 @@ class TelegramHarness:
     async def start(cls, settings: Settings, services: Any) -> TelegramHarness:
         """Build and initialize the real Application on the in-process Bot API."""
         api = InProcessBotApi()
-        app = build_application(
-            settings,
-            services,
-            request=api,
-            get_updates_request=api,
-            rate_limit=False,
-            polling=False,
-        )
+        app = build_offline_application(settings, services, api)
         await app.initialize()
         return cls(app, api)
 
@@ -64,20 +64,41 @@ class TelegramHarness:
         await self.app.process_update(Update.de_json(payload, self.app.bot))
         return self.api.calls[before:]
 
-    async def send(self, user_id: int, text: str, *, first_name: str = "User") -> list[ApiCall]:
+    async def send(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        first_name: str = "User",
+        language_code: str | None = None,
+    ) -> list[ApiCall]:
         """The user types ``text`` (a command or free text) in their private chat."""
-        return await self._feed({"message": message(user_id, text, first_name=first_name)})
+        msg = message(user_id, text, first_name=first_name)
+        _with_language(msg, language_code)
+        return await self._feed({"message": msg})
 
     async def share_contact(
-        self, user_id: int, phone_number: str, *, contact_user_id: int | None = None
+        self,
+        user_id: int,
+        phone_number: str,
+        *,
+        contact_user_id: int | None = None,
+        language_code: str | None = None,
     ) -> list[ApiCall]:
         """The user taps "Share my phone number" (or forwards someone else's contact)."""
         msg = contact_message(user_id, "User", phone_number, contact_user_id=contact_user_id)
         msg["contact"]["first_name"] = "Contact"
+        _with_language(msg, language_code)
         return await self._feed({"message": msg})
 
     async def press(
-        self, user_id: int, data: str, *, message_id: int, chat_id: int | None = None
+        self,
+        user_id: int,
+        data: str,
+        *,
+        message_id: int,
+        chat_id: int | None = None,
+        language_code: str | None = None,
     ) -> list[ApiCall]:
         """The user presses an inline button with callback ``data`` on a bot message."""
         chat = user_id if chat_id is None else chat_id
@@ -87,7 +108,9 @@ class TelegramHarness:
             "chat": {"id": chat, "type": "private"},
             "text": "",
         }
-        return await self._feed({"callback_query": callback_query(user_id, "User", data, shown)})
+        query = callback_query(user_id, "User", data, shown)
+        _with_language(query, language_code)
+        return await self._feed({"callback_query": query})
 
     def texts(self, calls: list[ApiCall], method: str | None = None) -> list[str]:
         """The texts of sendMessage/editMessageText calls among ``calls``."""
@@ -97,3 +120,36 @@ class TelegramHarness:
     def last_message(self, chat_id: int) -> dict[str, Any]:
         """The newest message in a chat as it is shown now (after edits)."""
         return self.api.chat_messages(chat_id)[-1]
+
+
+@dataclass
+class World:
+    """The bot on an in-process Bot API, its services and the fake Daraja behind them."""
+
+    h: TelegramHarness
+    services: Services
+    daraja: FakeDaraja
+
+
+@asynccontextmanager
+async def staff_world(
+    settings: Settings,
+    *members: tuple[int, StaffRole, str],
+    channels: dict[NotificationChannel, Channel] | None = None,
+) -> AsyncIterator[World]:
+    """The real Application over the real services and a FakeDaraja, with these staff members."""
+    daraja = FakeDaraja()
+    services = build_services(settings, daraja=daraja, channels=channels or {})
+    for telegram_id, role, name in members:
+        await Staff.create(telegram_id=telegram_id, role=role, name=name)
+    h = await TelegramHarness.start(settings, services)
+    try:
+        yield World(h, services, daraja)
+    finally:
+        await h.stop()
+
+
+def _with_language(payload: dict[str, Any], language_code: str | None) -> None:
+    """Set the sender's Telegram app language (``from.language_code``) when one is given."""
+    if language_code is not None:
+        payload["from"] = {**payload["from"], "language_code": language_code}

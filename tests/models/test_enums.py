@@ -25,8 +25,23 @@ from models.enums import (
         (PaymentStatus.REVIEW, PaymentStatus.PAID),
     ],
 )
-def test_allowed_payment_moves(current, wanted):
-    check_transition("payment", PAYMENT_TRANSITIONS, current, wanted)
+def test_allowed_payment_moves_pass_the_check_and_the_conditional_update(current, wanted):
+    check_transition("payment", PAYMENT_TRANSITIONS, current, wanted)  # raises when refused
+
+    # the claim is UPDATE ... WHERE status IN sources_for(wanted): the move must be in it
+    assert current in sources_for(PAYMENT_TRANSITIONS, wanted)
+
+
+@pytest.mark.parametrize("current", list(PaymentStatus))
+def test_the_check_refuses_exactly_the_moves_the_table_does_not_list(current):
+    refused = set()
+    for wanted in PaymentStatus:
+        try:
+            check_transition("payment", PAYMENT_TRANSITIONS, current, wanted)
+        except IllegalTransition:
+            refused.add(wanted)
+
+    assert refused == set(PaymentStatus) - PAYMENT_TRANSITIONS[current]
 
 
 @pytest.mark.parametrize(

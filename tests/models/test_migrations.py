@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -10,6 +11,7 @@ from tortoise.cli.cli import tortoise_cli_context
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from models import Payment, Staff, StaffRole
+from models import migrations as migrations_package
 from models.db import (
     DatabaseNotMigrated,
     close_db,
@@ -19,6 +21,14 @@ from models.db import (
     tortoise_config,
 )
 from tests.conftest import POSTGRES_URL, postgres_reachable
+
+MONEY_INTENTS = "0004_money_intents"
+
+
+def committed_migrations() -> list[str]:
+    """The migration modules in models/migrations, in order (0001_initial, 0002_…, …)."""
+    folder = Path(migrations_package.__file__).parent
+    return sorted(p.stem for p in folder.glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -52,11 +62,8 @@ async def test_migrate_applies_everything_once_and_the_schema_works(empty_databa
     applied = await migrate(empty_database)
     again = await migrate(empty_database)
 
-    assert applied == [
-        "models.0001_initial",
-        "models.0002_payout_rejected_by",
-        "models.0003_money_intents",
-    ]
+    assert applied == [f"models.{name}" for name in committed_migrations()]
+    assert applied[:2] == ["models.0001_initial", "models.0002_payout_rejected_by"]
     assert again == []
     await init_db(empty_database)
     try:
@@ -79,7 +86,7 @@ async def test_committed_migrations_match_the_models():
     assert [writer.name for writer in writers] == []
 
 
-async def test_records_in_flight_before_0003_are_read_as_possibly_sent(empty_database):
+async def test_records_in_flight_before_the_money_intents_are_read_as_possibly_sent(empty_database):
     """An upgrade never turns a payout or push that may have left into one that is sent again."""
     from tortoise import Tortoise, connections
     from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
@@ -90,7 +97,8 @@ async def test_records_in_flight_before_0003_are_read_as_possibly_sent(empty_dat
     await Tortoise.init(config=tortoise_config(empty_database), _enable_global_fallback=True)
     try:
         executor = MigrationExecutor(connections.get("default"), _apps_config())
-        await executor.migrate([MigrationTarget("models", "0002_payout_rejected_by")])
+        before = committed_migrations()[committed_migrations().index(MONEY_INTENTS) - 1]
+        await executor.migrate([MigrationTarget("models", before)])
         db = connections.get("default")
         await db.execute_script(
             "INSERT INTO staff (telegram_id, name, role, active, created_at, updated_at) "
@@ -103,7 +111,8 @@ async def test_records_in_flight_before_0003_are_read_as_possibly_sent(empty_dat
     finally:
         await close_db()
 
-    assert await migrate(empty_database) == ["models.0003_money_intents"]
+    later = committed_migrations()[committed_migrations().index(MONEY_INTENTS) :]
+    assert await migrate(empty_database) == [f"models.{name}" for name in later]
     await init_db(empty_database)
     try:
         payout = await Payout.get(originator_conversation_id="ocid-1")

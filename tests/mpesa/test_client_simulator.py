@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiohttp.test_utils import TestServer
 
 from mpesa.callbacks import (
     parse_account_balance_result,
@@ -21,8 +20,9 @@ from mpesa.callbacks import (
 from mpesa.client import DarajaClient, DarajaConfig
 from mpesa.errors import AuthFailed, DuplicateRequest, InvalidRequest, OutcomeUnknown, RateLimited
 from mpesa.models import CallbackUrls
-from mpesa.simulator import SANDBOX_PASSKEY, Faults, SimulatorConfig, create_simulator
+from mpesa.simulator import SANDBOX_PASSKEY, SimulatorConfig
 from tests.helpers.receiver import CallbackReceiver
+from tests.helpers.simulator import RunningSimulator
 
 PAYER = "254708374149"
 
@@ -50,19 +50,15 @@ async def receiver() -> AsyncIterator[CallbackReceiver]:
 
 
 @pytest.fixture
-async def simulator() -> AsyncIterator[tuple[TestServer, Any]]:
-    app = create_simulator(SimulatorConfig(query_pending_s=0.0))
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield server, app
-    finally:
-        await server.close()
+async def simulator(simulators) -> RunningSimulator:
+    return await simulators(SimulatorConfig(query_pending_s=0.0))
 
 
-def make_client(server: TestServer, receiver: CallbackReceiver, **overrides: Any) -> DarajaClient:
+def make_client(
+    sim: RunningSimulator, receiver: CallbackReceiver, **overrides: Any
+) -> DarajaClient:
     config = DarajaConfig(
-        base_url=str(server.make_url("")).rstrip("/"),
+        base_url=sim.url,
         consumer_key=overrides.pop("consumer_key", "simulator-key"),
         consumer_secret="simulator-secret",
         shortcode="174379",
@@ -70,21 +66,21 @@ def make_client(server: TestServer, receiver: CallbackReceiver, **overrides: Any
         callbacks=callback_urls(receiver),
         b2c_shortcode="600996",
         initiator_name="testapi",
-        security_credential="c2VjcmV0",
+        # the project's own encryption with the certificate the simulator served
+        security_credential=overrides.pop("security_credential", sim.credential()),
     )
     return DarajaClient(config, **overrides)
 
 
 @pytest.fixture
 async def daraja(simulator, receiver) -> AsyncIterator[DarajaClient]:
-    server, _ = simulator
-    async with make_client(server, receiver) as client:
+    async with make_client(simulator, receiver) as client:
         yield client
 
 
-async def set_faults(server: TestServer, **faults: Any) -> None:
+async def set_faults(sim: RunningSimulator, **faults: Any) -> None:
     async with httpx.AsyncClient() as http:
-        answer = await http.post(str(server.make_url("/simulator/faults")), json=faults)
+        answer = await http.post(f"{sim.url}/simulator/faults", json=faults)
         answer.raise_for_status()
 
 
@@ -115,12 +111,12 @@ async def test_stk_failure_outcomes_arrive_parsed(daraja, receiver, phone, code)
 
 
 async def test_no_callback_number_is_settled_by_query(daraja, receiver, simulator):
-    server, _ = simulator
+    server = simulator
     accepted = await daraja.stk_push(
         msisdn="254722000000", amount=10, reference="HP1", description="Order"
     )
     async with httpx.AsyncClient() as http:
-        await http.post(str(server.make_url("/simulator/drain")))
+        await http.post(f"{server.url}/simulator/drain")
 
     queried = await daraja.stk_query(accepted.checkout_request_id)
 
@@ -129,7 +125,7 @@ async def test_no_callback_number_is_settled_by_query(daraja, receiver, simulato
 
 
 async def test_wrong_passkey_is_refused_as_wrong_credentials(simulator, receiver):
-    server, _ = simulator
+    server = simulator
     async with make_client(server, receiver, passkey="not-the-passkey") as client:
         with pytest.raises(InvalidRequest) as caught:
             await client.stk_push(msisdn=PAYER, amount=10, reference="HP1", description="Order")
@@ -140,15 +136,14 @@ async def test_wrong_passkey_is_refused_as_wrong_credentials(simulator, receiver
 
 
 async def test_wrong_consumer_key_is_auth_failed(simulator, receiver):
-    server, _ = simulator
+    server = simulator
     async with make_client(server, receiver, consumer_key="nope") as client:
         with pytest.raises(AuthFailed):
             await client.access_token()
 
 
-async def test_second_prompt_to_the_same_phone_is_refused(receiver):
-    server = TestServer(create_simulator(SimulatorConfig(query_pending_s=600)), host="127.0.0.1")
-    await server.start_server()
+async def test_second_prompt_to_the_same_phone_is_refused(receiver, simulators):
+    server = await simulators(SimulatorConfig(query_pending_s=600))
     async with make_client(server, receiver) as client:
         await client.stk_push(msisdn="254722000000", amount=10, reference="HP1", description="O")
         with pytest.raises(InvalidRequest) as caught:
@@ -156,7 +151,6 @@ async def test_second_prompt_to_the_same_phone_is_refused(receiver):
                 msisdn="254722000000", amount=10, reference="HP1", description="O"
             )
 
-    await server.close()
     assert "Unable to lock subscriber" in str(caught.value)
 
 
@@ -214,20 +208,20 @@ async def test_c2b_register_and_simulate_delivers_validation_then_confirmation(d
 
 
 async def test_server_error_on_stk_push_is_outcome_unknown_and_not_resent(simulator, receiver):
-    server, _ = simulator
+    server = simulator
     await set_faults(server, fail_next_n=1)
     async with make_client(server, receiver) as client:
         with pytest.raises(OutcomeUnknown):
             await client.stk_push(msisdn=PAYER, amount=10, reference="HP1", description="O")
     async with httpx.AsyncClient() as http:
-        state = (await http.get(str(server.make_url("/simulator/state")))).json()
+        state = (await http.get(f"{server.url}/simulator/state")).json()
 
     # the injected 500 did not take effect, and the client did not send the push a second time
     assert len(state["prompts"]) == 0
 
 
 async def test_spike_arrest_on_a_money_post_is_rate_limited(simulator, receiver):
-    server, _ = simulator
+    server = simulator
     await set_faults(server, rate_limit_next_n=1, rate_limit_retry_after_s=7)
     async with make_client(server, receiver) as client:
         with pytest.raises(RateLimited) as caught:
@@ -237,7 +231,7 @@ async def test_spike_arrest_on_a_money_post_is_rate_limited(simulator, receiver)
 
 
 async def test_slow_answer_on_b2c_is_outcome_unknown(simulator, receiver):
-    server, _ = simulator
+    server = simulator
     await set_faults(server, slow_response_s=1.0)
     timeout = httpx.Timeout(connect=2.0, read=0.2, write=2.0, pool=2.0)
     async with make_client(server, receiver, timeout=timeout) as client:
@@ -250,8 +244,16 @@ async def test_slow_answer_on_b2c_is_outcome_unknown(simulator, receiver):
     assert result.succeeded
 
 
-def test_faults_default_off():
-    assert Faults() == Faults(duplicate_callbacks=False)
+async def test_a_credential_for_another_password_gets_result_2001(simulator, receiver):
+    credential = simulator.credential("not-the-initiator-password")
+    async with make_client(simulator, receiver, security_credential=credential) as client:
+        accepted = await client.b2c_payment(
+            originator_conversation_id="payout-9", msisdn=PAYER, amount=500, remarks="Refund"
+        )
+    result = parse_b2c_result(await receiver.next("/b2c/result"))
+
+    assert accepted.response_code == "0"  # refused only in the asynchronous result
+    assert (result.result_code, result.succeeded, result.receipt) == ("2001", False, None)
 
 
 async def test_the_make_demo_scenario_succeeds(capsys):

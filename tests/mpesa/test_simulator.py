@@ -6,17 +6,13 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 import mpesa.simulator
-from mpesa.security import NAIROBI, daraja_timestamp, stk_password
+from mpesa.security import daraja_timestamp
 from mpesa.simulator import (
     SANDBOX_PASSKEY,
     SIM_DELIVERER,
@@ -26,223 +22,27 @@ from mpesa.simulator import (
     outcome_table,
 )
 from tests.helpers.receiver import CallbackReceiver
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "daraja"
-START = datetime(2026, 11, 20, 14, 30, 5, 812_000, tzinfo=NAIROBI)
-TS = "20261120143005"
-SUCCESS = "The service request is processed successfully."
-RECEIPT = re.compile(r"^[A-Z0-9]{10}$")
-SECURITY_CREDENTIAL = "c2VjcmV0"  # the simulator only checks it is present
-
-
-def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text())
-
-
-def params(result: dict[str, Any]) -> dict[str, Any]:
-    """ResultParameters as {Key: Value} (None when an item has no Value)."""
-    items = result["Result"]["ResultParameters"]["ResultParameter"]
-    items = items if isinstance(items, list) else [items]
-    return {item["Key"]: item.get("Value") for item in items}
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@dataclass
-class Sim:
-    """A running simulator, an httpx client on it and a token."""
-
-    http: httpx.AsyncClient
-    app: Any
-    token: str = ""
-    receiver: CallbackReceiver = field(default_factory=CallbackReceiver)
-
-    async def post(self, path: str, body: Any, *, token: str | None = None) -> httpx.Response:
-        token = self.token if token is None else token
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return await self.http.post(path, json=body, headers=headers)
-
-    async def state(self) -> dict[str, Any]:
-        return (await self.http.get("/simulator/state")).json()
-
-    async def drain(self) -> dict[str, Any]:
-        return (await self.http.post("/simulator/drain")).json()
-
-    async def faults(self, **changes: Any) -> httpx.Response:
-        return await self.http.post("/simulator/faults", json=changes)
-
-    def stk(self, phone: str = "254708374149", *, ts: str = TS, **overrides: Any) -> dict[str, Any]:
-        shortcode = overrides.pop("BusinessShortCode", "174379")
-        body = {
-            "BusinessShortCode": shortcode,
-            "Password": stk_password(shortcode, SANDBOX_PASSKEY, ts),
-            "Timestamp": ts,
-            "TransactionType": "CustomerPayBillOnline",
-            "Amount": 150,
-            "PartyA": phone,
-            "PartyB": shortcode,
-            "PhoneNumber": phone,
-            "CallBackURL": self.receiver.url("/stk"),
-            "AccountReference": "HP-ORD-1042",
-            "TransactionDesc": "Order 1042",
-        }
-        return _apply(body, overrides)
-
-    def stk_query(self, checkout_request_id: str, **overrides: Any) -> dict[str, Any]:
-        body = {
-            "BusinessShortCode": "174379",
-            "Password": stk_password("174379", SANDBOX_PASSKEY, TS),
-            "Timestamp": TS,
-            "CheckoutRequestID": checkout_request_id,
-        }
-        return _apply(body, overrides)
-
-    def b2c(self, originator_id: str, phone: str = "254708374149", **overrides: Any) -> dict:
-        body = {
-            "OriginatorConversationID": originator_id,
-            "InitiatorName": "testapi",
-            "SecurityCredential": SECURITY_CREDENTIAL,
-            "CommandID": "BusinessPayment",
-            "Amount": 500,
-            "PartyA": "600996",
-            "PartyB": phone,
-            "Remarks": "Refund order 1042",
-            "QueueTimeOutURL": self.receiver.url("/b2c/timeout"),
-            "ResultURL": self.receiver.url("/b2c/result"),
-            "Occassion": "Refund",
-        }
-        return _apply(body, overrides)
-
-    def status(self, **overrides: Any) -> dict[str, Any]:
-        body = {
-            "Initiator": "testapi",
-            "SecurityCredential": SECURITY_CREDENTIAL,
-            "CommandID": "TransactionStatusQuery",
-            "PartyA": "600996",
-            "IdentifierType": "4",
-            "ResultURL": self.receiver.url("/status/result"),
-            "QueueTimeOutURL": self.receiver.url("/status/timeout"),
-            "Remarks": "Reconcile payout",
-            "Occasion": "Reconcile",
-        }
-        return _apply(body, overrides)
-
-    def balance(self, **overrides: Any) -> dict[str, Any]:
-        body = {
-            "Initiator": "testapi",
-            "SecurityCredential": SECURITY_CREDENTIAL,
-            "CommandID": "AccountBalance",
-            "PartyA": "600996",
-            "IdentifierType": "4",
-            "Remarks": "Daily balance",
-            "QueueTimeOutURL": self.receiver.url("/balance/timeout"),
-            "ResultURL": self.receiver.url("/balance/result"),
-        }
-        return _apply(body, overrides)
-
-    def reversal(self, receipt: str, **overrides: Any) -> dict[str, Any]:
-        body = {
-            "Initiator": "testapi",
-            "SecurityCredential": SECURITY_CREDENTIAL,
-            "CommandID": "TransactionReversal",
-            "TransactionID": receipt,
-            "Amount": 150,
-            "ReceiverParty": "174379",
-            "RecieverIdentifierType": "11",
-            "ResultURL": self.receiver.url("/reversal/result"),
-            "QueueTimeOutURL": self.receiver.url("/reversal/timeout"),
-            "Remarks": "Paid wrong account",
-            "Occasion": "Order 1043",
-        }
-        return _apply(body, overrides)
-
-    async def paid_stk(self, phone: str = "254708374149") -> dict[str, Any]:
-        """Push to a paying phone and return its success callback."""
-        response = await self.post("/mpesa/stkpush/v1/processrequest", self.stk(phone))
-        assert response.status_code == 200
-        return await self.receiver.next("/stk")
-
-
-_DROP = object()
-
-
-def _apply(body: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Override fields; a value of _DROP removes the field."""
-    for key, value in overrides.items():
-        if value is _DROP:
-            body.pop(key, None)
-        else:
-            body[key] = value
-    return body
-
-
-def receipt_of(callback: dict[str, Any]) -> str:
-    items = callback["Body"]["stkCallback"]["CallbackMetadata"]["Item"]
-    return next(item["Value"] for item in items if item["Name"] == "MpesaReceiptNumber")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)
-
-
-MakeSim = Callable[..., Awaitable[Sim]]
-
-
-@pytest.fixture
-async def make_sim(aiohttp_server: Any, clock: FakeClock) -> AsyncIterator[MakeSim]:
-    made: list[Sim] = []
-
-    async def make(*, token: bool = True, **config: Any) -> Sim:
-        app = create_simulator(SimulatorConfig(clock=clock, **config))
-        server = await aiohttp_server(app)
-        http = httpx.AsyncClient(base_url=str(server.make_url("")).rstrip("/"))
-        sim = Sim(http=http, app=app)
-        await sim.receiver.start()
-        made.append(sim)
-        if token:
-            answer = await http.get(
-                "/oauth/v1/generate",
-                params={"grant_type": "client_credentials"},
-                auth=("simulator-key", "simulator-secret"),
-            )
-            sim.token = answer.json()["access_token"]
-        return sim
-
-    yield make
-    for sim in made:
-        await sim.http.aclose()
-        await sim.receiver.close()
-
-
-@pytest.fixture
-async def sim(make_sim: MakeSim) -> Sim:
-    return await make_sim()
-
-
-STK_PUSH = "/mpesa/stkpush/v1/processrequest"
-STK_QUERY = "/mpesa/stkpushquery/v1/query"
-B2C = "/mpesa/b2c/v3/paymentrequest"
-STATUS = "/mpesa/transactionstatus/v1/query"
-BALANCE = "/mpesa/accountbalance/v1/query"
-REVERSAL = "/mpesa/reversal/v1/request"
-
-
-def error(response: httpx.Response) -> tuple[int, str, str]:
-    body = response.json()
-    return response.status_code, body["errorCode"], body["errorMessage"]
-
+from tests.helpers.sim_http import (
+    B2C,
+    BALANCE,
+    DROP,
+    RECEIPT,
+    REVERSAL,
+    START,
+    STATUS,
+    STK_PUSH,
+    STK_QUERY,
+    SUCCESS,
+    TS,
+    FakeClock,
+    MakeSim,
+    Sim,
+    apply,
+    error,
+    fixture,
+    params,
+    receipt_of,
+)
 
 # OAuth and the gateway
 
@@ -340,10 +140,10 @@ async def test_stk_push_answers_like_the_fixture_with_fresh_ids(sim: Sim) -> Non
         ({"Amount": 250_001}, (400, "400.002.02", "Bad Request - Invalid Amount")),
         ({"PhoneNumber": "0708374149"}, (400, "400.002.02", "Bad Request - Invalid PhoneNumber")),
         ({"PartyA": "254808374149"}, (400, "400.002.02", "Bad Request - Invalid PartyA")),
-        ({"TransactionDesc": _DROP}, (400, "400.002.02", "Bad Request - Invalid Remarks")),
+        ({"TransactionDesc": DROP}, (400, "400.002.02", "Bad Request - Invalid Remarks")),
         ({"TransactionDesc": ""}, (400, "400.002.02", "Bad Request - Invalid Remarks")),
         (
-            {"AccountReference": "X" * 21},
+            {"AccountReference": "X" * 13},
             (400, "400.002.02", "Bad Request - Invalid AccountReference"),
         ),
         ({"CallBackURL": "not a url"}, (400, "400.002.02", "Bad Request - Invalid CallBackURL")),
@@ -379,8 +179,8 @@ async def test_stk_push_refuses_invalid_requests(
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"Amount": "150"}, {"AccountReference": "X" * 15}, {"BusinessShortCode": "247247"}],
-    ids=["digit-string-amount", "15-char-reference", "second-shortcode"],
+    [{"Amount": "150"}, {"AccountReference": "X" * 12}, {"BusinessShortCode": "247247"}],
+    ids=["digit-string-amount", "12-char-reference", "second-shortcode"],
 )
 async def test_stk_push_accepts_what_daraja_accepts(sim: Sim, overrides: dict[str, Any]) -> None:
     response = await sim.post(STK_PUSH, sim.stk(**overrides))
@@ -652,7 +452,7 @@ async def test_b2c_duplicate_originator_conversation_id_is_refused(sim: Sim) -> 
         ({"PartyB": "25470837414"}, "PartyB"),
         ({"Remarks": "x"}, "Remarks"),
         ({"SecurityCredential": ""}, "SecurityCredential"),
-        ({"InitiatorName": _DROP}, "InitiatorName"),
+        ({"InitiatorName": DROP}, "InitiatorName"),
         ({"ResultURL": "ftp://x"}, "ResultURL"),
         ({"PartyA": "12"}, "PartyA"),
     ],
@@ -780,9 +580,16 @@ async def test_reversal_of_an_unknown_receipt_is_r000002(sim: Sim) -> None:
 
 
 async def test_reversal_with_the_correct_spelling_is_refused(sim: Sim) -> None:
-    body = sim.reversal("UKK2M8P4RS", RecieverIdentifierType=_DROP, ReceiverIdentifierType="11")
+    body = sim.reversal("UKK2M8P4RS", RecieverIdentifierType=DROP, ReceiverIdentifierType="11")
     response = await sim.post(REVERSAL, body)
     assert error(response) == (400, "400.002.02", "Bad Request - Invalid RecieverIdentifierType")
+    assert await sim.warnings() == [
+        (
+            REVERSAL,
+            "ReceiverIdentifierType",
+            'unknown field "ReceiverIdentifierType": did you mean "RecieverIdentifierType"?',
+        )
+    ]
 
 
 # C2B
@@ -795,12 +602,12 @@ def c2b_register(sim: Sim, **overrides: Any) -> dict[str, Any]:
         "ConfirmationURL": sim.receiver.url("/c2b/confirm"),
         "ValidationURL": sim.receiver.url("/c2b/validate"),
     }
-    return _apply(body, overrides)
+    return apply(body, overrides)
 
 
 def c2b_simulate(**overrides: Any) -> dict[str, Any]:
     body = fixture("c2b_simulate_request.json")
-    return _apply(body, overrides)
+    return apply(body, overrides)
 
 
 @pytest.mark.parametrize(
@@ -811,6 +618,7 @@ def c2b_simulate(**overrides: Any) -> dict[str, Any]:
         ("ValidationURL", "/Safaricom/validate"),
         ("ValidationURL", "/hook.exe"),
         ("ValidationURL", "/cmd/validate"),
+        ("ValidationURL", "/EXEC/validate"),
         ("ConfirmationURL", "/sql/confirm"),
         ("ConfirmationURL", "/confirm?Query=1"),
     ],

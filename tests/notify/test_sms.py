@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from urllib.parse import parse_qs
 
@@ -114,15 +115,30 @@ async def test_other_failures_are_retried(answer, http_status) -> None:
 
 
 @responses.activate
-async def test_text_answer_with_charset_is_still_read() -> None:
+async def test_text_answer_with_charset_is_still_read(caplog) -> None:
+    caplog.set_level(logging.INFO, logger="bot.notify.sms")
+    # the SDK hands back a str, not a dict, when the content type carries a charset
     responses.post(
         SANDBOX_URL,
         body='{"SMSMessageData": {"Recipients": [{"statusCode": 101, "status": "Success"}]}}',
         content_type="application/json; charset=utf-8",
         status=201,
     )
+    responses.post(
+        SANDBOX_URL,
+        body=json.dumps(at_answer("InvalidPhoneNumber", 403)),
+        content_type="application/json; charset=utf-8",
+        status=201,
+    )
+    channel = AfricasTalkingSms("sandbox", "k")
 
-    await AfricasTalkingSms("sandbox", "k").deliver(sms())
+    await channel.deliver(sms())
+    with pytest.raises(PermanentDeliveryError, match="InvalidPhoneNumber"):
+        await channel.deliver(sms())
+
+    assert [r.getMessage() for r in caplog.records if "sms.sent" in r.getMessage()] == [
+        f"sms.sent to=2547****149 chars={len(TEXT)}"
+    ]
 
 
 async def test_malformed_number_is_permanent_without_a_request() -> None:

@@ -47,7 +47,7 @@ async def alerts() -> list[str]:
         (" hp7k 2q9xab ", 150, {**ACCEPT, "ThirdPartyTransID": "HP7K2Q9XAB"}),
         ("HP7K2Q9XAB", "100.00", {"ResultCode": "C2B00013", "ResultDesc": "Rejected"}),
         ("HPNOSUCH", "150.00", {"ResultCode": "C2B00012", "ResultDesc": "Rejected"}),
-        ("householdplanet", "999.00", ACCEPT),
+        ("hplanet", "999.00", ACCEPT),
         ("", "999.00", ACCEPT),
     ],
 )
@@ -122,7 +122,7 @@ async def test_confirm_for_an_unknown_account_alerts_admins(c2b):
 
 
 async def test_confirm_of_a_free_payment_is_applied_quietly(c2b):
-    outcome = await c2b.confirm(c2b_payment(bill_ref="HouseholdPlanet"))
+    outcome = await c2b.confirm(c2b_payment(bill_ref="HPlanet"))
 
     assert outcome == ApplyOutcome.APPLIED
     assert await alerts() == []

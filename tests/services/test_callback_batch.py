@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from tortoise import connections
 
+from bot.callback_paths import CALLBACK_ROUTES
 from bot.config import Settings
-from bot.services.callback_batch import IngestBatcher, LostRace
+from bot.services.callback_batch import IngestBatcher
 from bot.services.container import Services, build_services
 from bot.web.app import create_app
-from bot.web.paths import CALLBACK_ROUTES
 from models import (
     AuditEvent,
     CallbackInbox,
@@ -31,6 +31,7 @@ from models import (
     StaffRole,
 )
 from mpesa.callbacks import ACK
+from tests.helpers.db_faults import first_insert_fails
 from tests.helpers.stk import stk_callback_body
 
 NOW = datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
@@ -265,21 +266,14 @@ async def test_rows_written_by_the_batch_read_back_like_the_orm_writes_them(serv
     assert inbox.received_at.utcoffset() == timedelta(0)
 
 
-async def test_a_failure_inside_the_batch_rolls_back_and_applies_one_by_one(
-    services, monkeypatch
-) -> None:
+async def test_a_failure_inside_the_batch_rolls_back_and_applies_one_by_one(services) -> None:
     await seed()
     batcher = batcher_for(services)
-    verify = batcher._verify
-
-    async def verify_then_fail(db: Any, plan: Any) -> None:
-        await verify(db, plan)  # every write of the batch is done by now
-        raise LostRace("forced")
-
-    monkeypatch.setattr(batcher, "_verify", verify_then_fail)
     bodies = [body(f"ws_CO_{n}", receipt=f"RCPT00{n}", phone=f"2547083741{n:02d}") for n in (1, 8)]
 
-    answers = await submit_as_one_batch(batcher, bodies)
+    # the database refuses the batch's first audit row, after its payment updates were written
+    async with first_insert_fails("audit_event"):
+        answers = await submit_as_one_batch(batcher, bodies)
 
     assert answers == [(200, ACK), (200, ACK)]
     assert batcher.settled == 0
@@ -301,17 +295,26 @@ async def test_shutdown_drains_what_is_queued_and_later_callbacks_go_inline(serv
     await seed()
     batcher = batcher_for(services)
     await batcher.start()
-    tasks = [
-        asyncio.create_task(batcher.submit(body(f"ws_CO_{n}", receipt=f"R{n}", phone=None), REMOTE))
-        for n in range(1, 5)
-    ]
-    await asyncio.sleep(0)  # let the requests queue their callbacks
+    handed_over = asyncio.Event()
+    submitted: list[int] = []
+
+    async def request(n: int) -> Any:
+        submitted.append(n)
+        if len(submitted) == 4:
+            handed_over.set()
+        # submit() queues the callback before its first await, so once every request has
+        # started, all four are queued or already being written
+        return await batcher.submit(body(f"ws_CO_{n}", receipt=f"R{n}", phone=None), REMOTE)
+
+    tasks = [asyncio.create_task(request(n)) for n in range(1, 5)]
+    await handed_over.wait()
 
     await batcher.close()
+    drained = await CallbackInbox.filter(status=InboxStatus.PROCESSED).count()
     late = await batcher.submit(body("ws_CO_8", receipt="R8", phone=None), REMOTE)
 
-    assert all(task.done() for task in tasks)
-    assert [task.result() for task in tasks] == [(200, ACK)] * 4
+    assert drained == 4
+    assert await asyncio.gather(*tasks) == [(200, ACK)] * 4
     assert late == (200, ACK)
     assert await Payment.filter(status=PaymentStatus.PAID).count() == 5
     assert await CallbackInbox.filter(status=InboxStatus.PROCESSED).count() == 5

@@ -7,6 +7,7 @@ import pytest
 from bot.notify.notifier import Notifier
 from bot.services.customers import AWAITING_PHONE, IDLE, OWN_NUMBER, CustomerService
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
 from models import Customer, Order, OrderStatus, Payment, PaymentStatus, Staff, StaffRole
@@ -28,7 +29,10 @@ def services(db, daraja, settings):
     notifier = Notifier(business_name=settings.business_name, admin_telegram_ids=[1001])
     payments = PaymentService(daraja=daraja, notifier=notifier, settings=settings)
     orders = OrderService(notifier=notifier, settings=settings)
-    customers = CustomerService(payments=payments, orders=orders, settings=settings)
+    order_payments = OrderPaymentService(orders=orders, payments=payments)
+    customers = CustomerService(
+        payments=payments, orders=orders, order_payments=order_payments, settings=settings
+    )
     return payments, customers
 
 
@@ -174,7 +178,7 @@ async def test_pay_order_pushes_the_order_amount_with_its_code(customers, order,
             "msisdn": MSISDN,
             "amount": 1200,
             "reference": "HP7K2Q9XAB",
-            "description": "Household Planet Kenya Payment",
+            "description": "Order payment",
         }
     ]
     customer = await Customer.get(telegram_id=CUSTOMER)

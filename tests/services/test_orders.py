@@ -21,7 +21,7 @@ def orders(db, settings) -> OrderService:
 async def test_create_order_picks_a_prefixed_unambiguous_code(orders):
     order = await orders.create_order("1,500", " Sufuria set ", created_by=None, actor="api:shop")
 
-    assert re.fullmatch(rf"HP[{CODE_ALPHABET}]{{8}}", order.code)
+    assert re.fullmatch(rf"HP[{CODE_ALPHABET}]{{10}}", order.code)
     assert order.amount == 1500
     assert order.description == "Sufuria set"
     assert order.status == OrderStatus.OPEN

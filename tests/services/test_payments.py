@@ -102,8 +102,8 @@ async def test_request_records_pending_with_ids_and_sends_the_body(
         {
             "msisdn": MSISDN,
             "amount": 150,
-            "reference": "HouseholdPlanet",
-            "description": "Household Planet Kenya Payment",
+            "reference": "HPlanet",
+            "description": "Payment",
         }
     ]
     actions = await AuditEvent.all().order_by("id").values_list("action", "outcome")

@@ -76,7 +76,8 @@ async def test_a_failing_step_does_not_stop_the_others(db) -> None:
 async def test_idempotency_records_past_their_day_are_purged(db):
     from datetime import UTC, datetime, timedelta
 
-    from bot.services.api_keys import ApiKeyService, purge_idempotency_records
+    from bot.services.api_keys import ApiKeyService
+    from bot.services.idempotency import purge_idempotency_records
     from models import IdempotencyRecord
 
     key, _ = await ApiKeyService().create("webshop")

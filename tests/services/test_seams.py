@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.callback_paths import callback_urls
 from bot.services.accounts import AccountService
 from bot.services.daraja import Daraja
 from bot.services.payout_results import PayoutResults
 from bot.services.payouts import PayoutService
 from bot.services.reversals import ReversalService
-from tests.helpers.engine import simulator_daraja
+from mpesa.client import DarajaClient, DarajaConfig
 from tests.helpers.fakes import FakeDaraja
 
 PROTOCOL_METHODS = [
@@ -33,7 +34,16 @@ def test_the_protocol_names_every_call_the_services_make():
 
 @pytest.mark.parametrize("name", PROTOCOL_METHODS)
 async def test_the_real_client_satisfies_the_protocol_call_for_call(name):
-    client = simulator_daraja("http://127.0.0.1:9", "http://127.0.0.1:9", "test-secret-0123456789")
+    urls = callback_urls("http://127.0.0.1:9", "test-secret-0123456789")
+    config = DarajaConfig(
+        base_url="http://127.0.0.1:9",
+        consumer_key="key",
+        consumer_secret="secret",
+        shortcode="174379",
+        passkey="passkey",
+        callbacks=urls,
+    )
+    client = DarajaClient(config)
     try:
         assert isinstance(client, Daraja)
         wanted = inspect.signature(getattr(Daraja, name))

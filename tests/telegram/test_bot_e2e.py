@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from bot.services.container import build_services
-from bot.telegram import customer_texts, texts
+from bot.telegram import customer_texts
 from bot.telegram.chat_channel import TelegramChatChannel, order_paid
 from bot.web.app import create_app
 from models import (
@@ -28,7 +28,7 @@ from models import (
     Payment,
     PaymentStatus,
 )
-from mpesa.simulator import SANDBOX_SHORTCODE, SimulatorConfig, create_simulator
+from mpesa.simulator import SANDBOX_SHORTCODE, SimulatorConfig
 from mpesa.simulator.config import Faults
 from tests.helpers.engine import simulator_daraja
 from tests.helpers.telegram import TelegramHarness
@@ -53,23 +53,24 @@ class GatedCallbacks:
 
 
 @pytest.fixture(params=["callback_after_card", "callback_before_answer"])
-async def world(request, db, aiohttp_server, settings) -> AsyncIterator[SimpleNamespace]:
+async def world(
+    request, db, aiohttp_server, settings, simulators
+) -> AsyncIterator[SimpleNamespace]:
     early = request.param == "callback_before_answer"
-    simulator = create_simulator(
+    simulator = await simulators(
         SimulatorConfig(
             callback_delay_s=0.0,
             query_pending_s=0.0,
             faults=Faults(callback_before_response=early),
         )
     )
-    sim_server = await aiohttp_server(simulator)
-    sim_url = str(sim_server.make_url("")).rstrip("/")
+    sim_url = simulator.url
     holder = SimpleNamespace()
     # the web app reads its services per request, so it can start before they exist
     our_server = await aiohttp_server(create_app(holder, settings=settings))
     our_url = str(our_server.make_url("")).rstrip("/")
     settings = settings.model_copy(update={"mpesa_shortcode": SANDBOX_SHORTCODE})
-    daraja = simulator_daraja(sim_url, our_url, settings.resolved_callback_secret())
+    daraja = simulator_daraja(simulator, our_url, settings.resolved_callback_secret())
     channel = TelegramChatChannel()
     services = build_services(settings, daraja=daraja, channels={NotificationChannel.CHAT: channel})
     gate = GatedCallbacks(services.callbacks)
@@ -103,7 +104,7 @@ async def test_customer_pays_an_order_from_the_deep_link(world):
     if not world.early:
         # the card is out and remembered; now M-Pesa's callback may land
         assert payment.status == PaymentStatus.PENDING
-        assert "📲 Sent" in h.api.message(CUSTOMER, card_id)["text"]
+        assert "📲 Check your phone" in h.api.message(CUSTOMER, card_id)["text"]
         world.gate.open.set()
     (await world.sim.post("/simulator/drain")).raise_for_status()
     before = len(h.api.calls)
@@ -120,7 +121,7 @@ async def test_customer_pays_an_order_from_the_deep_link(world):
     assert (order.status, order.paid_receipt) == (OrderStatus.PAID, paid.receipt)
     assert [row.status for row in await CallbackInbox.all()] == [InboxStatus.PROCESSED]
     # the status message shows Paid with the receipt, whichever came first
-    card = texts.payment_card(paid, order)
+    card = customer_texts.payment_card(paid, order, "en")
     assert "✅ Paid" in card and paid.receipt in card
     assert h.api.message(CUSTOMER, card_id)["text"] == card
     calls = h.api.calls[before:]
@@ -133,7 +134,7 @@ async def test_customer_pays_an_order_from_the_deep_link(world):
     # early: the card went out already paid and the outbox's edit was "not modified" (delivered)
     assert (sent_card == card) is world.early
     assert messages == {
-        (CUSTOMER, customer_texts.receipt(paid, order)),
+        (CUSTOMER, customer_texts.receipt(paid, order, "en")),
         (ADMIN, order_paid(order, paid)),
     }
     # the status edit, the customer's receipt and the creator's note: one delivery each

@@ -216,7 +216,7 @@ async def test_customer_paying_in_their_own_chat_also_gets_a_receipt_message(env
         ("editMessageText", CUSTOMER),
         ("sendMessage", CUSTOMER),
     ]
-    receipt = customer_texts.receipt(paid, order)
+    receipt = customer_texts.receipt(paid, order, "en")
     assert [p["text"] for m, p in calls if m == "sendMessage"] == [receipt]
     assert "Sufuria &lt;big&gt;" in receipt
     assert "UKK4Q7M2XB" in receipt
@@ -233,7 +233,7 @@ async def test_payment_receipt_event_sends_the_receipt(env):
             "sendMessage",
             {
                 "chat_id": CUSTOMER,
-                "text": customer_texts.receipt(payment, None),
+                "text": customer_texts.receipt(payment, None, "en"),
                 "parse_mode": "HTML",
             },
         )

@@ -6,14 +6,24 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.services.container import build_services
+from bot.services.documents import qr_png
 from bot.services.staff import REFUSAL
 from bot.telegram import staff_keyboards, staff_texts, texts
-from models import Order, Payment, PaymentStatus, Reversal, ReversalStatus, Staff, StaffRole
-from tests.helpers.fakes import FakeDaraja
+from models import (
+    Customer,
+    Notification,
+    NotificationChannel,
+    Order,
+    Payment,
+    PaymentStatus,
+    Reversal,
+    ReversalStatus,
+    Staff,
+    StaffRole,
+)
 from tests.helpers.stk import stk_callback
-from tests.helpers.telegram import TelegramHarness
-from tests.telegram.test_staff_payments import ADMIN_ID, CASHIER_ID, STRANGER_ID, World, markup
+from tests.helpers.telegram import World, staff_world
+from tests.telegram.test_staff_payments import ADMIN_ID, CASHIER_ID, STRANGER_ID, markup
 
 NEW_ID = 4004
 
@@ -21,12 +31,8 @@ NEW_ID = 4004
 @pytest.fixture
 async def world(db, settings) -> AsyncIterator[World]:
     """The bot with a cashier."""
-    daraja = FakeDaraja()
-    services = build_services(settings, daraja=daraja, channels={})
-    await Staff.create(telegram_id=CASHIER_ID, role=StaffRole.CASHIER, name="Mary")
-    h = await TelegramHarness.start(settings, services)
-    yield World(h, services, daraja)
-    await h.stop()
+    async with staff_world(settings, (CASHIER_ID, StaffRole.CASHIER, "Mary")) as world:
+        yield world
 
 
 # -- /staff --------------------------------------------------------------------------------------
@@ -103,17 +109,72 @@ async def test_a_cashier_cannot_manage_staff(world: World) -> None:
 # -- /order --------------------------------------------------------------------------------------
 
 
-async def test_order_replies_with_its_deep_link(world: World) -> None:
+async def test_order_replies_with_both_links_and_the_qr_code_of_the_pay_page(world: World) -> None:
     calls = await world.h.send(CASHIER_ID, "/order 1,500 Blender <2L>")
 
     order = await Order.get()
     assert (order.amount, order.description) == (1500, "Blender <2L>")
     assert order.created_by_id == (await Staff.get(telegram_id=CASHIER_ID)).id
-    assert world.h.texts(calls) == [
+    [photo] = [c for c in calls if c.method == "sendPhoto"]
+    assert photo.params["caption"] == (
         f"<b>Order <code>{order.code}</code></b>\nKES 1,500\nBlender &lt;2L&gt;\n"
-        "⏳ Open, not paid yet\n\nSend this link to the customer:\n"
-        f"https://t.me/HouseholdPlanetPayBot?start={order.code}"
-    ]
+        "⏳ Open, not paid yet\n\n"
+        "Send the customer one of these links, or let them scan the QR code:\n"
+        f"🌐 Web page: https://pay.example.co.ke/pay/{order.code}\n"
+        f"💬 Telegram: https://t.me/HouseholdPlanetPayBot?start={order.code}"
+    )
+    png = photo.params["photo"]["content"]
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert png == qr_png(f"https://pay.example.co.ke/pay/{order.code}")
+
+
+async def test_link_creates_the_order_and_texts_its_pay_link(world: World) -> None:
+    calls = await world.h.send(CASHIER_ID, "/link 0712345678 2,500 Microwave 20L")
+
+    order = await Order.get()
+    assert (order.amount, order.description, order.created_via) == (2500, "Microwave 20L", "link")
+    [sms] = await Notification.filter(channel=NotificationChannel.SMS)
+    assert (sms.recipient, sms.event_key) == (
+        "254712345678",
+        f"order:{order.id}:link:sms:254712345678",
+    )
+    assert sms.payload["text"] == (
+        f"Household Planet Kenya: please pay KES 2,500 for Microwave 20L with M-Pesa here: "
+        f"https://pay.example.co.ke/pay/{order.code}"
+    )
+    assert world.h.texts(calls)[0].endswith(
+        f"📱 The pay link is on its way to 0712 345 678 by SMS:\n"
+        f"https://pay.example.co.ke/pay/{order.code}"
+    )
+
+
+async def test_link_texts_in_the_language_remembered_for_that_phone(world: World) -> None:
+    await Customer.create(msisdn="254712345678", language="sw")
+
+    await world.h.send(CASHIER_ID, "/link 0712345678 900")
+
+    order = await Order.get()
+    [sms] = await Notification.filter(channel=NotificationChannel.SMS)
+    assert sms.payload["text"] == (
+        f"Household Planet Kenya: tafadhali lipa KES 900 kwa oda {order.code} kupitia M-Pesa "
+        f"hapa: https://pay.example.co.ke/pay/{order.code}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        ("/link", "Give the customer's phone number and the amount."),
+        ("/link 0712345678", "Give the customer's phone number and the amount."),
+        ("/link 0733123456 900", "0733123456 is an Airtel number; M-Pesa needs Safaricom"),
+    ],
+)
+async def test_link_wrong_input(world: World, command: str, reason: str) -> None:
+    calls = await world.h.send(CASHIER_ID, command)
+
+    assert world.h.texts(calls) == [texts.refusal(reason, staff_texts.USAGE_LINK)]
+    assert await Order.all().count() == 0
+    assert await Notification.filter(channel=NotificationChannel.SMS).count() == 0
 
 
 @pytest.mark.parametrize(

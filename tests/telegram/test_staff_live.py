@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.services.container import build_services
 from bot.telegram import keyboards, texts
 from bot.telegram.chat_channel import TelegramChatChannel
 from models import (
@@ -15,14 +14,12 @@ from models import (
     PaymentStatus,
     Payout,
     PayoutStatus,
-    Staff,
     StaffRole,
 )
 from tests.helpers.b2c import b2c_success
-from tests.helpers.fakes import FakeDaraja
 from tests.helpers.stk import stk_callback
-from tests.helpers.telegram import TelegramHarness
-from tests.telegram.test_staff_payments import ADMIN_ID, CASHIER_ID, World
+from tests.helpers.telegram import World, staff_world
+from tests.telegram.test_staff_payments import ADMIN_ID, CASHIER_ID
 
 SECOND_ADMIN_ID = 3003
 
@@ -30,15 +27,13 @@ SECOND_ADMIN_ID = 3003
 @pytest.fixture
 async def world(db, settings) -> AsyncIterator[World]:
     """The bot whose outbox delivers CHAT events through the Telegram chat channel."""
-    daraja = FakeDaraja()
     channel = TelegramChatChannel()
-    services = build_services(settings, daraja=daraja, channels={NotificationChannel.CHAT: channel})
-    await Staff.create(telegram_id=CASHIER_ID, role=StaffRole.CASHIER, name="Mary")
-    await Staff.create(telegram_id=SECOND_ADMIN_ID, role=StaffRole.ADMIN, name="Otieno")
-    h = await TelegramHarness.start(settings, services)
-    channel.bind(h.app.bot, services)
-    yield World(h, services, daraja)
-    await h.stop()
+    cashier = (CASHIER_ID, StaffRole.CASHIER, "Mary")
+    second_admin = (SECOND_ADMIN_ID, StaffRole.ADMIN, "Otieno")
+    channels = {NotificationChannel.CHAT: channel}
+    async with staff_world(settings, cashier, second_admin, channels=channels) as world:
+        channel.bind(world.h.app.bot, world.services)
+        yield world
 
 
 @pytest.mark.parametrize(

@@ -14,12 +14,11 @@ from bot.telegram import keyboards, staff_texts, texts
 from bot.telegram.app import build_application
 from models import DarajaQuery, Notification, Payout, PayoutStatus, Staff, StaffRole
 from tests.helpers.fakes import FakeDaraja
-from tests.helpers.telegram import TelegramHarness, user
+from tests.helpers.telegram import TelegramHarness, World, staff_world, user
 from tests.telegram.test_staff_payments import (
     ADMIN_ID,
     CASHIER_ID,
     STRANGER_ID,
-    World,
     as_sent,
     markup,
 )
@@ -30,13 +29,10 @@ SECOND_ADMIN_ID = 3003
 @pytest.fixture
 async def world(db, settings) -> AsyncIterator[World]:
     """The bot with a cashier and a second admin besides the bootstrap admin."""
-    daraja = FakeDaraja()
-    services = build_services(settings, daraja=daraja, channels={})
-    await Staff.create(telegram_id=CASHIER_ID, role=StaffRole.CASHIER, name="Mary")
-    await Staff.create(telegram_id=SECOND_ADMIN_ID, role=StaffRole.ADMIN, name="Otieno & Sons")
-    h = await TelegramHarness.start(settings, services)
-    yield World(h, services, daraja)
-    await h.stop()
+    cashier = (CASHIER_ID, StaffRole.CASHIER, "Mary")
+    second_admin = (SECOND_ADMIN_ID, StaffRole.ADMIN, "Otieno & Sons")
+    async with staff_world(settings, cashier, second_admin) as world:
+        yield world
 
 
 async def send_payout(world: World, command: str = "/send 0708374149 500 Refund") -> int:

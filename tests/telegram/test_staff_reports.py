@@ -9,14 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.services.container import build_services
 from bot.telegram import staff_keyboards, staff_texts, texts
 from bot.telegram.staff_reports import HistoryQuery, parse_history_args
 from models import Payment, PaymentStatus, Payout, PayoutStatus, Staff, StaffRole
 from mpesa.security import NAIROBI
-from tests.helpers.fakes import FakeDaraja
-from tests.helpers.telegram import TelegramHarness
-from tests.telegram.test_staff_payments import ADMIN_ID, CASHIER_ID, World, markup
+from tests.helpers.telegram import World, staff_world
+from tests.telegram.test_staff_payments import ADMIN_ID, CASHIER_ID, markup
 
 OTHER_PHONE = "254722000111"
 
@@ -24,12 +22,8 @@ OTHER_PHONE = "254722000111"
 @pytest.fixture
 async def world(db, settings) -> AsyncIterator[World]:
     """The bot with a cashier."""
-    daraja = FakeDaraja()
-    services = build_services(settings, daraja=daraja, channels={})
-    await Staff.create(telegram_id=CASHIER_ID, role=StaffRole.CASHIER, name="Mary")
-    h = await TelegramHarness.start(settings, services)
-    yield World(h, services, daraja)
-    await h.stop()
+    async with staff_world(settings, (CASHIER_ID, StaffRole.CASHIER, "Mary")) as world:
+        yield world
 
 
 async def make_payments(count: int, *, msisdn: str = "254708374149", status=PaymentStatus.PAID):

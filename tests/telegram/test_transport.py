@@ -57,9 +57,15 @@ async def test_bad_messages_are_refused_like_telegram(bot, text, error):
 
 
 async def test_long_html_counts_only_visible_text(bot):
-    bot, _ = bot
+    bot, api = bot
+    longest = "<b>" + "x" * 4096 + "</b>"  # 4,103 characters, 4,096 of them visible
 
-    await bot.send_message(42, "<b>" + "x" * 4096 + "</b>", parse_mode="HTML")
+    sent = await bot.send_message(42, longest, parse_mode="HTML")
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+        await bot.send_message(42, "<b>" + "x" * 4097 + "</b>", parse_mode="HTML")
+
+    assert api.message(42, sent.message_id)["text"] == longest
+    assert [m["text"] for m in api.chat_messages(42)] == [longest]
 
 
 async def test_callback_data_over_64_bytes_is_refused(bot):

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from bot.callback_paths import CALLBACK_ROUTES
 from bot.notify.outbox import OutboxWorker
 from bot.services.callbacks import CallbackService
 from bot.services.outcome import ApplyOutcome
 from bot.services.reports import ReportService
 from bot.web.app import MAX_BODY_BYTES, create_app
-from bot.web.paths import CALLBACK_ROUTES
 from models import CallbackInbox, CallbackKind, InboxStatus, Payment, PaymentStatus
 from mpesa.callbacks import ACK, C2B_CONFIRMATION_ACK, c2b_accept
 from tests.helpers.stub_services import StubDomain

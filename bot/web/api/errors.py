@@ -15,6 +15,7 @@ from bot.services.errors import (
     LimitExceeded,
     NotAllowed,
     NotFound,
+    PaymentInProgress,
     ServiceError,
     UpstreamError,
 )
@@ -59,6 +60,7 @@ class ApiError(Exception):
         *,
         field: str | None = None,
         headers: dict[str, str] | None = None,
+        payment_id: int | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -66,29 +68,33 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.headers = headers or {}
+        self.payment_id = payment_id
 
 
-def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    """The error document: ``{"error": {"code": ..., "message": ..., "field": ...}}``."""
+def error_body(
+    code: str, message: str, field: str | None = None, *, payment_id: int | None = None
+) -> dict[str, Any]:
+    """The error document: ``{"error": {"code", "message", "field"?, "paymentId"?}}``."""
     error: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         error["field"] = field
+    if payment_id is not None:
+        error["paymentId"] = payment_id
     return {"error": error}
 
 
 def error_response(exc: ApiError) -> web.Response:
     """The JSON response for an ApiError."""
-    return web.json_response(
-        error_body(exc.code, exc.message, exc.field), status=exc.status, headers=exc.headers
-    )
+    body = error_body(exc.code, exc.message, exc.field, payment_id=exc.payment_id)
+    return web.json_response(body, status=exc.status, headers=exc.headers)
 
 
 def from_service_error(exc: ServiceError) -> ApiError:
     """The ApiError for a service's refusal (InvalidInput 400, NotFound 404, Conflict 409, ...)."""
     status = next((code for cls, code in SERVICE_STATUS if isinstance(exc, cls)), 400)
-    code = getattr(exc, "api_code", None) or exc.code
     field = API_FIELDS.get(exc.field, exc.field) if exc.field else None
-    return ApiError(status, code, exc.message, field=field)
+    payment_id = exc.payment_id if isinstance(exc, PaymentInProgress) else None
+    return ApiError(status, exc.code, exc.message, field=field, payment_id=payment_id)
 
 
 @web.middleware

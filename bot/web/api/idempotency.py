@@ -1,104 +1,33 @@
-"""Idempotency-Key on POSTs: the same key and body answer the first response again, verbatim.
+"""Idempotency-Key on POSTs: the header read and checked, the stored answer sent verbatim.
 
-The first request inserts its row (status_code NULL) before running; the unique (api_key, key)
-pair makes a concurrent duplicate lose that insert and get 409 instead of running twice.
+The claims and answers live in bot.services.idempotency; this middleware only translates.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from tortoise.exceptions import IntegrityError
 
-from bot.services.api_keys import IDEMPOTENCY_TTL_S
+from bot.services.idempotency import HEADER, IdempotencyStore, Replay, request_hash
 from bot.web.api.errors import ApiError, Handler
-from models import IdempotencyRecord
 
 log = logging.getLogger(__name__)
 
-HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEY_LIMIT = 128  # IdempotencyRecord.key
-DEFAULT_TTL_S = IDEMPOTENCY_TTL_S
+# visible ASCII, spaces inside allowed (HTTP already drops them around a header value)
+KEY_PATTERN = rf"^[!-~]([ -~]{{0,{KEY_LIMIT - 2}}}[!-~])?$"
+_KEY = re.compile(KEY_PATTERN)
 
 
-def request_hash(method: str, path: str, body: bytes) -> str:
-    """Hex SHA-256 of what makes two requests "the same": method, path and body bytes."""
-    digest = hashlib.sha256(f"{method.upper()} {path}\n".encode())
-    digest.update(body)
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class Replay:
-    """A stored answer to send again: HTTP status and JSON body."""
-
-    status: int
-    body: Any
-
-
-class IdempotencyStore:
-    """Claims idempotency keys per API key and remembers the answers (kept ``ttl_s`` seconds)."""
-
-    def __init__(
-        self,
-        *,
-        ttl_s: float = DEFAULT_TTL_S,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._ttl = timedelta(seconds=ttl_s)
-        self._clock = clock
-
-    async def begin(self, api_key_id: int, key: str, digest: str) -> IdempotencyRecord | Replay:
-        """Claim ``key`` for a new request (its row), or the stored answer; ApiError 409 if not."""
-        for _ in range(2):
-            try:
-                return await IdempotencyRecord.create(
-                    api_key_id=api_key_id, key=key, request_hash=digest
-                )
-            except IntegrityError:
-                existing = await IdempotencyRecord.get_or_none(api_key_id=api_key_id, key=key)
-            if existing is None:
-                continue  # expired and deleted between our insert and read: claim it again
-            if existing.created_at < self._clock() - self._ttl:
-                await IdempotencyRecord.filter(id=existing.id).delete()
-                continue
-            if existing.request_hash != digest:
-                raise ApiError(
-                    409,
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was already used with a different request.",
-                    field=HEADER,
-                )
-            if existing.status_code is None:
-                raise ApiError(
-                    409,
-                    "idempotency_in_progress",
-                    "A request with this Idempotency-Key is still being processed.",
-                    field=HEADER,
-                )
-            return Replay(existing.status_code, existing.response)
-        raise ApiError(
-            409, "idempotency_in_progress", "This Idempotency-Key is busy; try again.", field=HEADER
-        )
-
-    async def finish(self, record: IdempotencyRecord, status: int, body: Any) -> None:
-        """Store the answer given to the first request."""
-        await IdempotencyRecord.filter(id=record.id).update(status_code=status, response=body)
-
-    async def abandon(self, record: IdempotencyRecord) -> None:
-        """Forget a claim whose request never produced an answer (so a retry may run)."""
-        await IdempotencyRecord.filter(id=record.id, status_code=None).delete()
-
-
-def idempotency_middleware(store: IdempotencyStore, api_key_id: Callable[[web.Request], int]):
+def idempotency_middleware(
+    store: Callable[[web.Request], IdempotencyStore], api_key_id: Callable[[web.Request], int]
+):
     """Middleware answering repeated POSTs with the same Idempotency-Key from ``store``."""
 
     @web.middleware
@@ -106,17 +35,20 @@ def idempotency_middleware(store: IdempotencyStore, api_key_id: Callable[[web.Re
         raw_key = request.headers.get(HEADER)
         if request.method != "POST" or raw_key is None:
             return await handler(request)
-        key = raw_key.strip()
-        if not key or len(key) > KEY_LIMIT:
+        if request.match_info.http_exception is not None:
+            return await handler(request)  # no such route or method: 404/405, whatever the headers
+        if not _KEY.fullmatch(raw_key):
             raise ApiError(
                 400,
                 "invalid_input",
-                f"The Idempotency-Key must be 1 to {KEY_LIMIT} characters.",
+                f"The Idempotency-Key must be 1 to {KEY_LIMIT} visible ASCII characters "
+                "(spaces allowed inside).",
                 field=HEADER,
             )
         body = await request.read()
-        outcome = await store.begin(
-            api_key_id(request), key, request_hash(request.method, request.path, body)
+        records = store(request)
+        outcome = await records.begin(
+            api_key_id(request), raw_key, request_hash(request.method, request.path, body)
         )
         if isinstance(outcome, Replay):
             log.info("api.idempotent_replay path=%s status=%s", request.path, outcome.status)
@@ -126,10 +58,9 @@ def idempotency_middleware(store: IdempotencyStore, api_key_id: Callable[[web.Re
         try:
             response = await handler(request)
         except BaseException:
-            await store.abandon(outcome)
+            await records.abandon(outcome)
             raise
-        stored = _json_body(response)
-        await store.finish(outcome, response.status, stored)
+        await records.finish(outcome, response.status, _json_body(response))
         return response
 
     return idempotency

@@ -79,6 +79,10 @@ SCHEMAS: dict[str, Any] = {
                     "code": {"type": "string", "examples": ["invalid_input"]},
                     "message": {"type": "string"},
                     "field": {"type": "string", "examples": ["phoneNumber"]},
+                    "paymentId": {
+                        "type": "integer",
+                        "description": "With payment_in_progress: the attempt that is waiting.",
+                    },
                 },
             }
         },

@@ -16,9 +16,15 @@ from aiohttp import web
 from bot.config import Settings
 from bot.services.api_keys import actor_for_key
 from bot.services.audit import audit
-from bot.web.api import queries
-from bot.web.api.errors import ApiError, Handler, error_response, json_errors
-from bot.web.api.idempotency import IdempotencyStore, idempotency_middleware
+from bot.services.errors import ServiceError
+from bot.web.api.errors import (
+    ApiError,
+    Handler,
+    error_response,
+    from_service_error,
+    json_errors,
+)
+from bot.web.api.idempotency import idempotency_middleware
 from bot.web.api.openapi import openapi_document
 from bot.web.api.ratelimit import RateLimiter, retry_after_header
 from bot.web.api.resources import (
@@ -35,7 +41,7 @@ from bot.web.api.resources import (
     whole_shillings,
 )
 from bot.web.routes import SERVICES
-from models import ApiKey, Order, OrderStatus, Payment, PaymentStatus
+from models import ApiKey, Order, Payment, PaymentStatus
 from mpesa.phone import PhoneError, normalize_msisdn
 
 log = logging.getLogger(__name__)
@@ -59,14 +65,13 @@ def register_api(
     settings: Settings,
     bot_username: str | Callable[[], str | None] | None = None,
     rate_limiter: RateLimiter | None = None,
-    idempotency: IdempotencyStore | None = None,
 ) -> web.Application:
     """Mount the API at /api/v1 of ``app`` (its SERVICES need .orders, .payments, .api_keys)."""
     api = web.Application(
         middlewares=[
             json_errors,
             authenticate,
-            idempotency_middleware(idempotency or IdempotencyStore(), lambda r: r[API_KEY].id),
+            idempotency_middleware(lambda r: _services(r).idempotency, lambda r: r[API_KEY].id),
             json_errors,  # inside too: idempotency and audit see refusals as responses
         ]
     )
@@ -127,6 +132,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         response = await handler(request)
     except ApiError as exc:  # e.g. an Idempotency-Key refusal: audited like any other answer
         response = error_response(exc)
+    except ServiceError as exc:
+        response = error_response(from_service_error(exc))
     await audit(
         actor_for_key(key),
         f"api.{route}",
@@ -176,44 +183,29 @@ async def initiate_payment(request: web.Request) -> web.Response:
     raw_phone = body.get("phoneNumber")
     if not isinstance(raw_phone, str):
         raise invalid("phoneNumber is required, e.g. 0712345678.", field="phoneNumber")
-    settings = request.config_dict[SETTINGS]
-    try:
-        msisdn = normalize_msisdn(raw_phone, extra_prefixes=settings.mpesa_extra_prefixes)
-    except PhoneError as exc:
-        raise invalid(str(exc), field="phoneNumber") from None
-    services = _services(request)
-    order = await services.orders.get_by_code(code)
-    request[AUDIT_SUBJECT] = f"order:{order.id}"
-    await _refuse_busy(order, msisdn=msisdn)
     actor = _actor(request)
-    payment = await services.payments.request_payment(
-        msisdn, None, initiator=None, actor=actor, order=order, via=actor
+    order = await _services(request).orders.get_by_code(code)
+    request[AUDIT_SUBJECT] = f"order:{order.id}"
+    order, payment = await _services(request).order_payments.start_for_order(
+        order, raw_phone, actor=actor, via=actor
     )
     return _payment_answer(payment, order)
 
 
 async def payment_status(request: web.Request) -> web.Response:
     """GET /api/v1/payments/status/{orderId}: the order and its latest payment attempt."""
-    order = await _order(request)
-    payment = await queries.latest_payment(order)
+    order, payment = await _services(request).order_payments.status(_order_code(request))
+    request[AUDIT_SUBJECT] = f"order:{order.id}"
     resource = order_resource(order, deep_link=_deep_link(request, order), payment=payment)
     return web.json_response(resource)
 
 
 async def retry_payment(request: web.Request) -> web.Response:
     """POST /api/v1/payments/retry/{orderId}: send the last failed attempt again (201)."""
-    order = await _order(request)
-    await _refuse_busy(order)
-    last = await queries.latest_payment(order)
-    if last is None:
-        raise ApiError(
-            409,
-            "nothing_to_retry",
-            f"Order {order.code} has no payment to retry; start one with /payments/initiate.",
-            field="orderId",
-        )
-    payment = await _services(request).payments.retry_payment(
-        last.id, initiator=None, actor=_actor(request)
+    order = await _services(request).orders.get_by_code(_order_code(request))
+    request[AUDIT_SUBJECT] = f"order:{order.id}"
+    order, payment = await _services(request).order_payments.retry_for_order(
+        order, actor=_actor(request)
     )
     return _payment_answer(payment, order)
 
@@ -240,7 +232,7 @@ async def payment_history(request: web.Request) -> web.Response:
     if start is not None and end is not None and start > end:
         raise invalid("from must not be after to.", field="to")
     before_id = decode_cursor(params["cursor"]) if params.get("cursor") else None
-    page = await queries.payment_page(
+    page = await _services(request).reports.payment_page(
         status=status,
         msisdn=msisdn,
         start=start,
@@ -268,35 +260,8 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
-async def _order(request: web.Request) -> Order:
-    code = order_id(request.match_info["orderId"])
-    order = await _services(request).orders.get_by_code(code)
-    request[AUDIT_SUBJECT] = f"order:{order.id}"
-    return order
-
-
-async def _refuse_busy(order: Order, *, msisdn: str | None = None) -> None:
-    """409 with a precise code when the order is paid, cancelled, or a prompt is open for it."""
-    if order.status == OrderStatus.PAID:
-        receipt = f" (receipt {order.paid_receipt})" if order.paid_receipt else ""
-        raise ApiError(409, "already_paid", f"Order {order.code} is already paid{receipt}.")
-    if order.status == OrderStatus.CANCELLED:
-        raise ApiError(409, "order_cancelled", f"Order {order.code} was cancelled.")
-    busy = await queries.in_flight_payment(order)
-    if busy is not None:
-        raise ApiError(
-            409,
-            "payment_in_progress",
-            f"Order {order.code} already has a payment waiting for the customer (#{busy.id}).",
-        )
-    if msisdn is not None and await queries.phone_busy(msisdn):
-        # a second prompt to a phone would cancel the first one on the handset
-        raise ApiError(
-            409,
-            "payment_in_progress",
-            "Another payment to this phone is waiting for the customer's PIN; try again shortly.",
-            field="phoneNumber",
-        )
+def _order_code(request: web.Request) -> str:
+    return order_id(request.match_info["orderId"])
 
 
 def _payment_answer(payment: Payment, order: Order) -> web.Response:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from bot.web.api.idempotency import request_hash
+import pytest
+
+from bot.services.idempotency import request_hash
 from models import ApiKey, AuditEvent, IdempotencyRecord, Order, Payment
 from tests.web.api.conftest import create_order, initiate
 
@@ -93,6 +95,51 @@ async def test_an_initiate_sent_twice_pushes_once(api) -> None:
 
 async def test_an_overlong_key_is_400(api) -> None:
     response = await post(api, BODY, "k" * 129)
+
+    assert response.status == 400
+    assert (await response.json())["error"]["field"] == "Idempotency-Key"
+    assert await Order.all().count() == 0
+
+
+async def test_the_same_json_in_another_layout_is_the_same_request(api) -> None:
+    headers = {**api.headers, "Idempotency-Key": "order-layout", "Content-Type": "application/json"}
+    compact = b'{"amount":1500,"description":"2 x cooking oil"}'
+    spread = b'{\n  "description" : "2 x cooking oil",\n  "amount" : 1500\n}'
+
+    first = await api.client.post(ORDERS, data=compact, headers=headers)
+    second = await api.client.post(ORDERS, data=spread, headers=headers)
+
+    assert (first.status, second.status) == (201, 201)
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert await second.json() == await first.json()
+    assert await Order.all().count() == 1
+
+
+async def test_other_values_in_the_same_layout_are_another_request(api) -> None:
+    headers = {**api.headers, "Idempotency-Key": "order-values", "Content-Type": "application/json"}
+    await api.client.post(ORDERS, data=b'{"amount": 1500, "description": "a"}', headers=headers)
+
+    # 1500.0 is refused by the API, so it must not be mistaken for 1500 either
+    other = await api.client.post(
+        ORDERS, data=b'{"amount": 1500.0, "description": "a"}', headers=headers
+    )
+
+    assert (await other.json())["error"]["code"] == "idempotency_key_reused"
+
+
+def test_the_canonical_form_sorts_keys_and_drops_whitespace_only() -> None:
+    assert request_hash("POST", ORDERS, b'{"b": [1, 2], "a": "x y"}') == request_hash(
+        "post", ORDERS, b'{"a":"x y","b":[1,2]}'
+    )
+    assert request_hash("POST", ORDERS, b'{"a": "x y"}') != request_hash(
+        "POST", ORDERS, b'{"a": "xy"}'
+    )
+    assert request_hash("POST", ORDERS, b"not json ") != request_hash("POST", ORDERS, b"not json")
+
+
+@pytest.mark.parametrize("key", ["", " ", "caf\u00e9-1", "k" * 129])
+async def test_a_key_outside_visible_ascii_or_too_long_is_400(api, key) -> None:
+    response = await post(api, BODY, key)
 
     assert response.status == 400
     assert (await response.json())["error"]["field"] == "Idempotency-Key"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -110,6 +111,33 @@ async def test_one_payment_at_a_time_per_order(api) -> None:
 
     assert again.status == 409
     assert (await again.json())["error"]["code"] == "payment_in_progress"
+    assert len(api.daraja.called("stk_push")) == 1
+
+
+async def test_a_losing_concurrent_initiate_is_409_payment_in_progress_with_its_id(api) -> None:
+    order = await create_order(api)
+    pushed = asyncio.Event()
+    release = asyncio.Event()
+    answer_push = api.daraja.stk_push
+
+    async def slow_push(**kwargs: Any) -> Any:
+        pushed.set()
+        await release.wait()  # the winner is between its insert and M-Pesa's answer
+        return await answer_push(**kwargs)
+
+    api.daraja.stk_push = slow_push
+    winner = asyncio.ensure_future(initiate(api, order["orderId"]))
+    await pushed.wait()
+
+    loser = await initiate(api, order["orderId"], phone="0711111111")
+    release.set()
+    won = await winner
+
+    error = (await loser.json())["error"]
+    paid_for = await won.json()
+    assert (won.status, loser.status) == (201, 409)
+    assert (error["code"], error["paymentId"]) == ("payment_in_progress", paid_for["paymentId"])
+    assert f"#{paid_for['paymentId']}" in error["message"]
     assert len(api.daraja.called("stk_push")) == 1
 
 
@@ -222,9 +250,12 @@ async def test_retry_while_a_payment_waits_is_409(api) -> None:
 
     response = await api.client.post(RETRY.format(order["orderId"]), headers=api.headers)
 
-    assert (response.status, (await response.json())["error"]["code"]) == (
+    error = (await response.json())["error"]
+    waiting = await Payment.get(order__code=order["orderId"])
+    assert (response.status, error["code"], error["paymentId"]) == (
         409,
         "payment_in_progress",
+        waiting.id,
     )
 
 

@@ -5,7 +5,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0002_payout_rejected_by')]
+    dependencies = [('models', '0003_customer_language_email')]
 
     initial = False
 

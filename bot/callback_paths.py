@@ -1,4 +1,8 @@
-"""Where Daraja posts callbacks: one path per kind under ``/hooks/<secret>/``."""
+"""Where Daraja posts callbacks: one path per kind under ``/hooks/<secret>/``.
+
+The services tell Daraja these URLs and the web routes listen on them, so this module sits below
+both and imports neither.
+"""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.callback_paths import callback_path, callback_urls
 from bot.config import FORBIDDEN_URL_WORDS
-from bot.web.paths import callback_path, callback_urls
 from models import CallbackKind
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "daraja"

@@ -1,0 +1,23 @@
+"""``python -m airtel.simulator``: serve the Airtel Money simulator on loopback (see ``--help``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from airtel.simulator.cli import DESCRIPTION, add_arguments, serve
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of ``python -m airtel.simulator``."""
+    parser = argparse.ArgumentParser(prog="python -m airtel.simulator", description=DESCRIPTION)
+    add_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line, print the base URL and outcome table, and serve until Ctrl-C."""
+    serve(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Idempotency keys of the shop API: the same key and request answer the first response again.
+
+The first request inserts its row (status_code NULL) before running; the unique (api_key, key)
+pair makes a concurrent duplicate lose that insert and be refused instead of running twice.
+Two requests are "the same" when method, path and the canonical form of their JSON body agree
+(key order and whitespace do not matter); a body that is not JSON is compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from bot.services.errors import Conflict
+from models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+# how long the first answer to an Idempotency-Key is kept and replayed
+IDEMPOTENCY_TTL_S = 24 * 3600.0
+
+
+class IdempotencyKeyReused(Conflict):
+    """The key was used before with a different request."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(Conflict):
+    """The first request with this key may still be running."""
+
+    code = "idempotency_in_progress"
+
+
+def canonical_body(body: bytes) -> bytes:
+    """The JSON body with sorted keys and no insignificant whitespace; other bytes as they are."""
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return body
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def request_hash(method: str, path: str, body: bytes) -> str:
+    """Hex SHA-256 of what makes two requests "the same": method, path and canonical body."""
+    digest = hashlib.sha256(f"{method.upper()} {path}\n".encode())
+    digest.update(canonical_body(body))
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A stored answer to send again: HTTP status and JSON body."""
+
+    status: int
+    body: Any
+
+
+class IdempotencyStore:
+    """Claims idempotency keys per API key and remembers the answers (kept ``ttl_s`` seconds)."""
+
+    def __init__(
+        self,
+        *,
+        ttl_s: float = IDEMPOTENCY_TTL_S,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._ttl = timedelta(seconds=ttl_s)
+        self._clock = clock
+
+    async def begin(self, api_key_id: int, key: str, digest: str) -> IdempotencyRecord | Replay:
+        """Claim ``key`` for a new request (its row), or the stored answer; Conflict if not."""
+        for _ in range(2):
+            try:
+                return await IdempotencyRecord.create(
+                    api_key_id=api_key_id, key=key, request_hash=digest
+                )
+            except IntegrityError:
+                existing = await IdempotencyRecord.get_or_none(api_key_id=api_key_id, key=key)
+            if existing is None:
+                continue  # expired and deleted between our insert and read: claim it again
+            if existing.created_at < self._clock() - self._ttl:
+                await IdempotencyRecord.filter(id=existing.id).delete()
+                continue
+            if existing.request_hash != digest:
+                raise IdempotencyKeyReused(
+                    "This Idempotency-Key was already used with a different request.",
+                    field=HEADER,
+                )
+            if existing.status_code is None:
+                raise IdempotencyInProgress(
+                    "A request with this Idempotency-Key is still being processed.", field=HEADER
+                )
+            return Replay(existing.status_code, existing.response)
+        raise IdempotencyInProgress("This Idempotency-Key is busy; try again.", field=HEADER)
+
+    async def finish(self, record: IdempotencyRecord, status: int, body: Any) -> None:
+        """Store the answer given to the first request."""
+        await IdempotencyRecord.filter(id=record.id).update(status_code=status, response=body)
+
+    async def abandon(self, record: IdempotencyRecord) -> None:
+        """Forget a claim whose request never produced an answer (so a retry may run)."""
+        await IdempotencyRecord.filter(id=record.id, status_code=None).delete()
+
+
+async def purge_idempotency_records(now: datetime) -> int:
+    """Delete idempotency records past their time to live; return how many went."""
+    cutoff = now - timedelta(seconds=IDEMPOTENCY_TTL_S)
+    return await IdempotencyRecord.filter(created_at__lt=cutoff).delete()
