@@ -167,6 +167,16 @@ class Settings(BaseSettings):
     payout_approval_threshold: int = Field(default=10_000, ge=0)
     staff_daily_payout_limit: int = Field(default=100_000, ge=0)
 
+    # Bulk payouts and schedules
+    bulk_max_file_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    bulk_max_rows: int = Field(default=5_000, ge=1)
+    bulk_payouts_per_s: float = Field(default=2.0, gt=0)
+    schedule_check_interval_s: float = Field(default=30.0, gt=0)
+    schedule_grace_s: float = Field(default=3600.0, ge=0)
+    schedule_notice_before_s: float = Field(default=86_400.0, ge=0)
+    schedule_reminder_before_s: float = Field(default=3600.0, ge=0)
+    schedule_reminder_min_amount: int = Field(default=10_000, ge=0)
+
     # Shop integration (REST API and signed webhooks)
     shop_webhook_url: str | None = None
     shop_webhook_secret: SecretStr | None = None

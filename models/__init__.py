@@ -1,11 +1,15 @@
 """Database models (Tortoise ORM), status lifecycles, database set-up and migrations."""
 
+from models.bulk import BulkUploadWait, PayoutBatch, PayoutBatchRow
 from models.enums import (
+    BatchRowStatus,
+    BatchStatus,
     CallbackKind,
     IllegalTransition,
     InboxStatus,
     NotificationChannel,
     NotificationStatus,
+    OccurrenceStatus,
     OrderStatus,
     PaymentStatus,
     PayoutStatus,
@@ -13,8 +17,12 @@ from models.enums import (
     QueryKind,
     QueryStatus,
     ReversalStatus,
+    ScheduleFrequency,
+    ScheduleKind,
+    ScheduleStatus,
     StaffRole,
 )
+from models.schedules import Schedule, ScheduleOccurrence
 from models.tables import (
     ApiKey,
     AuditEvent,
@@ -34,6 +42,9 @@ from models.tables import (
 __all__ = [
     "ApiKey",
     "AuditEvent",
+    "BatchRowStatus",
+    "BatchStatus",
+    "BulkUploadWait",
     "C2BTransaction",
     "CallbackInbox",
     "CallbackKind",
@@ -45,17 +56,25 @@ __all__ = [
     "Notification",
     "NotificationChannel",
     "NotificationStatus",
+    "OccurrenceStatus",
     "Order",
     "OrderStatus",
     "Payment",
     "PaymentStatus",
     "Payout",
+    "PayoutBatch",
+    "PayoutBatchRow",
     "PayoutStatus",
     "PostState",
     "QueryKind",
     "QueryStatus",
     "Reversal",
     "ReversalStatus",
+    "Schedule",
+    "ScheduleFrequency",
+    "ScheduleKind",
+    "ScheduleOccurrence",
+    "ScheduleStatus",
     "Staff",
     "StaffRole",
 ]

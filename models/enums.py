@@ -269,3 +269,78 @@ def check_transition(
     """Raise IllegalTransition unless ``current -> wanted`` is allowed."""
     if wanted not in transitions[current]:
         raise IllegalTransition(kind, current, wanted)
+
+
+class BatchStatus(StrEnum):
+    """Life of a bulk payout batch."""
+
+    AWAITING_CONFIRMATION = "awaiting_confirmation"  # validated; an admin must press Confirm
+    AWAITING_APPROVAL = "awaiting_approval"  # total at or above the threshold: a second admin
+    SENDING = "sending"  # confirmed (and approved): rows go out at the configured pace
+    PAUSED = "paused"  # no new row leaves; rows in flight finish
+    CANCELLED = "cancelled"  # no new row will ever leave; rows already sent still settle
+    REJECTED = "rejected"  # the approver refused it; nothing was sent
+    COMPLETED = "completed"  # every row was sent and is settled
+
+    @property
+    def is_final(self) -> bool:
+        """True once no row of the batch will ever be sent."""
+        return self in (BatchStatus.CANCELLED, BatchStatus.REJECTED, BatchStatus.COMPLETED)
+
+
+class BatchRowStatus(StrEnum):
+    """Life of one row of a batch (once sent, its payout tells the rest)."""
+
+    REJECTED = "rejected"  # failed validation: never sent
+    QUEUED = "queued"  # valid; waits for its turn
+    SENT = "sent"  # handed to the payout path: see its payout
+    CANCELLED = "cancelled"  # the batch was cancelled before this row's turn
+
+
+class ScheduleKind(StrEnum):
+    """What a schedule does at each occurrence."""
+
+    PAYOUT = "payout"  # a B2C payout to the recipient
+    PAYMENT_REQUEST = "payment_request"  # an STK Push asking the customer to pay
+
+
+class ScheduleStatus(StrEnum):
+    """Life of a schedule."""
+
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    AWAITING_APPROVAL = "awaiting_approval"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    FINISHED = "finished"  # the calendar has no more occurrences
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+    @property
+    def is_final(self) -> bool:
+        """True once no occurrence will ever run."""
+        return self in (ScheduleStatus.FINISHED, ScheduleStatus.CANCELLED, ScheduleStatus.REJECTED)
+
+
+class OccurrenceStatus(StrEnum):
+    """What became of one occurrence of a schedule (one row per schedule and due time)."""
+
+    DUE = "due"  # its time has come; a worker is starting it
+    RUNNING = "running"  # its payout or payment request exists and is on its way
+    SUCCEEDED = "succeeded"  # paid out, or the customer paid
+    FAILED = "failed"  # refused, failed or cancelled: staff can act on it
+    SKIPPED = "skipped"  # skipped on purpose (skip next, or paused at the time)
+    MISSED = "missed"  # the service was down past the grace period: never run
+
+    @property
+    def is_final(self) -> bool:
+        """True once the occurrence will not change again."""
+        return self not in (OccurrenceStatus.DUE, OccurrenceStatus.RUNNING)
+
+
+class ScheduleFrequency(StrEnum):
+    """How often a schedule repeats (bot/services/calendar.py does the arithmetic)."""
+
+    ONCE = "once"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"

@@ -122,7 +122,9 @@ class MoneyIntent(Model):
     # reconciliation: how often M-Pesa was asked, and when the next question is due
     query_count = fields.IntField(default=0, db_default=0)
     next_query_at = fields.DatetimeField(null=True, db_index=True)
-    # a person's decision on a parked record (after a fresh query): who, when
+    # a person's decision on a parked record: when the fresh look at M-Pesa they decide after
+    # was shown, then who decided and when
+    looked_at = fields.DatetimeField(null=True)
     resolved_by = fields.CharField(max_length=64, null=True)
     resolved_at = fields.DatetimeField(null=True)
 

@@ -25,7 +25,7 @@ from airtel.simulator import validation as v
 from airtel.simulator.config import SimulatorConfig
 from airtel.simulator.delivery import Deliverer
 from airtel.simulator.keys import decrypt
-from airtel.simulator.state import SimulatorState
+from airtel.simulator.state import Call, SimulatorState
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,14 @@ def _gateway(
         state.settle_due()
         if request.path.startswith("/simulator/"):
             return await handler(request)
+        call = Call(request.method, request.path)
+        state.calls.append(call)  # at once: a held-back answer still counts as a request
+        response = await answer(request, handler)
+        call.dropped = request.transport is None or request.transport.is_closing()
+        call.status = None if call.dropped else response.status
+        return response
+
+    async def answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         faults = state.faults
         try:
             _route_exists(request)

@@ -112,6 +112,16 @@ class Delivery:
 
 
 @dataclass
+class Call:
+    """One product request the simulator answered (or dropped): for "sent once" assertions."""
+
+    method: str
+    path: str
+    status: int | None = None  # None while the answer is held back, or when dropped
+    dropped: bool = False  # the connection was closed without an answer
+
+
+@dataclass
 class SimulatorState:
     """Everything the simulator knows; ``POST /simulator/reset`` forgets all but tokens."""
 
@@ -125,6 +135,7 @@ class SimulatorState:
     disbursements: dict[str, Disbursement] = field(init=False)
     refunds: dict[str, Refund] = field(init=False)
     deliveries: list[Delivery] = field(init=False)
+    calls: list[Call] = field(init=False)
     warnings: list[Warning_] = field(init=False)
     private_key: rsa.RSAPrivateKey = field(init=False, repr=False)
 
@@ -143,7 +154,12 @@ class SimulatorState:
         self.disbursements = {}
         self.refunds = {}
         self.deliveries = []
+        self.calls = []
         self.warnings = []
+
+    def count_calls(self, method: str, path: str) -> int:
+        """How many ``method path`` requests reached the simulator."""
+        return sum(1 for call in self.calls if (call.method, call.path) == (method, path))
 
     def now(self) -> datetime:
         """The simulator's current time (aware)."""
@@ -288,6 +304,7 @@ class SimulatorState:
             ],
             "refunds": [_jsonable(r) for r in self.refunds.values()],
             "deliveries": [_jsonable(d) for d in self.deliveries],
+            "calls": [_jsonable(c) for c in self.calls],
             "warnings": [_jsonable(w) for w in self.warnings],
         }
 

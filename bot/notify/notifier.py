@@ -70,6 +70,11 @@ class Notifier:
         self._email_enabled = email_enabled
         self._admin_emails = list(admin_emails or []) if email_enabled else []
 
+    @property
+    def sms_enabled(self) -> bool:
+        """True when SMS messages are delivered (an SMS channel is configured)."""
+        return self._sms_enabled
+
     async def enqueue(
         self,
         *,

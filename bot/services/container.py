@@ -15,6 +15,7 @@ from bot.notify.outbox import OutboxWorker
 from bot.notify.webhook import webhook_channel
 from bot.services.accounts import AccountService
 from bot.services.api_keys import ApiKeyService
+from bot.services.bulk import BulkService
 from bot.services.c2b import C2BService
 from bot.services.callbacks import CallbackService
 from bot.services.checkout import CheckoutService
@@ -29,6 +30,7 @@ from bot.services.payouts import PayoutService
 from bot.services.reconcile import Reconciler
 from bot.services.reports import ReportService
 from bot.services.reversals import ReversalService
+from bot.services.schedules import ScheduleService
 from bot.services.staff import StaffService
 from models import NotificationChannel
 from mpesa.client import DarajaConfig
@@ -60,6 +62,8 @@ class Services:
     idempotency: IdempotencyStore
     customers: CustomerService
     checkout: CheckoutService
+    bulk: BulkService
+    schedules: ScheduleService
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
 
@@ -142,6 +146,10 @@ def build_services(
             settings=settings,
             notifier=notifier,
             clock=clock,
+        ),
+        bulk=BulkService(notifier=notifier, staff=staff, settings=settings, clock=clock),
+        schedules=ScheduleService(
+            payments=payments, staff=staff, notifier=notifier, settings=settings, clock=clock
         ),
     )
 

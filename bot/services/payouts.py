@@ -23,17 +23,16 @@ from bot.services.errors import Conflict, InvalidInput, LimitExceeded, NotAllowe
 from bot.services.intents import Accepted, Intents, Lease, NeverLeft, NotSent, Refused, Unknown
 from bot.services.outcome import Clock, ReplayUnmatched, utcnow
 from bot.services.payout_results import PayoutResults
+from bot.services.payout_rules import payout_terms
 from bot.services.staff import StaffService
 from models import CallbackKind, Payout, PayoutStatus, PostState, Staff, StaffRole
-from mpesa.amounts import B2C_MINIMUM, AmountError, format_kes, parse_amount
+from mpesa.amounts import format_kes
 from mpesa.models import AsyncAccepted
-from mpesa.phone import PhoneError, mask_msisdn, normalize_msisdn
+from mpesa.phone import mask_msisdn
 from mpesa.security import NAIROBI
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REMARKS = "Payout"
-REMARKS_MIN, REMARKS_MAX = 2, 100
 RECEIPT_MAX = 32
 # what counts against the daily limit: confirmed and not (yet) known to have failed
 COUNTED = (
@@ -102,28 +101,10 @@ class PayoutService:
             initiator_telegram_id, StaffRole.ADMIN, action="payout.send"
         )
         try:
-            msisdn = normalize_msisdn(raw_phone, extra_prefixes=self._settings.mpesa_extra_prefixes)
-        except PhoneError as exc:
-            refusal = InvalidInput(str(exc), field="phone")
-            raise await self._refused(actor, "payout.send", "", refusal) from exc
-        try:
-            amount = parse_amount(
-                raw_amount, minimum=B2C_MINIMUM, maximum=self._settings.mpesa_max_amount
-            )
-        except AmountError as exc:
-            refusal = InvalidInput(str(exc), field="amount")
-            raise await self._refused(actor, "payout.send", "", refusal) from exc
-        remarks = " ".join((reason or "").split()) or DEFAULT_REMARKS
-        if not REMARKS_MIN <= len(remarks) <= REMARKS_MAX:
-            raise await self._refused(
-                actor,
-                "payout.send",
-                "",
-                InvalidInput(
-                    f"The reason must be {REMARKS_MIN} to {REMARKS_MAX} characters long.",
-                    field="reason",
-                ),
-            )
+            terms = payout_terms(raw_phone, raw_amount, reason, settings=self._settings)
+        except InvalidInput as exc:
+            raise await self._refused(actor, "payout.send", "", exc) from None
+        msisdn, amount, remarks = terms.msisdn, terms.amount, terms.remarks
         async with in_transaction():
             payout = await Payout.create(
                 originator_conversation_id=str(uuid.uuid4()),

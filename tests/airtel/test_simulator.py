@@ -875,6 +875,12 @@ async def test_dropped_connection_happens_after_the_effect(sim):
 
     state = await sim.state()
     assert (len(state["disbursements"]), state["balances"]["disbursement"]) == (1, 99_500)
+    assert state["calls"][-1] == {
+        "method": "POST",
+        "path": DISBURSE,
+        "status": None,
+        "dropped": True,
+    }
 
 
 async def test_slow_response_answers_late_after_the_effect(make_sim):

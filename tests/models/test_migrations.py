@@ -22,7 +22,7 @@ from models.db import (
 )
 from tests.conftest import POSTGRES_URL, postgres_reachable
 
-MONEY_INTENTS = "0004_money_intents"
+MONEY_INTENTS = "0005_money_intents"
 
 
 def committed_migrations() -> list[str]:

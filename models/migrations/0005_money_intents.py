@@ -5,7 +5,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0003_customer_language_email')]
+    dependencies = [('models', '0004_bulk_and_schedules')]
 
     initial = False
 
@@ -44,6 +44,11 @@ class Migration(migrations.Migration):
             model_name='Payment',
             name='claimed_by',
             field=fields.CharField(null=True, max_length=64),
+        ),
+        ops.AddField(
+            model_name='Payment',
+            name='looked_at',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
         ops.AddField(
             model_name='Payment',
@@ -107,6 +112,11 @@ class Migration(migrations.Migration):
         ),
         ops.AddField(
             model_name='Payout',
+            name='looked_at',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='Payout',
             name='post_count',
             field=fields.IntField(default=0, db_default=0),
         ),
@@ -143,6 +153,11 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Reversal',
             name='claimed_until',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='Reversal',
+            name='looked_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
         ops.AddField(
