@@ -181,6 +181,7 @@ class Settings(BaseSettings):
     shop_webhook_url: str | None = None
     shop_webhook_secret: SecretStr | None = None
     api_rate_limit_per_minute: int = Field(default=120, ge=1)
+    api_auth_failures_per_minute: int = Field(default=10, ge=1)
 
     # Reconciliation (seconds)
     reconcile_interval_s: float = Field(default=30.0, gt=0)

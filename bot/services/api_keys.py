@@ -11,8 +11,10 @@ import hmac
 import logging
 import re
 import secrets
+from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
@@ -28,6 +30,11 @@ SECRET_BYTES = 32
 # "api:<name>" must fit AuditEvent.actor and Order.created_via (64 characters)
 NAME_LIMIT = 60
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# failed authentications are audited as one row per key prefix, address and window
+AUTH_AUDIT_WINDOW_S = 60.0
+UNKNOWN_KEY_ACTOR = "api:unknown"
+# compared against when the prefix names no key, so both cases cost the same
+_NO_KEY_HASH = hashlib.sha256(b"no key has this prefix").hexdigest()
 _KEY = re.compile(rf"{KEY_SCHEME}_([0-9a-f]{{{PREFIX_BYTES * 2}}})_([A-Za-z0-9_-]{{20,100}})")
 
 
@@ -46,6 +53,7 @@ class ApiKeyService:
 
     def __init__(self, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._clock = clock
+        self.failures = AuthFailures(clock=clock)
 
     async def create(self, name: str, *, actor: str = "cli") -> tuple[ApiKey, str]:
         """Make a key called ``name``; return the row and the plaintext key (shown only once)."""
@@ -90,20 +98,113 @@ class ApiKeyService:
         """Every key, active and revoked, oldest first (never their secrets)."""
         return await ApiKey.all().order_by("id")
 
-    async def authenticate(self, token: str | None) -> ApiKey | None:
-        """The active key this bearer token is, touching its last_used_at; None otherwise."""
+    async def authenticate(self, token: str | None, *, address: str = "") -> ApiKey | None:
+        """The active key this bearer token is, touching its last_used_at; None otherwise.
+
+        A well-formed token costs the same whether its prefix exists or not (one lookup, one
+        hash, one constant-time comparison), and a failure writes nothing: it is counted in
+        memory and audited once per window by ``flush_failures``.
+        """
         match = _KEY.fullmatch((token or "").strip())
         if match is None:
-            return None
+            return None  # not even shaped like a key: nothing to look up
         key = await ApiKey.get_or_none(prefix=match.group(1))
-        if key is None:
-            return None
-        if not hmac.compare_digest(key.key_hash, hash_key(match.group(0))):
-            await audit(actor_for_key(key), "api.auth", outcome="refused", reason="wrong secret")
-            return None
-        if not key.active:
-            await audit(actor_for_key(key), "api.auth", outcome="refused", reason="revoked")
+        expected = key.key_hash if key is not None else _NO_KEY_HASH
+        right_secret = hmac.compare_digest(expected, hash_key(match.group(0)))
+        if key is None or not right_secret or not key.active:
+            reason = "unknown prefix" if key is None else "wrong secret"
+            if key is not None and right_secret:
+                reason = "revoked"
+            self.failures.note(key, match.group(1), address, reason)
             return None
         key.last_used_at = self._clock()
         await ApiKey.filter(id=key.id).update(last_used_at=key.last_used_at)
         return key
+
+    async def flush_failures(self, *, everything: bool = False) -> int:
+        """Audit the failed authentications of closed windows (all with ``everything``)."""
+        return await self.failures.flush(self._clock(), everything=everything)
+
+
+def key_prefix(token: str | None) -> str | None:
+    """The prefix a well-formed token claims (throttled on its own), or None."""
+    match = _KEY.fullmatch((token or "").strip())
+    return match.group(1) if match else None
+
+
+@dataclass
+class _Window:
+    actor: str
+    prefix: str
+    address: str
+    start: datetime
+    count: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    first: datetime | None = None
+    last: datetime | None = None
+
+
+class AuthFailures:
+    """Failed authentications counted per key (or claimed prefix), address and window."""
+
+    def __init__(
+        self,
+        *,
+        window_s: float = AUTH_AUDIT_WINDOW_S,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._window = timedelta(seconds=window_s)
+        self._clock = clock
+        self._open: dict[tuple[str, str, str, datetime], _Window] = {}
+
+    def note(self, key: ApiKey | None, prefix: str, address: str, reason: str) -> None:
+        """Count one failure (in memory only: a flood of them costs no database write)."""
+        now = self._clock()
+        start = _window_start(now, self._window)
+        actor = actor_for_key(key) if key is not None else UNKNOWN_KEY_ACTOR
+        slot = (actor, prefix, address, start)
+        window = self._open.get(slot)
+        if window is None:
+            window = self._open[slot] = _Window(actor, prefix, address, start, first=now)
+        window.count += 1
+        window.reasons[reason] += 1
+        window.last = now
+
+    async def flush(self, now: datetime, *, everything: bool = False) -> int:
+        """Write one audit row per window that has closed (or every window); return how many."""
+        closed = [
+            slot
+            for slot, window in self._open.items()
+            if everything or window.start + self._window <= now
+        ]
+        for slot in closed:
+            window = self._open.pop(slot)
+            await audit(
+                window.actor,
+                "api.auth",
+                outcome="refused",
+                prefix=window.prefix,
+                address=window.address,
+                failures=window.count,
+                reasons=dict(window.reasons),
+                first=window.first.isoformat() if window.first else None,
+                last=window.last.isoformat() if window.last else None,
+                window_s=self._window.total_seconds(),
+            )
+            log.warning(
+                "api.auth_failures actor=%s prefix=%s address=%s failures=%d",
+                window.actor,
+                window.prefix,
+                window.address,
+                window.count,
+            )
+        return len(closed)
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+
+def _window_start(moment: datetime, window: timedelta) -> datetime:
+    """The start of the fixed window ``moment`` falls in (windows count from the epoch)."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + window * ((moment - epoch) // window)

@@ -112,6 +112,13 @@ def build_services(
     outbox = OutboxWorker(channels, clock=clock)
     orders = OrderService(notifier=notifier, settings=settings, clock=clock)
     order_payments = OrderPaymentService(orders=orders, payments=payments)
+    api_keys = ApiKeyService(clock=clock)
+
+    async def housekeeping() -> int:
+        # audit the failed API authentications of closed windows, forget old idempotency keys
+        await api_keys.flush_failures()
+        return await purge_idempotency_records(clock())
+
     return Services(
         settings=settings,
         notifier=notifier,
@@ -132,9 +139,9 @@ def build_services(
             outbox,
             reversals=reversals,
             callbacks=callbacks,
-            housekeeping=lambda: purge_idempotency_records(clock()),
+            housekeeping=housekeeping,
         ),
-        api_keys=ApiKeyService(clock=clock),
+        api_keys=api_keys,
         idempotency=IdempotencyStore(clock=clock),
         customers=CustomerService(
             payments=payments, orders=orders, order_payments=order_payments, settings=settings

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -37,10 +38,27 @@ class IdempotencyInProgress(Conflict):
     code = "idempotency_in_progress"
 
 
+def _number(literal: str) -> int | float:
+    """A JSON number with a fraction or exponent: an int when it is whole (1500.0, 1.5e3).
+
+    Read exactly (no float rounding: 1500.0000000000001 stays a fraction); JSON has one number
+    type, so 1500.0 is the integer 1500, as JSON Schema's "integer" says.
+    """
+    exact = Decimal(literal)
+    if exact.is_finite() and exact.adjusted() < 18 and exact == exact.to_integral_value():
+        return int(exact)
+    return float(literal)
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """JSON as the API reads it: whole numbers are ints whatever their spelling; ValueError."""
+    return json.loads(raw, parse_float=_number)
+
+
 def canonical_body(body: bytes) -> bytes:
     """The JSON body with sorted keys and no insignificant whitespace; other bytes as they are."""
     try:
-        value = json.loads(body)
+        value = parse_json(body)
     except (ValueError, RecursionError):
         return body
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.__main__ import table
+from bench.auth import measure as measure_auth
 from bench.common import Figure, percentile
 from bench.oauth import count_oauth_requests
 
@@ -25,3 +26,10 @@ def test_summary_table_shows_each_verdict() -> None:
     rows = table(figures).splitlines()
 
     assert [row.split("|")[-1].strip() for row in rows[2:]] == ["FAIL", "PASS"]
+
+
+async def test_the_auth_timing_bench_sees_both_failure_paths_refused() -> None:
+    medians = await measure_auth(rounds=5)
+
+    assert set(medians) == {"valid", "wrong_secret", "unknown_prefix"}
+    assert all(ms > 0 for ms in medians.values())

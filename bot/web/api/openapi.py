@@ -1,9 +1,31 @@
-"""The OpenAPI 3.1 document of /api/v1 (a test checks every route against it)."""
+"""The OpenAPI 3.1 document of /api/v1: exactly what the server accepts (tests fuzz it).
+
+Patterns come from bot.web.api.grammar, the same ones the server matches; the phone pattern and
+the amount limit follow the settings (MPESA_EXTRA_PREFIXES, MPESA_MAX_AMOUNT).
+"""
 
 from __future__ import annotations
 
 from copy import deepcopy
 from typing import Any
+
+from bot.config import Settings
+from bot.web.api import grammar
+from bot.web.api.idempotency import KEY_LIMIT, KEY_PATTERN
+from bot.web.api.resources import (
+    DESCRIPTION_LIMIT,
+    HISTORY_MAX_LIMIT,
+    ORDER_ID_LIMIT,
+    REFERENCE_LIMIT,
+)
+from models import OrderStatus, PaymentStatus
+from mpesa.amounts import DEFAULT_MAXIMUM, STK_MINIMUM
+
+MOMENT_DESCRIPTION = (
+    "A date (2026-11-20: its midnight) or a date-time to the minute, second or microsecond "
+    "(2026-11-20T08:00, 2026-11-20T08:00:00.5+03:00, 2026-11-20T05:00:00Z); without an offset "
+    "it is Nairobi time. Years 1900 to 2999."
+)
 
 API_VERSION = "1.0.0"
 
@@ -53,18 +75,38 @@ IDEMPOTENCY_KEY = {
     "in": "header",
     "required": False,
     "description": (
-        "Any unique string (at most 128 characters). The same key and body answer the first "
-        "response again (header Idempotent-Replayed: true); the same key with another body is 409."
+        f"Any unique string of 1 to {KEY_LIMIT} visible ASCII characters (spaces allowed "
+        "inside). The same key and body (JSON compared whatever its key order and spacing) "
+        "answer the first response again (header Idempotent-Replayed: true); the same key with "
+        "another body is 409 idempotency_key_reused; while the first request may still be "
+        "running, 409 idempotency_in_progress."
     ),
-    "schema": {"type": "string", "maxLength": 128},
+    "schema": {"type": "string", "minLength": 1, "maxLength": KEY_LIMIT, "pattern": KEY_PATTERN},
 }
 
+ORDER_ID = {
+    "type": "string",
+    "maxLength": ORDER_ID_LIMIT,
+    "pattern": grammar.NON_BLANK_PATTERN,
+    "description": "The order's code, e.g. HP7K2Q9XAB (case and spaces ignored).",
+    "examples": ["HP7K2Q9XAB"],
+}
 ORDER_ID_PATH = {
     "name": "orderId",
     "in": "path",
     "required": True,
     "description": "The order's code, e.g. HP7K2Q9XAB.",
-    "schema": {"type": "string", "maxLength": 32},
+    "schema": ORDER_ID,
+}
+
+PHONE = {
+    "type": "string",
+    "pattern": "",  # grammar.phone_pattern(MPESA_EXTRA_PREFIXES), filled in per server
+    "description": (
+        "A Safaricom number written 0712345678, 712345678, 254712345678 or +254712345678 "
+        "(the pattern lists Safaricom's ranges; MPESA_EXTRA_PREFIXES adds to them)."
+    ),
+    "examples": ["0712345678"],
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -93,14 +135,27 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "amount": {
                 "type": "integer",
-                "minimum": 1,
-                "description": 'Whole Kenyan shillings (a JSON integer; 1.5 or "150" is 400).',
+                "minimum": STK_MINIMUM,
+                "maximum": DEFAULT_MAXIMUM,  # MPESA_MAX_AMOUNT, filled in per server
+                "description": (
+                    'Whole Kenyan shillings as a JSON integer (1.5, 1500.0 or "150" are 400), '
+                    "at most MPESA_MAX_AMOUNT."
+                ),
                 "examples": [1500],
             },
-            "description": {"type": "string", "maxLength": 255, "examples": ["2 x cooking oil"]},
+            "description": {
+                "type": "string",
+                "maxLength": DESCRIPTION_LIMIT,
+                "pattern": grammar.TEXT_PATTERN,
+                "description": "What the customer sees (no control characters).",
+                "examples": ["2 x cooking oil"],
+            },
             "reference": {
-                **_nullable("string", maxLength=64),
-                "description": "Your own unique id for the order (optional).",
+                **_nullable("string", maxLength=REFERENCE_LIMIT, pattern=grammar.TEXT_PATTERN),
+                "description": (
+                    "Your own unique id for the order (optional; blank is none); a reference "
+                    "already used is 409 conflict."
+                ),
                 "examples": ["SHOP-1043"],
             },
         },
@@ -109,13 +164,9 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["orderId", "paymentMethod", "phoneNumber"],
         "properties": {
-            "orderId": {"type": "string", "maxLength": 32, "examples": ["HP7K2Q9XAB"]},
+            "orderId": ORDER_ID,
             "paymentMethod": {"type": "string", "enum": ["MPESA"]},
-            "phoneNumber": {
-                "type": "string",
-                "description": "A Safaricom number: 0712345678, +254712345678 or 254712345678.",
-                "examples": ["0712345678"],
-            },
+            "phoneNumber": PHONE,
         },
     },
     "Payment": {
@@ -127,21 +178,11 @@ SCHEMAS: dict[str, Any] = {
             "paymentMethod": {"type": "string", "enum": ["MPESA"]},
             "status": {
                 "type": "string",
-                "enum": [
-                    "created",
-                    "pending",
-                    "unknown",
-                    "paid",
-                    "cancelled",
-                    "insufficient_funds",
-                    "wrong_pin",
-                    "timed_out",
-                    "failed",
-                    "review",
-                ],
+                "enum": [status.value for status in PaymentStatus],
                 "description": (
-                    "pending: the phone shows the PIN prompt; unknown: M-Pesa did not answer, "
-                    "we are checking (do not retry); review: paid, but amount or phone differ."
+                    "created: recorded, M-Pesa has not acknowledged it yet; pending: the phone "
+                    "shows the PIN prompt; unknown: M-Pesa did not answer, we are checking (do "
+                    "not retry); review: paid, but amount or phone differ."
                 ),
             },
             "amount": {"type": "integer", "description": "Whole shillings."},
@@ -163,7 +204,7 @@ SCHEMAS: dict[str, Any] = {
             "reference": _nullable("string"),
             "amount": {"type": "integer", "description": "Whole shillings."},
             "description": {"type": "string"},
-            "status": {"type": "string", "enum": ["open", "paid", "cancelled"]},
+            "status": {"type": "string", "enum": [status.value for status in OrderStatus]},
             "paid": {"type": "boolean"},
             "receipt": _nullable("string"),
             "paidAt": _nullable("string", format="date-time"),
@@ -273,31 +314,39 @@ PATHS: dict[str, Any] = {
                 {
                     "name": "phone",
                     "in": "query",
-                    "description": "Only payments from this phone (any usual form).",
-                    "schema": {"type": "string"},
+                    "description": "Only payments from this phone.",
+                    "schema": PHONE,
                 },
                 {
                     "name": "from",
                     "in": "query",
-                    "description": "Created at or after (ISO 8601; no offset means Nairobi time).",
-                    "schema": {"type": "string", "format": "date-time"},
+                    "description": f"Created at or after this. {MOMENT_DESCRIPTION}",
+                    "schema": {"type": "string", "pattern": grammar.MOMENT_PATTERN},
                 },
                 {
                     "name": "to",
                     "in": "query",
-                    "description": "Created before (ISO 8601; no offset means Nairobi time).",
-                    "schema": {"type": "string", "format": "date-time"},
+                    "description": (
+                        f"Created before this (exclusive; after `from` gives an empty page). "
+                        f"{MOMENT_DESCRIPTION}"
+                    ),
+                    "schema": {"type": "string", "pattern": grammar.MOMENT_PATTERN},
                 },
                 {
                     "name": "limit",
                     "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": HISTORY_MAX_LIMIT,
+                        "default": 20,
+                    },
                 },
                 {
                     "name": "cursor",
                     "in": "query",
                     "description": "nextCursor of the previous page.",
-                    "schema": {"type": "string"},
+                    "schema": {"type": "string", "pattern": grammar.CURSOR_PATTERN},
                 },
             ],
             "responses": {
@@ -335,6 +384,16 @@ DOCUMENT: dict[str, Any] = {
 }
 
 
-def openapi_document() -> dict[str, Any]:
-    """A fresh copy of the OpenAPI document (callers may change it)."""
-    return deepcopy(DOCUMENT)
+def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
+    """A fresh OpenAPI document for a server with ``settings`` (defaults: the default settings)."""
+    document = deepcopy(DOCUMENT)
+    extra = settings.mpesa_extra_prefixes if settings is not None else []
+    maximum = settings.mpesa_max_amount if settings is not None else DEFAULT_MAXIMUM
+    schemas = document["components"]["schemas"]
+    schemas["CreateOrder"]["properties"]["amount"]["maximum"] = maximum
+    pattern = grammar.phone_pattern(extra)
+    schemas["InitiatePayment"]["properties"]["phoneNumber"]["pattern"] = pattern
+    for parameter in document["paths"]["/payments/history"]["get"]["parameters"]:
+        if parameter["name"] == "phone":
+            parameter["schema"]["pattern"] = pattern
+    return document

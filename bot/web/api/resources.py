@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.web.api import grammar
 from bot.web.api.errors import ApiError
 from models import Order, OrderStatus, Payment, PaymentStatus
-from mpesa.phone import mask_msisdn
+from mpesa.phone import PhoneError, mask_msisdn, normalize_msisdn
 from mpesa.security import NAIROBI
 
 PAYMENT_METHODS = ("MPESA",)
@@ -19,7 +18,7 @@ REFERENCE_LIMIT = 64
 ORDER_ID_LIMIT = 32
 HISTORY_DEFAULT_LIMIT = 20
 HISTORY_MAX_LIMIT = 100
-_CURSOR = re.compile(r"p([0-9]{1,10})")
+_TEXT = re.compile(grammar.TEXT_PATTERN)
 
 
 def invalid(message: str, field: str) -> ApiError:
@@ -49,15 +48,35 @@ def text_field(
         raise invalid(f"{field} must be a string.", field=field)
     if len(value) > limit:
         raise invalid(f"{field} is longer than {limit} characters.", field=field)
+    if not _TEXT.fullmatch(value):
+        raise invalid(f"{field} must not contain control characters.", field=field)
     return value
 
 
 def order_id(value: Any, field: str = "orderId") -> str:
-    """An order code as the shop sends it (validated loosely; the lookup decides if it exists)."""
+    """An order code as the shop sends it (its form checked; the lookup decides if it exists)."""
     text = text_field({field: value}, field, limit=ORDER_ID_LIMIT)
     if not text or not text.strip():
         raise invalid("orderId is required.", field=field)
     return text.strip()
+
+
+def phone_param(value: Any, field: str, *, extra_prefixes: list[str]) -> str:
+    """A Safaricom number as the API takes it, as "2547XXXXXXXX"; 400 naming ``field`` if not."""
+    if not isinstance(value, str) or not value:
+        raise invalid(f"{field} is required, e.g. 0712345678.", field=field)
+    try:
+        msisdn = normalize_msisdn(value, extra_prefixes=extra_prefixes)
+    except PhoneError as exc:
+        raise invalid(str(exc), field=field) from None
+    if not grammar.PHONE_SHAPE.fullmatch(value):
+        # a number the chat would read, in a form the API does not take (spaces, dashes, 00...)
+        local = "0" + msisdn[3:]
+        raise invalid(
+            f"Write {field} as digits only: {local}, {msisdn[3:]}, {msisdn} or +{msisdn}.",
+            field=field,
+        )
+    return msisdn
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -105,43 +124,37 @@ def order_resource(
 
 def encode_cursor(last_id: int) -> str:
     """The opaque cursor for the page after the payment with ``last_id``."""
-    return base64.urlsafe_b64encode(f"p{last_id}".encode()).decode().rstrip("=")
+    return grammar.encode_cursor(last_id)
 
 
 def decode_cursor(cursor: str) -> int:
     """The payment id a cursor continues before; 400 (field cursor) when it is not ours."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
-    except (ValueError, UnicodeError, binascii.Error):
-        text = ""
-    match = _CURSOR.fullmatch(text)
-    if match is None:
+    before_id = grammar.decode_cursor(cursor)
+    if before_id is None:
         raise invalid("The cursor is not one this API returned.", field="cursor")
-    return int(match.group(1))
+    return before_id
 
 
 def moment(raw: str, field: str) -> datetime:
-    """An ISO 8601 date or date-time; without an offset it is Nairobi time. Returned in UTC."""
-    try:
-        value = datetime.fromisoformat(raw.strip())
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=NAIROBI)
-        return value.astimezone(UTC)
-    except (ValueError, OverflowError):
+    """A date or date-time (see grammar.MOMENT_PATTERN); no offset means Nairobi. In UTC."""
+    value = grammar.parse_moment(raw, local=NAIROBI)
+    if value is None:
         raise invalid(
-            f"{field} must be an ISO 8601 date or date-time, e.g. 2026-11-20T08:00:00+03:00.",
+            f"{field} must be a date (2026-11-20) or a date-time (2026-11-20T08:00, "
+            "2026-11-20T08:00:00+03:00, 2026-11-20T05:00:00Z); without an offset it is "
+            "Nairobi time.",
             field=field,
-        ) from None
+        )
+    return value.astimezone(UTC)
 
 
 def limit_param(raw: str | None) -> int:
     """The page size: 1 to 100, default 20."""
     if raw is None:
         return HISTORY_DEFAULT_LIMIT
-    if not re.fullmatch(r"[0-9]{1,4}", raw.strip()):
+    if not grammar.LIMIT_PATTERN.fullmatch(raw):
         raise invalid(f"limit must be a whole number from 1 to {HISTORY_MAX_LIMIT}.", "limit")
-    value = int(raw.strip())
+    value = int(raw)
     if not 1 <= value <= HISTORY_MAX_LIMIT:
         raise invalid(f"limit must be a whole number from 1 to {HISTORY_MAX_LIMIT}.", "limit")
     return value

@@ -6,7 +6,6 @@ ServiceErrors or ApiErrors that the error middleware turns into the one JSON err
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -14,9 +13,10 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import Settings
-from bot.services.api_keys import actor_for_key
+from bot.services.api_keys import actor_for_key, key_prefix
 from bot.services.audit import audit
 from bot.services.errors import ServiceError
+from bot.services.idempotency import parse_json
 from bot.web.api.errors import (
     ApiError,
     Handler,
@@ -26,7 +26,7 @@ from bot.web.api.errors import (
 )
 from bot.web.api.idempotency import idempotency_middleware
 from bot.web.api.openapi import openapi_document
-from bot.web.api.ratelimit import RateLimiter, retry_after_header
+from bot.web.api.ratelimit import AuthThrottle, RateLimiter, retry_after_header
 from bot.web.api.resources import (
     PAYMENT_METHODS,
     decode_cursor,
@@ -37,12 +37,12 @@ from bot.web.api.resources import (
     order_id,
     order_resource,
     payment_resource,
+    phone_param,
     text_field,
     whole_shillings,
 )
-from bot.web.routes import SERVICES
+from bot.web.routes import CLIENT_ADDRESS, SERVICES
 from models import ApiKey, Order, Payment, PaymentStatus
-from mpesa.phone import PhoneError, normalize_msisdn
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,13 @@ OPENAPI_ROUTE = "openapi"
 BOT_USERNAME: web.AppKey[Any] = web.AppKey("bot_username", object)
 SETTINGS: web.AppKey[Settings] = web.AppKey("api_settings", Settings)
 RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("api_rate_limiter", RateLimiter)
+AUTH_THROTTLE: web.AppKey[AuthThrottle] = web.AppKey("api_auth_throttle", AuthThrottle)
 API_KEY: web.RequestKey[ApiKey] = web.RequestKey("api_key", ApiKey)
 AUDIT_SUBJECT: web.RequestKey[str] = web.RequestKey("api_audit_subject", str)
 
+HISTORY_PARAMS = ("status", "phone", "from", "to", "limit", "cursor")
+# the query parameters each operation takes; any other is refused
+QUERY_PARAMS = {"payments.history": HISTORY_PARAMS}
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="mpesa-bot"'}
 
 
@@ -73,10 +77,13 @@ def register_api(
             authenticate,
             idempotency_middleware(lambda r: _services(r).idempotency, lambda r: r[API_KEY].id),
             json_errors,  # inside too: idempotency and audit see refusals as responses
+            known_query,
         ]
     )
     api[SETTINGS] = settings
     api[RATE_LIMITER] = rate_limiter or RateLimiter(settings.api_rate_limit_per_minute)
+    api[AUTH_THROTTLE] = AuthThrottle(settings.api_auth_failures_per_minute)
+    app.on_shutdown.append(_flush_auth_failures)
     if bot_username is not None:
         app[BOT_USERNAME] = bot_username
     # no automatic HEAD routes: every method served is a documented, named operation
@@ -94,6 +101,13 @@ def register_api(
     return api
 
 
+async def _flush_auth_failures(app: web.Application) -> None:
+    """At shutdown (the database still open): audit the failed authentications counted so far."""
+    api_keys = getattr(app.get(SERVICES), "api_keys", None)
+    if api_keys is not None:
+        await api_keys.flush_failures(everything=True)
+
+
 # -- middleware ---------------------------------------------------------------------------------
 
 
@@ -104,16 +118,33 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if request.match_info.http_exception is not None or route == OPENAPI_ROUTE:
         return await handler(request)  # unknown paths answer 404/405 without looking at keys
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    address = request.config_dict[CLIENT_ADDRESS](request)
+    prefix = key_prefix(token)
+    throttle = request.config_dict[AUTH_THROTTLE]
+    wait_s = throttle.wait_s(address, prefix)
+    if wait_s > 0:
+        # refused before any lookup: a guessing client costs nothing and learns nothing
+        _services(request).api_keys.failures.note(None, prefix or "-", address, "throttled")
+        raise ApiError(
+            429,
+            "rate_limited",
+            "Too many failed authentications from this address or for this key; "
+            f"wait {retry_after_header(wait_s)} s.",
+            headers={"Retry-After": retry_after_header(wait_s)},
+        )
+    if not token:
+        throttle.failed(address, None)
         raise ApiError(
             401,
             "unauthorized",
             "Send your API key as 'Authorization: Bearer <key>'.",
             headers=UNAUTHORIZED_HEADERS,
         )
-    key = await request.config_dict[SERVICES].api_keys.authenticate(token.strip())
+    key = await _services(request).api_keys.authenticate(token, address=address)
     if key is None:
-        log.warning("api.auth_refused path=%s", request.path)
+        throttle.failed(address, prefix)
+        log.info("api.auth_refused path=%s address=%s", request.path, address)
         raise ApiError(
             401, "unauthorized", "The API key is wrong or revoked.", headers=UNAUTHORIZED_HEADERS
         )
@@ -146,12 +177,26 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     return response
 
 
+@web.middleware
+async def known_query(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse query parameters the operation does not take (a typo must not filter nothing)."""
+    if request.match_info.http_exception is None:
+        allowed = QUERY_PARAMS.get(request.match_info.route.name, ())
+        unknown = sorted(name for name in request.rel_url.query if name not in allowed)
+        if unknown:
+            takes = f"it takes {', '.join(allowed)}" if allowed else "it takes none"
+            raise invalid(
+                f"Unknown query parameter {unknown[0][:40]!r}; {takes}.", field=unknown[0][:40]
+            )
+    return await handler(request)
+
+
 # -- handlers -----------------------------------------------------------------------------------
 
 
 async def openapi(request: web.Request) -> web.Response:
     """GET /api/v1/openapi.json: the OpenAPI 3 document of this API."""
-    return web.json_response(openapi_document())
+    return web.json_response(openapi_document(request.config_dict[SETTINGS]))
 
 
 async def create_order(request: web.Request) -> web.Response:
@@ -180,9 +225,9 @@ async def initiate_payment(request: web.Request) -> web.Response:
         raise invalid(
             f"paymentMethod must be one of {', '.join(PAYMENT_METHODS)}.", field="paymentMethod"
         )
+    settings = request.config_dict[SETTINGS]
     raw_phone = body.get("phoneNumber")
-    if not isinstance(raw_phone, str):
-        raise invalid("phoneNumber is required, e.g. 0712345678.", field="phoneNumber")
+    phone_param(raw_phone, "phoneNumber", extra_prefixes=settings.mpesa_extra_prefixes)
     actor = _actor(request)
     order = await _services(request).orders.get_by_code(code)
     request[AUDIT_SUBJECT] = f"order:{order.id}"
@@ -213,25 +258,23 @@ async def retry_payment(request: web.Request) -> web.Response:
 async def payment_history(request: web.Request) -> web.Response:
     """GET /api/v1/payments/history: payments newest first, filtered, a page at a time."""
     params = request.rel_url.query
+    for name in HISTORY_PARAMS:
+        if params.get(name) == "":
+            raise invalid(f"{name} is empty; leave it out to not filter by it.", field=name)
     status = None
-    if params.get("status"):
+    if "status" in params:
         try:
-            status = PaymentStatus(params["status"].strip().lower())
+            status = PaymentStatus(params["status"])
         except ValueError:
             known = ", ".join(s.value for s in PaymentStatus)
             raise invalid(f"status must be one of {known}.", field="status") from None
     msisdn = None
-    if params.get("phone"):
+    if "phone" in params:
         settings = request.config_dict[SETTINGS]
-        try:
-            msisdn = normalize_msisdn(params["phone"], extra_prefixes=settings.mpesa_extra_prefixes)
-        except PhoneError as exc:
-            raise invalid(str(exc), field="phone") from None
-    start = moment(params["from"], "from") if params.get("from") else None
-    end = moment(params["to"], "to") if params.get("to") else None
-    if start is not None and end is not None and start > end:
-        raise invalid("from must not be after to.", field="to")
-    before_id = decode_cursor(params["cursor"]) if params.get("cursor") else None
+        msisdn = phone_param(params["phone"], "phone", extra_prefixes=settings.mpesa_extra_prefixes)
+    start = moment(params["from"], "from") if "from" in params else None
+    end = moment(params["to"], "to") if "to" in params else None
+    before_id = decode_cursor(params["cursor"]) if "cursor" in params else None
     page = await _services(request).reports.payment_page(
         status=status,
         msisdn=msisdn,
@@ -252,7 +295,7 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object; 400 (code invalid_json) otherwise."""
     raw = await request.read()
     try:
-        body = json.loads(raw)
+        body = parse_json(raw)
     except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
 from bot.services.container import build_services
@@ -138,3 +139,97 @@ def test_the_bucket_refills_evenly_up_to_its_size() -> None:
 @pytest.mark.parametrize(("wait_s", "header"), [(0.01, "1"), (1.0, "1"), (1.2, "2"), (30.0, "30")])
 def test_retry_after_is_whole_seconds_rounded_up(wait_s, header) -> None:
     assert retry_after_header(wait_s) == header
+
+
+@pytest.fixture
+async def guarded(db, aiohttp_client, settings):
+    """An app allowing 3 failed authentications a minute, behind a trusted proxy (XFF read)."""
+    strict = settings.model_copy(
+        update={"api_auth_failures_per_minute": 3, "trusted_proxies": ["127.0.0.1"]}
+    )
+    services = build_services(strict, daraja=FakeDaraja(), channels={})
+    _, token = await services.api_keys.create("shop")
+    client = await aiohttp_client(create_app(services, settings=strict))
+    return client, services, token
+
+
+def wrong_secret(token: str) -> str:
+    return token[:-4] + ("aaaa" if not token.endswith("aaaa") else "bbbb")
+
+
+async def call(client, key: str, address: str) -> int:
+    headers = {"Authorization": f"Bearer {key}", "X-Forwarded-For": address}
+    return (await client.get(HISTORY, headers=headers)).status
+
+
+async def test_failures_from_one_address_are_throttled_even_with_the_right_key(guarded) -> None:
+    client, _, token = guarded
+    strangers = [f"mpb_{n:012x}_" + "x" * 43 for n in range(4)]
+
+    statuses = [await call(client, key, "203.0.113.5") for key in strangers]
+    right_key = await client.get(
+        HISTORY, headers={"Authorization": f"Bearer {token}", "X-Forwarded-For": "203.0.113.5"}
+    )
+    elsewhere = await call(client, token, "198.51.100.9")
+
+    assert statuses == [401, 401, 401, 429]
+    assert right_key.status == 429
+    assert right_key.headers["Retry-After"] == "20"
+    assert (await right_key.json())["error"]["code"] == "rate_limited"
+    assert elsewhere == 200
+
+
+async def test_failures_for_one_key_prefix_are_throttled_from_any_address(guarded) -> None:
+    client, _, token = guarded
+    forged = wrong_secret(token)
+
+    statuses = [await call(client, forged, f"203.0.113.{n}") for n in range(4)]
+    other_prefix = await call(client, "mpb_0123456789ab_" + "x" * 43, "203.0.113.99")
+
+    assert statuses == [401, 401, 401, 429]
+    assert other_prefix == 401
+
+
+async def test_missing_keys_count_against_the_address_too(guarded) -> None:
+    client, _, _ = guarded
+
+    statuses = [
+        (await client.get(HISTORY, headers={"X-Forwarded-For": "203.0.113.5"})).status
+        for _ in range(4)
+    ]
+
+    assert statuses == [401, 401, 401, 429]
+
+
+async def test_a_flood_of_failures_writes_nothing_until_one_row_per_window(guarded) -> None:
+    client, services, token = guarded
+    forged = wrong_secret(token)
+
+    statuses = [await call(client, forged, "203.0.113.5") for _ in range(20)]
+    during = await AuditEvent.filter(action="api.auth").count()
+    await services.api_keys.flush_failures(everything=True)
+
+    rows = await AuditEvent.filter(action="api.auth").order_by("actor")
+    assert (statuses.count(401), statuses.count(429), during) == (3, 17, 0)
+    assert [(r.actor, r.detail["failures"], r.detail["reasons"]) for r in rows] == [
+        ("api:shop", 3, {"wrong secret": 3}),
+        ("api:unknown", 17, {"throttled": 17}),
+    ]
+
+
+async def test_failures_still_counted_are_audited_at_shutdown(db, aiohttp_server, settings) -> None:
+    services = build_services(settings, daraja=FakeDaraja(), channels={})
+    server = await aiohttp_server(create_app(services, settings=settings))
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            server.make_url(HISTORY),
+            headers={"Authorization": "Bearer mpb_0123456789ab_" + "x" * 43},
+        ) as response,
+    ):
+        assert response.status == 401
+
+    await server.close()
+
+    row = await AuditEvent.get(action="api.auth")
+    assert (row.actor, row.detail["failures"]) == ("api:unknown", 1)

@@ -119,11 +119,14 @@ async def test_other_values_in_the_same_layout_are_another_request(api) -> None:
     headers = {**api.headers, "Idempotency-Key": "order-values", "Content-Type": "application/json"}
     await api.client.post(ORDERS, data=b'{"amount": 1500, "description": "a"}', headers=headers)
 
-    # 1500.0 is refused by the API, so it must not be mistaken for 1500 either
-    other = await api.client.post(
+    same = await api.client.post(
         ORDERS, data=b'{"amount": 1500.0, "description": "a"}', headers=headers
     )
+    other = await api.client.post(
+        ORDERS, data=b'{"amount": 1500.5, "description": "a"}', headers=headers
+    )
 
+    assert same.headers["Idempotent-Replayed"] == "true"  # JSON's 1500.0 is the integer 1500
     assert (await other.json())["error"]["code"] == "idempotency_key_reused"
 
 

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from bot.services import api_keys
 from bot.services.api_keys import ApiKeyService
 from bot.services.errors import Conflict, InvalidInput, NotFound
 from models import ApiKey, AuditEvent
@@ -57,13 +58,63 @@ async def test_authenticate_refuses_what_is_not_a_key(db, keys, token) -> None:
     assert await keys.authenticate(token) is None
 
 
-async def test_a_key_with_a_wrong_secret_is_refused_and_audited(db, keys) -> None:
+async def test_failed_authentications_are_audited_once_per_window(db, keys, clock) -> None:
     _, token = await keys.create("shop")
     forged = token[:-4] + ("aaaa" if not token.endswith("aaaa") else "bbbb")
+    stranger = "mpb_0123456789ab_" + "x" * 43
 
+    results = [await keys.authenticate(forged, address="10.0.0.7") for _ in range(3)]
+    results.append(await keys.authenticate(stranger, address="10.0.0.7"))
+    before = await AuditEvent.filter(action="api.auth").count()
+    assert await keys.flush_failures() == 0  # the window is still open
+    clock.advance(60)
+    flushed = await keys.flush_failures()
+
+    rows = await AuditEvent.filter(action="api.auth").order_by("actor")
+    assert (results, before, flushed) == ([None] * 4, 0, 2)
+    assert [(r.actor, r.outcome, r.detail["failures"], r.detail["reasons"]) for r in rows] == [
+        ("api:shop", "refused", 3, {"wrong secret": 3}),
+        ("api:unknown", "refused", 1, {"unknown prefix": 1}),
+    ]
+    assert {r.detail["address"] for r in rows} == {"10.0.0.7"}
+    assert forged not in str([r.detail for r in rows])  # the secret part is never kept
+    assert await keys.flush_failures() == 0
+
+
+async def test_a_revoked_key_with_its_right_secret_is_counted_as_revoked(db, keys, clock) -> None:
+    _, token = await keys.create("shop")
+    await keys.revoke("shop")
+
+    assert await keys.authenticate(token, address="10.0.0.7") is None
+    await keys.flush_failures(everything=True)
+
+    row = await AuditEvent.get(action="api.auth")
+    assert (row.actor, row.detail["reasons"]) == ("api:shop", {"revoked": 1})
+
+
+async def test_a_known_and_an_unknown_prefix_do_the_same_work(db, keys, monkeypatch) -> None:
+    _, token = await keys.create("shop")
+    hashed: list[str] = []
+    real_hash = api_keys.hash_key
+    monkeypatch.setattr(api_keys, "hash_key", lambda text: hashed.append(text) or real_hash(text))
+    compared: list[tuple[int, int]] = []
+    real_compare = api_keys.hmac.compare_digest
+
+    def compare(a: str, b: str) -> bool:
+        compared.append((len(a), len(b)))
+        return real_compare(a, b)
+
+    monkeypatch.setattr(api_keys.hmac, "compare_digest", compare)
+    forged = token[:-4] + ("aaaa" if not token.endswith("aaaa") else "bbbb")
+    stranger = "mpb_0123456789ab_" + token.split("_", 2)[2]
+
+    writes_before = await AuditEvent.all().count()
     assert await keys.authenticate(forged) is None
-    refused = await AuditEvent.filter(action="api.auth").values_list("actor", "outcome")
-    assert refused == [("api:shop", "refused")]
+    assert await keys.authenticate(stranger) is None
+
+    assert [len(text) for text in hashed] == [len(forged), len(stranger)]
+    assert compared == [(64, 64), (64, 64)]
+    assert await AuditEvent.all().count() == writes_before  # nothing written on failure
 
 
 async def test_a_revoked_key_stops_working_at_once(db, keys, clock) -> None:

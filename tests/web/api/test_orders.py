@@ -30,13 +30,35 @@ async def test_an_order_is_created_with_its_code_and_deep_link(api) -> None:
     assert creates == ["api:shop"]
 
 
+@pytest.mark.parametrize("raw", [b"1500", b"1500.0", b"1.5e3", b"15E2", b"1500.000"])
+async def test_a_whole_number_is_an_amount_however_json_spells_it(api, raw) -> None:
+    body = b'{"amount": ' + raw + b', "description": "x"}'
+    headers = {**api.headers, "Content-Type": "application/json"}
+
+    response = await api.client.post(ORDERS, data=body, headers=headers)
+
+    assert (response.status, (await response.json())["amount"]) == (201, 1500)
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("raw", [b"1500.5", b"1500.0000000000001", b"1e400", b"NaN", b"1e-3"])
+async def test_a_fraction_is_never_rounded_into_an_amount(api, raw) -> None:
+    body = b'{"amount": ' + raw + b', "description": "x"}'
+    headers = {**api.headers, "Content-Type": "application/json"}
+
+    response = await api.client.post(ORDERS, data=body, headers=headers)
+
+    assert (response.status, (await response.json())["error"]["field"]) == (400, "amount")
+    assert await Order.all().count() == 0
+
+
 @SQLITE_ONLY
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"amount": "1500", "description": "x"}, "amount"),
         ({"amount": 1.5, "description": "x"}, "amount"),
-        ({"amount": 1500.0, "description": "x"}, "amount"),
+        ({"amount": 1500.5, "description": "x"}, "amount"),
         ({"amount": True, "description": "x"}, "amount"),
         ({"amount": None, "description": "x"}, "amount"),
         ({"description": "x"}, "amount"),
@@ -49,6 +71,8 @@ async def test_an_order_is_created_with_its_code_and_deep_link(api) -> None:
         ({"amount": 1500, "description": "x" * 256}, "description"),
         ({"amount": 1500, "description": "x", "reference": 7}, "reference"),
         ({"amount": 1500, "description": "x", "reference": "r" * 65}, "reference"),
+        ({"amount": 1500, "description": "a\x00b"}, "description"),
+        ({"amount": 1500, "description": "x", "reference": "r\x1b"}, "reference"),
     ],
 )
 async def test_invalid_fields_are_400_naming_the_field(api, body, field) -> None:

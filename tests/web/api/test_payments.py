@@ -28,7 +28,7 @@ async def settle(api: Any, payment_id: int, result_code: int = 0, amount: int = 
 async def test_initiate_sends_an_stk_push_for_the_order_amount(api) -> None:
     order = await create_order(api, 1500)
 
-    response = await initiate(api, order["orderId"], phone="+254 708 374 149")
+    response = await initiate(api, order["orderId"], phone="+254708374149")
 
     assert response.status == 201
     payment = await response.json()
@@ -94,6 +94,30 @@ async def test_the_phone_refusal_says_why(api) -> None:
     assert (await response.json())["error"]["message"] == (
         "0712 34 is too short for a Kenyan mobile number"
     )
+
+
+@pytest.mark.parametrize("phone", ["0708374149", "708374149", "254708374149", "+254708374149"])
+async def test_the_four_documented_phone_forms_are_taken(api, phone) -> None:
+    order = await create_order(api)
+
+    response = await initiate(api, order["orderId"], phone=phone)
+
+    assert response.status == 201
+    assert api.daraja.called("stk_push")[0]["msisdn"] == "254708374149"
+
+
+@pytest.mark.parametrize("phone", ["+254 708 374 149", "0708-374-149", "00254708374149"])
+async def test_a_phone_with_signs_is_400_showing_the_forms_taken(api, phone) -> None:
+    order = await create_order(api)
+
+    response = await initiate(api, order["orderId"], phone=phone)
+
+    error = (await response.json())["error"]
+    assert (response.status, error["field"]) == (400, "phoneNumber")
+    assert error["message"] == (
+        "Write phoneNumber as digits only: 0708374149, 708374149, 254708374149 or +254708374149."
+    )
+    assert api.daraja.called("stk_push") == []
 
 
 async def test_an_unknown_order_is_404(api) -> None:

@@ -1,5 +1,6 @@
 """Property-based: requests generated from the OpenAPI document never make the API fail (5xx),
-and every answer matches the document. Bounded (few examples, fixed seed) to keep `make test` fast.
+every answer matches the document, what the document allows is never refused as malformed (400)
+and what it forbids is never accepted. Bounded (few examples, fixed seed) to keep `make test` fast.
 
 Schemathesis sends with `requests` (blocking), so it runs in a thread while the event loop serves
 the app on 127.0.0.1 over the test's real database; FakeDaraja answers every STK Push.
@@ -16,13 +17,29 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from bot.web.api.openapi import openapi_document
 from tests.web.api.conftest import create_order
 
 EXAMPLES_PER_OPERATION = 20
-CHECKS = [not_a_server_error, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    # the document is exactly the server: valid data is never 400, invalid data never 2xx
+    positive_data_acceptance,
+    negative_data_rejection,
+]
 
 
 def fuzz(base_url: str, headers: dict[str, str], order_code: str) -> list[str]:
