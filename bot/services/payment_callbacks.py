@@ -32,7 +32,7 @@ from mpesa.callbacks import StkCallback
 from mpesa.codes import ResultCategory, ResultInfo, describe_result, is_still_processing
 from mpesa.errors import DarajaError
 from mpesa.models import StkQueryResponse
-from mpesa.phone import mask_msisdn, reported_phone_matches
+from mpesa.phone import mask_id, mask_msisdn, reported_phone_matches
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +326,7 @@ class PaymentSettler:
             assert payment is not None
             return await self._confirm_by_query(payment, cb, verdict.info)
         if isinstance(verdict, NoChange) and verdict.outcome is ApplyOutcome.UNMATCHED:
-            log.info("stk.callback_unmatched checkout=%s", cb.checkout_request_id)
+            log.info("stk.callback_unmatched checkout=%s", mask_id(cb.checkout_request_id))
         return await self.carry_out(payment, verdict, source="callback", cb=cb)
 
     async def apply_query_answer(
@@ -421,7 +421,9 @@ class PaymentSettler:
             answer = await self._daraja.stk_query(cb.checkout_request_id)
         except DarajaError as exc:
             log.warning(
-                "stk.confirm_query_failed checkout=%s error=%s", cb.checkout_request_id, exc
+                "stk.confirm_query_failed checkout=%s error=%s",
+                mask_id(cb.checkout_request_id),
+                exc,
             )
             return None
         if answer.pending or not answer.result_code:

@@ -19,7 +19,7 @@ from models import CallbackInbox, CallbackKind, InboxStatus, Payment, PaymentSta
 from mpesa.callbacks import StkCallback, parse_stk_callback
 from mpesa.codes import ResultCategory, describe_result
 from mpesa.errors import CallbackParseError
-from mpesa.phone import reported_phone_matches
+from mpesa.phone import mask_id, reported_phone_matches
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +94,15 @@ class StkLinker:
         if len(pushes) != 1:
             if pushes:
                 log.info(
-                    "stk.link_ambiguous checkout=%s pushes=%d", cb.checkout_request_id, len(pushes)
+                    "stk.link_ambiguous checkout=%s pushes=%d",
+                    mask_id(cb.checkout_request_id),
+                    len(pushes),
                 )
             return None
         payment = pushes[0]
         if len(await self.candidates_for(payment)) > 0:
             return None  # an earlier callback fits it too: an admin picks
-        log.info("stk.linked payment=%s checkout=%s", payment.id, cb.checkout_request_id)
+        log.info("stk.linked payment=%s checkout=%s", payment.id, mask_id(cb.checkout_request_id))
         return await self._settler.link(payment, cb)
 
     async def on_unknown(self, payment: Payment) -> ApplyOutcome | None:
@@ -124,7 +126,7 @@ class StkLinker:
         log.info(
             "stk.linked payment=%s checkout=%s inbox=%s",
             payment.id,
-            candidate.callback.checkout_request_id,
+            mask_id(candidate.callback.checkout_request_id),
             candidate.inbox_id,
         )
         return await self._settler.link(payment, candidate.callback)
