@@ -140,7 +140,7 @@ async def test_api_payouts_reversals_and_c2b_log_no_phone_and_no_secret(
             "0711 222 333", "500", initiator_telegram_id=1001, reason="Refund", chat_id=1001
         )
         await services.payouts.confirm_payout(payout.id, by_telegram_id=1001)
-        await services.accounts.reverse(paid.receipt, by_telegram_id=1001, chat_id=1001)
+        await services.reversals.reverse(paid.receipt, by_telegram_id=1001, chat_id=1001)
         await services.accounts.request_balance(by_telegram_id=1001, chat_id=1001)
         await runtime.daraja.c2b_register_urls()
         await runtime.daraja.c2b_simulate(msisdn="254790000111", amount=75, bill_ref_number="HP1")
