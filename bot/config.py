@@ -19,8 +19,13 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from airtel.security import HashInput, RsaPadding
+
 SANDBOX_BASE_URL = "https://sandbox.safaricom.co.ke"
 PRODUCTION_BASE_URL = "https://api.safaricom.co.ke"
+# no Kenyan host is known: the pan-African hosts serve KE with X-Country: KE (airtel.md §1)
+AIRTEL_UAT_BASE_URL = "https://openapiuat.airtel.africa"
+AIRTEL_PRODUCTION_BASE_URL = "https://openapi.airtel.africa"
 
 # Daraja's documented field limits (daraja.md §6.1, §14).
 ACCOUNT_REFERENCE_LIMIT = 12
@@ -54,6 +59,20 @@ class MpesaEnvironment(StrEnum):
 
     SANDBOX = "sandbox"
     PRODUCTION = "production"
+
+
+class AirtelEnvironment(StrEnum):
+    """Which Airtel Open API the business talks to (airtel.md §1)."""
+
+    UAT = "uat"
+    PRODUCTION = "production"
+
+
+class AirtelVersion(StrEnum):
+    """Airtel API versions: v1 is what most integrations use, v2 what the docs recommend."""
+
+    V1 = "v1"
+    V2 = "v2"
 
 
 class SmtpSecurity(StrEnum):
@@ -124,6 +143,34 @@ class Settings(BaseSettings):
     mpesa_extra_prefixes: CommaList = Field(default_factory=list)
     mpesa_confirm_by_query: bool | None = None
     mpesa_timeout_s: float = Field(default=30.0, gt=0)
+
+    # Airtel Money (a second provider; off unless AIRTEL_ENABLED)
+    airtel_enabled: bool = False
+    airtel_environment: AirtelEnvironment = AirtelEnvironment.UAT
+    airtel_base_url: str | None = None
+    airtel_client_id: SecretStr | None = None
+    airtel_client_secret: SecretStr | None = None
+    airtel_country: str = "KE"
+    airtel_currency: str = "KES"
+    airtel_disbursement_pin: SecretStr | None = None
+    airtel_public_key_path: Path | None = None
+    # the choices the reference marks unconfirmed for Kenya, with its most likely value
+    airtel_pin_padding: RsaPadding = RsaPadding.PKCS1V15
+    airtel_signing: bool = False
+    airtel_signing_padding: RsaPadding = RsaPadding.PKCS1V15
+    airtel_callback_hash_key: SecretStr | None = None
+    airtel_callback_hash_input: CommaList = Field(
+        default_factory=lambda: [HashInput.TRANSACTION_JSON.value]
+    )
+    airtel_collection_version: AirtelVersion = AirtelVersion.V1
+    airtel_disbursement_version: AirtelVersion = AirtelVersion.V1
+    airtel_max_amount: int = Field(default=250_000, ge=10)
+    airtel_extra_prefixes: CommaList = Field(default_factory=list)
+    airtel_confirm_by_enquiry: bool | None = None
+    airtel_timeout_s: float = Field(default=30.0, gt=0)
+    airtel_enquiry_after_s: float = Field(default=180.0, ge=0)
+    airtel_enquiry_every_s: float = Field(default=60.0, gt=0)
+    airtel_enquiry_max_attempts: int = Field(default=15, ge=1)
 
     # Our web server (Daraja callbacks, Telegram webhook, health, metrics, API)
     public_base_url: str | None = Field(
@@ -199,6 +246,8 @@ class Settings(BaseSettings):
     _split = field_validator(
         "admin_telegram_ids",
         "mpesa_extra_prefixes",
+        "airtel_extra_prefixes",
+        "airtel_callback_hash_input",
         "callback_allowed_networks",
         "trusted_proxies",
         "admin_emails",
@@ -253,7 +302,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a shortcode (5 to 7 digits)")
         return value
 
-    @field_validator("telegram_api_base_url", "mpesa_base_url", "at_base_url")
+    @field_validator("telegram_api_base_url", "mpesa_base_url", "airtel_base_url", "at_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
@@ -319,12 +368,51 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not an IP address or network") from exc
         return value
 
-    @field_validator("mpesa_extra_prefixes")
+    @field_validator("mpesa_extra_prefixes", "airtel_extra_prefixes")
     @classmethod
     def _prefixes(cls, value: list[str]) -> list[str]:
         for item in value:
             if not item.isdigit():
                 raise ValueError(f"{item!r} is not a phone prefix like 0733 or 254733")
+            if len(normalized_prefix(item)) < 5:
+                raise ValueError(f"{item!r} is too short; use 3+ digits like 073")
+        return value
+
+    @field_validator("airtel_callback_hash_input")
+    @classmethod
+    def _hash_inputs(cls, value: list[str]) -> list[str]:
+        known = [choice.value for choice in HashInput]
+        if not value:
+            raise ValueError(f"give at least one of {', '.join(known)}")
+        for item in value:
+            if item not in known:
+                raise ValueError(f"{item!r} is not one of {', '.join(known)}")
+        return value
+
+    @field_validator("airtel_country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        value = value.strip().upper()
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError(f"{value!r} is not a two-letter country code like KE")
+        return value
+
+    @field_validator("airtel_currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        value = value.strip().upper()
+        if len(value) != 3 or not value.isalpha():
+            raise ValueError(f"{value!r} is not a three-letter currency code like KES")
+        return value
+
+    @field_validator("airtel_disbursement_pin")
+    @classmethod
+    def _pin(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        pin = value.get_secret_value()
+        if len(pin) != 4 or not pin.isdigit():
+            raise ValueError("must be the 4 digits set in the Airtel portal")
         return value
 
     @field_validator("mpesa_account_reference", "mpesa_transaction_desc", "business_name")
@@ -361,6 +449,16 @@ class Settings(BaseSettings):
             problems.append("SMTP_USERNAME and SMTP_PASSWORD: give both, or neither")
         if self.mpesa_cert_path is not None and not self.mpesa_cert_path.is_file():
             problems.append(f"MPESA_CERT_PATH: no file at {self.mpesa_cert_path}")
+        if self.airtel_public_key_path is not None and not self.airtel_public_key_path.is_file():
+            problems.append(f"AIRTEL_PUBLIC_KEY_PATH: no file at {self.airtel_public_key_path}")
+        both = {normalized_prefix(p) for p in self.mpesa_extra_prefixes} & {
+            normalized_prefix(p) for p in self.airtel_extra_prefixes
+        }
+        if both:
+            problems.append(
+                "AIRTEL_EXTRA_PREFIXES and MPESA_EXTRA_PREFIXES: "
+                f"{', '.join(sorted(both))} is in both; a number has one provider"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -380,6 +478,27 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         """True when real money moves."""
         return self.mpesa_environment is MpesaEnvironment.PRODUCTION
+
+    @property
+    def airtel_api_base_url(self) -> str:
+        """The Airtel root actually used: AIRTEL_BASE_URL, else the environment's."""
+        if self.airtel_base_url:
+            return self.airtel_base_url
+        if self.airtel_environment is AirtelEnvironment.PRODUCTION:
+            return AIRTEL_PRODUCTION_BASE_URL
+        return AIRTEL_UAT_BASE_URL
+
+    @property
+    def airtel_confirm(self) -> bool:
+        """Settle Airtel callbacks by an enquiry (on by default in production)."""
+        if self.airtel_confirm_by_enquiry is None:
+            return self.airtel_environment is AirtelEnvironment.PRODUCTION
+        return self.airtel_confirm_by_enquiry
+
+    @property
+    def airtel_hash_inputs(self) -> tuple[HashInput, ...]:
+        """Which bytes an Airtel callback hash may cover, tried in this order."""
+        return tuple(HashInput(item) for item in self.airtel_callback_hash_input)
 
     @property
     def resolved_database_url(self) -> str:
@@ -408,9 +527,13 @@ class Settings(BaseSettings):
 
         A lease on a money POST lasts this long, so nobody else touches a row while its request
         may still be on the wire (mpesa.client: 3 attempts of MPESA_TIMEOUT_S per OAuth, one
-        refresh, plus back-off), and an Idempotency-Key claim lapses after it.
+        refresh, plus back-off), and an Idempotency-Key claim lapses after it. With Airtel on,
+        the longer of the two providers' time-outs counts (airtel.client retries alike).
         """
-        return 8 * self.mpesa_timeout_s + 60.0
+        timeout = self.mpesa_timeout_s
+        if self.airtel_enabled:
+            timeout = max(timeout, self.airtel_timeout_s)
+        return 8 * timeout + 60.0
 
     @property
     def resolved_smtp_port(self) -> int:
@@ -471,6 +594,14 @@ class Settings(BaseSettings):
                     "fail on silently"
                 )
         return notes
+
+
+def normalized_prefix(prefix: str) -> str:
+    """A configured phone prefix ("0733", "254733", "733") as "254733"."""
+    digits = "".join(ch for ch in prefix if ch.isdigit())
+    if digits.startswith("254"):
+        return digits
+    return "254" + digits.removeprefix("0")
 
 
 def _public_url_problems(url: str, environment: MpesaEnvironment) -> list[str]:

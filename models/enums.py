@@ -21,6 +21,13 @@ class StaffRole(StrEnum):
     CASHIER = "cashier"
 
 
+class Provider(StrEnum):
+    """Which mobile-money service moved (or is to move) a payment or payout."""
+
+    MPESA = "mpesa"  # Safaricom M-Pesa, through Daraja
+    AIRTEL = "airtel"  # Airtel Money, through the Airtel Africa Open API
+
+
 class OrderStatus(StrEnum):
     """Life of an order a customer pays by deep link, API or C2B."""
 
@@ -129,7 +136,7 @@ class QueryStatus(StrEnum):
 
 
 class CallbackKind(StrEnum):
-    """Which Daraja callback a raw inbox row holds."""
+    """Which provider callback a raw inbox row holds."""
 
     STK = "stk"
     B2C_RESULT = "b2c_result"
@@ -142,6 +149,8 @@ class CallbackKind(StrEnum):
     REVERSAL_TIMEOUT = "reversal_timeout"
     C2B_VALIDATION = "c2b_validation"
     C2B_CONFIRMATION = "c2b_confirmation"
+    AIRTEL_COLLECTION = "airtel_collection"  # a USSD push payment's final state
+    AIRTEL_DISBURSEMENT = "airtel_disbursement"  # undocumented: kept, settled by an enquiry
 
 
 class InboxStatus(StrEnum):

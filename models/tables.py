@@ -18,6 +18,7 @@ from models.enums import (
     PaymentStatus,
     PayoutStatus,
     PostState,
+    Provider,
     QueryKind,
     QueryStatus,
     ReversalStatus,
@@ -132,12 +133,27 @@ class MoneyIntent(Model):
         abstract = True
 
 
+PROVIDER_LENGTH = 16
+
+
+def provider_field() -> fields.CharEnumField:
+    """Which provider a money record belongs to; rows from before Airtel are M-Pesa's."""
+    return fields.CharEnumField(
+        Provider,
+        max_length=PROVIDER_LENGTH,
+        default=Provider.MPESA,
+        db_default=Provider.MPESA.value,
+        db_index=True,
+    )
+
+
 class Payment(MoneyIntent):
-    """One STK Push attempt, recorded before Daraja is called and settled by callback or query."""
+    """One payment request (an STK Push or an Airtel USSD push), recorded before it is sent."""
 
     _no_comments = True
 
     id = fields.IntField(primary_key=True)
+    provider = provider_field()
     order = fields.ForeignKeyField(
         "models.Order", related_name="payments", null=True, on_delete=fields.RESTRICT
     )
@@ -161,6 +177,8 @@ class Payment(MoneyIntent):
     in_flight_order_id = fields.IntField(null=True, unique=True)
     merchant_request_id = fields.CharField(max_length=96, null=True)
     checkout_request_id = fields.CharField(max_length=96, null=True, unique=True)
+    # Airtel: our transaction.id, chosen before the push, so even an unknown push can be asked
+    transaction_id = fields.CharField(max_length=32, null=True, unique=True)
     result_code = fields.CharField(max_length=32, null=True)
     result_desc = fields.CharField(max_length=255, null=True)
     receipt = fields.CharField(max_length=32, null=True, unique=True)
@@ -184,11 +202,16 @@ class Payment(MoneyIntent):
 
 
 class Payout(MoneyIntent):
-    """One B2C payout (our OriginatorConversationID is the idempotency key sent to Daraja)."""
+    """One payout: a B2C or an Airtel disbursement, with our idempotency key for the provider.
+
+    ``originator_conversation_id`` is that key: Daraja's OriginatorConversationID, or Airtel's
+    ``transaction.id`` (at most 32 letters and digits).
+    """
 
     _no_comments = True
 
     id = fields.IntField(primary_key=True)
+    provider = provider_field()
     originator_conversation_id = fields.CharField(max_length=64, unique=True)
     conversation_id = fields.CharField(max_length=96, null=True, unique=True)
     msisdn = fields.CharField(max_length=12, db_index=True)
