@@ -1,7 +1,8 @@
-"""Where Daraja posts callbacks: one path per kind under ``/hooks/<secret>/``.
+"""Where Daraja and Airtel post callbacks: one path per kind under ``/hooks/<secret>/``.
 
 The services tell Daraja these URLs and the web routes listen on them, so this module sits below
-both and imports neither.
+both and imports neither. Airtel's callback URL is not sent with requests: it is set once in the
+Airtel portal (``airtel_callback_url``), and the simulator is told it the same way.
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ CALLBACK_ROUTES = MappingProxyType(
         CallbackKind.REVERSAL_TIMEOUT: "reversal/timeout",
         CallbackKind.C2B_VALIDATION: "c2b/validate",
         CallbackKind.C2B_CONFIRMATION: "c2b/confirm",
+        CallbackKind.AIRTEL_COLLECTION: "airtel/collection",
+        CallbackKind.AIRTEL_DISBURSEMENT: "airtel/disbursement",
     }
 )
+AIRTEL_KINDS = (CallbackKind.AIRTEL_COLLECTION, CallbackKind.AIRTEL_DISBURSEMENT)
+DARAJA_KINDS = tuple(kind for kind in CALLBACK_ROUTES if kind not in AIRTEL_KINDS)
 
 
 def forbidden_word(text: str) -> str | None:
@@ -74,3 +79,12 @@ def callback_urls(public_base_url: str, secret: str) -> CallbackUrls:
         c2b_confirmation=url(CallbackKind.C2B_CONFIRMATION),
         c2b_validation=url(CallbackKind.C2B_VALIDATION),
     )
+
+
+def airtel_callback_url(
+    public_base_url: str, secret: str, kind: CallbackKind = CallbackKind.AIRTEL_COLLECTION
+) -> str:
+    """The URL to set as the callback URL of the Airtel app (collections, by default)."""
+    if kind not in AIRTEL_KINDS:
+        raise ValueError(f"{kind} is not an Airtel callback")
+    return public_base_url.rstrip("/") + callback_path(secret, kind)

@@ -15,10 +15,11 @@ from aiohttp import web
 from telegram.ext import Application
 from telegram.request import BaseRequest
 
+from airtel.client import AirtelClient
 from bot.config import Settings
 from bot.notify.channels import Channel
 from bot.notify.sms import build_sms_channel
-from bot.services.container import Services, build_services, daraja_config
+from bot.services.container import Services, airtel_config, build_services, daraja_config
 from bot.telegram.app import build_application, schedule_jobs
 from bot.telegram.chat_channel import TelegramChatChannel
 from bot.telegram.menus import publish_commands
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 # the simulator's public credentials, used only when MPESA_BASE_URL is set and none are given
 SIMULATOR_KEY = "simulator-key"
 SIMULATOR_SECRET = "simulator-secret"  # noqa: S105 - public, documented simulator credential
+# the Airtel simulator's, used the same way when AIRTEL_BASE_URL is set and none are given
+AIRTEL_SIMULATOR_ID = "simulator-client-id"
+AIRTEL_SIMULATOR_SECRET = "simulator-client-secret"  # noqa: S105 - public simulator credential
 SHUTDOWN_TIMEOUT_S = 10.0
 
 
@@ -48,6 +52,7 @@ class Runtime:
     settings: Settings
     services: Services
     daraja: DarajaClient
+    airtel: AirtelClient | None
     ptb: Application
     web_app: web.Application
     channels: dict[NotificationChannel, Channel]
@@ -109,6 +114,46 @@ def daraja_credentials(settings: Settings) -> tuple[str, str, str]:
     return key or SIMULATOR_KEY, secret or SIMULATOR_SECRET, passkey or SANDBOX_PASSKEY
 
 
+def airtel_credentials(settings: Settings) -> tuple[str, str]:
+    """Airtel's client id and secret; the simulator's only when AIRTEL_BASE_URL is explicit."""
+    client_id = settings.airtel_client_id.get_secret_value() if settings.airtel_client_id else ""
+    secret = (
+        settings.airtel_client_secret.get_secret_value() if settings.airtel_client_secret else ""
+    )
+    if client_id and secret:
+        return client_id, secret
+    if not settings.airtel_base_url:
+        missing = [
+            name
+            for name, value in (("AIRTEL_CLIENT_ID", client_id), ("AIRTEL_CLIENT_SECRET", secret))
+            if not value
+        ]
+        raise StartupError(
+            f"{', '.join(missing)} not set, but AIRTEL_ENABLED is true: the bot will not pretend "
+            f"to talk to Airtel's {settings.airtel_environment.value}. Set them, or run the "
+            "offline simulator (`mpesa-bot simulator --provider airtel`) and point "
+            "AIRTEL_BASE_URL at it."
+        )
+    log.warning(
+        "airtel.simulator_credentials base_url=%s: no Airtel credentials given, using the "
+        "simulator's public ones",
+        settings.airtel_base_url,
+    )
+    return client_id or AIRTEL_SIMULATOR_ID, secret or AIRTEL_SIMULATOR_SECRET
+
+
+def build_airtel(
+    settings: Settings, *, http: httpx.AsyncClient | None = None
+) -> AirtelClient | None:
+    """The Airtel client when AIRTEL_ENABLED (explicit time-outs), else None."""
+    if not settings.airtel_enabled:
+        return None
+    client_id, secret = airtel_credentials(settings)
+    config = airtel_config(settings, client_id=client_id, client_secret=secret)
+    timeout = httpx.Timeout(settings.airtel_timeout_s, connect=5.0, pool=5.0)
+    return AirtelClient(config, http=http, timeout=timeout)
+
+
 def resolve_public_base_url(settings: Settings) -> Settings:
     """PUBLIC_BASE_URL, or our own loopback address when Daraja itself is on this machine."""
     if settings.public_base_url:
@@ -128,6 +173,7 @@ async def build_runtime(
     *,
     telegram_request: BaseRequest | None = None,
     daraja_http: httpx.AsyncClient | None = None,
+    airtel_http: httpx.AsyncClient | None = None,
     sms_channel: Channel | None = None,
 ) -> Runtime:
     """Build services, the Daraja client, the bot and the web app (nothing started yet)."""
@@ -140,6 +186,7 @@ async def build_runtime(
     config = daraja_config(settings, consumer_key=key, consumer_secret=secret, passkey=passkey)
     timeout = httpx.Timeout(settings.mpesa_timeout_s, connect=5.0, pool=5.0)
     daraja = DarajaClient(config, http=daraja_http, timeout=timeout)
+    airtel = build_airtel(settings, http=airtel_http)
     # the chat channel needs the bot, which needs the services, which need the channel: the
     # channel is created first and bound once the bot exists
     chat = TelegramChatChannel()
@@ -147,7 +194,7 @@ async def build_runtime(
         NotificationChannel.SMS: sms_channel or build_sms_channel(settings),
         NotificationChannel.CHAT: chat,
     }
-    services = build_services(settings, daraja=daraja, channels=channels)
+    services = build_services(settings, daraja=daraja, airtel=airtel, channels=channels)
     webhook = settings.telegram_webhook_url
     ptb = build_application(
         settings,
@@ -158,7 +205,7 @@ async def build_runtime(
     )
     chat.bind(ptb.bot, services)
     web_app = create_app(services, settings=settings)
-    runtime = Runtime(settings, services, daraja, ptb, web_app, channels)
+    runtime = Runtime(settings, services, daraja, airtel, ptb, web_app, channels)
     if webhook is not None:
         path = telegram_webhook.register(
             web_app, ptb, webhook_url=webhook, secret=webhook_secret(settings)
@@ -197,6 +244,8 @@ def _daraja_ctx(runtime: Runtime) -> Callable[[web.Application], AsyncIterator[N
     async def daraja(_: web.Application) -> AsyncIterator[None]:
         yield
         await runtime.daraja.aclose()
+        if runtime.airtel is not None:
+            await runtime.airtel.aclose()
 
     return daraja
 

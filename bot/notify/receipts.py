@@ -7,7 +7,7 @@ a receipt is one or two 160-character segments, not 70-character UCS-2 ones.
 from __future__ import annotations
 
 from bot.i18n import kes, translator
-from models import Order, Payment, Payout
+from models import Order, Payment, Payout, Provider
 
 
 def payment_receipt_sms(
@@ -31,14 +31,25 @@ def payment_receipt_sms(
             what=payment.description or payment.account_reference,
         )
     # a payment confirmed by STK query has no receipt number (M-Pesa's own SMS has it)
-    if payment.receipt:
+    if payment.receipt and payment.provider == Provider.AIRTEL:
+        text += " " + _("Airtel Money receipt {receipt}.", receipt=payment.receipt)
+    elif payment.receipt:
         text += " " + _("M-Pesa receipt {receipt}.", receipt=payment.receipt)
     return text + " " + _("Thank you.")
 
 
 def payout_sms(payout: Payout, *, business_name: str, language: str) -> str:
-    """The recipient's SMS for a completed B2C payout."""
+    """The recipient's SMS for a completed payout (B2C or Airtel Money)."""
     _ = translator(language)
+    if payout.provider == Provider.AIRTEL:
+        return _(
+            "{business} has sent you {amount} by Airtel Money. Receipt {receipt}. Reason: "
+            "{reason}.",
+            business=business_name,
+            amount=kes(payout.amount),
+            receipt=payout.receipt or _("pending"),
+            reason=payout.remarks,
+        )
     return _(
         "{business} has sent you {amount} by M-Pesa. Receipt {receipt}. Reason: {reason}.",
         business=business_name,

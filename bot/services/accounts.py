@@ -1,4 +1,5 @@
-"""Account questions: the balance, and Transaction Status answers routed to what they are about."""
+"""Account questions: the balances (M-Pesa's by callback, Airtel's at once), and Transaction
+Status answers routed to what they are about."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from airtel.errors import AirtelError
 from bot.config import Settings
 from bot.notify.notifier import Notifier
+from bot.services.airtel_money import AirtelMoney
 from bot.services.audit import actor_for_telegram, audit
 from bot.services.daraja import Daraja
 from bot.services.errors import UpstreamError
@@ -21,9 +24,11 @@ from models import (
     CallbackKind,
     DarajaQuery,
     Payout,
+    Provider,
     QueryKind,
     QueryStatus,
     Reversal,
+    Staff,
     StaffRole,
 )
 from mpesa.callbacks import (
@@ -52,8 +57,10 @@ class AccountService:
         payouts: PayoutResults,
         reversals: ReversalService,
         clock: Clock = utcnow,
+        airtel: AirtelMoney | None = None,
     ) -> None:
         self._daraja = daraja
+        self._airtel = airtel
         self._notifier = notifier
         self._staff = staff
         self._settings = settings
@@ -70,9 +77,12 @@ class AccountService:
     # -- balance --------------------------------------------------------------------------------
 
     async def request_balance(self, *, by_telegram_id: int, chat_id: int | None) -> DarajaQuery:
-        """Ask for the shortcode's account balances (admins); the answer comes by callback."""
+        """Ask for the balances (admins): M-Pesa's answer comes by callback; Airtel Money's, when
+        it is on, is asked at once and pushed to the same chat (both through the outbox)."""
         actor = actor_for_telegram(by_telegram_id)
         staff = await self._staff.require(by_telegram_id, StaffRole.ADMIN, action="balance")
+        if self._airtel is not None:
+            await self._airtel_balance(staff, actor, chat_id)
         async with in_transaction():
             query = await DarajaQuery.create(
                 kind=QueryKind.BALANCE, requested_by=staff, chat_id=chat_id
@@ -92,6 +102,43 @@ class AccountService:
         )
         await self._replay(CallbackKind.BALANCE_RESULT, answer.conversation_id)
         return await DarajaQuery.get(id=query.id)
+
+    async def _airtel_balance(self, staff: Staff, actor: str, chat_id: int | None) -> DarajaQuery:
+        """Ask Airtel for its wallet balance now; record the answer (or the failure) and tell."""
+        assert self._airtel is not None
+        now = self._clock()
+        try:
+            balance = await self._airtel.balance()
+        except AirtelError as exc:
+            status = QueryStatus.FAILED
+            result: dict[str, Any] = {"provider": Provider.AIRTEL.value, "error": str(exc)}
+        else:
+            status = QueryStatus.ANSWERED
+            result = {
+                "provider": Provider.AIRTEL.value,
+                "accounts": [{"name": "Airtel Money", "available_cents": balance.balance_cents}],
+                "currency": balance.currency,
+                "account_status": balance.account_status,
+                "completed_at": now.isoformat(),
+            }
+        async with in_transaction():
+            query = await DarajaQuery.create(
+                kind=QueryKind.BALANCE,
+                status=status,
+                requested_by=staff,
+                chat_id=chat_id,
+                result=result,
+                answered_at=now,
+            )
+            await audit(
+                actor,
+                "balance.request",
+                subject=f"query:{query.id}",
+                outcome="ok" if status is QueryStatus.ANSWERED else "failed",
+                provider=Provider.AIRTEL.value,
+            )
+            await self._notifier.query_answered(query)
+        return query
 
     async def apply_balance_result(self, r: AccountBalanceResult) -> ApplyOutcome:
         """Store an Account Balance answer (balances in cents) and tell whoever asked."""

@@ -19,7 +19,7 @@ from typing import Any
 from bot.config import Settings
 from bot.services.bulk_files import RawRow
 from bot.services.errors import InvalidInput
-from bot.services.payout_rules import payout_amount, payout_msisdn, payout_remarks
+from bot.services.payout_rules import payout_amount, payout_remarks, payout_route
 
 NAME_LIMIT = 128
 REFERENCE_LIMIT = 100
@@ -86,10 +86,11 @@ def _check(row: RawRow, *, settings: Settings, description: str) -> CheckedRow:
     try:
         if not raw_phone:
             raise InvalidInput("No phone number", field="phone")
-        msisdn = payout_msisdn(raw_phone, settings=settings)
+        routed = payout_route(raw_phone, settings=settings)
+        msisdn = routed.msisdn
         if raw_amount == "":
             raise InvalidInput("No amount", field="amount")
-        amount = payout_amount(row.amount, settings=settings)
+        amount = payout_amount(row.amount, settings=settings, provider=routed.provider)
         if len(name) > NAME_LIMIT:
             raise InvalidInput(f"The name is longer than {NAME_LIMIT} characters", field="name")
         # the reference is the payout's Remarks; without one, the batch's description

@@ -1,4 +1,8 @@
-"""The callback inbox: every Daraja callback stored raw first, then parsed and applied once."""
+"""The callback inbox: every provider callback stored raw first, then parsed and applied once.
+
+Airtel's callbacks are verified by their hash when AIRTEL_CALLBACK_HASH_KEY is set: the body is
+stored first, and one whose hash does not match is refused (HTTP 403) and kept, never applied.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from airtel import callbacks as airtel_cb
+from airtel.errors import CallbackParseError as AirtelCallbackParseError
+from airtel.security import DEFAULT_HASH_INPUTS, HashInput
 from bot.services.outcome import ApplyOutcome
 from models import CallbackInbox, CallbackKind, InboxStatus
 from mpesa import callbacks as cb
-from mpesa.errors import CallbackParseError
+from mpesa.errors import CallbackParseError as DarajaCallbackParseError
 from mpesa.phone import mask_id
 
 log = logging.getLogger(__name__)
 
 # answered with HTTP 400 for a body we cannot read (it is kept in the inbox all the same)
 BAD_REQUEST_CODE = 1
+CallbackParseError = (DarajaCallbackParseError, AirtelCallbackParseError)
+AIRTEL_KINDS = (CallbackKind.AIRTEL_COLLECTION, CallbackKind.AIRTEL_DISBURSEMENT)
 
 _INBOX_FOR = {
     ApplyOutcome.APPLIED: InboxStatus.PROCESSED,
@@ -41,6 +50,8 @@ _REPLAY_FAMILY = {
     CallbackKind.REVERSAL_TIMEOUT: (CallbackKind.REVERSAL_RESULT, CallbackKind.REVERSAL_TIMEOUT),
     CallbackKind.C2B_VALIDATION: (CallbackKind.C2B_VALIDATION,),
     CallbackKind.C2B_CONFIRMATION: (CallbackKind.C2B_CONFIRMATION,),
+    CallbackKind.AIRTEL_COLLECTION: (CallbackKind.AIRTEL_COLLECTION,),
+    CallbackKind.AIRTEL_DISBURSEMENT: (CallbackKind.AIRTEL_DISBURSEMENT,),
 }
 
 _PARSERS: dict[CallbackKind, Callable[[bytes], Any]] = {
@@ -55,11 +66,19 @@ _PARSERS: dict[CallbackKind, Callable[[bytes], Any]] = {
     CallbackKind.REVERSAL_TIMEOUT: cb.parse_b2c_timeout,
     CallbackKind.C2B_VALIDATION: cb.parse_c2b,
     CallbackKind.C2B_CONFIRMATION: cb.parse_c2b,
+    # the hash is checked once, when the callback arrives (ingest), before it is applied
+    CallbackKind.AIRTEL_COLLECTION: airtel_cb.parse_collection_callback,
+    CallbackKind.AIRTEL_DISBURSEMENT: airtel_cb.parse_collection_callback,
 }
 
 
 class _Payments(Protocol):
     async def apply_stk_callback(self, cb: cb.StkCallback) -> ApplyOutcome: ...
+    async def apply_airtel_callback(self, cb: airtel_cb.CollectionCallback) -> ApplyOutcome: ...
+
+
+class _AirtelPayouts(Protocol):
+    async def apply_callback(self, cb: airtel_cb.CollectionCallback) -> ApplyOutcome: ...
 
 
 class _C2B(Protocol):
@@ -96,6 +115,8 @@ def match_key_for(kind: CallbackKind, parsed: Any) -> str | None:
         return parsed.checkout_request_id
     if kind in (CallbackKind.C2B_VALIDATION, CallbackKind.C2B_CONFIRMATION):
         return parsed.trans_id
+    if kind in AIRTEL_KINDS:
+        return parsed.transaction_id
     return parsed.conversation_id or parsed.originator_conversation_id
 
 
@@ -110,9 +131,15 @@ class CallbackService:
         payouts: _Payouts,
         accounts: _Accounts,
         reversals: _Reversals,
+        airtel_payouts: _AirtelPayouts | None = None,
+        airtel_hash_key: str | None = None,
+        airtel_hash_inputs: tuple[HashInput, ...] = DEFAULT_HASH_INPUTS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._payments = payments
+        self._airtel_payouts = airtel_payouts
+        self._airtel_hash_key = airtel_hash_key
+        self._airtel_hash_inputs = airtel_hash_inputs
         self._c2b = c2b
         self._payouts = payouts
         self._accounts = accounts
@@ -131,9 +158,12 @@ class CallbackService:
         return self._clock
 
     async def ingest(
-        self, kind: CallbackKind, body: bytes, remote_addr: str
+        self, kind: CallbackKind, body: bytes, remote_addr: str, *, header_hash: str | None = None
     ) -> tuple[int, dict[str, Any]]:
-        """Store, parse and apply one callback; return the HTTP status and JSON body to answer."""
+        """Store, parse and apply one callback; return the HTTP status and JSON body to answer.
+
+        ``header_hash`` is an Airtel callback's ``hash`` header, when it came in one.
+        """
         text, encoding_note = body_text(body)
         # its own committed write: whatever happens next, the body is kept
         row = await CallbackInbox.create(
@@ -143,7 +173,34 @@ class CallbackService:
             error=encoding_note,
             received_at=self._clock(),
         )
+        if kind in AIRTEL_KINDS and self._airtel_hash_key:
+            refusal = self._hash_refusal(body, header_hash)
+            if refusal is not None:
+                await CallbackInbox.filter(id=row.id).update(
+                    status=InboxStatus.REJECTED, error=refusal[:2000], processed_at=self._clock()
+                )
+                self.count(kind, "refused")
+                log.warning("callback.refused kind=%s inbox=%s reason=%s", kind, row.id, refusal)
+                return 403, {"status": "refused", "reason": refusal}
         return await self.process_stored(row.id, kind, body)
+
+    def _hash_refusal(self, body: bytes, header_hash: str | None) -> str | None:
+        """Why an Airtel callback's hash is not the one our key makes, or None when it is."""
+        try:
+            parsed = airtel_cb.parse_collection_callback(
+                body,
+                hash_key=self._airtel_hash_key,
+                header_hash=header_hash,
+                hash_inputs=self._airtel_hash_inputs,
+            )
+        except AirtelCallbackParseError:
+            return None  # unreadable: refused as such by process_stored, with its reason
+        if parsed.verified:
+            return None
+        if parsed.hash is None:
+            return "no hash, but AIRTEL_CALLBACK_HASH_KEY is set: not applied"
+        inputs = ", ".join(choice.value for choice in self._airtel_hash_inputs)
+        return f"the hash does not match AIRTEL_CALLBACK_HASH_KEY over {inputs}: not applied"
 
     async def process_stored(
         self, inbox_id: int, kind: CallbackKind, body: bytes
@@ -158,6 +215,8 @@ class CallbackService:
             )
             self.count(kind, "rejected")
             log.warning("callback.rejected kind=%s inbox=%s reason=%s", kind, inbox_id, reason)
+            if kind in AIRTEL_KINDS:
+                return 400, {"status": "rejected", "reason": reason}
             return 400, {"ResultCode": BAD_REQUEST_CODE, "ResultDesc": f"Rejected: {reason}"}
         try:
             applied = await self._apply_and_mark(inbox_id, kind, parsed, InboxStatus.RECEIVED)
@@ -285,6 +344,13 @@ class CallbackService:
             outcome = await self._reversals.apply_reversal_result(parsed)
         elif kind is CallbackKind.REVERSAL_TIMEOUT:
             outcome = await self._reversals.apply_timeout(parsed)
+        elif kind is CallbackKind.AIRTEL_COLLECTION:
+            outcome = await self._payments.apply_airtel_callback(parsed)
+        elif kind is CallbackKind.AIRTEL_DISBURSEMENT:
+            if self._airtel_payouts is None:
+                outcome = ApplyOutcome.UNMATCHED
+            else:
+                outcome = await self._airtel_payouts.apply_callback(parsed)
         else:  # a status or balance queue time-out
             outcome = await self._accounts.apply_query_timeout(kind, parsed)
         return _Applied(ApplyOutcome(outcome), key, ack(kind))
@@ -295,7 +361,9 @@ class CallbackService:
 
 
 def ack(kind: CallbackKind) -> dict[str, Any]:
-    """The answer Daraja expects once a callback is safely ours."""
+    """The answer the provider expects once a callback is safely ours."""
+    if kind in AIRTEL_KINDS:
+        return dict(airtel_cb.ACK)
     if kind is CallbackKind.C2B_CONFIRMATION:
         return dict(cb.C2B_CONFIRMATION_ACK)
     return dict(cb.ACK)

@@ -6,7 +6,9 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
+from airtel.client import AirtelConfig
 from bot.callback_paths import callback_urls
 from bot.config import Settings
 from bot.notify.channels import Channel
@@ -14,6 +16,7 @@ from bot.notify.notifier import Notifier
 from bot.notify.outbox import OutboxWorker
 from bot.notify.webhook import webhook_channel
 from bot.services.accounts import AccountService
+from bot.services.airtel_money import AirtelMoney
 from bot.services.api_keys import ApiKeyService
 from bot.services.bulk import BulkService
 from bot.services.c2b import C2BService
@@ -72,9 +75,13 @@ def build_services(
     *,
     daraja: Daraja,
     channels: Mapping[NotificationChannel, Channel],
+    airtel: AirtelMoney | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Services:
-    """Wire the services together around one Daraja client and the delivery channels."""
+    """Wire the services together around one Daraja client (and, with AIRTEL_ENABLED, one
+    Airtel client) and the delivery channels."""
+    if not settings.airtel_enabled:
+        airtel = None  # Airtel numbers are then refused with today's reason, everywhere
     notifier = Notifier(
         business_name=settings.business_name,
         admin_telegram_ids=settings.admin_telegram_ids,
@@ -92,11 +99,13 @@ def build_services(
     # one lease-keeper for every money intent of this process
     intents = Intents(clock=clock, lease_s=settings.daraja_call_max_s)
     money = {"daraja": daraja, "notifier": notifier, "settings": settings, "clock": clock}
-    payments = PaymentService(**money, intents=intents)
+    payments = PaymentService(**money, intents=intents, airtel=airtel)
     c2b = C2BService(notifier=notifier, settings=settings, clock=clock)
-    payouts = PayoutService(**money, staff=staff, intents=intents)
+    payouts = PayoutService(**money, staff=staff, intents=intents, airtel=airtel)
     reversals = ReversalService(**money, staff=staff, intents=intents)
-    accounts = AccountService(**money, staff=staff, payouts=payouts.results, reversals=reversals)
+    accounts = AccountService(
+        **money, staff=staff, payouts=payouts.results, reversals=reversals, airtel=airtel
+    )
     # the callback service hands itself to the others as their replay_unmatched hook
     callbacks = CallbackService(
         payments=payments,
@@ -104,6 +113,13 @@ def build_services(
         payouts=payouts.results,
         accounts=accounts,
         reversals=reversals,
+        airtel_payouts=payouts.airtel,
+        airtel_hash_key=(
+            settings.airtel_callback_hash_key.get_secret_value()
+            if settings.airtel_callback_hash_key is not None
+            else None
+        ),
+        airtel_hash_inputs=settings.airtel_hash_inputs,
         clock=clock,
     )
     webhook = webhook_channel(settings)
@@ -131,7 +147,9 @@ def build_services(
         reversals=reversals,
         accounts=accounts,
         callbacks=callbacks,
-        reports=ReportService(extra_prefixes=settings.mpesa_extra_prefixes, clock=clock),
+        reports=ReportService(
+            extra_prefixes=settings.mpesa_extra_prefixes, clock=clock, settings=settings
+        ),
         outbox=outbox,
         reconciler=Reconciler(
             payments,
@@ -197,3 +215,27 @@ def resolve_security_credential(settings: Settings) -> str:
         )
     certificate = load_certificate(settings.mpesa_cert_path)
     return security_credential(settings.mpesa_initiator_password.get_secret_value(), certificate)
+
+
+def airtel_config(settings: Settings, *, client_id: str, client_secret: str) -> AirtelConfig:
+    """The Airtel client's configuration, with the unconfirmed choices as the settings say."""
+    pin = settings.airtel_disbursement_pin
+    return AirtelConfig(
+        base_url=settings.airtel_api_base_url,
+        client_id=client_id,
+        client_secret=client_secret,
+        country=settings.airtel_country,
+        currency=settings.airtel_currency,
+        disbursement_pin=pin.get_secret_value() if pin is not None else "",
+        public_key=_read_key(settings.airtel_public_key_path),
+        pin_padding=settings.airtel_pin_padding,
+        signing=settings.airtel_signing,
+        signing_padding=settings.airtel_signing_padding,
+        collection_version=settings.airtel_collection_version.value,
+        disbursement_version=settings.airtel_disbursement_version.value,
+    )
+
+
+def _read_key(path: Path | None) -> bytes | None:
+    """AIRTEL_PUBLIC_KEY_PATH's bytes (the client reads PEM, a certificate or bare Base64)."""
+    return path.read_bytes() if path is not None else None

@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import F, Q
 
+from airtel import errors as airtel_errors
 from bot.services.outcome import Clock
 from models import PostState
 from models.tables import MoneyIntent
@@ -43,8 +44,23 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 M = TypeVar("M", bound=MoneyIntent)
 
-# Daraja answered "no" (or we could not even build the request): nothing moved, nothing to ask
-REFUSED = (InvalidRequest, AuthFailed, RateLimited, ConfigurationError)
+# the provider answered "no" (or we could not even build the request): nothing moved, nothing
+# to ask. Airtel's Declined (and its InvalidRequest) says so in the answer itself.
+REFUSED = (
+    InvalidRequest,
+    AuthFailed,
+    RateLimited,
+    ConfigurationError,
+    airtel_errors.Declined,
+    airtel_errors.AuthFailed,
+    airtel_errors.RateLimited,
+    airtel_errors.ConfigurationError,
+)
+# the request failed before connecting: it never left
+NEVER_LEFT = (DarajaUnreachable, airtel_errors.AirtelUnreachable)
+# any other provider error after sending: it may have landed
+PROVIDER_ERRORS = (DarajaError, airtel_errors.AirtelError)
+ProviderError = DarajaError | airtel_errors.AirtelError
 
 
 def worker_name() -> str:
@@ -74,16 +90,16 @@ class Accepted(Generic[T]):
 
 @dataclass(frozen=True)
 class Refused:
-    """Daraja refused the request (or it could not be built): nothing moved."""
+    """The provider refused the request (or it could not be built): nothing moved."""
 
-    error: DarajaError
+    error: ProviderError
 
 
 @dataclass(frozen=True)
 class NeverLeft:
     """The request failed before connecting: nothing was sent, so it may be sent again."""
 
-    error: DarajaUnreachable
+    error: DarajaUnreachable | airtel_errors.AirtelUnreachable
 
 
 @dataclass(frozen=True)
@@ -193,12 +209,12 @@ class Intents:
             return NotSent("the request is not ours to send (claimed elsewhere or already sent)")
         try:
             answer = await call()
-        except DarajaUnreachable as exc:
+        except NEVER_LEFT as exc:
             return NeverLeft(exc)
         except REFUSED as exc:
             return Refused(exc)
-        except DarajaError as exc:
-            # OutcomeUnknown, a duplicate OriginatorConversationID, a 5xx: it may have landed
+        except PROVIDER_ERRORS as exc:
+            # OutcomeUnknown, a duplicate id, a 5xx, Airtel's TA/TIP: it may have landed
             return Unknown(str(exc) or type(exc).__name__, exc)
         except asyncio.CancelledError:
             # the row stays SENDING under our lease: once it lapses it is read as unknown

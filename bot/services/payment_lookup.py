@@ -14,14 +14,16 @@ REFERENCE_MAX_LENGTH = 96
 _NUMBER = re.compile(r"#?\s*([0-9]{1,9})")
 
 # Every reference form in one statement, each on its own unique index: a payment by id,
-# CheckoutRequestID or receipt, and an order by code. The one-row source keeps the order when no
-# payment matches; the planner runs each ON clause as index lookups (SQLite: MULTI-INDEX OR).
+# CheckoutRequestID, Airtel transaction id or receipt, and an order by code. The one-row source
+# keeps the order when no payment matches; the planner runs each ON clause as index lookups
+# (SQLite: MULTI-INDEX OR).
 _ANY_REFERENCE = PreparedSelect(
     lambda: (
         f"SELECT {select_list(Payment, 'p')}, {select_list(Order, 'o')} "  # noqa: S608 - column names from the models
         "FROM (SELECT 1 AS one) AS ref "
         f'LEFT JOIN "{Payment._meta.db_table}" AS p '
-        'ON p."id" = ? OR p."checkout_request_id" = ? OR p."receipt" = ? '
+        'ON p."id" = ? OR p."checkout_request_id" = ? OR p."transaction_id" = ? '
+        'OR p."receipt" = ? OR p."receipt" = ? '
         f'LEFT JOIN "{Order._meta.db_table}" AS o ON o."code" = ?'
     )
 )
@@ -34,10 +36,12 @@ def display_phone(msisdn: str) -> str:
 
 
 async def find_payment_or_order(ref: str) -> Payment | Order:
-    """The payment (by #id, receipt or CheckoutRequestID) or order (by code) ``ref`` names.
+    """The payment (by #id, receipt, CheckoutRequestID or Airtel transaction id) or order (by
+    code) ``ref`` names.
 
     One indexed query whatever the form; when a text could name several records, the first of
-    #id, CheckoutRequestID, order code, receipt wins.
+    #id, CheckoutRequestID (or Airtel transaction id), order code, receipt wins. Receipts match
+    upper-cased (M-Pesa's) or as typed (Airtel's are opaque, e.g. MP210603.1234.L06941).
     """
     text = (ref or "").strip()
     if not text:
@@ -52,14 +56,16 @@ async def find_payment_or_order(ref: str) -> Payment | Order:
     payment_id = int(number.group(1)) if number else None
     code = normalize_code(text)
     code = code if len(code) <= CODE_MAX_LENGTH else None
-    rows = await _ANY_REFERENCE.rows(payment_id, text, code, code)
+    # receipts: M-Pesa's read upper-cased (UKK4Q7M2XB), Airtel's also as typed
+    receipt = normalize_code(text)
+    rows = await _ANY_REFERENCE.rows(payment_id, text, text, receipt, text, code)
     payments = [p for p in (from_row(Payment, "p", row) for row in rows) if p is not None]
     order = from_row(Order, "o", rows[0]) if rows else None
     for payment in payments:
         if payment.id == payment_id:
             return payment
     for payment in payments:
-        if payment.checkout_request_id == text:
+        if text in (payment.checkout_request_id, payment.transaction_id):
             return payment
     if order is not None:
         return order

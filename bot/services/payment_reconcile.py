@@ -22,7 +22,7 @@ from bot.services.intents import Intents, Lease
 from bot.services.outcome import Clock
 from bot.services.payment_callbacks import PaymentSettler, subject
 from bot.services.stk_links import StkLinker, is_success
-from models import CallbackInbox, CallbackKind, InboxStatus, Payment, PaymentStatus
+from models import CallbackInbox, CallbackKind, InboxStatus, Payment, PaymentStatus, Provider
 from mpesa.amounts import format_kes
 from mpesa.callbacks import parse_stk_callback
 from mpesa.errors import CallbackParseError, DarajaError, RateLimited
@@ -70,7 +70,9 @@ class PaymentReconciler:
         pending = await Payment.filter(
             status=PaymentStatus.PENDING, checkout_request_id__isnull=False, next_query_at__lte=now
         ).count()
-        unknown = await Payment.filter(status=PaymentStatus.UNKNOWN, next_query_at__lte=now).count()
+        unknown = await Payment.filter(
+            status=PaymentStatus.UNKNOWN, provider=Provider.MPESA, next_query_at__lte=now
+        ).count()
         crashed = await Payment.filter(status=PaymentStatus.CREATED, claimed_until__lt=now).count()
         return pending + unknown + crashed
 
@@ -154,7 +156,8 @@ class PaymentReconciler:
         taken = await self._intents.take(
             Payment,
             statuses=[PaymentStatus.UNKNOWN],
-            where=Q(next_query_at__lte=now),
+            # Airtel's unknown pushes have their own id to enquire by (airtel_payments.py)
+            where=Q(next_query_at__lte=now, provider=Provider.MPESA),
             limit=limit,
             order_by=("next_query_at", "id"),
         )

@@ -17,9 +17,13 @@ from datetime import timedelta
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from airtel import errors as airtel_errors
+from airtel.callbacks import CollectionCallback
 from bot.config import Settings
 from bot.i18n import N_
 from bot.notify.notifier import Notifier
+from bot.services.airtel_money import AirtelMoney
+from bot.services.airtel_payments import AirtelCollections, new_collection_id
 from bot.services.audit import audit
 from bot.services.daraja import Daraja
 from bot.services.errors import (
@@ -32,11 +36,21 @@ from bot.services.errors import (
     ServiceError,
     UpstreamError,
 )
-from bot.services.intents import Accepted, Intents, Lease, NeverLeft, NotSent, Refused, Unknown
+from bot.services.intents import (
+    PROVIDER_ERRORS,
+    Accepted,
+    Intents,
+    Lease,
+    NeverLeft,
+    NotSent,
+    Refused,
+    Unknown,
+)
 from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, utcnow
 from bot.services.payment_callbacks import SETTLED, PaymentSettler, subject
 from bot.services.payment_lookup import display_phone, find_payment_or_order
 from bot.services.payment_reconcile import PaymentReconciler
+from bot.services.providers import max_amount, provider_name, route_phone
 from bot.services.stk_links import StkLinker, is_success
 from models import (
     CallbackKind,
@@ -46,6 +60,7 @@ from models import (
     Payment,
     PaymentStatus,
     PostState,
+    Provider,
     Staff,
 )
 from mpesa.amounts import STK_MINIMUM, AmountError, format_kes, parse_amount
@@ -58,18 +73,29 @@ from mpesa.errors import (
     RateLimited,
 )
 from mpesa.models import StkPushResponse, StkQueryResponse
-from mpesa.phone import PhoneError, mask_id, mask_msisdn, normalize_msisdn
+from mpesa.phone import mask_id, mask_msisdn
 
 log = logging.getLogger(__name__)
 
 UNREACHABLE = N_("M-Pesa could not be reached; nothing was sent. Try again in a moment.")
+AIRTEL_UNREACHABLE = N_(
+    "Airtel Money could not be reached; nothing was sent. Try again in a moment."
+)
 BUSY = N_("M-Pesa is busy right now; nothing was sent. Try again in a minute.")
+AIRTEL_OFF = N_("{phone} is an Airtel number, and Airtel Money is not set up here yet.")
+# Airtel's refusals that only an administrator can fix (our credentials or set-up)
+AIRTEL_ALERTS = (
+    airtel_errors.InvalidRequest,
+    airtel_errors.AuthFailed,
+    airtel_errors.ConfigurationError,
+)
 NEVER_SENT = N_("The request was never sent to M-Pesa (its worker stopped first); send it again.")
 ORDER_TRANSACTION_DESC = "Order payment"  # 13 characters: Daraja's documented maximum
 
 
 class PaymentService:
-    """Requests STK payments, applies what M-Pesa reports, and reconciles the silent ones."""
+    """Requests payments (M-Pesa STK Push, Airtel USSD push), applies what the provider reports,
+    and reconciles the silent ones."""
 
     def __init__(
         self,
@@ -80,6 +106,7 @@ class PaymentService:
         clock: Clock = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         intents: Intents | None = None,
+        airtel: AirtelMoney | None = None,
     ) -> None:
         self._daraja = daraja
         self._notifier = notifier
@@ -101,6 +128,17 @@ class PaymentService:
             clock=clock,
             sleep=sleep,
         )
+        # Airtel Money pushes, when the provider is configured (composition, like the settler)
+        self.airtel: AirtelCollections | None = None
+        if airtel is not None:
+            self.airtel = AirtelCollections(
+                airtel=airtel,
+                notifier=notifier,
+                settings=settings,
+                settler=self.settler,
+                intents=self._intents,
+                clock=clock,
+            )
 
     # -- requesting ---------------------------------------------------------------------------
 
@@ -119,13 +157,14 @@ class PaymentService:
     ) -> Payment:
         """Send an STK Push for ``raw_amount`` shillings (the order's amount when None)."""
         try:
-            msisdn, amount, order = await self._validate(raw_phone, raw_amount, order)
+            provider, msisdn, amount, order = await self._validate(raw_phone, raw_amount, order)
         except ServiceError as exc:
             await audit(actor, "payment.request", outcome="refused", reason=str(exc))
             raise
         payment, lease = await self._record(
             msisdn,
             amount,
+            provider=provider,
             actor=actor,
             initiator=initiator,
             order=order,
@@ -151,13 +190,14 @@ class PaymentService:
         order = await Order.get(id=old.order_id) if old.order_id is not None else None
         customer = await Customer.get_or_none(id=old.customer_id) if old.customer_id else None
         try:
-            msisdn, amount, order = await self._validate(old.msisdn, old.amount, order)
+            provider, msisdn, amount, order = await self._validate(old.msisdn, old.amount, order)
         except ServiceError:
             await audit(actor, "payment.retry", subject=subject(old), outcome="refused")
             raise
         payment, lease = await self._record(
             msisdn,
             amount,
+            provider=provider,
             actor=actor,
             initiator=initiator,
             order=order,
@@ -189,10 +229,10 @@ class PaymentService:
         if status is PaymentStatus.UNKNOWN:
             return Conflict(
                 N_(
-                    "M-Pesa never answered payment #{payment_id}, so the customer may have paid. "
-                    "An admin must resolve it first (/resolve #{payment_id})."
+                    "{provider} never answered payment #{payment_id}, so the customer may have "
+                    "paid. An admin must resolve it first (/resolve #{payment_id})."
                 ),
-                params={"payment_id": old.id},
+                params={"payment_id": old.id, "provider": provider_name(old.provider)},
             )
         if not status.can_retry:
             return Conflict(
@@ -206,12 +246,12 @@ class PaymentService:
 
     async def _validate(
         self, raw_phone: str, raw_amount: str | int | None, order: Order | None
-    ) -> tuple[str, int, Order | None]:
-        """The normalised phone, whole-shilling amount and fresh order, or a clear refusal."""
-        try:
-            msisdn = normalize_msisdn(raw_phone, extra_prefixes=self._settings.mpesa_extra_prefixes)
-        except PhoneError as exc:
-            raise InvalidInput(exc.template, field="phone", params=exc.params) from None
+    ) -> tuple[Provider, str, int, Order | None]:
+        """The provider, normalised phone, whole-shilling amount and fresh order, or a refusal."""
+        routed = route_phone(raw_phone, self._settings)
+        provider, msisdn = routed.provider, routed.msisdn
+        if provider is Provider.AIRTEL and self.airtel is None:
+            raise InvalidInput(AIRTEL_OFF, field="phone", params={"phone": str(raw_phone)})
         if order is not None:
             order = await Order.get(id=order.id)
             if order.status == OrderStatus.PAID:
@@ -244,12 +284,19 @@ class PaymentService:
                     params={"code": order.code, "payment_id": parked.id},
                 )
             if raw_amount is None:
-                return msisdn, order.amount, order
+                if order.amount > max_amount(provider, self._settings):
+                    raise InvalidInput(
+                        f"Order {order.code} is for {format_kes(order.amount)}, over the "
+                        f"{format_kes(max_amount(provider, self._settings))} limit of "
+                        f"{provider_name(provider)} per transaction.",
+                        field="amount",
+                    )
+                return provider, msisdn, order.amount, order
         if raw_amount is None:
             raise InvalidInput("No amount given; enter whole shillings, e.g. 1500", field="amount")
         try:
             amount = parse_amount(
-                raw_amount, minimum=STK_MINIMUM, maximum=self._settings.mpesa_max_amount
+                raw_amount, minimum=STK_MINIMUM, maximum=max_amount(provider, self._settings)
             )
         except AmountError as exc:
             raise InvalidInput(str(exc), field="amount") from None
@@ -258,7 +305,7 @@ class PaymentService:
                 f"Order {order.code} is for {format_kes(order.amount)}, not {format_kes(amount)}.",
                 field="amount",
             )
-        return msisdn, amount, order
+        return provider, msisdn, amount, order
 
     async def _next_attempt(self, order: Order | None, previous: Payment | None) -> int:
         """The attempt number of a new push: one more than the order's, or than ``previous``."""
@@ -272,6 +319,7 @@ class PaymentService:
         msisdn: str,
         amount: int,
         *,
+        provider: Provider = Provider.MPESA,
         actor: str,
         initiator: Staff | None,
         order: Order | None,
@@ -290,6 +338,9 @@ class PaymentService:
         try:
             async with in_transaction():
                 payment = await Payment.create(
+                    provider=provider,
+                    # Airtel: our id for the push, stored before it is sent (enquiries use it)
+                    transaction_id=new_collection_id() if provider is Provider.AIRTEL else None,
                     order_id=order.id if order else None,
                     customer_id=customer_id,
                     initiated_by=initiator,
@@ -313,6 +364,7 @@ class PaymentService:
                     subject=subject(payment),
                     amount=amount,
                     phone=mask_msisdn(msisdn),
+                    provider=provider.value,
                     order=order.code if order else None,
                     attempt=attempt,
                     retry_of=previous.id if previous else None,
@@ -384,6 +436,8 @@ class PaymentService:
 
     async def _push(self, payment: Payment, lease: Lease, actor: str) -> Payment:
         """Make the STK Push of a recorded, held payment (once) and record what came of it."""
+        if payment.provider == Provider.AIRTEL:
+            return await self._push_airtel(payment, lease, actor)
         outcome = await self._intents.post(
             lease,
             lambda: self._daraja.stk_push(
@@ -416,12 +470,51 @@ class PaymentService:
             return await self._mark_failed(payment, actor, exc.code, reason, alert=alert)
         if isinstance(outcome, Unknown):
             payment = await self.mark_unknown(payment, actor, outcome.reason)
-            if outcome.error is not None and not isinstance(outcome.error, DarajaError):
+            if outcome.error is not None and not isinstance(outcome.error, PROVIDER_ERRORS):
                 raise outcome.error  # recorded first; the error handler tells the admins
             return payment
         assert isinstance(outcome, NotSent)
         log.warning("stk.not_sent payment=%s reason=%s", payment.id, outcome.reason)
         return await Payment.get(id=payment.id)
+
+    async def _push_airtel(self, payment: Payment, lease: Lease, actor: str) -> Payment:
+        """The Airtel USSD push of a recorded, held payment (once), and what came of it."""
+        assert self.airtel is not None
+        airtel = self.airtel
+        outcome = await self._intents.post(lease, lambda: airtel.push(payment))
+        if isinstance(outcome, Accepted):
+            payment = await airtel.mark_pending(payment, actor, outcome.answer)
+            await self._replay_airtel(payment)
+            return await Payment.get(id=payment.id)
+        if isinstance(outcome, NeverLeft):
+            return await self._mark_failed(
+                payment, actor, outcome.error.code, AIRTEL_UNREACHABLE, never_left=True
+            )
+        if isinstance(outcome, Refused):
+            exc = outcome.error
+            info = getattr(exc, "info", None)
+            reason = (info.description or info.meaning) if info is not None else str(exc)
+            code = info.code if info is not None else exc.code
+            alert = isinstance(exc, AIRTEL_ALERTS)
+            return await self._mark_failed(payment, actor, code, reason, alert=alert)
+        if isinstance(outcome, Unknown):
+            payment = await self.mark_unknown(payment, actor, outcome.reason)
+            await self._replay_airtel(payment)
+            if outcome.error is not None and not isinstance(outcome.error, PROVIDER_ERRORS):
+                raise outcome.error
+            return await Payment.get(id=payment.id)
+        assert isinstance(outcome, NotSent)
+        log.warning("airtel.push.not_sent payment=%s reason=%s", payment.id, outcome.reason)
+        return await Payment.get(id=payment.id)
+
+    async def _replay_airtel(self, payment: Payment) -> None:
+        """Apply an Airtel callback that arrived while the push's answer was being recorded."""
+        if self.replay_unmatched is None or payment.transaction_id is None:
+            return
+        try:
+            await self.replay_unmatched(CallbackKind.AIRTEL_COLLECTION, payment.transaction_id)
+        except Exception:
+            log.exception("airtel.replay_failed payment=%s", payment.id)
 
     async def _mark_pending(self, payment: Payment, actor: str, answer: StkPushResponse) -> Payment:
         now = self._clock()
@@ -508,7 +601,7 @@ class PaymentService:
             if alert:
                 await self._notifier.admin_alert(
                     f"payment:{payment.id}:refused",
-                    f"M-Pesa refused payment #{payment.id}: {reason}",
+                    f"{provider_name(payment.provider)} refused payment #{payment.id}: {reason}",
                 )
         log.warning("stk.refused payment=%s code=%s reason=%s", payment.id, code, reason)
         return await Payment.get(id=payment.id)
@@ -516,13 +609,21 @@ class PaymentService:
     async def mark_unknown(
         self, payment: Payment, actor: str, reason: str, *, notify: bool = False
     ) -> Payment:
-        """The push may have reached M-Pesa: unknown until a callback, query or person says."""
+        """The push may have reached M-Pesa: unknown until a callback, query or person says.
+
+        An Airtel push is asked about by its transaction id (enquiry); an M-Pesa one, which has
+        no id yet, waits for the callback that fits it.
+        """
         now = self._clock()
+        airtel = payment.provider == Provider.AIRTEL
+        every = (
+            self._settings.airtel_enquiry_every_s if airtel else self._settings.stk_query_every_s
+        )
         async with in_transaction():
             won = await Payment.filter(id=payment.id, status=PaymentStatus.CREATED).update(
                 status=PaymentStatus.UNKNOWN,
                 result_desc=reason[:255],
-                next_query_at=now + timedelta(seconds=self._settings.stk_query_every_s),
+                next_query_at=now + timedelta(seconds=every),
                 **self._intents.unknown(),
             )
             await audit(
@@ -531,7 +632,7 @@ class PaymentService:
             if won and notify:
                 await self._notifier.payment_changed(await Payment.get(id=payment.id))
         log.warning("stk.outcome_unknown payment=%s reason=%s", payment.id, reason)
-        if won:
+        if won and not airtel:
             # its callback may already be here, waiting unmatched
             await self.links.on_unknown(await Payment.get(id=payment.id))
         return await Payment.get(id=payment.id)
@@ -559,6 +660,8 @@ class PaymentService:
                 raise NotFound(f"Order {found.code} has no M-Pesa request yet.")
         else:
             payment = found
+        if payment.provider == Provider.AIRTEL:
+            return await self._refresh_airtel(payment, actor)
         if payment.checkout_request_id is None:
             if payment.status == PaymentStatus.UNKNOWN:
                 # nothing to ask M-Pesa about: look for its callback among the unmatched ones
@@ -572,6 +675,22 @@ class PaymentService:
             subject=subject(payment),
             outcome=outcome.value if outcome else "pending",
             code=answer.result_code,
+        )
+        return await Payment.get(id=payment.id)
+
+    async def _refresh_airtel(self, payment: Payment, actor: str) -> Payment:
+        """Ask Airtel now (enquiry by our transaction id) and apply a final answer."""
+        if self.airtel is None or payment.transaction_id is None:
+            return await Payment.get(id=payment.id)
+        if PaymentStatus(payment.status) is PaymentStatus.CREATED:
+            return await Payment.get(id=payment.id)  # being sent right now: nothing to ask yet
+        outcome = await self.airtel.enquire(payment, actor=actor)
+        await audit(
+            actor,
+            "payment.refresh",
+            subject=subject(payment),
+            outcome=outcome.value if outcome else "pending",
+            provider=Provider.AIRTEL.value,
         )
         return await Payment.get(id=payment.id)
 
@@ -599,10 +718,20 @@ class PaymentService:
                 return linked
         return outcome
 
+    async def apply_airtel_callback(self, cb: CollectionCallback) -> ApplyOutcome:
+        """Apply an Airtel collection callback (matched by our transaction id)."""
+        if self.airtel is None:
+            log.warning("airtel.callback_ignored: Airtel Money is not enabled")
+            return ApplyOutcome.UNMATCHED
+        return await self.airtel.apply_callback(cb)
+
     async def reconcile_pending(self, *, limit: int = 50) -> list[Payment]:
         """One reconciliation pass over STK payments; return those it worked on."""
         touched = await self._crashed_sends(limit)
-        return touched + await self._reconciler.reconcile(limit=limit)
+        touched += await self._reconciler.reconcile(limit=limit)
+        if self.airtel is not None:
+            touched += await self.airtel.reconcile(limit=limit)
+        return touched
 
     async def _crashed_sends(self, limit: int) -> list[Payment]:
         """Pushes whose sender stopped holding them: unknown if the POST may have left."""
@@ -623,7 +752,8 @@ class PaymentService:
 
     async def due(self) -> int:
         """How many payments a reconciliation pass would work on now (held ones included)."""
-        return await self._reconciler.due()
+        airtel = await self.airtel.due() if self.airtel is not None else 0
+        return await self._reconciler.due() + airtel
 
 
 def _words(status: object) -> str:

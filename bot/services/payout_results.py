@@ -18,7 +18,16 @@ from bot.services.audit import audit
 from bot.services.daraja import Daraja
 from bot.services.intents import Intents, Lease
 from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, by_conversation
-from models import CallbackKind, DarajaQuery, Payout, PayoutStatus, QueryKind, QueryStatus, Staff
+from models import (
+    CallbackKind,
+    DarajaQuery,
+    Payout,
+    PayoutStatus,
+    Provider,
+    QueryKind,
+    QueryStatus,
+    Staff,
+)
 from models.enums import PAYOUT_TRANSITIONS, sources_for
 from mpesa.amounts import format_kes
 from mpesa.callbacks import B2CResult, QueueTimeout, TransactionStatusResult
@@ -297,7 +306,9 @@ class PayoutResults:
             payout = await Payout.get(id=payout.id)
             await audit(actor, "payout.failed", subject=subject(payout), code=code)
             await self._notifier.payout_changed(payout)
-            info = describe_result(code, desc, api=Api.B2C) if code else None
+            # Airtel's codes are explained by the Airtel service, which passes its own alert
+            mpesa = payout.provider != Provider.AIRTEL
+            info = describe_result(code, desc, api=Api.B2C) if code and mpesa else None
             if alert is None and info is not None and info.alert_admin:
                 alert = f"Payout #{payout.id} failed: {info.meaning} {info.next_step}"
             if alert is not None:

@@ -1,6 +1,7 @@
 """What a payout's phone, amount and reason must be: one set of rules for /send, bulk and schedules.
 
-Each check raises ``InvalidInput`` naming the field, with a sentence a cashier understands.
+Each check raises ``InvalidInput`` naming the field, with a sentence a cashier understands. The
+phone decides the provider (providers.route_phone), and the provider the largest amount.
 """
 
 from __future__ import annotations
@@ -8,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Settings
+from bot.services import providers
 from bot.services.errors import InvalidInput
-from mpesa.amounts import B2C_MINIMUM, STK_MINIMUM, AmountError, parse_amount
-from mpesa.phone import PhoneError, normalize_msisdn
+from bot.services.providers import Routed, route_phone
+from models import Provider
 
 DEFAULT_REMARKS = "Payout"
 REMARKS_MIN, REMARKS_MAX = 2, 100
@@ -18,35 +20,36 @@ REMARKS_MIN, REMARKS_MAX = 2, 100
 
 @dataclass(frozen=True)
 class PayoutTerms:
-    """A payout's checked terms: Daraja's phone form, whole shillings, the remarks sent."""
+    """A payout's checked terms: the 2547XXXXXXXX phone, whole shillings, remarks, provider."""
 
     msisdn: str
     amount: int
     remarks: str
+    provider: Provider = Provider.MPESA
+
+
+def payout_route(raw_phone: str, *, settings: Settings) -> Routed:
+    """The provider and 2547XXXXXXXX form of a payout's phone (landlines, Telkom... refused)."""
+    return route_phone(str(raw_phone), settings)
 
 
 def payout_msisdn(raw_phone: str, *, settings: Settings) -> str:
-    """A Safaricom number in Daraja's 2547XXXXXXXX form (Airtel, landlines... are refused)."""
-    try:
-        return normalize_msisdn(str(raw_phone), extra_prefixes=settings.mpesa_extra_prefixes)
-    except PhoneError as exc:
-        raise InvalidInput(str(exc), field="phone") from None
+    """A Safaricom (or, with AIRTEL_ENABLED, Airtel) number in the 2547XXXXXXXX form."""
+    return payout_route(raw_phone, settings=settings).msisdn
 
 
-def payout_amount(raw_amount: str | int, *, settings: Settings) -> int:
-    """Whole shillings between the B2C minimum and MPESA_MAX_AMOUNT ("1.5" is refused)."""
-    try:
-        return parse_amount(raw_amount, minimum=B2C_MINIMUM, maximum=settings.mpesa_max_amount)
-    except AmountError as exc:
-        raise InvalidInput(str(exc), field="amount") from None
+def payout_amount(
+    raw_amount: str | int, *, settings: Settings, provider: Provider = Provider.MPESA
+) -> int:
+    """Whole shillings from the payout minimum to the provider's maximum ("1.5" is refused)."""
+    return providers.payout_amount(raw_amount, provider, settings)
 
 
-def request_amount(raw_amount: str | int, *, settings: Settings) -> int:
-    """Whole shillings an STK Push may ask for (KES 1 up to MPESA_MAX_AMOUNT)."""
-    try:
-        return parse_amount(raw_amount, minimum=STK_MINIMUM, maximum=settings.mpesa_max_amount)
-    except AmountError as exc:
-        raise InvalidInput(str(exc), field="amount") from None
+def request_amount(
+    raw_amount: str | int, *, settings: Settings, provider: Provider = Provider.MPESA
+) -> int:
+    """Whole shillings a payment request may ask for (KES 1 up to the provider's maximum)."""
+    return providers.request_amount(raw_amount, provider, settings)
 
 
 def payout_remarks(reason: str | None) -> str:
@@ -63,8 +66,10 @@ def payout_terms(
     raw_phone: str, raw_amount: str | int, reason: str | None, *, settings: Settings
 ) -> PayoutTerms:
     """Check all three in the order a person reads them: phone, amount, reason."""
+    routed = payout_route(raw_phone, settings=settings)
     return PayoutTerms(
-        payout_msisdn(raw_phone, settings=settings),
-        payout_amount(raw_amount, settings=settings),
+        routed.msisdn,
+        payout_amount(raw_amount, settings=settings, provider=routed.provider),
         payout_remarks(reason),
+        routed.provider,
     )

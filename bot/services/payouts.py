@@ -15,17 +15,28 @@ from datetime import UTC, datetime, timedelta
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from airtel.models import KycUser
 from bot.config import Settings
 from bot.notify.notifier import Notifier
+from bot.services.airtel_money import AirtelMoney
+from bot.services.airtel_payouts import AirtelPayouts, new_payout_id
 from bot.services.audit import actor_for_telegram, audit
 from bot.services.daraja import Daraja
-from bot.services.errors import Conflict, InvalidInput, LimitExceeded, NotAllowed, NotFound
+from bot.services.errors import (
+    Conflict,
+    InvalidInput,
+    LimitExceeded,
+    NotAllowed,
+    NotFound,
+    ServiceError,
+)
 from bot.services.intents import Accepted, Intents, Lease, NeverLeft, NotSent, Refused, Unknown
 from bot.services.outcome import Clock, ReplayUnmatched, utcnow
 from bot.services.payout_results import PayoutResults
 from bot.services.payout_rules import payout_terms
+from bot.services.providers import provider_name
 from bot.services.staff import StaffService
-from models import CallbackKind, Payout, PayoutStatus, PostState, Staff, StaffRole
+from models import CallbackKind, Payout, PayoutStatus, PostState, Provider, Staff, StaffRole
 from mpesa.amounts import format_kes
 from mpesa.models import AsyncAccepted
 from mpesa.phone import mask_msisdn
@@ -43,6 +54,7 @@ COUNTED = (
     PayoutStatus.COMPLETED,
 )
 CRASHED = "the B2C request was on its way when its worker stopped; M-Pesa may have it"
+AIRTEL_CRASHED = "the payout was on its way to Airtel when its worker stopped; Airtel may have it"
 
 
 def nairobi_day(moment: datetime) -> tuple[datetime, datetime]:
@@ -53,7 +65,8 @@ def nairobi_day(moment: datetime) -> tuple[datetime, datetime]:
 
 
 class PayoutService:
-    """Sends money to customers by B2C, exactly once, with confirmation, approval and limits."""
+    """Sends money to customers (M-Pesa B2C, Airtel disbursement) exactly once, with
+    confirmation, approval and limits."""
 
     def __init__(
         self,
@@ -64,6 +77,7 @@ class PayoutService:
         settings: Settings,
         clock: Clock = utcnow,
         intents: Intents | None = None,
+        airtel: AirtelMoney | None = None,
     ) -> None:
         self._daraja = daraja
         self._notifier = notifier
@@ -74,6 +88,22 @@ class PayoutService:
         self.results = PayoutResults(
             daraja=daraja, notifier=notifier, settings=settings, clock=clock, intents=self._intents
         )
+        # Airtel Money disbursements, when the provider is configured
+        self.airtel: AirtelPayouts | None = None
+        if airtel is not None:
+            self.airtel = AirtelPayouts(
+                airtel=airtel,
+                notifier=notifier,
+                settings=settings,
+                results=self.results,
+                intents=self._intents,
+                clock=clock,
+            )
+
+    @property
+    def intents(self) -> Intents:
+        """The lease-keeper of this process's money intents (shared with queued payouts)."""
+        return self._intents
 
     @property
     def replay_unmatched(self) -> ReplayUnmatched | None:
@@ -95,7 +125,11 @@ class PayoutService:
         reason: str,
         chat_id: int | None = None,
     ) -> Payout:
-        """Record a payout (whole shillings) to a Safaricom phone; it waits for the Confirm."""
+        """Record a payout (whole shillings); it waits for the Confirm.
+
+        An Airtel number is checked with Airtel's KYC first: one that cannot receive is refused
+        before anything is recorded, and the holder's name goes on the card.
+        """
         actor = actor_for_telegram(initiator_telegram_id)
         staff = await self._staff.require(
             initiator_telegram_id, StaffRole.ADMIN, action="payout.send"
@@ -105,12 +139,17 @@ class PayoutService:
         except InvalidInput as exc:
             raise await self._refused(actor, "payout.send", "", exc) from None
         msisdn, amount, remarks = terms.msisdn, terms.amount, terms.remarks
+        receiver_name = None
+        if terms.provider is Provider.AIRTEL:
+            receiver_name = (await self._airtel_recipient(actor, msisdn)).name
         async with in_transaction():
             payout = await Payout.create(
-                originator_conversation_id=str(uuid.uuid4()),
+                provider=terms.provider,
+                originator_conversation_id=self.new_key(terms.provider),
                 msisdn=msisdn,
                 amount=amount,
                 remarks=remarks,
+                receiver_name=receiver_name,
                 initiated_by=staff,
                 needs_approval=amount > self._settings.payout_approval_threshold,
                 chat_id=chat_id,
@@ -122,11 +161,30 @@ class PayoutService:
                 subject=f"payout:{payout.id}",
                 amount=amount,
                 msisdn=mask_msisdn(msisdn),
+                provider=terms.provider.value,
             )
         log.info(
             "payout.created payout=%s msisdn=%s amount=%s", payout.id, mask_msisdn(msisdn), amount
         )
         return payout
+
+    @staticmethod
+    def new_key(provider: Provider) -> str:
+        """Our idempotency key for a new payout: an OriginatorConversationID, or Airtel's id."""
+        return new_payout_id() if provider is Provider.AIRTEL else str(uuid.uuid4())
+
+    async def _airtel_recipient(self, actor: str, msisdn: str) -> KycUser:
+        """The KYC of an Airtel payout's number, or the refusal (audited), before any record."""
+        if self.airtel is None:
+            refusal = InvalidInput(
+                f"{mask_msisdn(msisdn)} is an Airtel number, and Airtel Money is not set up here.",
+                field="phone",
+            )
+            raise await self._refused(actor, "payout.send", "", refusal)
+        try:
+            return await self.airtel.recipient(msisdn)
+        except ServiceError as exc:
+            raise await self._refused(actor, "payout.send", "", exc) from None
 
     async def set_status_message(self, payout_id: int, chat_id: int, message_id: int) -> None:
         """Remember where the payout's live status message is, so any instance can edit it."""
@@ -236,7 +294,8 @@ class PayoutService:
         else:
             condition = Q(originator_conversation_id=text) | Q(conversation_id=text)
             if len(text) <= RECEIPT_MAX:
-                condition |= Q(receipt=text.upper())
+                # Airtel's receipts are opaque (e.g. MP210603.1234.L06941): as typed, too
+                condition |= Q(receipt=text.upper()) | Q(receipt=text)
             payout = await Payout.filter(condition).first()
         if payout is None:
             raise NotFound(f"No payout matches {text or 'an empty reference'}.")
@@ -250,6 +309,8 @@ class PayoutService:
 
     async def _send(self, payout: Payout, lease: Lease) -> Payout:
         """Make the B2C POST of a held payout (once) and record what came of it."""
+        if payout.provider == Provider.AIRTEL:
+            return await self._send_airtel(payout, lease)
         outcome = await self._intents.post(
             lease,
             lambda: self._daraja.b2c_payment(
@@ -290,6 +351,49 @@ class PayoutService:
         else:
             assert isinstance(outcome, NotSent)
             log.warning("payout.not_sent payout=%s reason=%s", payout.id, outcome.reason)
+        return await Payout.get(id=payout.id)
+
+    async def _send_airtel(self, payout: Payout, lease: Lease) -> Payout:
+        """The Airtel disbursement of a held payout (once), and what came of it."""
+        airtel = self.airtel
+        if airtel is None:
+            await self.results.settle_failed(
+                payout,
+                code=None,
+                desc="Airtel Money is not set up here; nothing was sent.",
+                actor="system",
+                post=self._intents.not_sent(),
+            )
+            return await Payout.get(id=payout.id)
+        outcome = await self._intents.post(lease, lambda: airtel.disburse(payout))
+        if isinstance(outcome, Accepted):
+            await airtel.record_paid(payout, outcome.answer)
+        elif isinstance(outcome, NeverLeft):
+            await self._defer(payout, lease, str(outcome.error))
+        elif isinstance(outcome, Refused):
+            # Airtel said it did not happen (or refused our request): nothing moved
+            exc = outcome.error
+            info = getattr(exc, "info", None)
+            alert_needed = info.alert_admin if info is not None else True
+            await self.results.settle_failed(
+                payout,
+                code=(info.code if info is not None else exc.code),
+                desc=(info.description or info.meaning) if info is not None else str(exc),
+                actor="system",
+                post=self._intents.answered(),
+                alert=(
+                    f"Airtel payout #{payout.id} failed: "
+                    + (f"{info.meaning} {info.next_step}" if info is not None else str(exc))
+                )
+                if alert_needed
+                else None,
+            )
+        elif isinstance(outcome, Unknown):
+            # TA, TIP, a time-out, a duplicate id: the money may be moving; enquire, never resend
+            await self.results.to_unknown(payout.id, reason=outcome.reason, actor="system")
+        else:
+            assert isinstance(outcome, NotSent)
+            log.warning("airtel.payout.not_sent payout=%s reason=%s", payout.id, outcome.reason)
         return await Payout.get(id=payout.id)
 
     async def _record_submitted(self, payout: Payout, answer: AsyncAccepted) -> None:
@@ -341,7 +445,8 @@ class PayoutService:
         if fresh.post_count == self._settings.b2c_query_max_attempts:
             await self._notifier.admin_alert(
                 f"payout:{payout.id}:unreachable",
-                f"Payout #{payout.id} ({format_kes(payout.amount)}) could not reach M-Pesa in "
+                f"Payout #{payout.id} ({format_kes(payout.amount)}) could not reach "
+                f"{provider_name(payout.provider)} in "
                 f"{fresh.post_count} tries; nothing was sent and it is tried again every "
                 f"{self._settings.reconcile_interval_s:.0f} s. To stop it: /resolve P{payout.id} "
                 "failed.",
@@ -361,7 +466,8 @@ class PayoutService:
             where=Q(post_state=PostState.SENDING),
             limit=limit,
         ):
-            await self.results.to_unknown(payout.id, reason=CRASHED, actor="system")
+            crashed = AIRTEL_CRASHED if payout.provider == Provider.AIRTEL else CRASHED
+            await self.results.to_unknown(payout.id, reason=crashed, actor="system")
             touched.append(payout)
         for lease, payout in await self._intents.take(
             Payout,
@@ -379,7 +485,13 @@ class PayoutService:
             limit=limit,
             order_by=("next_query_at", "id"),
         ):
-            await self.results.query_status(payout, actor="system", lease=lease)
+            if payout.provider == Provider.AIRTEL and self.airtel is not None:
+                # Airtel answers the enquiry at once, by our transaction id
+                await self.airtel.enquire(payout, actor="system", lease=lease)
+            elif payout.provider == Provider.AIRTEL:
+                await self._intents.release(lease)  # Airtel is off here: nobody can ask
+            else:
+                await self.results.query_status(payout, actor="system", lease=lease)
             touched.append(payout)
         return [await Payout.get(id=p.id) for p in touched]
 
@@ -464,7 +576,7 @@ class PayoutService:
         if status is PayoutStatus.AWAITING_APPROVAL:
             return f"Payout #{payout.id} was already confirmed and is waiting for approval."
         if status in (PayoutStatus.SUBMITTING, PayoutStatus.SUBMITTED, PayoutStatus.UNKNOWN):
-            return f"Payout #{payout.id} was already sent to M-Pesa."
+            return f"Payout #{payout.id} was already sent to {provider_name(payout.provider)}."
         if status is PayoutStatus.AWAITING_CONFIRMATION:
             return f"Payout #{payout.id} has not been confirmed yet."
         receipt = f" (receipt {payout.receipt})" if payout.receipt else ""

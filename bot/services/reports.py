@@ -13,7 +13,9 @@ from tortoise import connections
 from tortoise.expressions import Subquery
 from tortoise.functions import Count, Sum
 
+from bot.config import Settings
 from bot.services.errors import InvalidInput
+from bot.services.providers import route_phone
 from models import (
     C2BTransaction,
     Notification,
@@ -22,6 +24,7 @@ from models import (
     PaymentStatus,
     Payout,
     PayoutStatus,
+    Provider,
 )
 from mpesa.phone import PhoneError, normalize_msisdn
 from mpesa.security import NAIROBI
@@ -41,6 +44,7 @@ EXPORT_HEADER = (
     "account",
     "receipt",
     "details",
+    "provider",  # mpesa or airtel
 )
 
 
@@ -71,18 +75,24 @@ class Stats:
     # money received, then sent back by a reversal: not in the received figures (net)
     reversed_total: int = 0
     reversed_count: int = 0
+    # Airtel Money: payment requests paid (not in the STK figures) and payouts completed (in
+    # the sent figures too)
+    airtel_received_total: int = 0
+    airtel_received_count: int = 0
+    airtel_sent_total: int = 0
+    airtel_sent_count: int = 0
     payments_by_status: dict[str, int] = field(default_factory=dict)
     payouts_by_status: dict[str, int] = field(default_factory=dict)
 
     @property
     def received_total(self) -> int:
-        """Shillings received by STK and C2B, net of reversals."""
-        return self.stk_received_total + self.c2b_received_total
+        """Shillings received by STK, C2B and Airtel Money, net of reversals."""
+        return self.stk_received_total + self.c2b_received_total + self.airtel_received_total
 
     @property
     def received_count(self) -> int:
-        """Payments received by STK and C2B."""
-        return self.stk_received_count + self.c2b_received_count
+        """Payments received by STK, C2B and Airtel Money."""
+        return self.stk_received_count + self.c2b_received_count + self.airtel_received_count
 
     @property
     def success_percent(self) -> int | None:
@@ -115,8 +125,10 @@ class ReportService:
         *,
         extra_prefixes: list[str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        settings: Settings | None = None,
     ) -> None:
         self._extra_prefixes = list(extra_prefixes or [])
+        self._settings = settings  # with it, phones are read by the provider router
         self._clock = clock
 
     async def stats(self, period: Period = "today", *, now: datetime | None = None) -> Stats:
@@ -125,7 +137,12 @@ class ReportService:
         window = {"created_at__gte": start, "created_at__lt": end}
         payments = await _by_status(Payment, window)
         payouts = await _by_status(Payout, window)
-        stk_total, stk_count = await _sum_count(Payment, status=PaymentStatus.PAID, **window)
+        stk_total, stk_count = await _sum_count(
+            Payment, status=PaymentStatus.PAID, provider=Provider.MPESA, **window
+        )
+        airtel_total, airtel_count = await _sum_count(
+            Payment, status=PaymentStatus.PAID, provider=Provider.AIRTEL, **window
+        )
         # an STK payment can also arrive as a C2B confirmation with the same receipt
         stk_receipts = Subquery(Payment.filter(receipt__isnull=False).values("receipt"))
         c2b_only = C2BTransaction.exclude(trans_id__in=stk_receipts)
@@ -135,6 +152,9 @@ class ReportService:
             c2b_only, reversed_at__isnull=False, **window
         )
         sent_total, sent_count = await _sum_count(Payout, status=PayoutStatus.COMPLETED, **window)
+        airtel_sent_total, airtel_sent_count = await _sum_count(
+            Payout, status=PayoutStatus.COMPLETED, provider=Provider.AIRTEL, **window
+        )
         settled = sum(n for status, n in payments.items() if PaymentStatus(status).is_final)
         return Stats(
             period=period,
@@ -153,6 +173,10 @@ class ReportService:
             reversed_count=back_count + c2b_back_count,
             payments_by_status=payments,
             payouts_by_status=payouts,
+            airtel_received_total=airtel_total,
+            airtel_received_count=airtel_count,
+            airtel_sent_total=airtel_sent_total,
+            airtel_sent_count=airtel_sent_count,
         )
 
     # history and payout_history stay two typed entry points with the same filters on purpose:
@@ -282,10 +306,15 @@ class ReportService:
             start, end = period_bounds(period, self._clock())
             filters.update(created_at__gte=start, created_at__lt=end)
         if msisdn is not None:
-            try:
-                filters["msisdn"] = normalize_msisdn(msisdn, extra_prefixes=self._extra_prefixes)
-            except PhoneError as exc:
-                raise InvalidInput(str(exc), field="phone") from exc
+            if self._settings is not None:
+                filters["msisdn"] = route_phone(msisdn, self._settings).msisdn
+            else:
+                try:
+                    filters["msisdn"] = normalize_msisdn(
+                        msisdn, extra_prefixes=self._extra_prefixes
+                    )
+                except PhoneError as exc:
+                    raise InvalidInput(str(exc), field="phone") from exc
         if before_id is not None:
             filters["id__lt"] = before_id
         return filters
@@ -332,7 +361,7 @@ def _when(moment: datetime | None) -> str:
 
 def _payment_row(p: Payment) -> list[Any]:
     return [
-        "stk",
+        "airtel" if p.provider == Provider.AIRTEL else "stk",
         p.id,
         _when(p.created_at),
         _value(p.status),
@@ -341,6 +370,7 @@ def _payment_row(p: Payment) -> list[Any]:
         p.account_reference,
         p.receipt or "",
         p.result_desc or p.description,
+        _value(p.provider),
     ]
 
 
@@ -355,6 +385,7 @@ def _payout_row(p: Payout) -> list[Any]:
         "",
         p.receipt or "",
         p.remarks,
+        _value(p.provider),
     ]
 
 
@@ -369,6 +400,7 @@ def _c2b_row(t: C2BTransaction) -> list[Any]:
         t.bill_ref_number,
         t.trans_id,
         t.payer_name,
+        Provider.MPESA.value,
     ]
 
 

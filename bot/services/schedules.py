@@ -33,7 +33,7 @@ from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound, Se
 from bot.services.outcome import Clock, utcnow
 from bot.services.payout_rules import (
     REMARKS_MAX,
-    payout_msisdn,
+    payout_route,
     payout_terms,
     request_amount,
 )
@@ -238,8 +238,9 @@ class ScheduleService:
         if kind is ScheduleKind.PAYOUT:
             terms = payout_terms(raw_phone, raw_amount, description, settings=self._settings)
             return terms.msisdn, terms.amount, terms.remarks
-        msisdn = payout_msisdn(raw_phone, settings=self._settings)
-        amount = request_amount(raw_amount, settings=self._settings)
+        routed = payout_route(raw_phone, settings=self._settings)
+        msisdn = routed.msisdn
+        amount = request_amount(raw_amount, settings=self._settings, provider=routed.provider)
         text = " ".join((description or "").split())
         if len(text) > REMARKS_MAX:
             raise InvalidInput(

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from bot.services.outcome import ApplyOutcome, Clock
 from bot.services.payment_callbacks import PaymentSettler
-from models import CallbackInbox, CallbackKind, InboxStatus, Payment, PaymentStatus
+from models import CallbackInbox, CallbackKind, InboxStatus, Payment, PaymentStatus, Provider
 from mpesa.callbacks import StkCallback, parse_stk_callback
 from mpesa.codes import ResultCategory, describe_result
 from mpesa.errors import CallbackParseError
@@ -63,6 +63,7 @@ class StkLinker:
             return []
         rows = await Payment.filter(
             status=PaymentStatus.UNKNOWN,
+            provider=Provider.MPESA,
             checkout_request_id__isnull=True,
             amount=cb.amount,
         ).order_by("id")
@@ -70,6 +71,8 @@ class StkLinker:
 
     async def candidates_for(self, payment: Payment) -> list[Candidate]:
         """Unmatched success callbacks since the push that fit it, oldest first."""
+        if payment.provider != Provider.MPESA:
+            return []  # an Airtel push is asked about by its own transaction id
         rows = await CallbackInbox.filter(
             kind=CallbackKind.STK,
             status=InboxStatus.UNMATCHED,

@@ -29,6 +29,7 @@ from models import (
     Payment,
     PaymentStatus,
     Payout,
+    Provider,
     QueryKind,
     QueryStatus,
     Reversal,
@@ -259,8 +260,10 @@ def query_answer(query: DarajaQuery) -> str:
     if QueryKind(query.kind) is QueryKind.BALANCE:
         if not answered:
             reason = result.get("result_desc") or result.get("error") or "no answer"
-            return f"⚠️ The balance check failed: {escape(str(reason))}"
-        lines = ["💰 <b>M-Pesa balance</b>"]
+            who = "Airtel Money" if result.get("provider") == Provider.AIRTEL.value else "M-Pesa"
+            return f"⚠️ The {who} balance check failed: {escape(str(reason))}"
+        airtel = result.get("provider") == Provider.AIRTEL.value
+        lines = ["💰 <b>Airtel Money balance</b>" if airtel else "💰 <b>M-Pesa balance</b>"]
         for account in result.get("accounts") or []:
             cents = account.get("available_cents")
             shown = format_cents(cents) if isinstance(cents, int) else "-"

@@ -95,7 +95,7 @@ class PayoutHandlers(StaffHandlerBase):
         await edit(query, card, buttons(payout))
 
     async def balance_cmd(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/balance: ask M-Pesa; the answer arrives by callback and is pushed to this chat."""
+        """/balance: ask M-Pesa (and Airtel Money); the answers are pushed to this chat."""
         if await self.member(update, ADMIN, "balance") is None:
             return
         try:
@@ -105,7 +105,8 @@ class PayoutHandlers(StaffHandlerBase):
         except ServiceError as exc:
             await self.refuse(update, exc)
             return
-        await reply(update, staff_texts.BALANCE_ASKED)
+        both = self._services.settings.airtel_enabled
+        await reply(update, staff_texts.BALANCE_ASKED_BOTH if both else staff_texts.BALANCE_ASKED)
 
 
 def register(app: Application, services: Any) -> None:

@@ -6,9 +6,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
+from bot.services.providers import provider_name
 from bot.services.reports import Stats
 from bot.telegram.texts import kes, phone, staff_name, when
-from models import Order, OrderStatus, Payment, Payout, Reversal, ReversalStatus, Staff, StaffRole
+from models import (
+    Order,
+    OrderStatus,
+    Payment,
+    Payout,
+    Provider,
+    Reversal,
+    ReversalStatus,
+    Staff,
+    StaffRole,
+)
 from mpesa.codes import Api, describe_result
 
 MESSAGE_LIMIT = 4096
@@ -46,6 +57,9 @@ MISSING_RECEIPT = "Give the M-Pesa receipt of the payment to reverse."
 MISSING_ORDER = "Give the amount and a description the customer will see."
 MISSING_DESCRIPTION = "Give a description the customer will see."
 BALANCE_ASKED = "⏳ Asked M-Pesa for the balance; the answer will appear here."
+BALANCE_ASKED_BOTH = (
+    "⏳ Asked M-Pesa and Airtel Money for their balances; the answers will appear here."
+)
 
 CASHIER_HELP = (
     "<b>What you can do here</b>\n"
@@ -143,6 +157,8 @@ def payment_line(payment: Payment) -> str:
         f"#{payment.id} · {when(payment.created_at)} · {kes(payment.amount)} · "
         f"{phone(payment.msisdn)} · {escape(str(payment.status).replace('_', ' '))}"
     )
+    if payment.provider == Provider.AIRTEL:
+        line += f" · {provider_name(payment.provider)}"
     if payment.receipt:
         line += f" · <code>{escape(payment.receipt)}</code>"
     if payment.description:
@@ -156,6 +172,8 @@ def payout_line(payout: Payout) -> str:
         f"P{payout.id} · {when(payout.created_at)} · {kes(payout.amount)} → "
         f"{phone(payout.msisdn)} · {escape(str(payout.status).replace('_', ' '))}"
     )
+    if payout.provider == Provider.AIRTEL:
+        line += f" · {provider_name(payout.provider)}"
     if payout.receipt:
         line += f" · <code>{escape(payout.receipt)}</code>"
     return line
@@ -190,16 +208,23 @@ def stats_text(stats: Stats) -> str:
     lines.append(
         f"Received: {kes(stats.received_total)} in {_count(stats.received_count, 'payment')}"
     )
-    lines.append(
+    by = (
         f"  by STK {kes(stats.stk_received_total)} ({stats.stk_received_count}), "
         f"paybill {kes(stats.c2b_received_total)} ({stats.c2b_received_count})"
     )
+    if stats.airtel_received_count or stats.airtel_sent_count:
+        by += f", Airtel Money {kes(stats.airtel_received_total)} ({stats.airtel_received_count})"
+    lines.append(by)
     if stats.reversed_count:
         lines.append(
             f"Reversed (not counted above): {kes(stats.reversed_total)} in "
             f"{_count(stats.reversed_count, 'payment')}"
         )
     lines.append(f"Sent: {kes(stats.sent_total)} in {_count(stats.sent_count, 'payout')}")
+    if stats.airtel_received_count or stats.airtel_sent_count:
+        lines.append(
+            f"  of which Airtel Money {kes(stats.airtel_sent_total)} ({stats.airtel_sent_count})"
+        )
     if stats.success_percent is None:
         lines.append("STK success: no finished requests yet")
     else:

@@ -5,20 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
+from airtel.codes import Api as AirtelApi
+from bot.services.airtel_payments import result_of
 from bot.services.errors import ServiceError
-from models import Order, Payment, PaymentStatus, Payout, PayoutStatus, Staff
+from bot.services.providers import provider_name
+from models import Order, Payment, PaymentStatus, Payout, PayoutStatus, Provider, Staff
 from mpesa.amounts import format_kes
 from mpesa.codes import Api, describe_result
 from mpesa.security import NAIROBI
 
+# {provider} is "M-Pesa" or "Airtel Money"
 PAYMENT_HEADLINE = {
-    PaymentStatus.CREATED: "⏳ Sending the request to M-Pesa…",
-    PaymentStatus.PENDING: "📲 Sent. Waiting for the customer to enter their M-Pesa PIN…",
-    PaymentStatus.UNKNOWN: "❔ M-Pesa did not answer in time. Do not ask again yet: checking…",
+    PaymentStatus.CREATED: "⏳ Sending the request to {provider}…",
+    PaymentStatus.PENDING: "📲 Sent. Waiting for the customer to enter their {provider} PIN…",
+    PaymentStatus.UNKNOWN: "❔ {provider} did not answer in time. Do not ask again yet: checking…",
     PaymentStatus.PAID: "✅ Paid",
     PaymentStatus.CANCELLED: "✖️ Cancelled by the customer",
-    PaymentStatus.INSUFFICIENT_FUNDS: "✖️ Not enough money on M-Pesa",
-    PaymentStatus.WRONG_PIN: "✖️ Wrong M-Pesa PIN",
+    PaymentStatus.INSUFFICIENT_FUNDS: "✖️ Not enough money on {provider}",
+    PaymentStatus.WRONG_PIN: "✖️ Wrong {provider} PIN",
     PaymentStatus.TIMED_OUT: "⌛ The customer did not respond in time",
     PaymentStatus.FAILED: "✖️ Failed",
     # never "paid": a KES 1 callback on a KES 150 request must not look like money to hand
@@ -30,9 +34,9 @@ PAYMENT_HEADLINE = {
 PAYOUT_HEADLINE = {
     PayoutStatus.AWAITING_CONFIRMATION: "Please check and confirm.",
     PayoutStatus.AWAITING_APPROVAL: "⏳ Waiting for a second admin to approve…",
-    PayoutStatus.SUBMITTING: "⏳ Sending to M-Pesa…",
-    PayoutStatus.SUBMITTED: "📤 Sent. Waiting for M-Pesa's result…",
-    PayoutStatus.UNKNOWN: "❔ M-Pesa has not confirmed yet. Checking the transaction status…",
+    PayoutStatus.SUBMITTING: "⏳ Sending to {provider}…",
+    PayoutStatus.SUBMITTED: "📤 Sent. Waiting for {provider}'s result…",
+    PayoutStatus.UNKNOWN: "❔ {provider} has not confirmed yet. Checking the transaction status…",
     PayoutStatus.COMPLETED: "✅ Sent",
     PayoutStatus.FAILED: "✖️ Failed",
     PayoutStatus.CANCELLED: "✖️ Cancelled",
@@ -61,9 +65,10 @@ def when(moment: datetime | None) -> str:
 
 
 def payment_card(payment: Payment, order: Order | None = None) -> str:
-    """The live status message of an STK payment, as staff and customers see it."""
+    """The live status message of a payment request, as staff see it."""
     status = PaymentStatus(payment.status)
-    lines = [f"<b>M-Pesa request #{payment.id}</b>"]
+    name = provider_name(payment.provider)
+    lines = [f"<b>{name} request #{payment.id}</b>"]
     lines.append(f"{kes(payment.amount)} from {phone(payment.msisdn)}")
     if order is not None:
         what = f"Order <code>{escape(order.code)}</code>"
@@ -75,7 +80,7 @@ def payment_card(payment: Payment, order: Order | None = None) -> str:
     if payment.attempt > 1:
         lines.append(f"Attempt {payment.attempt}")
     lines.append("")
-    lines.append(f"<b>{PAYMENT_HEADLINE[status]}</b>")
+    lines.append(f"<b>{PAYMENT_HEADLINE[status].format(provider=name)}</b>")
     if status in (PaymentStatus.PAID, PaymentStatus.REVERSED):
         lines.append(f"Receipt: <code>{escape(payment.receipt or 'confirmed by query')}</code>")
         lines.append(f"Amount: {kes(payment.paid_amount or payment.amount)}")
@@ -83,13 +88,18 @@ def payment_card(payment: Payment, order: Order | None = None) -> str:
         if payment.reversed_at is not None:
             lines.append(f"Reversed at: {when(payment.reversed_at)}")
     elif status is PaymentStatus.REVIEW:
-        lines.append(escape(payment.review_reason or "Check this payment against M-Pesa."))
+        lines.append(escape(payment.review_reason or f"Check this payment against {name}."))
         lines.append("👉 Do not hand over goods until an admin resolves it.")
     elif status is PaymentStatus.UNKNOWN:
         lines.append(
-            "The customer may have paid. Do not send the request again until M-Pesa's answer "
+            f"The customer may have paid. Do not send the request again until {name}'s answer "
             "arrives or an admin resolves it."
         )
+    elif status.is_final and payment.provider == Provider.AIRTEL:
+        info = result_of(payment.result_code, payment.result_desc, api=AirtelApi.COLLECTION)
+        lines.append(escape(info.meaning if payment.result_code else (payment.result_desc or "")))
+        if info.next_step and payment.result_code:
+            lines.append(f"👉 {escape(info.next_step)}")
     elif status.is_final:
         info = describe_result(payment.result_code, payment.result_desc or "", api=Api.STK)
         lines.append(escape(info.meaning if payment.result_code else (payment.result_desc or "")))
@@ -119,10 +129,17 @@ def payout_card(
     approver: Staff | None = None,
     rejecter: Staff | None = None,
 ) -> str:
-    """The live status message of a B2C payout."""
+    """The live status message of a payout (B2C, or an Airtel Money disbursement)."""
     status = PayoutStatus(payout.status)
-    lines = [f"<b>Payout #{payout.id}</b>"]
+    name = provider_name(payout.provider)
+    airtel = payout.provider == Provider.AIRTEL
+    lines = [
+        f"<b>Airtel Money payout #{payout.id}</b>" if airtel else f"<b>Payout #{payout.id}</b>"
+    ]
     lines.append(f"{kes(payout.amount)} to {phone(payout.msisdn)}")
+    if airtel and payout.receiver_name and status is not PayoutStatus.COMPLETED:
+        # Airtel's KYC named the account holder before anything was sent
+        lines.append(f"Airtel Money account of: {escape(payout.receiver_name)}")
     lines.append(f"Reason: {escape(payout.remarks)}")
     if initiator is not None:
         lines.append(f"Requested by {staff_name(initiator)}")
@@ -131,12 +148,17 @@ def payout_card(
     if rejecter is not None:
         lines.append(f"Rejected by {staff_name(rejecter)}")
     lines.append("")
-    lines.append(f"<b>{PAYOUT_HEADLINE[status]}</b>")
+    lines.append(f"<b>{PAYOUT_HEADLINE[status].format(provider=name)}</b>")
     if status is PayoutStatus.COMPLETED:
         lines.append(f"Receipt: <code>{escape(payout.receipt or '-')}</code>")
         if payout.receiver_name:
             lines.append(f"Received by: {escape(payout.receiver_name)}")
         lines.append(f"Completed: {when(payout.completed_at)}")
+    elif status is PayoutStatus.FAILED and airtel:
+        info = result_of(payout.result_code, payout.result_desc, api=AirtelApi.DISBURSEMENT)
+        lines.append(escape(info.meaning if payout.result_code else (payout.result_desc or "")))
+        if payout.result_code and info.next_step:
+            lines.append(f"👉 {escape(info.next_step)}")
     elif status is PayoutStatus.FAILED:
         # a failure has a non-zero code, or none (e.g. told by Transaction Status): never "0"
         code = payout.result_code if payout.result_code not in (None, "0") else None
@@ -146,7 +168,7 @@ def payout_card(
             lines.append(f"👉 {escape(info.next_step)}")
     elif status is PayoutStatus.UNKNOWN:
         lines.append(
-            "Do not send it again: the money may have gone. M-Pesa is asked until it says; "
+            f"Do not send it again: the money may have gone. {name} is asked until it says; "
             "an admin can resolve it with /resolve P" + str(payout.id) + "."
         )
     return "\n".join(lines)

@@ -28,7 +28,7 @@ def create_app(services: Any, *, settings: Settings) -> web.Application:
     app[routes.CLIENT_ADDRESS] = ClientAddress(settings.trusted_proxies)
     networks = settings.allowed_callback_networks
     app[routes.ALLOW_LIST] = AllowList(networks)
-    routes.register(app, secret=settings.resolved_callback_secret())
+    routes.register(app, secret=settings.resolved_callback_secret(), airtel=settings.airtel_enabled)
     register_api(app, settings=settings)
     if getattr(services, "checkout", None) is not None:
         register_pay_page(app, settings=settings)

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.callback_paths import callback_path, callback_urls
+from bot.callback_paths import (
+    DARAJA_KINDS,
+    airtel_callback_url,
+    callback_path,
+    callback_urls,
+)
 from bot.config import FORBIDDEN_URL_WORDS
 from models import CallbackKind
 
@@ -40,7 +45,7 @@ def test_urls_match_the_registered_ones_in_the_samples() -> None:
 def test_no_url_contains_a_word_safaricom_refuses() -> None:
     urls = dataclasses.astuple(callback_urls(BASE, SECRET))
 
-    assert len(set(urls)) == len(CallbackKind)
+    assert len(set(urls)) == len(DARAJA_KINDS)
     for url in urls:
         assert not [word for word in FORBIDDEN_URL_WORDS if word in url.lower()], url
 
@@ -54,3 +59,13 @@ def test_a_secret_with_a_refused_word_is_refused(secret) -> None:
 def test_a_base_url_with_a_refused_word_is_refused() -> None:
     with pytest.raises(ValueError, match="PUBLIC_BASE_URL"):
         callback_urls("https://mpesa.example.co.ke", SECRET)
+
+
+def test_the_airtel_callback_urls_sit_under_the_secret_path() -> None:
+    collection = airtel_callback_url(BASE + "/", SECRET)
+    disbursement = airtel_callback_url(BASE, SECRET, CallbackKind.AIRTEL_DISBURSEMENT)
+
+    assert collection == f"{BASE}/hooks/{SECRET}/airtel/collection"
+    assert disbursement == f"{BASE}/hooks/{SECRET}/airtel/disbursement"
+    with pytest.raises(ValueError, match="not an Airtel callback"):
+        airtel_callback_url(BASE, SECRET, CallbackKind.STK)

@@ -9,7 +9,16 @@ from tortoise import connections
 
 from bot.services.errors import NotFound
 from bot.services.payment_lookup import _ANY_REFERENCE, find_payment_or_order
-from models import Customer, Order, OrderStatus, Payment, PaymentStatus, Staff, StaffRole
+from models import (
+    Customer,
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    Provider,
+    Staff,
+    StaffRole,
+)
 
 PAID_AT = datetime(2026, 11, 20, 11, 30, 41, tzinfo=UTC)
 
@@ -55,6 +64,23 @@ async def test_each_form_finds_its_record_read_back_as_the_orm_reads_it(db) -> N
     assert found[4].status is OrderStatus.OPEN
 
 
+async def test_an_airtel_payment_is_found_by_its_transaction_id_and_its_receipt_as_typed(db):
+    payment = await paid_payment(
+        3,
+        provider=Provider.AIRTEL,
+        checkout_request_id=None,
+        transaction_id="C7QX2M4K9P0A1B2C3D4E",
+        receipt="MP261120.1130.K00042",
+    )
+
+    found = [
+        await find_payment_or_order(ref)
+        for ref in ("C7QX2M4K9P0A1B2C3D4E", "MP261120.1130.K00042", "mp261120.1130.k00042")
+    ]
+
+    assert [record.id for record in found] == [payment.id, payment.id, payment.id]
+
+
 async def test_when_references_collide_id_then_checkout_then_order_then_receipt_wins(db) -> None:
     first = await paid_payment(1)
     # payment 2's receipt is payment 1's id as text; its CheckoutRequestID is an order's code
@@ -83,7 +109,7 @@ async def test_nothing_found_says_what_to_give(db) -> None:
 async def test_the_lookup_uses_an_index_for_every_table(db) -> None:
     client = connections.get("default")
     sql = _ANY_REFERENCE.sql_for(client)
-    params = [12, "ws_CO_1", "UKK4Q7M2X1", "UKK4Q7M2X1"]
+    params = [12, "ws_CO_1", "ws_CO_1", "UKK4Q7M2X1", "UKK4Q7M2X1", "UKK4Q7M2X1"]
     if client.capabilities.dialect == "postgres":
         # on a small table a scan is cheaper; forbid it to see whether an index CAN serve
         async with client._in_transaction() as tx:

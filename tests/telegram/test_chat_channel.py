@@ -326,7 +326,7 @@ async def test_payout_approval_goes_with_its_buttons(env):
         (
             QueryStatus.FAILED,
             {"result_desc": "Initiator <bad>"},
-            "⚠️ The balance check failed: Initiator &lt;bad&gt;",
+            "⚠️ The M-Pesa balance check failed: Initiator &lt;bad&gt;",
         ),
     ],
 )
