@@ -18,7 +18,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
 
 from bot.notify.channels import PermanentDeliveryError
-from bot.telegram import customer_texts, keyboards, staff_texts, texts
+from bot.telegram import customer_texts, keyboards, staff_keyboards, staff_texts, texts
 from bot.telegram.customer import payment_buttons as customer_payment_buttons
 from bot.telegram.staff_base import payout_card
 from models import (
@@ -168,6 +168,15 @@ class TelegramChatChannel:
 
     async def _query(self, chat_id: int, payload: dict[str, Any]) -> None:
         query = await _get(DarajaQuery, payload.get("query_id"))
+        # an admin's /resolve: its answer comes with the decisions it allows
+        look = await self._services.resolutions.answered_look(query)
+        if look is not None:
+            await self._send(
+                chat_id,
+                staff_texts.resolve_look(look, None),
+                staff_keyboards.resolve_buttons(look, None),
+            )
+            return
         await self._send(chat_id, query_answer(query))
 
     async def _reversal(self, chat_id: int, payload: dict[str, Any]) -> None:
@@ -176,7 +185,7 @@ class TelegramChatChannel:
             reversal,
             chat_id,
             staff_texts.reversal_card(reversal),
-            None,
+            staff_keyboards.reversal_buttons(reversal),
             self._services.reversals.set_reversal_message,
         )
 

@@ -44,8 +44,8 @@ async def test_staff_list(world: World) -> None:
     # a bootstrap admin has no name until they act: then their Telegram name is kept
     assert world.h.texts(calls) == [
         "<b>Staff (2)</b>\n"
-        f"• User — <code>{ADMIN_ID}</code> — admin\n"
-        f"• Mary — <code>{CASHIER_ID}</code> — cashier\n"
+        f"• User — <code>{ADMIN_ID}</code> — admin — payouts up to KES 100,000 a day\n"
+        f"• Mary — <code>{CASHIER_ID}</code> — cashier — payouts up to KES 100,000 a day\n"
         f"\n{staff_texts.USAGE_STAFF}"
     ]
 
@@ -84,7 +84,7 @@ async def test_staff_add_then_remove_updates_the_menus(world: World) -> None:
         ),
         ("/staff remove", "Give the user id of the person to remove (only one)."),
         ("/staff remove 4004", "No active staff member has the Telegram id 4004."),
-        ("/staff fire 4004", "fire is not a /staff action; use add or remove."),
+        ("/staff fire 4004", "fire is not a /staff action; use add, remove or limit."),
     ],
 )
 async def test_staff_wrong_input(world: World, command: str, reason: str) -> None:
