@@ -128,6 +128,8 @@ class MoneyIntent(Model):
     resolved_by = fields.CharField(max_length=64, null=True)
     resolved_at = fields.DatetimeField(null=True)
 
+    _no_comments = True
+
     class Meta:
         abstract = True
 
