@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 
 # the refusal says nothing about what exists or who is staff
 REFUSAL = "Sorry, this command is only for the shop's staff."
+# a cashier may learn that the command or button exists and needs an admin
+ADMINS_ONLY = "Only an admin can do this; ask one of the shop's admins."
 
 _BY_TELEGRAM_ID = PreparedSelect(
     lambda: (
@@ -87,7 +89,7 @@ class StaffService:
                 subject=action,
                 outcome="refused",
             )
-            raise NotAllowed(REFUSAL)
+            raise NotAllowed(REFUSAL if staff is None else ADMINS_ONLY)
         return staff
 
     async def payout_people(self, payout: Payout) -> PayoutPeople:

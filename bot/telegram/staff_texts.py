@@ -38,7 +38,6 @@ USAGE_STAFF = escape(
     "Example: /staff add 123456789 cashier Mary"
 )
 
-ADMINS_ONLY = "Only an admin can do this."
 MISSING_PHONE_AMOUNT = "Give the phone number and the amount."
 MISSING_AMOUNT = "Give the amount too."
 MISSING_REF = "Give the reference to look up."

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.services.documents import qr_png
-from bot.services.staff import REFUSAL
+from bot.services.staff import ADMINS_ONLY, REFUSAL
 from bot.telegram import staff_keyboards, staff_texts, texts
 from models import (
     Customer,
@@ -102,7 +102,7 @@ async def test_staff_cannot_remove_themselves(world: World) -> None:
 async def test_a_cashier_cannot_manage_staff(world: World) -> None:
     calls = await world.h.send(CASHIER_ID, f"/staff add {NEW_ID} admin")
 
-    assert world.h.texts(calls) == [texts.refusal(staff_texts.ADMINS_ONLY)]
+    assert world.h.texts(calls) == [texts.refusal(ADMINS_ONLY)]
     assert await Staff.get_or_none(telegram_id=NEW_ID) is None
 
 
@@ -297,7 +297,7 @@ async def test_reverse_of_an_unpaid_payment_is_refused(world: World) -> None:
 
 async def test_reverse_for_a_cashier_and_a_stranger(world: World) -> None:
     assert world.h.texts(await world.h.send(CASHIER_ID, "/reverse UKK4Q7M2XB")) == [
-        texts.refusal(staff_texts.ADMINS_ONLY)
+        texts.refusal(ADMINS_ONLY)
     ]
     pressed = await world.h.press(STRANGER_ID, "rev:confirm:UKK4Q7M2XB", message_id=1)
     assert pressed[0].params["text"] == REFUSAL
