@@ -113,6 +113,11 @@ class StaffService:
         await self.bootstrap_admins()
         return await Staff.filter(active=True).order_by("telegram_id")
 
+    async def everyone(self) -> list[Staff]:
+        """Every staff member ever added, active or removed (bootstrap admins included)."""
+        await self.bootstrap_admins()
+        return await Staff.all().order_by("telegram_id")
+
     async def list_staff(self, actor_id: int) -> list[Staff]:
         """Every active staff member, admins first (admins only)."""
         await self.require(actor_id, StaffRole.ADMIN, action="staff.list")
