@@ -54,12 +54,24 @@ class Runtime:
 
 
 def configure_logging(level: str) -> None:
-    """key=value text logs; libraries whose URLs carry secrets stay at WARNING."""
+    """key=value text logs; libraries that log secrets or raw data stay at WARNING."""
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True
     )
-    for noisy in ("httpx", "httpcore", "telegram.ext.ExtBot", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # URLs carrying the bot token; SQL with its parameters and whole chat updates (phones,
+    # contacts, receipts) at DEBUG: never in our logs, whatever LOG_LEVEL says
+    for noisy, quietest in (
+        ("httpx", logging.WARNING),
+        ("httpcore", logging.WARNING),
+        ("telegram.ext.ExtBot", logging.WARNING),
+        ("telegram.ext.Application", logging.INFO),
+        ("telegram.ext.Updater", logging.INFO),
+        ("apscheduler", logging.WARNING),
+        ("tortoise.db_client", logging.WARNING),
+        ("aiosqlite", logging.WARNING),
+        ("asyncpg", logging.WARNING),
+    ):
+        logging.getLogger(noisy).setLevel(quietest)
 
 
 def daraja_credentials(settings: Settings) -> tuple[str, str, str]:

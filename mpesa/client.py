@@ -6,26 +6,28 @@ import asyncio
 import functools
 import logging
 import random
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 import httpx
-from pydantic import ValidationError
 
 from mpesa.errors import (
     AuthFailed,
     ConfigurationError,
-    DarajaError,
     DarajaUnreachable,
-    DuplicateRequest,
-    InvalidRequest,
     OutcomeUnknown,
-    RateLimited,
     ServerError,
+)
+from mpesa.faults import (
+    DEFAULT_RETRY_AFTER_S,
+    Fault,
+    error_for,
+    json_object,
+    parse_answer,
+    read_fault,
 )
 from mpesa.models import (
     AccountBalanceRequest,
@@ -35,7 +37,7 @@ from mpesa.models import (
     C2BRegisterResponse,
     C2BSimulateRequest,
     CallbackUrls,
-    DarajaResponse,
+    OAuthToken,
     ReversalRequest,
     StkPushRequest,
     StkPushResponse,
@@ -43,13 +45,12 @@ from mpesa.models import (
     StkQueryResponse,
     TransactionStatusRequest,
 )
-from mpesa.phone import mask_msisdn
+from mpesa.phone import mask_id, mask_msisdn
 from mpesa.security import daraja_timestamp, nairobi_now, stk_password
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=5.0)
-DEFAULT_RETRY_AFTER_S = 5.0
 
 OAUTH_PATH = "/oauth/v1/generate"
 STK_PUSH_PATH = "/mpesa/stkpush/v1/processrequest"
@@ -63,26 +64,8 @@ C2B_SIMULATE_PATH = "/mpesa/c2b/v2/simulate"
 
 # the request never left this machine, so sending it again cannot move money twice
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# three codes for one condition: Daraja's pages disagree per product (daraja.md §4)
-_INVALID_TOKEN_CODES = frozenset({"404.001.03", "401.002.01", "400.003.01"})
-_RATE_LIMIT_CODES = frozenset({"500.003.02", "500.003.03"})
-_DUPLICATE_CODE = "500.002.1001"
-_MULTI_MEANING_CODE = "500.001.1001"
-# 500.001.1001 messages that are definite refusals: nothing happened, so never "outcome unknown"
-_REFUSALS = {
-    "wrong credentials": (
-        "the STK password does not match shortcode, passkey and timestamp; no prompt was sent"
-    ),
-    "merchant does not exist": "the shortcode is unknown in this Daraja environment",
-    "unable to lock subscriber": (
-        "a payment prompt is already open on this phone; wait a minute before sending another"
-    ),
-    "already registered": "C2B URLs are already registered for this shortcode",
-}
-_STILL_PROCESSING = "being processed"
 _PENDING_RESULT_CODE = "4999"
 
-R = TypeVar("R", bound=DarajaResponse)
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -108,55 +91,6 @@ class DarajaConfig:
 class _Token:
     value: str
     refresh_at: datetime
-
-
-@dataclass(frozen=True)
-class _Fault:
-    """A non-2xx answer in either Daraja's or the Apigee gateway's shape."""
-
-    http_status: int
-    code: str | None
-    message: str
-    request_id: str | None
-    retry_after_s: float | None
-
-    @property
-    def invalid_token(self) -> bool:
-        if self.code in _INVALID_TOKEN_CODES:
-            return True
-        # Apigee words it as oauth.v2.InvalidAccessToken / keymanagement...access_token_expired
-        squashed = re.sub(r"[^a-z]", "", f"{self.code or ''} {self.message}".lower())
-        return "invalidaccesstoken" in squashed or "accesstokenexpired" in squashed
-
-    @property
-    def rate_limited(self) -> bool:
-        if self.http_status == 429 or self.code in _RATE_LIMIT_CODES:
-            return True
-        # Apigee's own policy faults: policies.ratelimit.SpikeArrestViolation / QuotaViolation
-        squashed = re.sub(r"[^a-z]", "", (self.code or "").lower())
-        return "spikearrest" in squashed or "quotaviolation" in squashed
-
-    @property
-    def refusal_hint(self) -> str | None:
-        """Why a 5xx is really a definite refusal (nothing happened), or None."""
-        if self.code not in (_MULTI_MEANING_CODE, "500.003.1001"):
-            return None
-        lowered = self.message.lower()
-        return next((hint for key, hint in _REFUSALS.items() if key in lowered), None)
-
-    @property
-    def still_processing(self) -> bool:
-        return self.code == _MULTI_MEANING_CODE and _STILL_PROCESSING in self.message.lower()
-
-    @property
-    def definite(self) -> bool:
-        """True when a 5xx is a final answer rather than a server failure."""
-        return (
-            self.code == _DUPLICATE_CODE
-            or self.rate_limited
-            or self.still_processing
-            or self.refusal_hint is not None
-        )
 
 
 class DarajaClient:
@@ -243,7 +177,7 @@ class DarajaClient:
         )
         response = await self._exchange("oauth", send, money=False)
         if not response.is_success:
-            fault = _read_fault(response)
+            fault = _fault_of(response)
             if response.status_code in (400, 401, 403):
                 # wrong key/secret often comes back as HTTP 400 with an empty body
                 raise AuthFailed(
@@ -252,12 +186,13 @@ class DarajaClient:
                     request_id=fault.request_id,
                     http_status=fault.http_status,
                 )
-            raise _error_for("oauth", fault, money=False)
-        body = _json_object(response, "oauth", money=False)
-        value = body.get("access_token")
+            raise error_for("oauth", fault, money=False)
+        body = json_object(response.status_code, response.content, "oauth", money=False)
+        token = OAuthToken.model_validate(body)
+        value = token.access_token
         if not isinstance(value, str) or not value:
             raise ServerError("Daraja's OAuth answer has no access_token", http_status=200)
-        lifetime = _seconds(body.get("expires_in"), default=3599.0)
+        lifetime = _seconds(token.expires_in, default=3599.0)
         ttl = timedelta(seconds=lifetime) - self._refresh_margin
         if ttl <= timedelta(0):
             ttl = timedelta(seconds=lifetime / 2)
@@ -292,10 +227,10 @@ class DarajaClient:
             reference,
         )
         answer = await self._post("stk_push", STK_PUSH_PATH, body, money=True)
-        result = _parse(StkPushResponse, answer, "stk_push", money=True)
+        result = parse_answer(StkPushResponse, answer, "stk_push", money=True)
         log.info(
             "daraja.stk_push.accepted checkout_request_id=%s merchant_request_id=%s",
-            result.checkout_request_id,
+            mask_id(result.checkout_request_id),
             result.merchant_request_id,
         )
         return result
@@ -313,20 +248,23 @@ class DarajaClient:
         answer = await self._post(
             "stk_query", STK_QUERY_PATH, body, money=False, still_processing_ok=True
         )
-        if isinstance(answer, _Fault):
+        if isinstance(answer, Fault):
             # HTTP 500 "The transaction is being processed" means wait, not failed
             result = StkQueryResponse(
                 checkout_request_id=checkout_request_id, result_desc=answer.message, pending=True
             )
         else:
             # pending answers may carry only ResultCode/ResultDesc
-            merged = {"CheckoutRequestID": checkout_request_id, **answer}
-            result = _parse(StkQueryResponse, merged, "stk_query", money=False)
+            merged = {
+                StkQueryResponse.alias_of("checkout_request_id"): checkout_request_id,
+                **answer,
+            }
+            result = parse_answer(StkQueryResponse, merged, "stk_query", money=False)
             if result.result_code == _PENDING_RESULT_CODE:
                 result = result.model_copy(update={"pending": True})
         log.info(
             "daraja.stk_query.ok checkout_request_id=%s result_code=%s pending=%s",
-            checkout_request_id,
+            mask_id(checkout_request_id),
             result.result_code,
             result.pending,
         )
@@ -367,7 +305,7 @@ class DarajaClient:
             amount,
         )
         answer = await self._post("b2c_payment", B2C_PATH, body, money=True)
-        result = _parse(AsyncAccepted, answer, "b2c_payment", money=True)
+        result = parse_answer(AsyncAccepted, answer, "b2c_payment", money=True)
         log.info(
             "daraja.b2c.accepted originator_conversation_id=%s conversation_id=%s",
             result.originator_conversation_id,
@@ -406,7 +344,7 @@ class DarajaClient:
             occasion=occasion,
         ).to_body()
         answer = await self._post("transaction_status", STATUS_PATH, body, money=False)
-        result = _parse(AsyncAccepted, answer, "transaction_status", money=False)
+        result = parse_answer(AsyncAccepted, answer, "transaction_status", money=False)
         log.info(
             "daraja.status.accepted originator_conversation_id=%s transaction_id=%s "
             "conversation_id=%s",
@@ -429,7 +367,7 @@ class DarajaClient:
             result_url=config.callbacks.balance_result,
         ).to_body()
         answer = await self._post("account_balance", BALANCE_PATH, body, money=False)
-        result = _parse(AsyncAccepted, answer, "account_balance", money=False)
+        result = parse_answer(AsyncAccepted, answer, "account_balance", money=False)
         log.info("daraja.balance.accepted conversation_id=%s", result.conversation_id)
         return result
 
@@ -452,7 +390,7 @@ class DarajaClient:
         ).to_body()
         log.info("daraja.reversal.send transaction_id=%s amount=%s", transaction_id, amount)
         answer = await self._post("reversal", REVERSAL_PATH, body, money=True)
-        result = _parse(AsyncAccepted, answer, "reversal", money=True)
+        result = parse_answer(AsyncAccepted, answer, "reversal", money=True)
         log.info(
             "daraja.reversal.accepted transaction_id=%s conversation_id=%s",
             transaction_id,
@@ -473,7 +411,7 @@ class DarajaClient:
         ).to_body()
         # not money, but production refuses a second registration: never blind-resend
         answer = await self._post("c2b_register_urls", C2B_REGISTER_PATH, body, money=True)
-        result = _parse(C2BRegisterResponse, answer, "c2b_register_urls", money=True)
+        result = parse_answer(C2BRegisterResponse, answer, "c2b_register_urls", money=True)
         log.info("daraja.c2b_register.ok response_code=%s", result.response_code)
         return result
 
@@ -501,7 +439,7 @@ class DarajaClient:
         )
         # a resend would simulate a second payment, so it is treated like a money POST
         answer = await self._post("c2b_simulate", C2B_SIMULATE_PATH, body, money=True)
-        return _parse(C2BRegisterResponse, answer, "c2b_simulate", money=True)
+        return parse_answer(C2BRegisterResponse, answer, "c2b_simulate", money=True)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -530,8 +468,8 @@ class DarajaClient:
             )
             response = await self._exchange(op, send, money=money, token=token)
             if response.is_success:
-                return _json_object(response, op, money=money)
-            fault = _read_fault(response, token=token)
+                return json_object(response.status_code, response.content, op, money=money)
+            fault = _fault_of(response, token=token)
             if fault.invalid_token:
                 if token_retry_left:
                     # refused at the gateway, so nothing happened: safe even for money POSTs
@@ -546,7 +484,7 @@ class DarajaClient:
                 )
             if still_processing_ok and fault.still_processing:
                 return fault
-            error = _error_for(op, fault, money=money)
+            error = error_for(op, fault, money=money)
             log.warning(
                 "daraja.refused op=%s error=%s code=%s http_status=%s request_id=%s",
                 op,
@@ -597,7 +535,7 @@ class DarajaClient:
                 ) from exc
             if response.is_success:
                 return response
-            fault = _read_fault(response, token=token)
+            fault = _fault_of(response, token=token)
             if fault.rate_limited:
                 delay = fault.retry_after_s or DEFAULT_RETRY_AFTER_S
                 # throttled at the gateway: fine to ask again; money POSTs stay the caller's call
@@ -638,90 +576,6 @@ class DarajaClient:
         await self._sleep(delay)
 
 
-def _error_for(op: str, fault: _Fault, *, money: bool) -> DarajaError:
-    """Map a final non-2xx answer to the error a caller can branch on."""
-    details = {
-        "code": fault.code,
-        "request_id": fault.request_id,
-        "http_status": fault.http_status,
-    }
-    if fault.rate_limited:
-        retry_after = fault.retry_after_s or DEFAULT_RETRY_AFTER_S
-        return RateLimited(
-            f"Daraja is throttling {op} ({fault.message}); retry in {retry_after:g} s",
-            retry_after_s=retry_after,
-            **details,
-        )
-    if fault.code == _DUPLICATE_CODE:
-        return DuplicateRequest(
-            f"Daraja already has a request with this id for {op} ({fault.message}); "
-            "reconcile by status, never resend with a new id",
-            **details,
-        )
-    hint = fault.refusal_hint
-    if hint is not None:
-        return InvalidRequest(f"Daraja refused {op}: {fault.message} ({hint})", **details)
-    if fault.http_status in (401, 403):
-        # e.g. Apigee "no apiproduct match found": the API is not enabled on our Daraja app
-        return AuthFailed(f"Daraja refused {op}: {fault.message}", **details)
-    if fault.http_status < 500:
-        return InvalidRequest(f"Daraja refused {op}: {fault.message}", **details)
-    if money:  # e.g. "being processed" on a money POST: it may land
-        return OutcomeUnknown(
-            f"{op} got HTTP {fault.http_status} ({fault.message}); reconcile, never resend",
-            **details,
-        )
-    return ServerError(f"Daraja failed {op}: {fault.message}", **details)
-
-
-def _read_fault(response: httpx.Response, *, token: str | None = None) -> _Fault:
-    """Read an error body in Daraja's shape, Apigee's ``fault`` shape, or no JSON at all."""
-    code: str | None = None
-    request_id: str | None = None
-    message = ""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        fault = body.get("fault")
-        if isinstance(fault, dict):
-            detail = fault.get("detail")
-            if isinstance(detail, dict) and detail.get("errorcode") is not None:
-                code = str(detail["errorcode"])
-            message = str(fault.get("faultstring") or "")
-        else:
-            if body.get("errorCode") is not None:
-                code = str(body["errorCode"])
-            if body.get("requestId"):
-                request_id = str(body["requestId"])
-            message = str(body.get("errorMessage") or body.get("ResponseDescription") or "")
-    if not message:
-        snippet = " ".join(response.text.split())[:120]
-        message = f"HTTP {response.status_code}" + (f": {snippet}" if snippet else " (empty body)")
-    if token:
-        # 401.002.01 echoes the refused token in its message
-        message = message.replace(token, "***")
-    return _Fault(
-        http_status=response.status_code,
-        code=code,
-        message=message,
-        request_id=request_id,
-        retry_after_s=_retry_after(response.headers.get("Retry-After")),
-    )
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (HTTP dates are not worth parsing here)."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
-
-
 def _seconds(value: object, *, default: float) -> float:
     """``expires_in`` arrives as "3599" or 3599 depending on the doc generation."""
     if isinstance(value, bool):
@@ -733,29 +587,11 @@ def _seconds(value: object, *, default: float) -> float:
     return seconds if seconds > 0 else default
 
 
-def _json_object(response: httpx.Response, op: str, *, money: bool) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise _garbled(op, response.status_code, "not JSON", money=money) from exc
-    if not isinstance(body, dict):
-        raise _garbled(op, response.status_code, "not a JSON object", money=money)
-    return body
-
-
-def _parse(model: type[R], body: dict[str, Any], op: str, *, money: bool) -> R:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        fields = ", ".join(str(error["loc"][0]) for error in exc.errors() if error["loc"])
-        raise _garbled(op, 200, f"missing or bad {fields or 'fields'}", money=money) from exc
-
-
-def _garbled(op: str, status: int, what: str, *, money: bool) -> DarajaError:
-    # a 2xx we cannot read may still mean "accepted": for money that is an unknown outcome
-    if money:
-        return OutcomeUnknown(
-            f"{op} answer unreadable ({what}); reconcile by status, never resend",
-            http_status=status,
-        )
-    return ServerError(f"{op} answer unreadable ({what})", http_status=status)
+def _fault_of(response: httpx.Response, *, token: str | None = None) -> Fault:
+    """Read a non-2xx answer (the refused token, if echoed, is blanked out)."""
+    return read_fault(
+        response.status_code,
+        response.content,
+        retry_after=response.headers.get("Retry-After"),
+        token=token,
+    )

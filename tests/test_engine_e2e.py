@@ -32,8 +32,16 @@ CHAT_ID = 555
 
 
 @pytest.fixture
-async def engine(db, aiohttp_server, settings, simulators) -> AsyncIterator[SimpleNamespace]:
-    simulator = await simulators(SimulatorConfig(query_pending_s=0.0))
+def sim_config() -> SimulatorConfig:
+    """The simulator every test here talks to (strict; a test may parametrize another)."""
+    return SimulatorConfig(query_pending_s=0.0)
+
+
+@pytest.fixture
+async def engine(
+    db, aiohttp_server, settings, simulators, sim_config
+) -> AsyncIterator[SimpleNamespace]:
+    simulator = await simulators(sim_config)
     sim_url = simulator.url
     holder = SimpleNamespace()
     # the app reads its services per request, so it can start before they exist
@@ -237,3 +245,29 @@ async def test_malformed_callback_is_refused_and_kept(engine):
     row = await CallbackInbox.get()
     assert answer.status_code == 400
     assert (row.status, row.body) == (InboxStatus.REJECTED, '{"Body": ')
+
+
+@pytest.mark.parametrize(
+    "sim_config",
+    [SimulatorConfig(query_pending_s=0.0, callback_phone=form) for form in ("masked", "absent")],
+    ids=["masked", "absent"],
+)
+async def test_masked_or_absent_callback_phones_still_settle_payments_and_payouts(engine):
+    payment = await engine.services.payments.request_payment(
+        "0708 374 149", "150", initiator=None, actor="cli", chat_id=CHAT_ID
+    )
+    payout = await engine.services.payouts.send_money(
+        "0708 374 149", "500", initiator_telegram_id=1001, reason="Refund", chat_id=1001
+    )
+    await engine.services.payouts.confirm_payout(payout.id, by_telegram_id=1001)
+    await settle(engine)
+
+    paid = await Payment.get(id=payment.id)
+    done = await Payout.get(id=payout.id)
+    # the phone in the callback is never trusted: our own record of it stands
+    assert (paid.status, paid.msisdn) == (PaymentStatus.PAID, "254708374149")
+    assert (done.status, done.msisdn, done.receiver_name) == (
+        PayoutStatus.COMPLETED,
+        "254708374149",
+        "John Doe",
+    )

@@ -44,6 +44,7 @@ from models import (
 from mpesa.callbacks import StkCallback, parse_stk_callback
 from mpesa.codes import ResultCategory, ResultInfo, describe_result
 from mpesa.errors import CallbackParseError
+from mpesa.phone import mask_id
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ class IngestBatcher:
             log.info(
                 "callback.applied kind=stk inbox=%s key=%s payment=%s receipt=%s batch=%d",
                 s.item.inbox_id,
-                s.callback.checkout_request_id,
+                mask_id(s.callback.checkout_request_id),
                 s.payment.id,
                 s.callback.receipt,
                 len(settled),

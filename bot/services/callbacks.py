@@ -13,6 +13,7 @@ from bot.services.outcome import ApplyOutcome
 from models import CallbackInbox, CallbackKind, InboxStatus
 from mpesa import callbacks as cb
 from mpesa.errors import CallbackParseError
+from mpesa.phone import mask_id
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ class CallbackService:
             applied.outcome,
             kind,
             inbox_id,
-            applied.match_key,
+            mask_id(applied.match_key),  # a CheckoutRequestID ends in the customer's digits
         )
         return 200, applied.answer
 

@@ -25,7 +25,7 @@ from mpesa.callbacks import StkCallback
 from mpesa.codes import ResultCategory, ResultInfo, describe_result, is_still_processing
 from mpesa.errors import DarajaError
 from mpesa.models import StkQueryResponse
-from mpesa.phone import mask_msisdn, reported_phone_matches
+from mpesa.phone import mask_id, mask_msisdn, reported_phone_matches
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class PaymentSettler:
         payment = await Payment.get_or_none(checkout_request_id=cb.checkout_request_id)
         if payment is None:
             # the callback can beat our own write of the CheckoutRequestID: keep it for later
-            log.info("stk.callback_unmatched checkout=%s", cb.checkout_request_id)
+            log.info("stk.callback_unmatched checkout=%s", mask_id(cb.checkout_request_id))
             return ApplyOutcome.UNMATCHED
         info = describe_result(cb.result_code, cb.result_desc)
         if info.category is ResultCategory.PENDING:

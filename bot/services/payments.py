@@ -46,7 +46,7 @@ from mpesa.errors import (
     RateLimited,
 )
 from mpesa.models import StkPushResponse
-from mpesa.phone import PhoneError, mask_msisdn, normalize_msisdn
+from mpesa.phone import PhoneError, mask_id, mask_msisdn, normalize_msisdn
 
 log = logging.getLogger(__name__)
 
@@ -352,7 +352,7 @@ class PaymentService:
         log.info(
             "stk.sent payment=%s checkout=%s phone=%s amount=%s",
             payment.id,
-            answer.checkout_request_id,
+            mask_id(answer.checkout_request_id),
             mask_msisdn(payment.msisdn),
             payment.amount,
         )

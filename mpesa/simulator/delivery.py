@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -14,6 +15,17 @@ from mpesa.simulator.state import Delivery, SimulatorState
 log = logging.getLogger(__name__)
 
 DELIVERY_TIMEOUT_S = 10.0
+SECRET_SEGMENT_LEN = 16  # callback paths carry an unguessable segment at least this long
+
+
+def shown_url(url: str) -> str:
+    """A callback URL for the log, its long (secret) path segments and its query blanked out."""
+    parts = urlsplit(url)
+    path = "/".join(
+        "***" if len(segment) >= SECRET_SEGMENT_LEN else segment
+        for segment in parts.path.split("/")
+    )
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 class Deliverer:
@@ -73,7 +85,7 @@ class Deliverer:
         faults = self._state.faults
         if faults.drop_callbacks:
             self._state.deliveries.append(Delivery(kind=kind, url=url, body=body, dropped=True))
-            log.info("sim.callback.dropped kind=%s url=%s", kind, url)
+            log.info("sim.callback.dropped kind=%s url=%s", kind, shown_url(url))
             return
         for _ in range(2 if faults.duplicate_callbacks else 1):
             await self.post(kind, url, body)
@@ -107,9 +119,11 @@ class Deliverer:
         except (aiohttp.ClientError, TimeoutError) as exc:
             # the receiver being down is a scenario to record, not a simulator failure
             delivery.error = f"{type(exc).__name__}: {exc}"
-            log.info("sim.callback.failed kind=%s url=%s error=%s", kind, url, delivery.error)
+            log.info(
+                "sim.callback.failed kind=%s url=%s error=%s", kind, shown_url(url), delivery.error
+            )
             return None, None
-        log.info("sim.callback kind=%s url=%s status=%s", kind, url, delivery.status)
+        log.info("sim.callback kind=%s url=%s status=%s", kind, shown_url(url), delivery.status)
         return delivery.status, answer
 
     async def _guarded(self, job: Coroutine[Any, Any, None]) -> None:

@@ -8,7 +8,13 @@ import phonenumbers
 import pytest
 from phonenumbers import carrier
 
-from mpesa.phone import PhoneError, mask_msisdn, normalize_msisdn, reported_phone_matches
+from mpesa.phone import (
+    PhoneError,
+    mask_id,
+    mask_msisdn,
+    normalize_msisdn,
+    reported_phone_matches,
+)
 
 
 @pytest.mark.parametrize(
@@ -187,3 +193,32 @@ EXPECTED_HASH = hashlib.sha256(EXPECTED.encode()).hexdigest()
 )
 def test_reported_phone_matches(reported: str | int | None, matches: bool) -> None:
     assert reported_phone_matches(EXPECTED, reported) is matches
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        # ws_CO_ + DDMMYYYYHHMMSS + milliseconds + the phone's last 9 digits
+        ("ws_CO_03122026114050487708374149", "ws_CO_03122026114050487…149"),
+        ("ws_CO_20112026143005812722000032", "ws_CO_20112026143005812…032"),
+        # older ids carry no phone and stay searchable as they are
+        ("ws_CO_191220191020363925", "ws_CO_191220191020363925"),
+        ("ws_CO_DMZ_123_456", "ws_CO_DMZ_123_456"),
+        ("AG_20261120_20104f3c9e7a1b2d5c6e", "AG_20261120_20104f3c9e7a1b2d5c6e"),
+        ("order-254708374149-2", "order-2547****149-2"),
+        ("1254708374149", "1254708374149"),  # not a phone: 13 digits
+        ("", "-"),
+        (None, "-"),
+    ],
+)
+def test_mask_id_hides_the_phone_an_id_carries(value: str | None, shown: str) -> None:
+    assert mask_id(value) == shown
+
+
+def test_masked_checkout_ids_stay_distinct_and_stable() -> None:
+    first = "ws_CO_03122026114050487708374149"
+    same_second = "ws_CO_03122026114050488708374149"
+
+    assert mask_id(first) == mask_id(first)
+    assert mask_id(first) != mask_id(same_second)
+    assert "708374" not in mask_id(first)

@@ -25,6 +25,7 @@ from mpesa.simulator import SANDBOX_INITIATOR_PASSWORD, SANDBOX_PASSKEY
 from mpesa.simulator.__main__ import build_parser as module_parser
 from mpesa.simulator.cli import config_from_args
 from mpesa.simulator.credentials import generate_keys, load_or_create_keys
+from mpesa.simulator.delivery import shown_url
 from tests.helpers.sim_http import (
     B2C,
     BALANCE,
@@ -781,3 +782,18 @@ def test_mpesa_bot_simulator_writes_its_certificate_and_keeps_its_key(tmp_path: 
     assert f"certificate written to {cert_out}" in lines[3]
     assert cert_out.read_bytes() == served.content
     assert load_or_create_keys(key).certificate_pem == served.content
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "http://127.0.0.1:8080/hooks/k3y-0123456789abcdef/stk",
+            "http://127.0.0.1:8080/hooks/***/stk",
+        ),
+        ("https://pay.shop.co.ke/hooks/stk?token=abc", "https://pay.shop.co.ke/hooks/stk"),
+        ("https://pay.shop.co.ke/b2c/result", "https://pay.shop.co.ke/b2c/result"),
+    ],
+)
+def test_the_simulator_logs_callback_urls_without_their_secret(url: str, shown: str) -> None:
+    assert shown_url(url) == shown

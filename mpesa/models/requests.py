@@ -1,4 +1,4 @@
-"""Daraja's synchronous request and response bodies: the only home of Daraja's field names."""
+"""The bodies we send to Daraja, built from snake_case names and sent with Daraja's own."""
 
 from __future__ import annotations
 
@@ -166,52 +166,3 @@ class C2BSimulateRequest(DarajaRequest):
     amount: Shillings = Field(alias="Amount")
     msisdn: Msisdn = Field(alias="Msisdn")
     bill_ref_number: str = Field(alias="BillRefNumber", max_length=20)
-
-
-class DarajaResponse(BaseModel):
-    """Base of every synchronous answer: tolerant of extra fields and of numbers sent as strings."""
-
-    model_config = ConfigDict(
-        frozen=True,
-        extra="ignore",
-        coerce_numbers_to_str=True,
-        validate_by_name=True,
-        validate_by_alias=True,
-    )
-
-
-class StkPushResponse(DarajaResponse):
-    """Daraja accepted an STK Push for processing; ``checkout_request_id`` keys everything after."""
-
-    merchant_request_id: str = Field(alias="MerchantRequestID")
-    checkout_request_id: str = Field(alias="CheckoutRequestID")
-    response_code: str = Field(alias="ResponseCode")
-    response_description: str = Field(alias="ResponseDescription", default="")
-    customer_message: str = Field(alias="CustomerMessage", default="")
-
-
-class StkQueryResponse(DarajaResponse):
-    """An STK Push Query answer: a final ``result_code``, or ``pending`` while still processing."""
-
-    merchant_request_id: str | None = Field(alias="MerchantRequestID", default=None)
-    checkout_request_id: str = Field(alias="CheckoutRequestID")
-    result_code: str | None = Field(alias="ResultCode", default=None)
-    result_desc: str = Field(alias="ResultDesc", default="")
-    pending: bool = False
-
-
-class AsyncAccepted(DarajaResponse):
-    """Daraja queued a B2C, status, balance or reversal request; the result comes by callback."""
-
-    conversation_id: str = Field(alias="ConversationID")
-    originator_conversation_id: str = Field(alias="OriginatorConversationID")
-    response_code: str = Field(alias="ResponseCode")
-    response_description: str = Field(alias="ResponseDescription", default="")
-
-
-class C2BRegisterResponse(DarajaResponse):
-    """Daraja's answer to C2B register/simulate (its id field is misspelled by Safaricom)."""
-
-    originator_conversation_id: str | None = Field(alias="OriginatorCoversationID", default=None)
-    response_code: str = Field(alias="ResponseCode")
-    response_description: str = Field(alias="ResponseDescription", default="")

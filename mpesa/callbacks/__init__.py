@@ -1,0 +1,66 @@
+"""Daraja's asynchronous callbacks parsed into typed, frozen models, tolerant as daraja.md §12 asks.
+
+One module per kind (``stk``, ``b2c``, ``status``, ``balance``, ``reversal``, ``c2b``); the models
+and every Daraja field name they read live in ``mpesa/models/callbacks.py``. Every parser accepts
+bytes, str or an already-decoded mapping and raises ``CallbackParseError`` naming what is missing.
+"""
+
+from mpesa.callbacks.b2c import parse_b2c_result, parse_b2c_timeout
+from mpesa.callbacks.balance import parse_account_balance_result, parse_balance_string
+from mpesa.callbacks.c2b import (
+    C2B_INVALID_ACCOUNT,
+    C2B_INVALID_AMOUNT,
+    C2B_INVALID_KYC,
+    C2B_INVALID_MSISDN,
+    C2B_INVALID_SHORTCODE,
+    C2B_OTHER_ERROR,
+    C2B_REJECT_CODES,
+    c2b_accept,
+    c2b_reject,
+    parse_c2b,
+)
+from mpesa.callbacks.reversal import parse_reversal_result
+from mpesa.callbacks.status import parse_transaction_status_result
+from mpesa.callbacks.stk import parse_stk_callback
+from mpesa.models.callbacks import (
+    ACK,
+    C2B_CONFIRMATION_ACK,
+    AccountBalanceResult,
+    B2CResult,
+    BalanceAccount,
+    C2BPayment,
+    QueueTimeout,
+    ReversalResult,
+    StkCallback,
+    TransactionStatusResult,
+)
+
+__all__ = [
+    "ACK",
+    "C2B_CONFIRMATION_ACK",
+    "C2B_INVALID_ACCOUNT",
+    "C2B_INVALID_AMOUNT",
+    "C2B_INVALID_KYC",
+    "C2B_INVALID_MSISDN",
+    "C2B_INVALID_SHORTCODE",
+    "C2B_OTHER_ERROR",
+    "C2B_REJECT_CODES",
+    "AccountBalanceResult",
+    "B2CResult",
+    "BalanceAccount",
+    "C2BPayment",
+    "QueueTimeout",
+    "ReversalResult",
+    "StkCallback",
+    "TransactionStatusResult",
+    "c2b_accept",
+    "c2b_reject",
+    "parse_account_balance_result",
+    "parse_b2c_result",
+    "parse_b2c_timeout",
+    "parse_balance_string",
+    "parse_c2b",
+    "parse_reversal_result",
+    "parse_stk_callback",
+    "parse_transaction_status_result",
+]
