@@ -15,7 +15,6 @@ from airtel.simulator import cli as airtel_simulator_cli
 from bot.config import Settings, SettingsError, load_settings
 from mpesa.simulator import cli as simulator_cli
 
-MAX_RECONCILE_PASSES = 100
 SIMULATOR_PORTS = {"mpesa": 8765, "airtel": airtel_simulator_cli.DEFAULT_PORT}
 # options both simulators understand; every other one belongs to one provider only
 _SHARED_SIMULATOR_OPTIONS = frozenset(
@@ -29,7 +28,7 @@ COMMANDS_HELP = {
     "simulator": "run the local Daraja simulator (--provider airtel: the Airtel Money one)",
     "staff": "add, list or remove staff members",
     "c2b-register": "register the C2B validation and confirmation URLs with Daraja",
-    "reconcile": "run one reconciliation pass and print what it settled",
+    "reconcile": "run reconciliation passes until nothing is due and print what they settled",
     "export": "export payments, payouts and C2B payments as CSV",
     "check": "check settings, Daraja OAuth, Telegram getMe and the database before going live",
     "apikey": "create, revoke or list REST API keys",
@@ -262,39 +261,35 @@ def _hide(url: str, settings: Settings) -> str:
 @_async
 async def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
     from bot.main import StartupError, build_runtime
+    from bot.services.reconcile import ReconcileReport
 
     try:
         runtime = await build_runtime(settings)
     except StartupError as exc:
         raise CliError(str(exc)) from None
+
+    def progress(number: int, report: ReconcileReport) -> None:
+        print(
+            f"  pass {number}: {report.payments_settled} payment(s), "
+            f"{report.payouts_settled} payout(s) and {report.reversals_settled} reversal(s) "
+            f"settled, {report.waiting} still waiting, {report.notifications_delivered} "
+            "message(s) delivered",
+            file=sys.stderr,
+        )
+
     async with _database(runtime.settings), runtime.ptb.bot, runtime.daraja:
         await runtime.services.staff.bootstrap_admins()
-        print("reconciling: pending STK payments, payouts, unmatched callbacks, outbox…")
-        totals: dict[str, int] = {}
-        errors: list[str] = []
-        for number in range(1, MAX_RECONCILE_PASSES + 1):
-            report = await runtime.services.reconciler.run_once()
-            for name, value in vars(report).items():
-                if isinstance(value, int):
-                    totals[name] = totals.get(name, 0) + value
-            errors.extend(report.errors)
-            touched = report.payments_settled + report.payments_waiting
-            touched_payouts = report.payouts_settled + report.payouts_waiting
-            print(
-                f"  pass {number}: {report.payments_settled} payment(s) and "
-                f"{report.payouts_settled} payout(s) settled, "
-                f"{report.payments_waiting + report.payouts_waiting} still waiting, "
-                f"{report.notifications_delivered} message(s) delivered",
-                file=sys.stderr,
-            )
-            # a pass takes at most a page of each; stop once a pass found less than that
-            if max(touched, touched_payouts) < runtime.services.reconciler.limit or errors:
-                break
-    for name, value in totals.items():
+        print("reconciling: STK payments, payouts, reversals, unmatched callbacks, outbox…")
+        run = await runtime.services.reconciler.run_until_done(
+            patience_s=runtime.settings.daraja_call_max_s, on_pass=progress
+        )
+    if run.still_due:
+        print(f"  {run.still_due} record(s) are still held by another process", file=sys.stderr)
+    for name, value in run.totals.items():
         print(f"  {name.replace('_', ' ')}: {value}")
-    for error in errors:
+    for error in run.errors:
         print(f"  error: {error}")
-    return 1 if errors else 0
+    return 1 if run.errors else 0
 
 
 @_async

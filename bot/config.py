@@ -190,6 +190,9 @@ class Settings(BaseSettings):
     stk_query_max_attempts: int = Field(default=10, ge=1)
     stk_query_rate_per_s: float = Field(default=1.0, gt=0)
     b2c_query_after_s: float = Field(default=120.0, ge=0)
+    b2c_query_max_attempts: int = Field(default=10, ge=1)
+    stk_prompt_window_s: float = Field(default=180.0, gt=0)
+    unmatched_callback_alert_s: float = Field(default=300.0, gt=0)
 
     log_level: str = "INFO"
 
@@ -404,6 +407,16 @@ class Settings(BaseSettings):
         if self.callback_allowed_networks is not None:
             return self.callback_allowed_networks
         return list(SAFARICOM_CALLBACK_NETWORKS) if self.is_production else []
+
+    @property
+    def daraja_call_max_s(self) -> float:
+        """The longest one Daraja call can run: OAuth and its retries, a token refresh, the POST.
+
+        A lease on a money POST lasts this long, so nobody else touches a row while its request
+        may still be on the wire (mpesa.client: 3 attempts of MPESA_TIMEOUT_S per OAuth, one
+        refresh, plus back-off), and an Idempotency-Key claim lapses after it.
+        """
+        return 8 * self.mpesa_timeout_s + 60.0
 
     @property
     def resolved_smtp_port(self) -> int:

@@ -17,6 +17,8 @@ STATUS_LENGTH = 32
 class PayoutBatch(Model):
     """A list of payouts confirmed, approved, paced, paused or cancelled together."""
 
+    _no_comments = True  # see models/tables.py
+
     id = fields.IntField(primary_key=True)
     status = fields.CharEnumField(
         BatchStatus,
@@ -70,6 +72,8 @@ class PayoutBatch(Model):
 class PayoutBatchRow(Model):
     """One line of a batch: as written, as checked, and the payout that carries it."""
 
+    _no_comments = True  # see models/tables.py
+
     id = fields.IntField(primary_key=True)
     batch = fields.ForeignKeyField(
         "models.PayoutBatch", related_name="rows", on_delete=fields.CASCADE
@@ -95,6 +99,8 @@ class PayoutBatchRow(Model):
 
 class BulkUploadWait(Model):
     """An admin typed /bulk without a file: their next document is the batch file."""
+
+    _no_comments = True  # see models/tables.py
 
     id = fields.IntField(primary_key=True)
     telegram_id = fields.BigIntField(unique=True)

@@ -27,6 +27,7 @@ class OrderStatus(StrEnum):
     OPEN = "open"
     PAID = "paid"
     CANCELLED = "cancelled"
+    REVERSED = "reversed"  # was paid; the payment was reversed (the money went back)
 
 
 class PaymentStatus(StrEnum):
@@ -42,11 +43,17 @@ class PaymentStatus(StrEnum):
     TIMED_OUT = "timed_out"
     FAILED = "failed"
     REVIEW = "review"  # M-Pesa says paid, but amount/phone disagree: a person decides
+    REVERSED = "reversed"  # was paid; a completed reversal sent the money back
 
     @property
     def is_final(self) -> bool:
         """True once nothing more is expected from M-Pesa."""
         return self not in (PaymentStatus.CREATED, PaymentStatus.PENDING, PaymentStatus.UNKNOWN)
+
+    @property
+    def is_parked(self) -> bool:
+        """True while a person may have to decide (after a fresh query): /resolve applies."""
+        return self in (PaymentStatus.PENDING, PaymentStatus.UNKNOWN, PaymentStatus.REVIEW)
 
     @property
     def can_retry(self) -> bool:
@@ -78,6 +85,19 @@ class PayoutStatus(StrEnum):
         )
 
 
+class PostState(StrEnum):
+    """Where the one money POST of an intent (STK Push, B2C, reversal) stands.
+
+    Only ``NOT_SENT`` may be sent (again); ``SENDING`` is committed before the POST, so a crash
+    mid-call leaves it, and it is then read as ``UNKNOWN``: settled by a query, never resent.
+    """
+
+    NOT_SENT = "not_sent"  # never left this machine (nothing sent yet, or failed before connecting)
+    SENDING = "sending"  # about to be, or being, sent
+    ANSWERED = "answered"  # Daraja answered: accepted or refused
+    UNKNOWN = "unknown"  # time-out, dropped connection, 5xx or crash after sending
+
+
 class ReversalStatus(StrEnum):
     """Life of a reversal of a received payment."""
 
@@ -86,6 +106,11 @@ class ReversalStatus(StrEnum):
     UNKNOWN = "unknown"
     COMPLETED = "completed"
     FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        """True once M-Pesa has settled it (a failed one may still be sent again by an admin)."""
+        return self in (ReversalStatus.COMPLETED, ReversalStatus.FAILED)
 
 
 class QueryKind(StrEnum):
@@ -172,12 +197,14 @@ PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
             PaymentStatus.REVIEW,
         }
     ),
-    # an unknown push is settled by a late callback matched to it, or expires as failed
+    # an unknown push is settled by its late answer, a callback linked to it, or a person;
+    # never by time
     PaymentStatus.UNKNOWN: frozenset(
-        {PaymentStatus.PENDING, PaymentStatus.REVIEW, PaymentStatus.FAILED}
+        {PaymentStatus.PENDING, PaymentStatus.PAID, PaymentStatus.REVIEW, PaymentStatus.FAILED}
     ),
     PaymentStatus.REVIEW: frozenset({PaymentStatus.PAID, PaymentStatus.FAILED}),
-    PaymentStatus.PAID: frozenset(),
+    PaymentStatus.PAID: frozenset({PaymentStatus.REVERSED}),
+    PaymentStatus.REVERSED: frozenset(),
     PaymentStatus.CANCELLED: frozenset(),
     PaymentStatus.INSUFFICIENT_FUNDS: frozenset(),
     PaymentStatus.WRONG_PIN: frozenset(),
@@ -222,9 +249,11 @@ REVERSAL_TRANSITIONS: dict[ReversalStatus, frozenset[ReversalStatus]] = {
     ReversalStatus.SUBMITTED: frozenset(
         {ReversalStatus.COMPLETED, ReversalStatus.FAILED, ReversalStatus.UNKNOWN}
     ),
-    ReversalStatus.UNKNOWN: frozenset({ReversalStatus.COMPLETED, ReversalStatus.FAILED}),
+    ReversalStatus.UNKNOWN: frozenset(
+        {ReversalStatus.COMPLETED, ReversalStatus.FAILED, ReversalStatus.SUBMITTED}
+    ),
     ReversalStatus.COMPLETED: frozenset(),
-    # refused or never sent: an admin may try again
+    # refused, never sent, or judged not reversed by a person: an admin may try again
     ReversalStatus.FAILED: frozenset({ReversalStatus.SUBMITTING}),
 }
 

@@ -17,6 +17,8 @@ STATUS_LENGTH = 32
 class Schedule(Model):
     """A payout or an STK payment request to one phone, repeated on a calendar (Nairobi time)."""
 
+    _no_comments = True  # see models/tables.py
+
     id = fields.IntField(primary_key=True)
     kind = fields.CharEnumField(ScheduleKind, max_length=STATUS_LENGTH)
     status = fields.CharEnumField(
@@ -70,6 +72,8 @@ class Schedule(Model):
 
 class ScheduleOccurrence(Model):
     """One due time of a schedule: ran (with its payout or payment), skipped or missed."""
+
+    _no_comments = True  # see models/tables.py
 
     id = fields.IntField(primary_key=True)
     schedule = fields.ForeignKeyField(

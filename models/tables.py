@@ -17,6 +17,7 @@ from models.enums import (
     OrderStatus,
     PaymentStatus,
     PayoutStatus,
+    PostState,
     QueryKind,
     QueryStatus,
     ReversalStatus,
@@ -98,7 +99,40 @@ class Order(Model):
         table = "orders"
 
 
-class Payment(Model):
+class MoneyIntent(Model):
+    """What every money-moving record shares: its one POST, the lease on it, its queries.
+
+    ``claimed_by``/``claimed_until`` is the lease: who works on the row until when (a conditional
+    UPDATE takes it). ``post_state`` says whether the money POST may be sent (only ``not_sent``);
+    ``answered_at`` is when the POST ended (answer or time-out), and every expiry counts from it.
+    """
+
+    # database defaults too: rows that exist when the columns are added get them
+    post_state = fields.CharEnumField(
+        PostState,
+        max_length=STATUS_LENGTH,
+        default=PostState.NOT_SENT,
+        db_default=PostState.NOT_SENT.value,
+    )
+    post_count = fields.IntField(default=0, db_default=0)  # money POSTs started for this record
+    claimed_by = fields.CharField(max_length=64, null=True)
+    claimed_until = fields.DatetimeField(null=True)
+    sent_at = fields.DatetimeField(null=True)
+    answered_at = fields.DatetimeField(null=True)
+    # reconciliation: how often M-Pesa was asked, and when the next question is due
+    query_count = fields.IntField(default=0, db_default=0)
+    next_query_at = fields.DatetimeField(null=True, db_index=True)
+    # a person's decision on a parked record: when the fresh look at M-Pesa they decide after
+    # was shown, then who decided and when
+    looked_at = fields.DatetimeField(null=True)
+    resolved_by = fields.CharField(max_length=64, null=True)
+    resolved_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        abstract = True
+
+
+class Payment(MoneyIntent):
     """One STK Push attempt, recorded before Daraja is called and settled by callback or query."""
 
     _no_comments = True
@@ -134,10 +168,11 @@ class Payment(Model):
     paid_phone = fields.CharField(max_length=80, null=True)  # as reported: may be masked
     paid_at = fields.DatetimeField(null=True)
     review_reason = fields.CharField(max_length=255, null=True)
-    # reconciliation: the next STK query is due at, and who holds the claim until when
-    query_count = fields.IntField(default=0)
-    next_query_at = fields.DatetimeField(null=True, db_index=True)
-    claimed_until = fields.DatetimeField(null=True)
+    # attempts of one intent: this one was sent again as ``superseded_by_id`` (only the newest
+    # attempt offers [Retry]); ``retry_of_id`` is unique, so two presses make one new attempt
+    retry_of_id = fields.IntField(null=True, unique=True)
+    superseded_by_id = fields.IntField(null=True)
+    reversed_at = fields.DatetimeField(null=True)
     # where the live status message is, so any instance can edit it
     chat_id = fields.BigIntField(null=True)
     message_id = fields.BigIntField(null=True)
@@ -148,7 +183,7 @@ class Payment(Model):
         table = "payment"
 
 
-class Payout(Model):
+class Payout(MoneyIntent):
     """One B2C payout (our OriginatorConversationID is the idempotency key sent to Daraja)."""
 
     _no_comments = True
@@ -186,9 +221,8 @@ class Payout(Model):
     receiver_name = fields.CharField(max_length=128, null=True)
     completed_at = fields.DatetimeField(null=True)
     submitted_at = fields.DatetimeField(null=True)
-    query_count = fields.IntField(default=0)
-    next_query_at = fields.DatetimeField(null=True, db_index=True)
-    claimed_until = fields.DatetimeField(null=True)
+    # the daily limit counts a payout on the Nairobi day of its confirmation
+    confirmed_at = fields.DatetimeField(null=True, db_index=True)
     chat_id = fields.BigIntField(null=True)
     message_id = fields.BigIntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
@@ -198,7 +232,7 @@ class Payout(Model):
         table = "payout"
 
 
-class Reversal(Model):
+class Reversal(MoneyIntent):
     """A reversal of a payment we received, asked for by an admin."""
 
     _no_comments = True
@@ -240,6 +274,9 @@ class DarajaQuery(Model):
     payout = fields.ForeignKeyField(
         "models.Payout", related_name="queries", null=True, on_delete=fields.CASCADE
     )
+    reversal = fields.ForeignKeyField(
+        "models.Reversal", related_name="queries", null=True, on_delete=fields.CASCADE
+    )
     requested_by = fields.ForeignKeyField(
         "models.Staff", related_name="queries", null=True, on_delete=fields.SET_NULL
     )
@@ -271,6 +308,7 @@ class C2BTransaction(Model):
         "models.Order", related_name="c2b_payments", null=True, on_delete=fields.SET_NULL
     )
     trans_time = fields.DatetimeField(null=True)
+    reversed_at = fields.DatetimeField(null=True)  # a completed reversal sent it back
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
 
     class Meta:

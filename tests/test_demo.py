@@ -1,13 +1,31 @@
-"""`mpesa-bot demo` plays its whole scripted day and checks the database at the end."""
+"""`mpesa-bot demo` plays its whole scripted day, checks the database, and logs nothing private."""
 
 from __future__ import annotations
 
 import io
+from typing import Any
 
+import pytest
+
+import bot.demo
+from bot.config import Settings
 from bot.demo import run_demo
+from tests.helpers.log_privacy import capture_logs, leaks, secrets_of, with_secrets
 
 
-async def test_the_demo_day_succeeds_and_prints_a_readable_transcript():
+async def test_the_demo_day_succeeds_prints_a_readable_transcript_and_logs_nothing_private(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    captured = capture_logs(monkeypatch)
+    secrets: dict[str, str] = {}
+    real_settings = bot.demo.demo_settings
+
+    def settings_with_secrets(*args: Any, **kwargs: Any) -> Settings:
+        settings = with_secrets(real_settings(*args, **kwargs))
+        secrets.update(secrets_of(settings))
+        return settings
+
+    monkeypatch.setattr(bot.demo, "demo_settings", settings_with_secrets)
     out = io.StringIO()
 
     code = await run_demo(out)
@@ -22,3 +40,7 @@ async def test_the_demo_day_succeeds_and_prints_a_readable_transcript():
     assert "👤 Otieno (admin): presses [✅ Approve]" in transcript
     assert "📱 SMS to 2547****149" in transcript
     assert "✘" not in transcript
+    # every line of the day, at DEBUG: no phone, no id carrying one, no secret
+    phones = ["254708374149", "254722100032", "254712345678", "254722000000"]
+    assert any(line.startswith("INFO bot.services.payments stk.sent") for line in captured.lines)
+    assert leaks(captured.lines, secrets, phones) == []

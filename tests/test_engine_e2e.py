@@ -182,7 +182,8 @@ async def test_payout_above_threshold_needs_a_second_admin_then_completes(engine
 
     done = await Payout.get(id=payout.id)
     assert waiting.status == PayoutStatus.AWAITING_APPROVAL
-    assert approved.status == PayoutStatus.SUBMITTED
+    # its result callback may already have settled it by the time the approval returns
+    assert approved.status in (PayoutStatus.SUBMITTED, PayoutStatus.COMPLETED)
     assert (done.status, done.amount, done.receiver_name) == (
         PayoutStatus.COMPLETED,
         15_000,

@@ -124,6 +124,17 @@ class Notifier:
             )
         )
 
+    async def payment_superseded(self, payment: Payment) -> None:
+        """Show an older attempt's status message as replaced by a newer one (no buttons)."""
+        if payment.chat_id is None:
+            return
+        await self.enqueue(
+            event_key=f"payment:{payment.id}:superseded:chat:{payment.chat_id}",
+            channel=NotificationChannel.CHAT,
+            recipient=payment.chat_id,
+            payload={"event": "payment", "payment_id": payment.id},
+        )
+
     def payment_rows(
         self,
         payment: Payment,

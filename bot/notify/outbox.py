@@ -70,6 +70,16 @@ class OutboxWorker:
         results = await asyncio.gather(*(self._deliver(row) for row in claimed))
         return sum(results)
 
+    async def due(self) -> int:
+        """Messages this process could deliver now, or that another worker is delivering."""
+        if not self._channels:
+            return 0
+        now = self._clock()
+        busy = Q(status=NotificationStatus.PENDING, next_attempt_at__lte=now) | Q(
+            status=NotificationStatus.SENDING
+        )
+        return await Notification.filter(busy, channel__in=list(self._channels)).count()
+
     def backoff_s(self, attempts: int) -> float:
         """Seconds to wait after ``attempts`` failed tries: exponential, capped, with jitter."""
         delay = min(self._max_delay_s, self._base_delay_s * 2 ** max(0, attempts - 1))

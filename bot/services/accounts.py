@@ -1,4 +1,4 @@
-"""Account questions and corrections: balance, transaction status answers, reversals."""
+"""Account questions: the balance, and Transaction Status answers routed to what they are about."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from tortoise.transactions import in_transaction
 from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.audit import actor_for_telegram, audit
+from bot.services.daraja import Daraja
 from bot.services.errors import UpstreamError
-from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, utcnow
-from bot.services.payouts import PayoutService
-from bot.services.reversals import ReversalOps, by_conversation, reversal_by_conversation
+from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, by_conversation, utcnow
+from bot.services.payout_results import PayoutResults
+from bot.services.reversals import ReversalService
 from bot.services.staff import StaffService
 from models import (
     CallbackKind,
@@ -22,7 +23,7 @@ from models import (
     Payout,
     QueryKind,
     QueryStatus,
-    ReversalStatus,
+    Reversal,
     StaffRole,
 )
 from mpesa.callbacks import (
@@ -38,17 +39,18 @@ from mpesa.errors import (
 log = logging.getLogger(__name__)
 
 
-class AccountService(ReversalOps):
-    """Asks M-Pesa about our accounts and transactions, and reverses payments we received."""
+class AccountService:
+    """Asks M-Pesa for the balance; hands status answers to the payout or reversal they concern."""
 
     def __init__(
         self,
         *,
-        daraja: Any,
+        daraja: Daraja,
         notifier: Notifier,
         staff: StaffService,
         settings: Settings,
-        payouts: PayoutService,
+        payouts: PayoutResults,
+        reversals: ReversalService,
         clock: Clock = utcnow,
     ) -> None:
         self._daraja = daraja
@@ -56,9 +58,14 @@ class AccountService(ReversalOps):
         self._staff = staff
         self._settings = settings
         self._payouts = payouts
+        self._reversals = reversals
         self._clock = clock
         # set by the container: re-applies callbacks that arrived before their ids were stored
         self.replay_unmatched: ReplayUnmatched | None = None
+
+    async def _replay(self, kind: CallbackKind, key: str | None) -> None:
+        if key and self.replay_unmatched is not None:
+            await self.replay_unmatched(kind, key)
 
     # -- balance --------------------------------------------------------------------------------
 
@@ -124,6 +131,9 @@ class AccountService(ReversalOps):
             outcome = await self._answer(query, r.result_code, result, api=Api.STATUS)
             if outcome is not ApplyOutcome.APPLIED:
                 return outcome
+            if query.reversal_id is not None:
+                reversal = await Reversal.get(id=query.reversal_id)
+                return await self._reversals.apply_status(reversal, r)
             payout = await self._payout_for(query, r)
             if payout is None:
                 return outcome
@@ -153,17 +163,9 @@ class AccountService(ReversalOps):
         return await Payout.filter(Q(*conditions, join_type=Q.OR)).first()
 
     async def apply_query_timeout(self, kind: CallbackKind, t: QueueTimeout) -> ApplyOutcome:
-        """A queue time-out for a status, balance or reversal request."""
+        """A queue time-out for a status or balance request (reversals: ReversalService)."""
         if kind is CallbackKind.REVERSAL_TIMEOUT:
-            async with in_transaction():
-                reversal = await reversal_by_conversation(
-                    t.originator_conversation_id, t.conversation_id
-                )
-                if reversal is None:
-                    return ApplyOutcome.UNMATCHED
-                return await self._move_reversal(
-                    reversal, ReversalStatus.UNKNOWN, code=None, desc="queue time-out"
-                )
+            return await self._reversals.apply_timeout(t)
         wanted = QueryKind.TRANSACTION_STATUS
         if kind is CallbackKind.BALANCE_TIMEOUT:
             wanted = QueryKind.BALANCE
@@ -171,7 +173,7 @@ class AccountService(ReversalOps):
             query = await _query(wanted, t.originator_conversation_id, t.conversation_id)
             if query is None:
                 return ApplyOutcome.UNMATCHED
-            # the payout's own next_query_at makes the reconciler ask again
+            # the payout's (or reversal's) own next_query_at makes the reconciler ask again
             return await self._answer(query, None, {"error": "M-Pesa timed out"}, api=Api.STATUS)
 
     async def _answer(

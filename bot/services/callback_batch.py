@@ -2,10 +2,11 @@
 
 Each request hands its body to the writer and waits. The writer takes whatever is queued right now
 (no timer: under light load a batch is one callback), stores every raw body in one committed INSERT,
-then settles the plain successes (a PENDING payment, the amount and phone as requested, receipt
-new) in one transaction: the same conditional updates, audit rows and outbox rows as the per-item
-path, written with one statement per table. Everything else, and a whole batch whose transaction
-fails, goes through CallbackService one by one, in arrival order, exactly as a lone callback would.
+then asks the one set of settlement rules (payment_callbacks.judge_callback) about each callback.
+The plain "paid" settlements it decides are written in one transaction: the same conditional
+updates (the settlement's own columns), audit rows and outbox rows as the per-item path, with one
+statement per table. Everything else, and a whole batch whose transaction fails, goes through
+CallbackService one by one, in arrival order, exactly as a lone callback would.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tortoise.transactions import in_transaction
 from bot.notify.notifier import Notifier, OutboxRow
 from bot.services.callbacks import CallbackService, ack, body_text
 from bot.services.outcome import ApplyOutcome
-from bot.services.payment_callbacks import SETTLED, PaymentSettler, subject
+from bot.services.payment_callbacks import Settlement, judge_callback, subject
 from models import (
     AuditEvent,
     CallbackInbox,
@@ -42,7 +43,7 @@ from models import (
     Staff,
 )
 from mpesa.callbacks import StkCallback, parse_stk_callback
-from mpesa.codes import ResultCategory, ResultInfo, describe_result
+from mpesa.codes import ResultCategory, describe_result
 from mpesa.errors import CallbackParseError
 from mpesa.phone import mask_id
 
@@ -55,11 +56,6 @@ Answer = tuple[int, dict[str, Any]]
 
 _STORE = "INSERT INTO callback_inbox (kind, body, remote_addr, status, error, received_at) VALUES "
 _STORE_ROW = "(?, ?, ?, ?, ?, ?)"
-_CLEARED = ", ".join(f"{column} = NULL" for column in SETTLED)
-_PAY = (
-    "UPDATE payment SET status = ?, receipt = ?, paid_amount = ?, paid_phone = ?, paid_at = ?, "  # noqa: S608 - constant column names
-    f"result_code = ?, result_desc = ?, {_CLEARED} WHERE id = ? AND status = ?"
-)
 _SETTLE_ORDER = (
     "UPDATE orders SET status = ?, paid_receipt = ?, paid_at = ? WHERE id = ? AND status = ?"
 )
@@ -98,9 +94,13 @@ class _Settlement:
     item: _Item
     callback: StkCallback
     payment: Payment
-    info: ResultInfo
-    paid_at: datetime
+    settlement: Settlement
     order: Order | None = None
+
+    @property
+    def paid_at(self) -> datetime:
+        """When M-Pesa says the customer paid (the settlement's own column)."""
+        return self.settlement.columns["paid_at"]
 
 
 class IngestBatcher:
@@ -227,7 +227,7 @@ class IngestBatcher:
     async def _store(self, batch: list[_Item]) -> None:
         """Insert every raw body in one committed statement; give each item its inbox id."""
         db = connections.get(self._connection)
-        now = datetime.now(UTC)
+        now = self._callbacks.clock()
         values: list[Any] = []
         for item in batch:
             text, note = body_text(item.body)
@@ -312,17 +312,12 @@ class IngestBatcher:
             cb = item.callback
             assert cb is not None  # only parsed callbacks are candidates
             payment = by_checkout.get(cb.checkout_request_id)
-            if (
-                payment is None
-                or payment.status != PaymentStatus.PENDING
-                or payment.receipt is not None
-                or cb.receipt in stored_receipts
-                or PaymentSettler.mismatch(payment, cb.amount, cb.phone) is not None
-            ):
+            # a receipt already stored elsewhere would fail the unique column: decided alone
+            if payment is None or cb.receipt in stored_receipts:
                 continue
-            info = describe_result(cb.result_code, cb.result_desc)
-            paid_at = cb.transaction_date or payment.paid_at or now
-            plan.append(_Settlement(item, cb, payment, info, paid_at))
+            verdict = judge_callback(payment, cb, confirm_by_query=False, now=now)
+            if isinstance(verdict, Settlement) and verdict.plain_paid:
+                plan.append(_Settlement(item, cb, payment, verdict))
         return plan
 
     async def _load_related(self, db: BaseDBAsyncClient, plan: list[_Settlement]) -> None:
@@ -338,27 +333,24 @@ class IngestBatcher:
 
     async def _write(self, db: BaseDBAsyncClient, plan: list[_Settlement]) -> None:
         now = datetime.now(UTC)
-        paid = PaymentStatus.PAID.value
-        pending = PaymentStatus.PENDING.value
+        first = plan[0].settlement
+        columns = sorted(first.values())
+        sources = [status.value for status in first.sources]
+        pay_sql = (
+            f"UPDATE payment SET {', '.join(f'{c} = ?' for c in columns)} "  # noqa: S608 - column names of the settlement
+            f"WHERE id = ? AND status IN ({', '.join('?' * len(sources))})"
+        )
         pay, settle, audit, marks = [], [], [], []
         for s in plan:
-            cb, payment = s.callback, s.payment
-            paid_at = _db(Payment, "paid_at", s.paid_at)
-            result_desc = (s.info.description or s.info.meaning)[:255]
-            # the SET values, then the WHERE values
-            sets = [paid, cb.receipt, cb.amount, cb.phone, paid_at, s.info.code, result_desc]
-            pay.append([*sets, payment.id, pending])
+            cb, payment, settlement = s.callback, s.payment, s.settlement
+            values = settlement.values()
+            if sorted(values) != columns or [v.value for v in settlement.sources] != sources:
+                raise LostRace("settlements of one batch must write the same columns")
+            pay.append([_db(Payment, c, values[c]) for c in columns] + [payment.id, *sources])
             # what the per-item path reads back after its update, without the round trip:
             # the row is locked, so it is exactly what was read plus what was written
-            payment.status = PaymentStatus.PAID
-            payment.receipt = cb.receipt
-            payment.paid_amount = cb.amount
-            payment.paid_phone = cb.phone
-            payment.paid_at = s.paid_at
-            payment.result_code = s.info.code
-            payment.result_desc = result_desc
-            for column in SETTLED:
-                setattr(payment, column, None)
+            for column, value in values.items():
+                setattr(payment, column, value)
             if s.order is not None:
                 settle.append(
                     [
@@ -372,14 +364,13 @@ class IngestBatcher:
                 s.order.status = OrderStatus.PAID
                 s.order.paid_receipt = cb.receipt
                 s.order.paid_at = s.paid_at
-            detail = {"source": "callback", "receipt": cb.receipt, "amount": payment.amount}
             audit.append(
                 [
-                    "daraja",
-                    "payment.paid",
+                    settlement.actor,
+                    settlement.action,
                     subject(payment),
-                    "ok",
-                    _db(AuditEvent, "detail", detail),
+                    settlement.outcome,
+                    _db(AuditEvent, "detail", settlement.detail),
                     _db(AuditEvent, "created_at", now),
                 ]
             )
@@ -393,7 +384,7 @@ class IngestBatcher:
                 ]
             )
         outbox = [self._outbox_values(row, now) for row in await self._outbox_rows(db, plan)]
-        await db.execute_many(_dialect(db, _PAY), pay)
+        await db.execute_many(_dialect(db, pay_sql), pay)
         if settle:
             await db.execute_many(_dialect(db, _SETTLE_ORDER), settle)
         await db.execute_many(_dialect(db, _AUDIT), audit)

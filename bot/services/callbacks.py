@@ -75,8 +75,12 @@ class _Payouts(Protocol):
 class _Accounts(Protocol):
     async def apply_status_result(self, r: cb.TransactionStatusResult) -> ApplyOutcome: ...
     async def apply_balance_result(self, r: cb.AccountBalanceResult) -> ApplyOutcome: ...
-    async def apply_reversal_result(self, r: cb.ReversalResult) -> ApplyOutcome: ...
     async def apply_query_timeout(self, kind: CallbackKind, t: cb.QueueTimeout) -> ApplyOutcome: ...
+
+
+class _Reversals(Protocol):
+    async def apply_reversal_result(self, r: cb.ReversalResult) -> ApplyOutcome: ...
+    async def apply_timeout(self, t: cb.QueueTimeout) -> ApplyOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -105,17 +109,19 @@ class CallbackService:
         c2b: _C2B,
         payouts: _Payouts,
         accounts: _Accounts,
+        reversals: _Reversals,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._payments = payments
         self._c2b = c2b
         self._payouts = payouts
         self._accounts = accounts
+        self._reversals = reversals
         self._clock = clock
         # per-process counters for /metrics: (kind, outcome) -> callbacks
         self.counts: Counter[tuple[str, str]] = Counter()
         # the services call back when the record an unmatched callback waits for appears
-        for service in (payments, payouts, accounts):
+        for service in (payments, payouts, accounts, reversals):
             if hasattr(service, "replay_unmatched") and service.replay_unmatched is None:
                 service.replay_unmatched = self.replay
 
@@ -131,7 +137,11 @@ class CallbackService:
         text, encoding_note = body_text(body)
         # its own committed write: whatever happens next, the body is kept
         row = await CallbackInbox.create(
-            kind=kind, body=text, remote_addr=remote_addr[:64], error=encoding_note
+            kind=kind,
+            body=text,
+            remote_addr=remote_addr[:64],
+            error=encoding_note,
+            received_at=self._clock(),
         )
         return await self.process_stored(row.id, kind, body)
 
@@ -181,6 +191,7 @@ class CallbackService:
             remote_addr=remote_addr[:64],
             status=InboxStatus.REJECTED,
             error=reason[:2000],
+            received_at=self._clock(),
             processed_at=self._clock(),
         )
         self.count(kind, "refused")
@@ -271,8 +282,10 @@ class CallbackService:
         elif kind is CallbackKind.BALANCE_RESULT:
             outcome = await self._accounts.apply_balance_result(parsed)
         elif kind is CallbackKind.REVERSAL_RESULT:
-            outcome = await self._accounts.apply_reversal_result(parsed)
-        else:  # a status, balance or reversal queue time-out
+            outcome = await self._reversals.apply_reversal_result(parsed)
+        elif kind is CallbackKind.REVERSAL_TIMEOUT:
+            outcome = await self._reversals.apply_timeout(parsed)
+        else:  # a status or balance queue time-out
             outcome = await self._accounts.apply_query_timeout(kind, parsed)
         return _Applied(ApplyOutcome(outcome), key, ack(kind))
 

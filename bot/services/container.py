@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from bot.callback_paths import callback_urls
 from bot.config import Settings
@@ -21,13 +20,16 @@ from bot.services.c2b import C2BService
 from bot.services.callbacks import CallbackService
 from bot.services.checkout import CheckoutService
 from bot.services.customers import CustomerService
+from bot.services.daraja import Daraja
 from bot.services.idempotency import IdempotencyStore, purge_idempotency_records
+from bot.services.intents import Intents
 from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
 from bot.services.payouts import PayoutService
 from bot.services.reconcile import Reconciler
 from bot.services.reports import ReportService
+from bot.services.reversals import ReversalService
 from bot.services.schedules import ScheduleService
 from bot.services.staff import StaffService
 from models import NotificationChannel
@@ -50,6 +52,7 @@ class Services:
     order_payments: OrderPaymentService
     c2b: C2BService
     payouts: PayoutService
+    reversals: ReversalService
     accounts: AccountService
     callbacks: CallbackService
     reports: ReportService
@@ -67,7 +70,7 @@ class Services:
 def build_services(
     settings: Settings,
     *,
-    daraja: Any,
+    daraja: Daraja,
     channels: Mapping[NotificationChannel, Channel],
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Services:
@@ -86,22 +89,22 @@ def build_services(
         bootstrap_admin_ids=settings.admin_telegram_ids,
         default_daily_payout_limit=settings.staff_daily_payout_limit,
     )
-    payments = PaymentService(daraja=daraja, notifier=notifier, settings=settings, clock=clock)
+    # one lease-keeper for every money intent of this process
+    intents = Intents(clock=clock, lease_s=settings.daraja_call_max_s)
+    money = {"daraja": daraja, "notifier": notifier, "settings": settings, "clock": clock}
+    payments = PaymentService(**money, intents=intents)
     c2b = C2BService(notifier=notifier, settings=settings, clock=clock)
-    payouts = PayoutService(
-        daraja=daraja, notifier=notifier, staff=staff, settings=settings, clock=clock
-    )
-    accounts = AccountService(
-        daraja=daraja,
-        notifier=notifier,
-        staff=staff,
-        settings=settings,
-        payouts=payouts,
-        clock=clock,
-    )
+    payouts = PayoutService(**money, staff=staff, intents=intents)
+    reversals = ReversalService(**money, staff=staff, intents=intents)
+    accounts = AccountService(**money, staff=staff, payouts=payouts.results, reversals=reversals)
     # the callback service hands itself to the others as their replay_unmatched hook
     callbacks = CallbackService(
-        payments=payments, c2b=c2b, payouts=payouts, accounts=accounts, clock=clock
+        payments=payments,
+        c2b=c2b,
+        payouts=payouts.results,
+        accounts=accounts,
+        reversals=reversals,
+        clock=clock,
     )
     webhook = webhook_channel(settings)
     if webhook is not None and NotificationChannel.WEBHOOK not in channels:
@@ -125,6 +128,7 @@ def build_services(
         order_payments=order_payments,
         c2b=c2b,
         payouts=payouts,
+        reversals=reversals,
         accounts=accounts,
         callbacks=callbacks,
         reports=ReportService(extra_prefixes=settings.mpesa_extra_prefixes, clock=clock),
@@ -133,6 +137,7 @@ def build_services(
             payments,
             payouts,
             outbox,
+            reversals=reversals,
             callbacks=callbacks,
             housekeeping=housekeeping,
         ),

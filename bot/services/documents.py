@@ -6,9 +6,6 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
-import segno
-from fpdf import FPDF
-
 from bot.i18n import kes, translator, when
 
 QR_SCALE = 8  # pixels per module: about 300 px for a pay link, sharp when printed
@@ -16,6 +13,8 @@ QR_SCALE = 8  # pixels per module: about 300 px for a pay link, sharp when print
 
 def qr_png(url: str, *, scale: int = QR_SCALE) -> bytes:
     """A PNG QR code of ``url`` (error correction M, a quiet zone of 4 modules)."""
+    import segno  # imported here, like fpdf below: only these documents need them
+
     buffer = io.BytesIO()
     segno.make(url, error="m", micro=False).save(buffer, kind="png", scale=scale, border=4)
     return buffer.getvalue()
@@ -56,6 +55,8 @@ def receipt_rows(lines: ReceiptLines, language: str) -> list[tuple[str, str]]:
 
 def receipt_pdf(lines: ReceiptLines, language: str) -> bytes:
     """A one-page A4 PDF receipt (core Helvetica: text outside Latin-1 is replaced by ?)."""
+    from fpdf import FPDF  # with Pillow and fontTools about 0.2 s: not paid at every start-up
+
     _ = translator(language)
     pdf = FPDF(format="A4")
     pdf.set_title(_("Receipt {code}", code=lines.order_code))

@@ -1,5 +1,11 @@
 """Settling STK payments from what M-Pesa reports: callbacks and STK query answers.
 
+The rules are one pure function per report (``judge_callback``, ``judge_query``, ``judge_link``):
+given the payment as stored and the report, they decide a ``Settlement`` (the target status, the
+columns to write, from which statuses) or why nothing changes. ``PaymentSettler`` carries a
+settlement out one by one; the callback batch (callback_batch.py) carries out many at once with
+the same columns. Neither restates the rules.
+
 A settled payment is never overwritten: a later message that disagrees is recorded as drift and
 the admins are alerted. Every change is a conditional UPDATE, so a duplicate or a racing second
 report changes nothing and notifies nobody twice.
@@ -8,7 +14,7 @@ report changes nothing and notifies nobody twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,8 +23,9 @@ from tortoise.transactions import in_transaction
 from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
+from bot.services.daraja import Daraja
 from bot.services.orders import settle_order
-from bot.services.outcome import ApplyOutcome
+from bot.services.outcome import ApplyOutcome, Clock
 from models import Order, OrderStatus, Payment, PaymentStatus
 from mpesa.amounts import format_kes
 from mpesa.callbacks import StkCallback
@@ -43,8 +50,11 @@ SETTLED = {
     "in_flight_msisdn": None,
     "in_flight_order_id": None,
     "next_query_at": None,
+    "claimed_by": None,
     "claimed_until": None,
 }
+
+PENDING_ONLY = (PaymentStatus.PENDING,)
 
 
 def subject(payment: Payment) -> str:
@@ -52,132 +62,342 @@ def subject(payment: Payment) -> str:
     return f"payment:{payment.id}"
 
 
+# -- the rules -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """A change the rules decided: where to, which columns, from which statuses, what to say."""
+
+    status: PaymentStatus
+    columns: dict[str, Any]
+    sources: tuple[PaymentStatus, ...]
+    action: str  # the audit action
+    actor: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    alert: tuple[str, str] | None = None  # (event key, text) for the admins
+    info: ResultInfo | None = None  # what M-Pesa reported, when it reported a result
+
+    @property
+    def outcome(self) -> str:
+        """The audit outcome: "ok" for paid, else the status reached."""
+        return "ok" if self.status is PaymentStatus.PAID else self.status.value
+
+    @property
+    def plain_paid(self) -> bool:
+        """A paid settlement with nothing extra to do: the callback batch may group it."""
+        return (
+            self.status is PaymentStatus.PAID
+            and self.sources == PENDING_ONLY
+            and self.alert is None
+            and "checkout_request_id" not in self.columns
+        )
+
+    def values(self) -> dict[str, Any]:
+        """Every column the conditional UPDATE writes (the status and the settled columns too)."""
+        return {"status": self.status, **self.columns, **SETTLED}
+
+
+@dataclass(frozen=True)
+class NoChange:
+    """The report changes nothing: a duplicate, still processing, or no such payment yet."""
+
+    outcome: ApplyOutcome
+    why: str
+
+
+@dataclass(frozen=True)
+class AlreadySettled:
+    """The payment is past PENDING: compare the report with what is recorded (drift?)."""
+
+    info: ResultInfo
+
+
+@dataclass(frozen=True)
+class ConfirmFirst:
+    """A plausible success with confirm-by-query on: ask M-Pesa before believing it."""
+
+    info: ResultInfo
+
+
+Verdict = Settlement | NoChange | AlreadySettled | ConfirmFirst
+
+
+def mismatch(payment: Payment, amount: int | None, phone: str | None) -> str | None:
+    """Why a reported success does not fit the request, or None when it fits."""
+    if amount is None:
+        return "M-Pesa reported the payment without an amount"
+    if amount != payment.amount:
+        return (
+            f"M-Pesa reported {format_kes(amount)} but {format_kes(payment.amount)} was requested"
+        )
+    # a masked or missing number is never a mismatch: only the digits shown are compared
+    if not reported_phone_matches(payment.msisdn, phone):
+        return (
+            f"M-Pesa reported the payer as {phone} but the request went to "
+            f"{mask_msisdn(payment.msisdn)}"
+        )
+    return None
+
+
+def _reported(cb: StkCallback, now: datetime) -> dict[str, Any]:
+    return {
+        "receipt": cb.receipt,
+        "paid_amount": cb.amount,
+        "paid_phone": cb.phone,
+        "paid_at": cb.transaction_date or now,
+    }
+
+
+def _result(info: ResultInfo) -> dict[str, Any]:
+    return {"result_code": info.code[:32], "result_desc": (info.description or info.meaning)[:255]}
+
+
+def paid(
+    payment: Payment,
+    info: ResultInfo,
+    *,
+    actor: str,
+    source: str,
+    now: datetime,
+    cb: StkCallback | None = None,
+    sources: tuple[PaymentStatus, ...] = PENDING_ONLY,
+    extra: dict[str, Any] | None = None,
+) -> Settlement:
+    """The payment is paid (by a callback, a query answer, or a person)."""
+    reported = (
+        _reported(cb, now)
+        if cb is not None
+        else {
+            "receipt": payment.receipt,
+            "paid_amount": payment.paid_amount,
+            "paid_phone": payment.paid_phone,
+            "paid_at": payment.paid_at or now,
+        }
+    )
+    columns = {**reported, **_result(info), **(extra or {})}
+    detail = {"source": source, "receipt": reported["receipt"], "amount": payment.amount}
+    return Settlement(
+        PaymentStatus.PAID, columns, sources, "payment.paid", actor, detail, info=info
+    )
+
+
+def review(
+    payment: Payment,
+    reason: str,
+    *,
+    actor: str,
+    now: datetime,
+    cb: StkCallback | None = None,
+    sources: tuple[PaymentStatus, ...] = PENDING_ONLY,
+) -> Settlement:
+    """M-Pesa says paid, but something does not fit: a person decides (after a fresh query)."""
+    columns: dict[str, Any] = {"review_reason": reason[:255]}
+    if cb is not None:
+        columns.update(_reported(cb, now))
+        columns.update(result_code=cb.result_code[:32], result_desc=cb.result_desc[:255])
+        if cb.checkout_request_id != payment.checkout_request_id:
+            columns["checkout_request_id"] = cb.checkout_request_id
+    return Settlement(
+        PaymentStatus.REVIEW, columns, sources, "payment.review", actor, {"reason": reason}
+    )
+
+
+def failed(payment: Payment, info: ResultInfo, *, actor: str, source: str) -> Settlement:
+    """M-Pesa says the payment did not happen (cancelled, no funds, wrong PIN, ...)."""
+    target = CATEGORY_STATUS[info.category]
+    alert = None
+    if info.alert_admin:
+        alert = (
+            f"payment:{payment.id}:config:{info.code}",
+            f"Payment #{payment.id} failed because of our M-Pesa set-up: "
+            f"{info.meaning} {info.next_step}",
+        )
+    detail = {"source": source, "code": info.code}
+    return Settlement(
+        target, _result(info), PENDING_ONLY, "payment.settled", actor, detail, alert, info
+    )
+
+
+def judge_callback(
+    payment: Payment | None, cb: StkCallback, *, confirm_by_query: bool, now: datetime
+) -> Verdict:
+    """What an STK callback does to the payment with its CheckoutRequestID."""
+    if payment is None:
+        # the callback can beat our own write of the CheckoutRequestID: keep it for later
+        return NoChange(ApplyOutcome.UNMATCHED, "no payment has this CheckoutRequestID yet")
+    info = describe_result(cb.result_code, cb.result_desc)
+    if info.category is ResultCategory.PENDING:
+        return NoChange(ApplyOutcome.DUPLICATE, "still processing")
+    if payment.status != PaymentStatus.PENDING:
+        return AlreadySettled(info)
+    if info.category is not ResultCategory.SUCCESS:
+        if payment.receipt:
+            # a success is held for its confirming query: a failure now contradicts it
+            reason = (
+                f"A callback said paid (receipt {payment.receipt}) but a later one says: "
+                f"{info.meaning} (code {info.code})"
+            )
+            return review(payment, reason, actor="daraja", now=now)
+        return failed(payment, info, actor="daraja", source="callback")
+    problem = mismatch(payment, cb.amount, cb.phone)
+    if problem is not None:
+        return review(payment, problem, actor="daraja", now=now, cb=cb)
+    if confirm_by_query:
+        return ConfirmFirst(info)
+    return paid(payment, info, actor="daraja", source="callback", now=now, cb=cb)
+
+
+def judge_query(
+    payment: Payment, answer: StkQueryResponse, *, actor: str, now: datetime
+) -> Verdict:
+    """What a final STK query answer does to the payment (stored as it is now)."""
+    if answer.pending or not answer.result_code:
+        return NoChange(ApplyOutcome.DUPLICATE, "still processing")
+    if is_still_processing(answer.result_code, answer.result_desc):
+        return NoChange(ApplyOutcome.DUPLICATE, "still processing")
+    info = describe_result(answer.result_code, answer.result_desc)
+    if info.category is ResultCategory.PENDING:
+        return NoChange(ApplyOutcome.DUPLICATE, "still processing")
+    if payment.status != PaymentStatus.PENDING:
+        return AlreadySettled(info)
+    if info.category is ResultCategory.SUCCESS:
+        return paid(payment, info, actor=actor, source="query", now=now)
+    if payment.receipt:
+        # a success callback is waiting for this query to confirm it, and the query disagrees
+        reason = (
+            f"The callback said paid (receipt {payment.receipt}) but the status query says: "
+            f"{info.meaning} (code {info.code})"
+        )
+        return review(payment, reason, actor=actor, now=now)
+    return failed(payment, info, actor=actor, source="query")
+
+
+def judge_link(payment: Payment, cb: StkCallback, *, confirmed: bool, now: datetime) -> Settlement:
+    """A success callback nobody asked for, tied to the one unknown push it fits.
+
+    Paid when M-Pesa showed the payer's whole number (or a query on the callback's
+    CheckoutRequestID confirmed it); otherwise a person confirms it first.
+    """
+    info = describe_result(cb.result_code, cb.result_desc)
+    columns = {"checkout_request_id": cb.checkout_request_id}
+    whole_number = cb.phone is not None and cb.phone == payment.msisdn
+    if whole_number or confirmed:
+        return paid(
+            payment,
+            info,
+            actor="daraja",
+            source="linked callback",
+            now=now,
+            cb=cb,
+            sources=(PaymentStatus.UNKNOWN,),
+            extra=columns,
+        )
+    reason = (
+        "M-Pesa never answered the request, but a payment with the same amount and phone "
+        f"arrived (receipt {cb.receipt}); an admin confirms it before goods are handed over"
+    )
+    return review(payment, reason, actor="daraja", now=now, cb=cb, sources=(PaymentStatus.UNKNOWN,))
+
+
+# -- carrying it out ----------------------------------------------------------------------------
+
+
 class PaymentSettler:
-    """Applies STK callbacks and query answers to payments."""
+    """Applies STK callbacks and query answers to payments, one by one."""
 
     def __init__(
-        self,
-        *,
-        daraja: Any,
-        notifier: Notifier,
-        settings: Settings,
-        clock: Callable[[], datetime],
+        self, *, daraja: Daraja, notifier: Notifier, settings: Settings, clock: Clock
     ) -> None:
         self._daraja = daraja
         self._notifier = notifier
         self._settings = settings
         self._clock = clock
 
-    # -- entry points -------------------------------------------------------------------------
+    mismatch = staticmethod(mismatch)
 
     async def apply_callback(self, cb: StkCallback) -> ApplyOutcome:
         """Apply an STK callback to the payment with its CheckoutRequestID."""
         payment = await Payment.get_or_none(checkout_request_id=cb.checkout_request_id)
-        if payment is None:
-            # the callback can beat our own write of the CheckoutRequestID: keep it for later
+        verdict = judge_callback(
+            payment, cb, confirm_by_query=self._settings.confirm_by_query, now=self._clock()
+        )
+        if isinstance(verdict, ConfirmFirst):
+            assert payment is not None
+            return await self._confirm_by_query(payment, cb, verdict.info)
+        if isinstance(verdict, NoChange) and verdict.outcome is ApplyOutcome.UNMATCHED:
             log.info("stk.callback_unmatched checkout=%s", mask_id(cb.checkout_request_id))
-            return ApplyOutcome.UNMATCHED
-        info = describe_result(cb.result_code, cb.result_desc)
-        if info.category is ResultCategory.PENDING:
-            return ApplyOutcome.DUPLICATE
-        if payment.status != PaymentStatus.PENDING:
-            return await self._settled_again(payment, info, "callback", "daraja", cb=cb)
-        if info.category is not ResultCategory.SUCCESS:
-            return await self._fail(payment, info, "daraja", "callback")
-        problem = self.mismatch(payment, cb.amount, cb.phone)
-        if problem is not None:
-            return await self._review(payment, problem, "daraja", cb=cb)
-        if self._settings.confirm_by_query:
-            held = await self._confirm_by_query(payment, cb)
-            if held is not None:
-                return held
-        return await self._pay(payment, info, "daraja", "callback", cb=cb)
+        return await self.carry_out(payment, verdict, source="callback", cb=cb)
 
     async def apply_query_answer(
         self, payment: Payment, answer: StkQueryResponse, *, actor: str
     ) -> ApplyOutcome | None:
         """Apply a final STK query answer; None while M-Pesa is still processing."""
-        if answer.pending or not answer.result_code:
-            return None
-        if is_still_processing(answer.result_code, answer.result_desc):
-            return None
-        info = describe_result(answer.result_code, answer.result_desc)
-        if info.category is ResultCategory.PENDING:
-            return None
         payment = await Payment.get(id=payment.id)
-        if payment.status != PaymentStatus.PENDING:
-            return await self._settled_again(payment, info, "query", actor)
-        if info.category is ResultCategory.SUCCESS:
-            return await self._pay(payment, info, actor, "query")
-        if payment.receipt:
-            # a success callback is waiting for this query to confirm it, and the query disagrees
-            reason = (
-                f"The callback said paid (receipt {payment.receipt}) but the status query says: "
-                f"{info.meaning} (code {info.code})"
-            )
-            return await self._review(payment, reason, actor)
-        return await self._fail(payment, info, actor, "query")
+        verdict = judge_query(payment, answer, actor=actor, now=self._clock())
+        if isinstance(verdict, NoChange):
+            return None
+        return await self.carry_out(payment, verdict, source="query", actor=actor)
 
-    @staticmethod
-    def mismatch(payment: Payment, amount: int | None, phone: str | None) -> str | None:
-        """Why a reported success does not fit the request, or None when it fits."""
-        if amount is None:
-            return "M-Pesa reported the payment without an amount"
-        if amount != payment.amount:
-            return (
-                f"M-Pesa reported {format_kes(amount)} but {format_kes(payment.amount)} "
-                "was requested"
-            )
-        # a masked or missing number is never a mismatch: only the digits shown are compared
-        if not reported_phone_matches(payment.msisdn, phone):
-            return (
-                f"M-Pesa reported the payer as {phone} but the request went to "
-                f"{mask_msisdn(payment.msisdn)}"
-            )
-        return None
+    async def link(self, payment: Payment, cb: StkCallback) -> ApplyOutcome:
+        """Settle an unknown push with the unmatched success callback that fits it."""
+        confirmed = False
+        if self._settings.confirm_by_query:
+            confirmed = await self._query_confirms(cb) is True
+        verdict = judge_link(payment, cb, confirmed=confirmed, now=self._clock())
+        return await self.carry_out(payment, verdict, source="linked callback", cb=cb)
 
-    # -- transitions --------------------------------------------------------------------------
-
-    async def _pay(
+    async def carry_out(
         self,
-        payment: Payment,
-        info: ResultInfo,
-        actor: str,
-        source: str,
+        payment: Payment | None,
+        verdict: Verdict,
         *,
+        source: str,
         cb: StkCallback | None = None,
-        sources: Sequence[PaymentStatus] = (PaymentStatus.PENDING,),
+        actor: str = "daraja",
     ) -> ApplyOutcome:
-        now = self._clock()
-        paid_at = (cb.transaction_date if cb else None) or payment.paid_at or now
-        receipt = (cb.receipt if cb else None) or payment.receipt
-        async with in_transaction():
-            won = await Payment.filter(id=payment.id, status__in=list(sources)).update(
-                status=PaymentStatus.PAID,
-                receipt=receipt,
-                paid_amount=cb.amount if cb else payment.paid_amount,
-                paid_phone=cb.phone if cb else payment.paid_phone,
-                paid_at=paid_at,
-                result_code=info.code,
-                result_desc=(info.description or info.meaning)[:255],
-                **SETTLED,
-            )
-            if won:
-                payment = await Payment.get(id=payment.id)
-                await self._settle_order(payment, paid_at)
-                await audit(
-                    actor,
-                    "payment.paid",
-                    subject=subject(payment),
-                    source=source,
-                    receipt=receipt,
-                    amount=payment.amount,
-                )
-                await self._notifier.payment_changed(payment)
-        if not won:
-            return await self._lost_race(payment, info, source, actor, cb)
-        log.info("payment.paid payment=%s receipt=%s source=%s", payment.id, receipt, source)
+        """Carry out a verdict on one payment (its own transaction)."""
+        if isinstance(verdict, NoChange):
+            return verdict.outcome
+        assert payment is not None
+        if isinstance(verdict, AlreadySettled):
+            return await self._settled_again(payment, verdict.info, source, actor, cb=cb)
+        if isinstance(verdict, ConfirmFirst):  # only apply_callback asks first
+            raise ValueError("confirm-by-query verdicts are carried out by apply_callback")
+        won = await self.settle(payment, verdict)
+        if won is None:
+            if verdict.info is None:
+                return ApplyOutcome.DUPLICATE
+            # another report settled it first: judge this one against what it recorded
+            fresh = await Payment.get(id=payment.id)
+            return await self._settled_again(fresh, verdict.info, source, actor, cb=cb)
+        if verdict.status is PaymentStatus.REVIEW:
+            return ApplyOutcome.REVIEW
         return ApplyOutcome.APPLIED
+
+    async def settle(self, payment: Payment, s: Settlement) -> Payment | None:
+        """Write one settlement (conditional UPDATE, order, audit, outbox); None if it lost."""
+        async with in_transaction():
+            won = await Payment.filter(id=payment.id, status__in=list(s.sources)).update(
+                **s.values()
+            )
+            if not won:
+                return None
+            payment = await Payment.get(id=payment.id)
+            if s.status is PaymentStatus.PAID:
+                await self._settle_order(payment, payment.paid_at or self._clock())
+            await audit(s.actor, s.action, subject=subject(payment), outcome=s.outcome, **s.detail)
+            await self._notifier.payment_changed(payment)  # a review alerts the admins too
+            if s.alert is not None:
+                await self._notifier.admin_alert(*s.alert)
+        log.info(
+            "payment.%s payment=%s receipt=%s actor=%s",
+            s.status.value,
+            payment.id,
+            payment.receipt,
+            s.actor,
+        )
+        return payment
 
     async def _settle_order(self, payment: Payment, paid_at: datetime) -> None:
         if payment.order_id is None:
@@ -195,114 +415,52 @@ class PaymentSettler:
             + ". The customer may have paid twice: check and refund if so.",
         )
 
-    async def _fail(
-        self, payment: Payment, info: ResultInfo, actor: str, source: str
-    ) -> ApplyOutcome:
-        target = CATEGORY_STATUS[info.category]
-        async with in_transaction():
-            won = await Payment.filter(id=payment.id, status=PaymentStatus.PENDING).update(
-                status=target,
-                result_code=info.code[:32],
-                result_desc=(info.description or info.meaning)[:255],
-                **SETTLED,
+    async def _query_confirms(self, cb: StkCallback) -> bool | None:
+        """True/False when an STK query on the callback's id confirms or denies it; None: unsure."""
+        try:
+            answer = await self._daraja.stk_query(cb.checkout_request_id)
+        except DarajaError as exc:
+            log.warning(
+                "stk.confirm_query_failed checkout=%s error=%s",
+                mask_id(cb.checkout_request_id),
+                exc,
             )
-            if won:
-                payment = await Payment.get(id=payment.id)
-                await audit(
-                    actor,
-                    "payment.settled",
-                    subject=subject(payment),
-                    outcome=target.value,
-                    source=source,
-                    code=info.code,
-                )
-                await self._notifier.payment_changed(payment)
-                if info.alert_admin:
-                    await self._notifier.admin_alert(
-                        f"payment:{payment.id}:config:{info.code}",
-                        f"Payment #{payment.id} failed because of our M-Pesa set-up: "
-                        f"{info.meaning} {info.next_step}",
-                    )
-        if not won:
-            return await self._lost_race(payment, info, source, actor, None)
-        log.info("payment.settled payment=%s status=%s code=%s", payment.id, target, info.code)
-        return ApplyOutcome.APPLIED
+            return None
+        if answer.pending or not answer.result_code:
+            return None
+        info = describe_result(answer.result_code, answer.result_desc)
+        if info.category is ResultCategory.PENDING:
+            return None
+        return info.category is ResultCategory.SUCCESS
 
-    async def _review(
-        self,
-        payment: Payment,
-        reason: str,
-        actor: str,
-        *,
-        cb: StkCallback | None = None,
-        sources: Sequence[PaymentStatus] = (PaymentStatus.PENDING,),
+    async def _confirm_by_query(
+        self, payment: Payment, cb: StkCallback, info: ResultInfo
     ) -> ApplyOutcome:
-        fields: dict[str, Any] = {}
-        if cb is not None:
-            fields = {
-                "receipt": cb.receipt,
-                "paid_amount": cb.amount,
-                "paid_phone": cb.phone,
-                "paid_at": cb.transaction_date or self._clock(),
-                "result_code": cb.result_code[:32],
-                "result_desc": cb.result_desc[:255],
-            }
-            if cb.checkout_request_id != payment.checkout_request_id:
-                fields["checkout_request_id"] = cb.checkout_request_id
-        async with in_transaction():
-            won = await Payment.filter(id=payment.id, status__in=list(sources)).update(
-                status=PaymentStatus.REVIEW, review_reason=reason[:255], **fields, **SETTLED
-            )
-            if won:
-                payment = await Payment.get(id=payment.id)
-                await audit(
-                    actor,
-                    "payment.review",
-                    subject=subject(payment),
-                    outcome="review",
-                    reason=reason,
-                )
-                await self._notifier.payment_changed(payment)  # alerts the admins
-        if not won:
-            return ApplyOutcome.DUPLICATE
-        log.warning("payment.review payment=%s reason=%s", payment.id, reason)
-        return ApplyOutcome.REVIEW
-
-    async def link_unknown(self, payment: Payment, cb: StkCallback) -> ApplyOutcome:
-        """Tie a callback that arrived for an unanswered push to it, for a person to confirm."""
-        reason = (
-            "M-Pesa never answered the request, but a payment with the same amount and phone "
-            f"arrived (receipt {cb.receipt}): confirm it before handing over goods"
-        )
-        return await self._review(
-            payment, reason, "system", cb=cb, sources=(PaymentStatus.UNKNOWN,)
-        )
-
-    async def _confirm_by_query(self, payment: Payment, cb: StkCallback) -> ApplyOutcome | None:
-        """Ask M-Pesa whether the callback is true; None when it confirms the payment."""
+        """Ask M-Pesa whether the success callback is true before marking the payment paid."""
+        now = self._clock()
         try:
             answer = await self._daraja.stk_query(cb.checkout_request_id)
         except DarajaError as exc:
             log.warning("stk.confirm_query_failed payment=%s error=%s", payment.id, exc)
             answer = None
         if answer is not None and not answer.pending and answer.result_code:
-            info = describe_result(answer.result_code, answer.result_desc)
-            if info.category is ResultCategory.SUCCESS:
-                return None
-            if info.category is not ResultCategory.PENDING:
+            said = describe_result(answer.result_code, answer.result_desc)
+            if said.category is ResultCategory.SUCCESS:
+                verdict: Verdict = paid(
+                    payment, info, actor="daraja", source="callback", now=now, cb=cb
+                )
+                return await self.carry_out(payment, verdict, source="callback", cb=cb)
+            if said.category is not ResultCategory.PENDING:
                 reason = (
                     f"The callback said paid (receipt {cb.receipt}) but the status query says: "
-                    f"{info.meaning} (code {info.code})"
+                    f"{said.meaning} (code {said.code})"
                 )
-                return await self._review(payment, reason, "daraja", cb=cb)
+                verdict = review(payment, reason, actor="daraja", now=now, cb=cb)
+                return await self.carry_out(payment, verdict, source="callback", cb=cb)
         # not confirmed yet: keep what the callback said and let reconciliation ask again now
         async with in_transaction():
             won = await Payment.filter(id=payment.id, status=PaymentStatus.PENDING).update(
-                receipt=cb.receipt,
-                paid_amount=cb.amount,
-                paid_phone=cb.phone,
-                paid_at=cb.transaction_date or self._clock(),
-                next_query_at=self._clock(),
+                **_reported(cb, now), next_query_at=now
             )
             if won:
                 await audit(
@@ -315,18 +473,6 @@ class PaymentSettler:
         return ApplyOutcome.APPLIED if won else ApplyOutcome.DUPLICATE
 
     # -- settled records ----------------------------------------------------------------------
-
-    async def _lost_race(
-        self,
-        payment: Payment,
-        info: ResultInfo,
-        source: str,
-        actor: str,
-        cb: StkCallback | None,
-    ) -> ApplyOutcome:
-        """Another report settled the payment first: judge this one against it."""
-        payment = await Payment.get(id=payment.id)
-        return await self._settled_again(payment, info, source, actor, cb=cb)
 
     async def _settled_again(
         self,
@@ -346,14 +492,16 @@ class PaymentSettler:
                 return await self._add_receipt(payment, cb)
             if cb.receipt != payment.receipt:
                 return await self._drift(payment, info, source, actor, receipt=cb.receipt)
-        if reported is status or (status is PaymentStatus.REVIEW and success):
+        if reported is status or (
+            success and status in (PaymentStatus.REVIEW, PaymentStatus.REVERSED)
+        ):
             log.info("payment.duplicate payment=%s source=%s", payment.id, source)
             return ApplyOutcome.DUPLICATE
         return await self._drift(payment, info, source, actor, receipt=cb.receipt if cb else None)
 
     async def _add_receipt(self, payment: Payment, cb: StkCallback) -> ApplyOutcome:
         """A query settled the payment before the callback brought its receipt: fill it in."""
-        problem = self.mismatch(payment, cb.amount, cb.phone)
+        problem = mismatch(payment, cb.amount, cb.phone)
         async with in_transaction():
             won = await Payment.filter(id=payment.id, receipt__isnull=True).update(
                 receipt=cb.receipt, paid_amount=cb.amount, paid_phone=cb.phone

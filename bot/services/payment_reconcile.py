@@ -1,15 +1,15 @@
-"""Reconciling STK payments M-Pesa has gone quiet about: paced STK queries and expiry.
+"""Reconciling STK payments M-Pesa has gone quiet about: paced queries, links, escalation.
 
-Rows are claimed with a conditional UPDATE on ``claimed_until`` (and still being due), so two
-processes running this at once against the same database never query or settle a row twice.
+Every row is taken with a lease (intents.py), so two processes running this at once never query
+or settle the same row, and a row another worker holds is never touched. Time only asks: it
+schedules a query or an alert, and never moves a push into a state from which money moves again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
@@ -17,87 +17,91 @@ from tortoise.transactions import in_transaction
 from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
-from bot.services.payment_callbacks import SETTLED, PaymentSettler, subject
+from bot.services.daraja import Daraja
+from bot.services.intents import Intents, Lease
+from bot.services.outcome import Clock
+from bot.services.payment_callbacks import PaymentSettler, subject
+from bot.services.stk_links import StkLinker, is_success
 from models import CallbackInbox, CallbackKind, InboxStatus, Payment, PaymentStatus
-from mpesa.callbacks import StkCallback, parse_stk_callback
+from mpesa.amounts import format_kes
+from mpesa.callbacks import parse_stk_callback
 from mpesa.errors import CallbackParseError, DarajaError, RateLimited
-from mpesa.phone import reported_phone_matches
+from mpesa.phone import mask_msisdn
 
 log = logging.getLogger(__name__)
 
-CLAIM_S = 120.0  # longer than one STK query can take, retries included
-NEVER_CONFIRMED = "M-Pesa never confirmed the request"
-# an unmatched callback may be stamped a little before our row (clocks, the race itself)
-LINK_SLACK = timedelta(seconds=60)
+ALERTED = "unmatched: the admins were alerted"
 
 
 class PaymentReconciler:
-    """One reconciliation pass over STK payments."""
+    """One reconciliation pass over STK payments and unmatched STK callbacks."""
 
     def __init__(
         self,
         *,
-        daraja: Any,
+        daraja: Daraja,
         notifier: Notifier,
         settings: Settings,
         settler: PaymentSettler,
-        clock: Callable[[], datetime],
+        links: StkLinker,
+        intents: Intents,
+        clock: Clock,
         sleep: Callable[[float], Awaitable[None]],
     ) -> None:
         self._daraja = daraja
         self._notifier = notifier
         self._settings = settings
         self._settler = settler
+        self._links = links
+        self._intents = intents
         self._clock = clock
         self._sleep = sleep
 
     async def reconcile(self, *, limit: int = 50) -> list[Payment]:
-        """Query due PENDING payments, expire silent pushes; return the payments touched."""
+        """Query due pending payments, look after unknown pushes; return the payments touched."""
         touched = await self._query_due(limit)
-        touched += await self._expire_unknown(limit)
+        touched += await self._unknown_due(limit)
+        await self._alert_unmatched(limit)
         return touched
 
-    async def _claim(self, payment_id: int, statuses: list[PaymentStatus], now: datetime) -> bool:
-        """Take a due row for this pass; False if another process has it or it is no longer due."""
-        won = await (
-            Payment.filter(id=payment_id, status__in=statuses, next_query_at__lte=now)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .update(claimed_until=now + timedelta(seconds=CLAIM_S))
-        )
-        return bool(won)
+    async def due(self) -> int:
+        """Payments a pass would work on now: due queries and due unknown pushes (held or not)."""
+        now = self._clock()
+        pending = await Payment.filter(
+            status=PaymentStatus.PENDING, checkout_request_id__isnull=False, next_query_at__lte=now
+        ).count()
+        unknown = await Payment.filter(status=PaymentStatus.UNKNOWN, next_query_at__lte=now).count()
+        crashed = await Payment.filter(status=PaymentStatus.CREATED, claimed_until__lt=now).count()
+        return pending + unknown + crashed
 
     # -- pending payments: STK query ------------------------------------------------------------
 
     async def _query_due(self, limit: int) -> list[Payment]:
         now = self._clock()
-        due = (
-            await Payment.filter(
-                status=PaymentStatus.PENDING,
-                checkout_request_id__isnull=False,
-                next_query_at__lte=now,
-            )
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .order_by("next_query_at", "id")
-            .limit(limit)
+        due = Q(checkout_request_id__isnull=False) & Q(next_query_at__lte=now)
+        taken = await self._intents.take(
+            Payment,
+            statuses=[PaymentStatus.PENDING],
+            where=due,
+            limit=limit,
+            order_by=("next_query_at", "id"),
         )
         touched: list[Payment] = []
         gap = 1.0 / self._settings.stk_query_rate_per_s
-        queried = 0
-        for payment in due:
-            if not await self._claim(payment.id, [PaymentStatus.PENDING], now):
-                continue
-            if queried:
+        for number, (lease, payment) in enumerate(taken):
+            if number:
                 # Daraja's query rate limit is unpublished: stay well under it
                 await self._sleep(gap)
-            queried += 1
-            stop = await self._query_one(payment)
+            slowed = await self._query_one(lease, payment)
             touched.append(await Payment.get(id=payment.id))
-            if stop:
+            if slowed:
+                for rest, _ in taken[number + 1 :]:
+                    await self._intents.release(rest)
                 break
         return touched
 
-    async def _query_one(self, payment: Payment) -> bool:
-        """Query one claimed payment; True when Daraja asked us to slow down."""
+    async def _query_one(self, lease: Lease, payment: Payment) -> bool:
+        """Query one held payment; True when Daraja asked us to slow down."""
         every = self._settings.stk_query_every_s
         try:
             answer = await self._daraja.stk_query(payment.checkout_request_id)
@@ -113,16 +117,18 @@ class PaymentReconciler:
         if outcome is None:
             # 4999 / "being processed": not final, ask again later; never a failure
             await self._reschedule(payment, every, answer.result_desc or "still processing")
+        else:
+            await self._intents.release(lease)
         return False
 
     async def _reschedule(self, payment: Payment, delay_s: float, why: str) -> None:
-        """Push the next query back, release the claim, alert admins once when it drags on."""
+        """Push the next query back, release the lease, alert admins once when it drags on."""
         now = self._clock()
         async with in_transaction():
             await Payment.filter(id=payment.id, status=PaymentStatus.PENDING).update(
                 query_count=F("query_count") + 1,
                 next_query_at=now + timedelta(seconds=delay_s),
-                claimed_until=None,
+                **self._intents.released(),
             )
             fresh = await Payment.get(id=payment.id)
             if fresh.query_count == self._settings.stk_query_max_attempts:
@@ -137,69 +143,108 @@ class PaymentReconciler:
                 await self._notifier.admin_alert(
                     f"payment:{payment.id}:stuck",
                     f"Payment #{payment.id} is still pending after {fresh.query_count} status "
-                    f"queries (last answer: {why}). Check it in the M-Pesa portal.",
+                    f"queries (last answer: {why}). Check it in the M-Pesa portal, then "
+                    f"/resolve #{payment.id}.",
                 )
 
-    # -- pushes M-Pesa never acknowledged ---------------------------------------------------------
+    # -- pushes whose answer was lost ------------------------------------------------------------
 
-    async def _expire_unknown(self, limit: int) -> list[Payment]:
+    async def _unknown_due(self, limit: int) -> list[Payment]:
         now = self._clock()
-        statuses = [PaymentStatus.CREATED, PaymentStatus.UNKNOWN]
-        due = (
-            await Payment.filter(status__in=statuses, next_query_at__lte=now)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .order_by("next_query_at", "id")
-            .limit(limit)
+        taken = await self._intents.take(
+            Payment,
+            statuses=[PaymentStatus.UNKNOWN],
+            where=Q(next_query_at__lte=now),
+            limit=limit,
+            order_by=("next_query_at", "id"),
         )
         touched: list[Payment] = []
-        for payment in due:
-            if not await self._claim(payment.id, statuses, now):
-                continue
-            # a CREATED row this old belongs to a process that died mid-call: the push may be out
-            await Payment.filter(id=payment.id, status=PaymentStatus.CREATED).update(
-                status=PaymentStatus.UNKNOWN
-            )
-            payment = await Payment.get(id=payment.id)
-            cb = await self._take_matching_callback(payment)
-            if cb is not None:
-                await self._settler.link_unknown(payment, cb)
+        for lease, payment in taken:
+            await self._links.on_unknown(payment)
+            fresh = await Payment.get(id=payment.id)
+            if fresh.status == PaymentStatus.UNKNOWN:
+                await self._wait_or_escalate(lease, fresh)
             else:
-                await self._fail_unknown(payment)
+                await self._intents.release(lease)
             touched.append(await Payment.get(id=payment.id))
         return touched
 
-    async def _take_matching_callback(self, payment: Payment) -> StkCallback | None:
-        """Claim an unmatched success callback with this payment's amount and phone digits."""
-        rows = await CallbackInbox.filter(
-            kind=CallbackKind.STK,
-            status=InboxStatus.UNMATCHED,
-            received_at__gte=payment.created_at - LINK_SLACK,
-        ).order_by("id")
+    async def _wait_or_escalate(self, lease: Lease, payment: Payment) -> None:
+        """Look again soon while the prompt may still be answered; then hand it to the admins."""
+        now = self._clock()
+        window = timedelta(seconds=self._settings.stk_prompt_window_s)
+        # counted from the end of the POST (its answer, or our giving up on it): hole 10
+        ends = (payment.answered_at or payment.sent_at or payment.created_at) + window
+        if now < ends:
+            every = timedelta(seconds=self._settings.stk_query_every_s)
+            await Payment.filter(id=payment.id, claimed_by=lease.holder).update(
+                next_query_at=min(now + every, ends), **self._intents.released()
+            )
+            return
+        async with in_transaction():
+            # the prompt is gone from the handset, so the phone may be asked again; the order
+            # stays held: the customer may have paid it
+            won = await Payment.filter(
+                id=payment.id, status=PaymentStatus.UNKNOWN, claimed_by=lease.holder
+            ).update(in_flight_msisdn=None, next_query_at=None, **self._intents.released())
+            if not won:
+                return
+            await audit(
+                "system",
+                "payment.unresolved",
+                subject=subject(payment),
+                outcome="unknown",
+                window_s=self._settings.stk_prompt_window_s,
+            )
+            await self._notifier.admin_alert(
+                f"payment:{payment.id}:unknown",
+                f"Payment #{payment.id} ({format_kes(payment.amount)} from "
+                f"{mask_msisdn(payment.msisdn)}): M-Pesa never answered the request and no "
+                "matching payment has arrived. The customer may still have paid: check their "
+                f"M-Pesa message or the portal, then /resolve #{payment.id} paid or failed. "
+                "Until then it cannot be sent again.",
+            )
+        log.warning("payment.unresolved payment=%s", payment.id)
+
+    # -- callbacks nobody asked for ----------------------------------------------------------------
+
+    async def _alert_unmatched(self, limit: int) -> int:
+        """Tell the admins about success callbacks still unmatched after a few minutes (once)."""
+        before = self._clock() - timedelta(seconds=self._settings.unmatched_callback_alert_s)
+        rows = (
+            await CallbackInbox.filter(
+                kind=CallbackKind.STK,
+                status=InboxStatus.UNMATCHED,
+                received_at__lt=before,
+                error__isnull=True,
+            )
+            .order_by("id")
+            .limit(limit)
+        )
+        alerted = 0
         for row in rows:
             try:
                 cb = parse_stk_callback(row.body)
             except CallbackParseError:
                 continue
-            if not cb.succeeded or cb.amount != payment.amount:
+            # only money received matters; a lone failure callback is just noted
+            won = await CallbackInbox.filter(id=row.id, error__isnull=True).update(error=ALERTED)
+            if not won or not is_success(cb):
                 continue
-            if not reported_phone_matches(payment.msisdn, cb.phone):
-                continue
-            if await Payment.filter(checkout_request_id=cb.checkout_request_id).exists():
-                continue
-            won = await CallbackInbox.filter(id=row.id, status=InboxStatus.UNMATCHED).update(
-                status=InboxStatus.PROCESSED, processed_at=self._clock()
+            await self._notifier.admin_alert(
+                f"callback:{row.id}:unmatched",
+                f"M-Pesa reported a payment that matches no request: "
+                f"{format_kes(cb.amount or 0)} from {cb.phone or 'an unknown phone'}, receipt "
+                f"{cb.receipt or '-'} ({cb.checkout_request_id}). If it is a request whose "
+                "answer was lost, /resolve that request; otherwise check it in the M-Pesa portal "
+                "and refund it if it is not ours.",
             )
-            if won:
-                return cb
-        return None
-
-    async def _fail_unknown(self, payment: Payment) -> None:
-        async with in_transaction():
-            won = await Payment.filter(id=payment.id, status=PaymentStatus.UNKNOWN).update(
-                status=PaymentStatus.FAILED, result_desc=NEVER_CONFIRMED, **SETTLED
+            await audit(
+                "system",
+                "callback.unmatched",
+                subject=f"inbox:{row.id}",
+                outcome="alerted",
+                receipt=cb.receipt,
             )
-            if won:
-                payment = await Payment.get(id=payment.id)
-                await audit("system", "payment.expired", subject=subject(payment), outcome="failed")
-                await self._notifier.payment_changed(payment)
-        log.info("payment.expired payment=%s", payment.id)
+            alerted += 1
+        return alerted

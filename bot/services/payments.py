@@ -1,8 +1,10 @@
 """STK Push payments: ask a customer's phone for money, then follow the request until it settles.
 
-The request is recorded (and committed) before Daraja is called; the answer is recorded in a new
-transaction. ``in_flight_msisdn`` and ``in_flight_order_id`` are unique while a prompt is open, so a
-second push to the same phone or for the same order is refused by the database, not by luck.
+Each push is one money intent (intents.py): recorded and held before Daraja is called, marked
+sending (committed), then its answer recorded in a new transaction; a push whose answer was lost
+is ``unknown`` and only a callback, a query or a person settles it, never time. In flight,
+``in_flight_msisdn`` and ``in_flight_order_id`` are unique, so a second push to the same phone or
+for the same order is refused by the database, not by luck.
 """
 
 from __future__ import annotations
@@ -10,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -20,6 +21,7 @@ from bot.config import Settings
 from bot.i18n import N_
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
+from bot.services.daraja import Daraja
 from bot.services.errors import (
     AlreadyPaid,
     Conflict,
@@ -30,11 +32,22 @@ from bot.services.errors import (
     ServiceError,
     UpstreamError,
 )
-from bot.services.outcome import ApplyOutcome, ReplayUnmatched
+from bot.services.intents import Accepted, Intents, Lease, NeverLeft, NotSent, Refused, Unknown
+from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, utcnow
 from bot.services.payment_callbacks import SETTLED, PaymentSettler, subject
 from bot.services.payment_lookup import display_phone, find_payment_or_order
 from bot.services.payment_reconcile import PaymentReconciler
-from models import CallbackKind, Customer, Order, OrderStatus, Payment, PaymentStatus, Staff
+from bot.services.stk_links import StkLinker, is_success
+from models import (
+    CallbackKind,
+    Customer,
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    PostState,
+    Staff,
+)
 from mpesa.amounts import STK_MINIMUM, AmountError, format_kes, parse_amount
 from mpesa.callbacks import StkCallback
 from mpesa.errors import (
@@ -42,18 +55,16 @@ from mpesa.errors import (
     ConfigurationError,
     DarajaError,
     DarajaUnreachable,
-    OutcomeUnknown,
     RateLimited,
 )
-from mpesa.models import StkPushResponse
+from mpesa.models import StkPushResponse, StkQueryResponse
 from mpesa.phone import PhoneError, mask_id, mask_msisdn, normalize_msisdn
 
 log = logging.getLogger(__name__)
 
 UNREACHABLE = N_("M-Pesa could not be reached; nothing was sent. Try again in a moment.")
 BUSY = N_("M-Pesa is busy right now; nothing was sent. Try again in a minute.")
-# an unanswered push (or one whose process died mid-call) is given up after this long
-UNKNOWN_EXPIRY_S = 180.0
+NEVER_SENT = N_("The request was never sent to M-Pesa (its worker stopped first); send it again.")
 ORDER_TRANSACTION_DESC = "Order payment"  # 13 characters: Daraja's documented maximum
 
 
@@ -63,25 +74,30 @@ class PaymentService:
     def __init__(
         self,
         *,
-        daraja: Any,
+        daraja: Daraja,
         notifier: Notifier,
         settings: Settings,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        intents: Intents | None = None,
     ) -> None:
         self._daraja = daraja
         self._notifier = notifier
         self._settings = settings
         self._clock = clock
+        self._intents = intents or Intents(clock=clock, lease_s=settings.daraja_call_max_s)
         self.replay_unmatched: ReplayUnmatched | None = None
-        self._settler = PaymentSettler(
+        self.settler = PaymentSettler(
             daraja=daraja, notifier=notifier, settings=settings, clock=clock
         )
+        self.links = StkLinker(settler=self.settler, clock=clock)
         self._reconciler = PaymentReconciler(
             daraja=daraja,
             notifier=notifier,
             settings=settings,
-            settler=self._settler,
+            settler=self.settler,
+            links=self.links,
+            intents=self._intents,
             clock=clock,
             sleep=sleep,
         )
@@ -107,10 +123,7 @@ class PaymentService:
         except ServiceError as exc:
             await audit(actor, "payment.request", outcome="refused", reason=str(exc))
             raise
-        attempt = 1
-        if order is not None:
-            attempt += await Payment.filter(order_id=order.id).count()
-        payment = await self._record(
+        payment, lease = await self._record(
             msisdn,
             amount,
             actor=actor,
@@ -120,24 +133,21 @@ class PaymentService:
             description=description,
             chat_id=chat_id,
             via=via,
-            attempt=attempt,
+            previous=None,
         )
-        return await self._push(payment, actor)
+        return await self._push(payment, lease, actor)
 
     async def retry_payment(
         self, payment_id: int, *, initiator: Staff | None, actor: str, chat_id: int | None = None
     ) -> Payment:
-        """Send a new attempt of a cancelled, failed or timed-out payment (same phone, amount)."""
+        """Send the newest attempt again after it was cancelled, failed or timed out."""
         old = await Payment.get_or_none(id=payment_id)
         if old is None:
             raise NotFound(f"There is no payment #{payment_id}.")
-        status = PaymentStatus(old.status)
-        if not status.can_retry:
+        refusal = await self._retry_refusal(old)
+        if refusal is not None:
             await audit(actor, "payment.retry", subject=subject(old), outcome="refused")
-            raise Conflict(
-                f"Payment #{old.id} is {status.value.replace('_', ' ')}; only a cancelled, "
-                "failed or timed-out payment can be sent again."
-            )
+            raise refusal
         order = await Order.get(id=old.order_id) if old.order_id is not None else None
         customer = await Customer.get_or_none(id=old.customer_id) if old.customer_id else None
         try:
@@ -145,10 +155,7 @@ class PaymentService:
         except ServiceError:
             await audit(actor, "payment.retry", subject=subject(old), outcome="refused")
             raise
-        attempt = old.attempt + 1
-        if order is not None:
-            attempt = max(attempt, await Payment.filter(order_id=order.id).count() + 1)
-        payment = await self._record(
+        payment, lease = await self._record(
             msisdn,
             amount,
             actor=actor,
@@ -158,10 +165,44 @@ class PaymentService:
             description=old.description,
             chat_id=chat_id if chat_id is not None else old.chat_id,
             via=old.initiated_via,
-            attempt=attempt,
-            retry_of=old.id,
+            previous=old,
         )
-        return await self._push(payment, actor)
+        return await self._push(payment, lease, actor)
+
+    async def _retry_refusal(self, old: Payment) -> Conflict | None:
+        """Why ``old`` may not be sent again, or None (only the newest attempt may be)."""
+        if old.superseded_by_id is not None:
+            newer = await Payment.get_or_none(id=old.superseded_by_id)
+            return Conflict(
+                N_(
+                    "Payment #{payment_id} was already sent again as #{newer_id} (attempt "
+                    "{attempt}, {status}); use that one instead."
+                ),
+                params={
+                    "payment_id": old.id,
+                    "newer_id": old.superseded_by_id,
+                    "attempt": newer.attempt if newer else old.attempt + 1,
+                    "status": _words(newer.status) if newer else "sent",
+                },
+            )
+        status = PaymentStatus(old.status)
+        if status is PaymentStatus.UNKNOWN:
+            return Conflict(
+                N_(
+                    "M-Pesa never answered payment #{payment_id}, so the customer may have paid. "
+                    "An admin must resolve it first (/resolve #{payment_id})."
+                ),
+                params={"payment_id": old.id},
+            )
+        if not status.can_retry:
+            return Conflict(
+                N_(
+                    "Payment #{payment_id} is {status}; only a cancelled, failed or timed-out "
+                    "payment can be sent again."
+                ),
+                params={"payment_id": old.id, "status": _words(status)},
+            )
+        return None
 
     async def _validate(
         self, raw_phone: str, raw_amount: str | int | None, order: Order | None
@@ -182,14 +223,25 @@ class PaymentService:
                 raise AlreadyPaid(N_("Order {code} is already paid."), params={"code": order.code})
             if order.status == OrderStatus.CANCELLED:
                 raise OrderCancelled(N_("Order {code} was cancelled."), params={"code": order.code})
-            review = await Payment.filter(order_id=order.id, status=PaymentStatus.REVIEW).first()
-            if review is not None:
+            if order.status == OrderStatus.REVERSED:
+                raise OrderCancelled(
+                    N_("Order {code} was paid, then its payment was reversed."),
+                    params={"code": order.code},
+                )
+            parked = (
+                await Payment.filter(
+                    order_id=order.id, status__in=[PaymentStatus.REVIEW, PaymentStatus.UNKNOWN]
+                )
+                .order_by("id")
+                .first()
+            )
+            if parked is not None:
                 raise Conflict(
                     N_(
-                        "Order {code} has a payment under review (#{payment_id}); "
-                        "an admin must settle it first."
+                        "Order {code} has a payment that may have been paid (#{payment_id}); "
+                        "an admin must resolve it first (/resolve #{payment_id})."
                     ),
-                    params={"code": order.code, "payment_id": review.id},
+                    params={"code": order.code, "payment_id": parked.id},
                 )
             if raw_amount is None:
                 return msisdn, order.amount, order
@@ -208,6 +260,13 @@ class PaymentService:
             )
         return msisdn, amount, order
 
+    async def _next_attempt(self, order: Order | None, previous: Payment | None) -> int:
+        """The attempt number of a new push: one more than the order's, or than ``previous``."""
+        attempt = previous.attempt + 1 if previous is not None else 1
+        if order is not None:
+            attempt = max(attempt, await Payment.filter(order_id=order.id).count() + 1)
+        return attempt
+
     async def _record(
         self,
         msisdn: str,
@@ -220,13 +279,14 @@ class PaymentService:
         description: str | None,
         chat_id: int | None,
         via: str,
-        attempt: int,
-        retry_of: int | None = None,
-    ) -> Payment:
-        """Write the request (in flight) and commit it before anything goes to Daraja."""
+        previous: Payment | None,
+    ) -> tuple[Payment, Lease]:
+        """Write the request, in flight and held by us, and commit it before anything is sent."""
         reference = order.code if order is not None else self._settings.mpesa_account_reference
         note = description if description is not None else (order.description if order else "")
         customer_id = customer.id if customer else (order.customer_id if order else None)
+        holder = self._intents.new_holder()
+        attempt = await self._next_attempt(order, previous)
         try:
             async with in_transaction():
                 payment = await Payment.create(
@@ -239,12 +299,14 @@ class PaymentService:
                     account_reference=reference,
                     description=(note or "").strip()[:255],
                     attempt=attempt,
+                    retry_of_id=previous.id if previous is not None else None,
                     in_flight_msisdn=msisdn,
                     in_flight_order_id=order.id if order else None,
-                    # a process dying mid-call leaves CREATED: reconciliation gives up after this
-                    next_query_at=self._clock() + timedelta(seconds=UNKNOWN_EXPIRY_S),
                     chat_id=chat_id,
+                    created_at=self._clock(),
+                    **self._intents.held_fields(holder),
                 )
+                superseded = await self._supersede(payment, order, previous)
                 await audit(
                     actor,
                     "payment.request",
@@ -253,16 +315,46 @@ class PaymentService:
                     phone=mask_msisdn(msisdn),
                     order=order.code if order else None,
                     attempt=attempt,
-                    retry_of=retry_of,
+                    retry_of=previous.id if previous else None,
                 )
+                for older in superseded:
+                    await self._notifier.payment_superseded(older)
         except IntegrityError:
-            refusal = await self._in_flight_refusal(msisdn, order)
+            refusal = await self._in_flight_refusal(msisdn, order, previous)
             await audit(actor, "payment.request", outcome="refused", reason=str(refusal))
             raise refusal from None
-        return payment
+        return payment, self._intents.lease_for(payment, holder)
 
-    async def _in_flight_refusal(self, msisdn: str, order: Order | None) -> Conflict:
+    @staticmethod
+    async def _supersede(
+        payment: Payment, order: Order | None, previous: Payment | None
+    ) -> list[Payment]:
+        """Mark the earlier attempts of this intent as replaced by ``payment`` (its transaction)."""
+        if order is not None:
+            older = Payment.filter(order_id=order.id, superseded_by_id__isnull=True)
+        elif previous is not None:
+            older = Payment.filter(id=previous.id, superseded_by_id__isnull=True)
+        else:
+            return []
+        rows = await older.exclude(id=payment.id)
+        if previous is not None and previous.id not in {row.id for row in rows}:
+            raise IntegrityError(f"payment {previous.id} was already sent again")
+        ids = [row.id for row in rows]
+        if ids:
+            await Payment.filter(id__in=ids, superseded_by_id__isnull=True).update(
+                superseded_by_id=payment.id
+            )
+        return await Payment.filter(id__in=ids) if ids else []
+
+    async def _in_flight_refusal(
+        self, msisdn: str, order: Order | None, previous: Payment | None
+    ) -> Conflict:
         """The refusal for a second push while one is open (one prompt per phone and order)."""
+        if previous is not None:
+            fresh = await Payment.get(id=previous.id)
+            refusal = await self._retry_refusal(fresh)
+            if refusal is not None:
+                return refusal
         busy = await Payment.get_or_none(in_flight_msisdn=msisdn)
         if busy is not None:
             # a second STK to a phone cancels the first prompt on the handset
@@ -290,10 +382,11 @@ class PaymentService:
             N_("Another payment request just started for this phone or order; try again.")
         )
 
-    async def _push(self, payment: Payment, actor: str) -> Payment:
-        """Call STK Push for a recorded payment and record the answer."""
-        try:
-            answer = await self._daraja.stk_push(
+    async def _push(self, payment: Payment, lease: Lease, actor: str) -> Payment:
+        """Make the STK Push of a recorded, held payment (once) and record what came of it."""
+        outcome = await self._intents.post(
+            lease,
+            lambda: self._daraja.stk_push(
                 msisdn=payment.msisdn,
                 amount=payment.amount,
                 reference=payment.account_reference,
@@ -303,38 +396,62 @@ class PaymentService:
                     if payment.order_id is not None
                     else self._settings.mpesa_transaction_desc
                 ),
-            )
-        except OutcomeUnknown as exc:
-            return await self._mark_unknown(payment, actor, str(exc))
-        except DarajaUnreachable as exc:
-            return await self._mark_failed(payment, actor, exc.code, UNREACHABLE)
-        except DarajaError as exc:
-            alert = isinstance(exc, AuthFailed | ConfigurationError)
-            reason = str(exc)
-            if isinstance(exc, RateLimited):
-                reason = BUSY
-            return await self._mark_failed(payment, actor, exc.code, reason, alert=alert)
-        except Exception:
-            # we cannot tell whether the request left: reconcile, never resend blindly
-            await self._mark_unknown(payment, actor, "unexpected error while sending")
-            raise
-        if answer.response_code != "0":
+            ),
+        )
+        if isinstance(outcome, Accepted):
+            answer: StkPushResponse = outcome.answer
+            if answer.response_code != "0":
+                return await self._mark_failed(
+                    payment, actor, answer.response_code, answer.response_description
+                )
+            return await self._mark_pending(payment, actor, answer)
+        if isinstance(outcome, NeverLeft):
             return await self._mark_failed(
-                payment, actor, answer.response_code, answer.response_description
+                payment, actor, outcome.error.code, UNREACHABLE, never_left=True
             )
-        return await self._mark_pending(payment, actor, answer)
+        if isinstance(outcome, Refused):
+            exc = outcome.error
+            reason = BUSY if isinstance(exc, RateLimited) else str(exc)
+            alert = isinstance(exc, AuthFailed | ConfigurationError)
+            return await self._mark_failed(payment, actor, exc.code, reason, alert=alert)
+        if isinstance(outcome, Unknown):
+            payment = await self.mark_unknown(payment, actor, outcome.reason)
+            if outcome.error is not None and not isinstance(outcome.error, DarajaError):
+                raise outcome.error  # recorded first; the error handler tells the admins
+            return payment
+        assert isinstance(outcome, NotSent)
+        log.warning("stk.not_sent payment=%s reason=%s", payment.id, outcome.reason)
+        return await Payment.get(id=payment.id)
 
     async def _mark_pending(self, payment: Payment, actor: str, answer: StkPushResponse) -> Payment:
+        now = self._clock()
         after = timedelta(seconds=self._settings.stk_query_after_s)
+        pending = {
+            "status": PaymentStatus.PENDING,
+            "merchant_request_id": answer.merchant_request_id,
+            "checkout_request_id": answer.checkout_request_id,
+            "next_query_at": now + after,
+            **self._intents.answered(),
+        }
         async with in_transaction():
-            won = await Payment.filter(
-                id=payment.id, status__in=[PaymentStatus.CREATED, PaymentStatus.UNKNOWN]
-            ).update(
-                status=PaymentStatus.PENDING,
-                merchant_request_id=answer.merchant_request_id,
-                checkout_request_id=answer.checkout_request_id,
-                next_query_at=self._clock() + after,
+            won = await Payment.filter(id=payment.id, status=PaymentStatus.CREATED).update(
+                **pending
             )
+            # a slow answer may come after the lease lapsed and the push was marked unknown:
+            # its CheckoutRequestID is never lost, and the card leaves "unknown"
+            late = not won and await Payment.filter(
+                id=payment.id, status=PaymentStatus.UNKNOWN
+            ).update(**pending)
+            if late:
+                await self._notifier.payment_changed(await Payment.get(id=payment.id))
+            won = won or late
+            if not won:
+                # settled meanwhile (linked or resolved): keep the id, so its callback is judged
+                await Payment.filter(id=payment.id, checkout_request_id__isnull=True).update(
+                    checkout_request_id=answer.checkout_request_id,
+                    merchant_request_id=answer.merchant_request_id,
+                    **self._intents.answered(),
+                )
             await audit(
                 actor,
                 "payment.sent",
@@ -346,7 +463,7 @@ class PaymentService:
                 await self._notifier.admin_alert(
                     f"payment:{payment.id}:late_accept",
                     f"M-Pesa accepted payment #{payment.id} "
-                    f"({answer.checkout_request_id}) after we had given up on it. "
+                    f"({answer.checkout_request_id}) after it was settled here. "
                     "Check the M-Pesa portal before asking the customer again.",
                 )
         log.info(
@@ -356,7 +473,7 @@ class PaymentService:
             mask_msisdn(payment.msisdn),
             payment.amount,
         )
-        if won and self.replay_unmatched is not None:
+        if self.replay_unmatched is not None:
             try:
                 await self.replay_unmatched(CallbackKind.STK, answer.checkout_request_id)
             except Exception:
@@ -364,18 +481,30 @@ class PaymentService:
         return await Payment.get(id=payment.id)
 
     async def _mark_failed(
-        self, payment: Payment, actor: str, code: str | None, reason: str, *, alert: bool = False
+        self,
+        payment: Payment,
+        actor: str,
+        code: str | None,
+        reason: str,
+        *,
+        alert: bool = False,
+        never_left: bool = False,
+        notify: bool = False,
     ) -> Payment:
+        """Record that nothing reached the customer (the caller shows it, unless ``notify``)."""
+        post = self._intents.not_sent() if never_left else self._intents.answered()
         async with in_transaction():
-            await Payment.filter(id=payment.id, status=PaymentStatus.CREATED).update(
+            won = await Payment.filter(id=payment.id, status=PaymentStatus.CREATED).update(
                 status=PaymentStatus.FAILED,
                 result_code=(code or "")[:32] or None,
                 result_desc=reason[:255],
-                **SETTLED,
+                **{**SETTLED, **post},
             )
             await audit(
                 actor, "payment.sent", subject=subject(payment), outcome="failed", reason=reason
             )
+            if won and notify:
+                await self._notifier.payment_changed(await Payment.get(id=payment.id))
             if alert:
                 await self._notifier.admin_alert(
                     f"payment:{payment.id}:refused",
@@ -384,17 +513,27 @@ class PaymentService:
         log.warning("stk.refused payment=%s code=%s reason=%s", payment.id, code, reason)
         return await Payment.get(id=payment.id)
 
-    async def _mark_unknown(self, payment: Payment, actor: str, reason: str) -> Payment:
+    async def mark_unknown(
+        self, payment: Payment, actor: str, reason: str, *, notify: bool = False
+    ) -> Payment:
+        """The push may have reached M-Pesa: unknown until a callback, query or person says."""
+        now = self._clock()
         async with in_transaction():
-            await Payment.filter(id=payment.id, status=PaymentStatus.CREATED).update(
+            won = await Payment.filter(id=payment.id, status=PaymentStatus.CREATED).update(
                 status=PaymentStatus.UNKNOWN,
                 result_desc=reason[:255],
-                next_query_at=self._clock() + timedelta(seconds=UNKNOWN_EXPIRY_S),
+                next_query_at=now + timedelta(seconds=self._settings.stk_query_every_s),
+                **self._intents.unknown(),
             )
             await audit(
                 actor, "payment.sent", subject=subject(payment), outcome="unknown", reason=reason
             )
+            if won and notify:
+                await self._notifier.payment_changed(await Payment.get(id=payment.id))
         log.warning("stk.outcome_unknown payment=%s reason=%s", payment.id, reason)
+        if won:
+            # its callback may already be here, waiting unmatched
+            await self.links.on_unknown(await Payment.get(id=payment.id))
         return await Payment.get(id=payment.id)
 
     async def set_status_message(self, payment_id: int, chat_id: int, message_id: int) -> None:
@@ -421,16 +560,12 @@ class PaymentService:
         else:
             payment = found
         if payment.checkout_request_id is None:
-            return payment  # never accepted by M-Pesa: there is nothing to ask about
-        try:
-            answer = await self._daraja.stk_query(payment.checkout_request_id)
-        except RateLimited:
-            raise UpstreamError("M-Pesa is busy; ask again in a minute.") from None
-        except DarajaUnreachable:
-            raise UpstreamError("M-Pesa could not be reached; ask again shortly.") from None
-        except DarajaError as exc:
-            raise UpstreamError(f"M-Pesa did not answer the status query: {exc}") from None
-        outcome = await self._settler.apply_query_answer(payment, answer, actor=actor)
+            if payment.status == PaymentStatus.UNKNOWN:
+                # nothing to ask M-Pesa about: look for its callback among the unmatched ones
+                await self.links.on_unknown(payment)
+            return await Payment.get(id=payment.id)
+        answer = await self.query(payment)
+        outcome = await self.settler.apply_query_answer(payment, answer, actor=actor)
         await audit(
             actor,
             "payment.refresh",
@@ -440,12 +575,56 @@ class PaymentService:
         )
         return await Payment.get(id=payment.id)
 
+    async def query(self, payment: Payment) -> StkQueryResponse:
+        """One STK query for ``payment`` (it has a CheckoutRequestID); refusals as UpstreamError."""
+        assert payment.checkout_request_id is not None
+        try:
+            return await self._daraja.stk_query(payment.checkout_request_id)
+        except RateLimited:
+            raise UpstreamError("M-Pesa is busy; ask again in a minute.") from None
+        except DarajaUnreachable:
+            raise UpstreamError("M-Pesa could not be reached; ask again shortly.") from None
+        except DarajaError as exc:
+            raise UpstreamError(f"M-Pesa did not answer the status query: {exc}") from None
+
     # -- what M-Pesa reports ------------------------------------------------------------------
 
     async def apply_stk_callback(self, cb: StkCallback) -> ApplyOutcome:
         """Apply an STK callback (it may make an STK query first when confirm_by_query is on)."""
-        return await self._settler.apply_callback(cb)
+        outcome = await self.settler.apply_callback(cb)
+        if outcome is ApplyOutcome.UNMATCHED and is_success(cb):
+            # a push whose answer was lost may be waiting for exactly this
+            linked = await self.links.on_arrival(cb)
+            if linked is not None:
+                return linked
+        return outcome
 
     async def reconcile_pending(self, *, limit: int = 50) -> list[Payment]:
-        """Query overdue pending payments and expire unanswered pushes; return those touched."""
-        return await self._reconciler.reconcile(limit=limit)
+        """One reconciliation pass over STK payments; return those it worked on."""
+        touched = await self._crashed_sends(limit)
+        return touched + await self._reconciler.reconcile(limit=limit)
+
+    async def _crashed_sends(self, limit: int) -> list[Payment]:
+        """Pushes whose sender stopped holding them: unknown if the POST may have left."""
+        touched = []
+        # a CREATED row is created held; a free one was left by a worker that died or hung
+        for _lease, payment in await self._intents.take(
+            Payment, statuses=[PaymentStatus.CREATED], limit=limit
+        ):
+            if payment.post_state == PostState.SENDING:
+                reason = "the request was on its way when its worker stopped; M-Pesa may have it"
+                await self.mark_unknown(payment, "system", reason, notify=True)
+            else:
+                await self._mark_failed(
+                    payment, "system", None, NEVER_SENT, never_left=True, notify=True
+                )
+            touched.append(await Payment.get(id=payment.id))
+        return touched
+
+    async def due(self) -> int:
+        """How many payments a reconciliation pass would work on now (held ones included)."""
+        return await self._reconciler.due()
+
+
+def _words(status: object) -> str:
+    return str(getattr(status, "value", status)).replace("_", " ")

@@ -1,49 +1,78 @@
-"""Settling B2C payouts: result callbacks, queue time-outs, status answers and reconciliation.
+"""Settling B2C payouts from what M-Pesa reports: results, queue time-outs, status answers.
 
-PayoutService inherits these; they share its daraja, notifier, settings and clock.
+PayoutService holds one of these (composition): it settles a payout that is in flight and never
+downgrades a settled one; a later contradiction is drift, audited, and told to the admins.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
 
-from tortoise.expressions import Q
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from bot.config import Settings
+from bot.notify.notifier import Notifier
 from bot.services.audit import audit
-from bot.services.outcome import ApplyOutcome
-from models import CallbackKind, DarajaQuery, Payout, PayoutStatus, QueryKind, QueryStatus
+from bot.services.daraja import Daraja
+from bot.services.intents import Intents, Lease
+from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, by_conversation
+from models import CallbackKind, DarajaQuery, Payout, PayoutStatus, QueryKind, QueryStatus, Staff
 from models.enums import PAYOUT_TRANSITIONS, sources_for
+from mpesa.amounts import format_kes
 from mpesa.callbacks import B2CResult, QueueTimeout, TransactionStatusResult
 from mpesa.codes import Api, ResultCategory, describe_result
 from mpesa.errors import DarajaError
 
-if TYPE_CHECKING:
-    from bot.config import Settings
-    from bot.notify.notifier import Notifier
-
 log = logging.getLogger(__name__)
 
-CLAIM_S = 120.0  # how long one reconciler owns a payout it claimed
 IN_FLIGHT = (PayoutStatus.SUBMITTING, PayoutStatus.SUBMITTED, PayoutStatus.UNKNOWN)
 FAILED_WORDS = ("fail", "declin", "cancel", "expire", "revers")
+# a status query that keeps saying "not found" is asked less and less often, up to hourly
+QUERY_EVERY_MAX_S = 3600.0
+
+
+def query_delay_s(settings: Settings, asked: int) -> float:
+    """Seconds until the next status query after ``asked`` queries: steady, then doubling."""
+    extra = max(0, asked - settings.b2c_query_max_attempts)
+    return min(settings.b2c_query_after_s * 2**extra, QUERY_EVERY_MAX_S)
+
+
+def subject(payout: Payout) -> str:
+    """The audit subject of a payout."""
+    return f"payout:{payout.id}"
 
 
 class PayoutResults:
-    """How a payout reaches its final state; never downgrades a settled one."""
+    """How a payout reaches its final state from M-Pesa's reports and our status queries."""
 
-    _daraja: Any
-    _notifier: Notifier
-    _settings: Settings
-    _clock: Callable[[], datetime]
+    def __init__(
+        self,
+        *,
+        daraja: Daraja,
+        notifier: Notifier,
+        settings: Settings,
+        clock: Clock,
+        intents: Intents,
+    ) -> None:
+        self._daraja = daraja
+        self._notifier = notifier
+        self._settings = settings
+        self._clock = clock
+        self._intents = intents
+        # set by the container: re-applies callbacks that arrived before their ids were stored
+        self.replay_unmatched: ReplayUnmatched | None = None
+
+    async def replay(self, kind: CallbackKind, key: str | None) -> None:
+        """Apply callbacks that arrived before ``key`` was stored."""
+        if key and self.replay_unmatched is not None:
+            await self.replay_unmatched(kind, key)
 
     async def apply_b2c_result(self, r: B2CResult) -> ApplyOutcome:
         """Apply a B2C result, matched by our OriginatorConversationID or by its ConversationID."""
         async with in_transaction():
-            payout = await _match(r.originator_conversation_id, r.conversation_id)
+            payout = await by_conversation(Payout, r.originator_conversation_id, r.conversation_id)
             if payout is None:
                 log.info(
                     "payout.result.unmatched originator=%s conversation_id=%s",
@@ -52,14 +81,8 @@ class PayoutResults:
                 )
                 return ApplyOutcome.UNMATCHED
             if r.succeeded:
-                if r.amount is not None and r.amount != payout.amount:
-                    # still paid out (M-Pesa says so), but a person must look at it
-                    await self._notifier.admin_alert(
-                        f"payout:{payout.id}:amount",
-                        f"Payout #{payout.id} was for KES {payout.amount:,} but M-Pesa reports "
-                        f"KES {r.amount:,} paid; check it.",
-                    )
-                return await self._settle_completed(
+                await self._check_amount(payout, r.amount, "the B2C result")
+                return await self.settle_completed(
                     payout,
                     receipt=r.receipt or r.transaction_id,
                     receiver_name=r.receiver_name,
@@ -73,7 +96,7 @@ class PayoutResults:
             if info.category is ResultCategory.PENDING:
                 return ApplyOutcome.DUPLICATE
             # a failure's TransactionID may be a placeholder like UKK0000000: never a receipt
-            return await self._settle_failed(
+            return await self.settle_failed(
                 payout,
                 code=r.result_code,
                 desc=r.result_desc,
@@ -84,56 +107,47 @@ class PayoutResults:
     async def apply_b2c_timeout(self, t: QueueTimeout) -> ApplyOutcome:
         """A queue time-out: the outcome is unknown (never failed); reconcile by status query."""
         async with in_transaction():
-            payout = await _match(t.originator_conversation_id, t.conversation_id)
+            payout = await by_conversation(Payout, t.originator_conversation_id, t.conversation_id)
             if payout is None:
                 return ApplyOutcome.UNMATCHED
-            changed = await self._to_unknown(payout.id, reason="queue time-out", actor="daraja")
+            changed = await self.to_unknown(payout.id, reason="queue time-out", actor="daraja")
             return ApplyOutcome.APPLIED if changed else ApplyOutcome.DUPLICATE
 
-    async def reconcile_pending(self, *, limit: int = 50) -> list[Payout]:
-        """Claim due in-flight payouts atomically; resend stuck ones, query the others' status."""
+    async def query_status(
+        self,
+        payout: Payout,
+        *,
+        actor: str,
+        lease: Lease | None = None,
+        asked_by: Staff | None = None,
+        chat_id: int | None = None,
+    ) -> DarajaQuery:
+        """Ask Daraja's Transaction Status about this payout by its OriginatorConversationID."""
         now = self._clock()
-        free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-        due = Q(next_query_at__isnull=True) | Q(next_query_at__lte=now)
-        candidates = (
-            await Payout.filter(free, due, status__in=IN_FLIGHT).order_by("id").limit(limit)
-        )
-        handled: list[Payout] = []
-        for candidate in candidates:
-            won = await Payout.filter(free, due, id=candidate.id, status=candidate.status).update(
-                claimed_until=now + timedelta(seconds=CLAIM_S)
-            )
-            if not won:
-                continue  # another process holds it
-            payout = await Payout.get(id=candidate.id)
-            try:
-                if payout.status is PayoutStatus.SUBMITTING:
-                    # never accepted (unreachable) or we died mid-call: the same id is safe to
-                    # resend, Daraja's duplicate check answers if the first one landed
-                    payout = await self._submit(payout)  # type: ignore[attr-defined]
-                else:
-                    await self.query_status(payout, actor="system")
-            finally:
-                await Payout.filter(id=payout.id).update(claimed_until=None)
-            handled.append(await Payout.get(id=payout.id))
-        return handled
-
-    async def query_status(self, payout: Payout, *, actor: str) -> DarajaQuery:
-        """Ask Daraja's Transaction Status for this payout by its OriginatorConversationID."""
-        now = self._clock()
+        asked = payout.query_count + 1
         async with in_transaction():
-            query = await DarajaQuery.create(kind=QueryKind.TRANSACTION_STATUS, payout=payout)
-            await Payout.filter(id=payout.id).update(
-                query_count=payout.query_count + 1,
-                next_query_at=now + timedelta(seconds=self._settings.b2c_query_after_s),
+            query = await DarajaQuery.create(
+                kind=QueryKind.TRANSACTION_STATUS,
+                payout=payout,
+                requested_by=asked_by,
+                chat_id=chat_id,
             )
-            await audit(actor, "payout.status_query", subject=f"payout:{payout.id}")
-        if payout.query_count + 1 == self._settings.stk_query_max_attempts:
-            await self._notifier.admin_alert(
-                f"payout:{payout.id}:unsettled",
-                f"Payout #{payout.id} is still not settled after "
-                f"{payout.query_count + 1} status queries; check it on the M-Pesa portal.",
+            moved = Payout.filter(id=payout.id)
+            if lease is not None:
+                moved = moved.filter(claimed_by=lease.holder)
+            await moved.update(
+                query_count=F("query_count") + 1,
+                next_query_at=now + timedelta(seconds=query_delay_s(self._settings, asked)),
+                **(self._intents.released() if lease is not None else {}),
             )
+            await audit(actor, "payout.status_query", subject=subject(payout), queries=asked)
+            if asked == self._settings.b2c_query_max_attempts:
+                await self._notifier.admin_alert(
+                    f"payout:{payout.id}:unsettled",
+                    f"Payout #{payout.id} ({format_kes(payout.amount)}) is still not settled "
+                    f"after {asked} status queries; M-Pesa is asked less often from now on. "
+                    f"Check it on the M-Pesa portal, then /resolve P{payout.id} sent or failed.",
+                )
         try:
             answer = await self._daraja.transaction_status(
                 originator_conversation_id=payout.originator_conversation_id,
@@ -150,16 +164,18 @@ class PayoutResults:
             conversation_id=answer.conversation_id,
             originator_conversation_id=answer.originator_conversation_id,
         )
-        await self._replay(CallbackKind.STATUS_RESULT, answer.conversation_id)  # type: ignore[attr-defined]
+        await self.replay(CallbackKind.STATUS_RESULT, answer.conversation_id)
         return await DarajaQuery.get(id=query.id)
 
     async def apply_status(self, payout: Payout, r: TransactionStatusResult) -> ApplyOutcome:
         """Apply a Transaction Status answer about a payout (in the caller's transaction)."""
         state = (r.transaction_status or "").casefold()
         if not r.succeeded:
-            return ApplyOutcome.DUPLICATE  # the question failed, not the payout: ask again later
+            # the question failed (e.g. 2032 "not found"), not the payout: ask again later
+            return ApplyOutcome.DUPLICATE
         if state == "completed":
-            return await self._settle_completed(
+            await self._check_amount(payout, r.amount, "the transaction status")
+            return await self.settle_completed(
                 payout,
                 receipt=r.receipt,
                 receiver_name=_name(r.credit_party_name),
@@ -170,29 +186,59 @@ class PayoutResults:
                 source="status",
             )
         if any(word in state for word in FAILED_WORDS):
-            return await self._settle_failed(
+            # ResultCode 0 says the question was answered, not that the payout succeeded
+            return await self.settle_failed(
                 payout,
-                code=r.result_code,
-                desc=f"Transaction status: {r.transaction_status}",
+                code=None,
+                desc=(
+                    f"M-Pesa's transaction status says {r.transaction_status}: the money did not "
+                    "reach the recipient."
+                ),
                 actor="daraja",
                 conversation_id=r.queried_conversation_id,
+                alert=(
+                    f"Payout #{payout.id} ({format_kes(payout.amount)}) failed according to "
+                    f"M-Pesa's transaction status ({r.transaction_status}). Nothing was paid; "
+                    "send it again if it is still owed."
+                ),
             )
         return ApplyOutcome.DUPLICATE  # still processing: the next pass asks again
 
     # -- transitions ----------------------------------------------------------------------------
 
-    async def _settle_completed(
+    async def _check_amount(self, payout: Payout, amount: int | None, source: str) -> None:
+        """Tell the admins when M-Pesa paid out another amount than we asked (still completed)."""
+        if amount is None or amount == payout.amount:
+            return
+        await self._notifier.admin_alert(
+            f"payout:{payout.id}:amount",
+            f"Payout #{payout.id} was for {format_kes(payout.amount)} but {source} reports "
+            f"{format_kes(amount)} paid; check it on the M-Pesa portal.",
+        )
+        await audit(
+            "daraja",
+            "payout.amount_mismatch",
+            subject=subject(payout),
+            outcome="drift",
+            requested=payout.amount,
+            reported=amount,
+            source=source,
+        )
+
+    async def settle_completed(
         self,
         payout: Payout,
         *,
         receipt: str | None,
         receiver_name: str | None,
         completed_at: datetime | None,
-        code: str,
+        code: str | None,
         desc: str,
         conversation_id: str | None,
         source: str,
+        actor: str = "daraja",
     ) -> ApplyOutcome:
+        """Move an in-flight payout to COMPLETED (once); a settled one is only compared."""
         status = PayoutStatus(payout.status)
         if status is PayoutStatus.COMPLETED:
             if receipt and payout.receipt and receipt != payout.receipt:
@@ -207,19 +253,21 @@ class PayoutResults:
             completed_at=completed_at or self._clock(),
             result_code=code,
             result_desc=desc[:255],
-            claimed_until=None,
             next_query_at=None,
+            **self._intents.released(),
         )
         if not won:
             return await self._drift(payout, f"{source} reports it completed")
         await self._keep_conversation_id(payout, conversation_id)
         payout = await Payout.get(id=payout.id)
-        await audit("daraja", "payout.completed", subject=f"payout:{payout.id}", receipt=receipt)
+        await audit(
+            actor, "payout.completed", subject=subject(payout), receipt=receipt, source=source
+        )
         await self._notifier.payout_changed(payout)
         log.info("payout.completed payout=%s receipt=%s", payout.id, receipt)
         return ApplyOutcome.APPLIED
 
-    async def _settle_failed(
+    async def settle_failed(
         self,
         payout: Payout,
         *,
@@ -227,7 +275,10 @@ class PayoutResults:
         desc: str,
         actor: str,
         conversation_id: str | None = None,
+        alert: str | None = None,
+        post: dict | None = None,
     ) -> ApplyOutcome:
+        """Move an in-flight payout to FAILED (once); nothing was paid out."""
         if PayoutStatus(payout.status) is PayoutStatus.FAILED:
             return ApplyOutcome.DUPLICATE
         async with in_transaction():
@@ -237,30 +288,36 @@ class PayoutResults:
                 status=PayoutStatus.FAILED,
                 result_code=code,
                 result_desc=desc[:255],
-                claimed_until=None,
                 next_query_at=None,
+                **(post or self._intents.released()),
             )
             if not won:
                 return await self._drift(payout, f"M-Pesa reports it failed ({code}: {desc})")
             await self._keep_conversation_id(payout, conversation_id)
             payout = await Payout.get(id=payout.id)
-            info = describe_result(code, desc, api=Api.B2C)
-            await audit(actor, "payout.failed", subject=f"payout:{payout.id}", code=code)
+            await audit(actor, "payout.failed", subject=subject(payout), code=code)
             await self._notifier.payout_changed(payout)
-            if info.alert_admin:
-                await self._notifier.admin_alert(
-                    f"payout:{payout.id}:failed",
-                    f"Payout #{payout.id} failed: {info.meaning} {info.next_step}",
-                )
+            info = describe_result(code, desc, api=Api.B2C) if code else None
+            if alert is None and info is not None and info.alert_admin:
+                alert = f"Payout #{payout.id} failed: {info.meaning} {info.next_step}"
+            if alert is not None:
+                await self._notifier.admin_alert(f"payout:{payout.id}:failed", alert)
         log.info("payout.failed payout=%s code=%s", payout.id, code)
         return ApplyOutcome.APPLIED
 
-    async def _to_unknown(self, payout_id: int, *, reason: str, actor: str) -> bool:
+    async def to_unknown(
+        self, payout_id: int, *, reason: str, actor: str, post: dict | None = None
+    ) -> bool:
         """Mark an in-flight payout as outcome unknown; the reconciler asks its status."""
         async with in_transaction():
             won = await Payout.filter(
                 id=payout_id, status__in=sources_for(PAYOUT_TRANSITIONS, PayoutStatus.UNKNOWN)
-            ).update(status=PayoutStatus.UNKNOWN, next_query_at=self._clock())
+            ).update(
+                status=PayoutStatus.UNKNOWN,
+                next_query_at=self._clock(),
+                result_desc=reason[:255],
+                **(post or self._intents.unknown()),
+            )
             if not won:
                 return False
             payout = await Payout.get(id=payout_id)
@@ -276,7 +333,7 @@ class PayoutResults:
         await audit(
             "daraja",
             "payout.drift",
-            subject=f"payout:{payout.id}",
+            subject=subject(payout),
             outcome="drift",
             status=status,
             report=what,
@@ -291,18 +348,6 @@ class PayoutResults:
             await Payout.filter(id=payout.id, conversation_id__isnull=True).update(
                 conversation_id=conversation_id
             )
-
-
-async def _match(originator_id: str | None, conversation_id: str | None) -> Payout | None:
-    """The payout with our OriginatorConversationID or Daraja's ConversationID, if any."""
-    conditions = []
-    if originator_id:
-        conditions.append(Q(originator_conversation_id=originator_id))
-    if conversation_id:
-        conditions.append(Q(conversation_id=conversation_id))
-    if not conditions:
-        return None
-    return await Payout.filter(Q(*conditions, join_type=Q.OR)).first()
 
 
 def _name(party: str | None) -> str | None:

@@ -1,11 +1,16 @@
-"""B2C payouts: created by an admin, confirmed once, approved above a threshold, sent, settled."""
+"""B2C payouts: created by an admin, confirmed once, approved above a threshold, sent, settled.
+
+Each payout is one money intent (intents.py): Confirm (or Approve) moves it to SUBMITTING and
+takes its lease in the same conditional UPDATE, the daily limit is checked and reserved in that
+transaction, then the B2C POST is made once. A payout is sent again only when its request is
+recorded as never having left; any other doubt is settled by Transaction Status (PayoutResults).
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -13,52 +18,71 @@ from tortoise.transactions import in_transaction
 from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.audit import actor_for_telegram, audit
+from bot.services.daraja import Daraja
 from bot.services.errors import Conflict, InvalidInput, LimitExceeded, NotAllowed, NotFound
+from bot.services.intents import Accepted, Intents, Lease, NeverLeft, NotSent, Refused, Unknown
 from bot.services.outcome import Clock, ReplayUnmatched, utcnow
 from bot.services.payout_results import PayoutResults
 from bot.services.payout_rules import payout_terms
 from bot.services.staff import StaffService
-from models import CallbackKind, Payout, PayoutStatus, Staff, StaffRole
-from models.enums import PAYOUT_TRANSITIONS, sources_for
+from models import CallbackKind, Payout, PayoutStatus, PostState, Staff, StaffRole
 from mpesa.amounts import format_kes
-from mpesa.errors import (
-    AuthFailed,
-    ConfigurationError,
-    DarajaError,
-    DarajaUnreachable,
-    DuplicateRequest,
-    InvalidRequest,
-    RateLimited,
-)
+from mpesa.models import AsyncAccepted
 from mpesa.phone import mask_msisdn
 from mpesa.security import NAIROBI
 
 log = logging.getLogger(__name__)
 
 RECEIPT_MAX = 32
-# a payout's daily total ignores what never left (or never will)
-NOT_COUNTED = (PayoutStatus.FAILED, PayoutStatus.CANCELLED, PayoutStatus.REJECTED)
+# what counts against the daily limit: confirmed and not (yet) known to have failed
+COUNTED = (
+    PayoutStatus.AWAITING_APPROVAL,
+    PayoutStatus.SUBMITTING,
+    PayoutStatus.SUBMITTED,
+    PayoutStatus.UNKNOWN,
+    PayoutStatus.COMPLETED,
+)
+CRASHED = "the B2C request was on its way when its worker stopped; M-Pesa may have it"
 
 
-class PayoutService(PayoutResults):
+def nairobi_day(moment: datetime) -> tuple[datetime, datetime]:
+    """Start and end (UTC) of the Nairobi day ``moment`` falls in."""
+    local = moment.astimezone(NAIROBI)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+
+
+class PayoutService:
     """Sends money to customers by B2C, exactly once, with confirmation, approval and limits."""
 
     def __init__(
         self,
         *,
-        daraja: Any,
+        daraja: Daraja,
         notifier: Notifier,
         staff: StaffService,
         settings: Settings,
         clock: Clock = utcnow,
+        intents: Intents | None = None,
     ) -> None:
         self._daraja = daraja
         self._notifier = notifier
         self._staff = staff
         self._settings = settings
         self._clock = clock
-        # set by the container: re-applies callbacks that arrived before their ids were stored
-        self.replay_unmatched: ReplayUnmatched | None = None
+        self._intents = intents or Intents(clock=clock, lease_s=settings.daraja_call_max_s)
+        self.results = PayoutResults(
+            daraja=daraja, notifier=notifier, settings=settings, clock=clock, intents=self._intents
+        )
+
+    @property
+    def replay_unmatched(self) -> ReplayUnmatched | None:
+        """Re-applies callbacks that arrived before their ids were stored (set by the container)."""
+        return self.results.replay_unmatched
+
+    @replay_unmatched.setter
+    def replay_unmatched(self, replay: ReplayUnmatched | None) -> None:
+        self.results.replay_unmatched = replay
 
     # -- creating and deciding ----------------------------------------------------------------
 
@@ -109,7 +133,7 @@ class PayoutService(PayoutResults):
         await Payout.filter(id=payout_id).update(chat_id=chat_id, message_id=message_id)
 
     async def confirm_payout(self, payout_id: int, *, by_telegram_id: int) -> Payout:
-        """The initiator's Confirm: checks the daily limit, then asks approval or sends (once)."""
+        """The initiator's Confirm: reserves the daily limit, then asks approval or sends (once)."""
         actor = actor_for_telegram(by_telegram_id)
         staff = await self._staff.require(by_telegram_id, StaffRole.ADMIN, action="payout.confirm")
         payout = await self._get(payout_id)
@@ -125,19 +149,17 @@ class PayoutService(PayoutResults):
             PayoutStatus.AWAITING_APPROVAL if payout.needs_approval else PayoutStatus.SUBMITTING
         )
         now = self._clock()
+        holder = self._intents.new_holder()
+        sending = self._sending(now, holder) if wanted is PayoutStatus.SUBMITTING else {}
         try:
             async with in_transaction():
-                # the staff row lock serialises limit checks of one initiator (PostgreSQL)
+                # the staff row lock serialises the limit checks of one initiator (PostgreSQL;
+                # SQLite has one writer): concurrent confirms send exactly those that fit
                 await Staff.select_for_update().get(id=staff.id)
                 await self._check_daily_limit(staff, payout, now)
                 won = await Payout.filter(
                     id=payout.id, status=PayoutStatus.AWAITING_CONFIRMATION
-                ).update(
-                    status=wanted,
-                    confirmed_by_id=staff.id,
-                    submitted_at=now if wanted is PayoutStatus.SUBMITTING else None,
-                    next_query_at=now + timedelta(seconds=self._settings.b2c_query_after_s),
-                )
+                ).update(status=wanted, confirmed_by_id=staff.id, confirmed_at=now, **sending)
                 if not won:
                     raise Conflict(await self._state_sentence(payout.id))
                 payout = await Payout.get(id=payout.id)
@@ -148,7 +170,7 @@ class PayoutService(PayoutResults):
         except (Conflict, LimitExceeded) as exc:
             raise await self._refused(actor, "payout.confirm", subject, exc) from None
         if wanted is PayoutStatus.SUBMITTING:
-            payout = await self._submit(payout)
+            payout = await self._send(payout, self._intents.lease_for(payout, holder))
         return payout
 
     async def approve_payout(self, payout_id: int, *, by_telegram_id: int) -> Payout:
@@ -164,16 +186,16 @@ class PayoutService(PayoutResults):
                 subject,
                 NotAllowed("You started this payout; another admin must approve it."),
             )
-        now = self._clock()
+        holder = self._intents.new_holder()
         try:
             async with in_transaction():
+                # the limit was reserved at Confirm, on that Nairobi day
                 won = await Payout.filter(
                     id=payout.id, status=PayoutStatus.AWAITING_APPROVAL
                 ).update(
                     status=PayoutStatus.SUBMITTING,
                     approved_by_id=staff.id,
-                    submitted_at=now,
-                    next_query_at=now + timedelta(seconds=self._settings.b2c_query_after_s),
+                    **self._sending(self._clock(), holder),
                 )
                 if not won:
                     raise Conflict(await self._state_sentence(payout.id))
@@ -182,7 +204,7 @@ class PayoutService(PayoutResults):
                 await self._notifier.payout_changed(payout)
         except Conflict as exc:
             raise await self._refused(actor, "payout.approve", subject, exc) from None
-        return await self._submit(payout)
+        return await self._send(payout, self._intents.lease_for(payout, holder))
 
     async def reject_payout(self, payout_id: int, *, by_telegram_id: int) -> Payout:
         """An admin refuses a payout waiting for approval; nothing is sent."""
@@ -222,55 +244,72 @@ class PayoutService(PayoutResults):
 
     # -- sending --------------------------------------------------------------------------------
 
-    async def _submit(self, payout: Payout) -> Payout:
-        """Send the B2C request with the stored OriginatorConversationID and record the answer."""
-        try:
-            answer = await self._daraja.b2c_payment(
+    def _sending(self, now: datetime, holder: str) -> dict:
+        """The columns of a payout handed to us for sending: held, due now, never sent yet."""
+        return {"submitted_at": now, "next_query_at": now, **self._intents.held_fields(holder)}
+
+    async def _send(self, payout: Payout, lease: Lease) -> Payout:
+        """Make the B2C POST of a held payout (once) and record what came of it."""
+        outcome = await self._intents.post(
+            lease,
+            lambda: self._daraja.b2c_payment(
                 originator_conversation_id=payout.originator_conversation_id,
                 msisdn=payout.msisdn,
                 amount=payout.amount,
                 remarks=payout.remarks,
                 occasion=payout.occasion,
                 command_id=payout.command_id,
-            )
-        except (DarajaUnreachable, RateLimited) as exc:
-            # nothing was accepted: the reconciler resends with the same id later
-            retry_s = getattr(exc, "retry_after_s", None) or self._settings.reconcile_interval_s
-            await Payout.filter(id=payout.id, status=PayoutStatus.SUBMITTING).update(
-                next_query_at=self._clock() + timedelta(seconds=retry_s)
-            )
-            await audit(
-                "system",
-                "payout.submit",
-                subject=f"payout:{payout.id}",
-                outcome="deferred",
-                error=str(exc),
-            )
-            log.warning("payout.submit.deferred payout=%s reason=%s", payout.id, exc)
-            return await Payout.get(id=payout.id)
-        except (InvalidRequest, AuthFailed, ConfigurationError) as exc:
+            ),
+        )
+        if isinstance(outcome, Accepted):
+            answer: AsyncAccepted = outcome.answer
+            if answer.response_code != "0":
+                await self.results.settle_failed(
+                    payout,
+                    code=answer.response_code,
+                    desc=answer.response_description or "refused by M-Pesa",
+                    actor="system",
+                    post=self._intents.answered(),
+                )
+            else:
+                await self._record_submitted(payout, answer)
+        elif isinstance(outcome, NeverLeft):
+            await self._defer(payout, lease, str(outcome.error))
+        elif isinstance(outcome, Refused):
             # refused before any money moved
-            await self._settle_failed(payout, code=exc.code, desc=str(exc), actor="system")
-            return await Payout.get(id=payout.id)
-        except (DuplicateRequest, DarajaError) as exc:
+            await self.results.settle_failed(
+                payout,
+                code=outcome.error.code,
+                desc=str(outcome.error),
+                actor="system",
+                post=self._intents.answered(),
+            )
+        elif isinstance(outcome, Unknown):
             # OutcomeUnknown, a duplicate id, a 5xx: the money may be moving; ask, never resend
-            await self._to_unknown(payout.id, reason=str(exc), actor="system")
-            return await Payout.get(id=payout.id)
+            await self.results.to_unknown(payout.id, reason=outcome.reason, actor="system")
+        else:
+            assert isinstance(outcome, NotSent)
+            log.warning("payout.not_sent payout=%s reason=%s", payout.id, outcome.reason)
+        return await Payout.get(id=payout.id)
+
+    async def _record_submitted(self, payout: Payout, answer: AsyncAccepted) -> None:
         now = self._clock()
+        after = timedelta(seconds=self._settings.b2c_query_after_s)
         async with in_transaction():
             won = await Payout.filter(
-                id=payout.id, status__in=sources_for(PAYOUT_TRANSITIONS, PayoutStatus.SUBMITTED)
+                id=payout.id, status__in=[PayoutStatus.SUBMITTING, PayoutStatus.UNKNOWN]
             ).update(
                 status=PayoutStatus.SUBMITTED,
                 conversation_id=answer.conversation_id,
-                next_query_at=now + timedelta(seconds=self._settings.b2c_query_after_s),
-                claimed_until=None,
+                next_query_at=now + after,
+                **self._intents.answered(),
             )
             if not won:
                 # the result callback beat the sync answer: keep its conversation id anyway
                 await Payout.filter(id=payout.id, conversation_id__isnull=True).update(
                     conversation_id=answer.conversation_id
                 )
+                await Payout.filter(id=payout.id).update(**self._intents.answered())
             await audit(
                 "system",
                 "payout.submit",
@@ -281,31 +320,99 @@ class PayoutService(PayoutResults):
             if won:
                 await self._notifier.payout_changed(payout)
         log.info("payout.submitted payout=%s conversation_id=%s", payout.id, answer.conversation_id)
-        await self._replay(CallbackKind.B2C_RESULT, answer.conversation_id)
-        await self._replay(CallbackKind.B2C_RESULT, payout.originator_conversation_id)
-        return payout
+        await self.results.replay(CallbackKind.B2C_RESULT, answer.conversation_id)
+        await self.results.replay(CallbackKind.B2C_RESULT, payout.originator_conversation_id)
+
+    async def _defer(self, payout: Payout, lease: Lease, reason: str) -> None:
+        """The request never left: send it again later, with the same OriginatorConversationID."""
+        retry_at = self._clock() + timedelta(seconds=self._settings.reconcile_interval_s)
+        await Payout.filter(
+            id=payout.id, status=PayoutStatus.SUBMITTING, claimed_by=lease.holder
+        ).update(next_query_at=retry_at, **self._intents.not_sent())
+        fresh = await Payout.get(id=payout.id)
+        await audit(
+            "system",
+            "payout.submit",
+            subject=f"payout:{payout.id}",
+            outcome="deferred",
+            error=reason,
+            tries=fresh.post_count,
+        )
+        if fresh.post_count == self._settings.b2c_query_max_attempts:
+            await self._notifier.admin_alert(
+                f"payout:{payout.id}:unreachable",
+                f"Payout #{payout.id} ({format_kes(payout.amount)}) could not reach M-Pesa in "
+                f"{fresh.post_count} tries; nothing was sent and it is tried again every "
+                f"{self._settings.reconcile_interval_s:.0f} s. To stop it: /resolve P{payout.id} "
+                "failed.",
+            )
+        log.warning("payout.submit.deferred payout=%s reason=%s", payout.id, reason)
+
+    # -- reconciling ----------------------------------------------------------------------------
+
+    async def reconcile_pending(self, *, limit: int = 50) -> list[Payout]:
+        """One pass: crashed sends become unknown, never-sent ones are sent, the rest queried."""
+        now = self._clock()
+        due = Q(next_query_at__isnull=True) | Q(next_query_at__lte=now)
+        touched: list[Payout] = []
+        for _lease, payout in await self._intents.take(
+            Payout,
+            statuses=[PayoutStatus.SUBMITTING],
+            where=Q(post_state=PostState.SENDING),
+            limit=limit,
+        ):
+            await self.results.to_unknown(payout.id, reason=CRASHED, actor="system")
+            touched.append(payout)
+        for lease, payout in await self._intents.take(
+            Payout,
+            statuses=[PayoutStatus.SUBMITTING],
+            where=Q(post_state=PostState.NOT_SENT) & due,
+            limit=limit,
+        ):
+            # proven never sent: the same OriginatorConversationID goes out for the first time
+            await self._send(payout, lease)
+            touched.append(payout)
+        for lease, payout in await self._intents.take(
+            Payout,
+            statuses=[PayoutStatus.SUBMITTED, PayoutStatus.UNKNOWN],
+            where=due,
+            limit=limit,
+            order_by=("next_query_at", "id"),
+        ):
+            await self.results.query_status(payout, actor="system", lease=lease)
+            touched.append(payout)
+        return [await Payout.get(id=p.id) for p in touched]
+
+    async def due(self) -> int:
+        """How many payouts a pass would work on now (held ones included)."""
+        now = self._clock()
+        due = Q(next_query_at__isnull=True) | Q(next_query_at__lte=now)
+        sendable = Q(post_state=PostState.NOT_SENT) & due
+        crashed = Q(post_state=PostState.SENDING) & Intents.free(now)
+        submitting = Q(status=PayoutStatus.SUBMITTING) & (sendable | crashed)
+        asked = Q(status__in=[PayoutStatus.SUBMITTED, PayoutStatus.UNKNOWN]) & due
+        return await Payout.filter(submitting | asked).count()
 
     # -- helpers --------------------------------------------------------------------------------
 
+    async def reserved_today(self, staff: Staff, *, now: datetime | None = None) -> int:
+        """Shillings of this initiator's payouts confirmed on today's Nairobi day (and counted)."""
+        start, end = nairobi_day(now or self._clock())
+        amounts = await Payout.filter(
+            initiated_by_id=staff.id,
+            confirmed_at__gte=start,
+            confirmed_at__lt=end,
+            status__in=COUNTED,
+        ).values_list("amount", flat=True)
+        return sum(amounts)
+
     async def _check_daily_limit(self, staff: Staff, payout: Payout, now: datetime) -> None:
-        """Refuse when today's (Nairobi day) payouts by this initiator would pass their limit."""
-        local = now.astimezone(NAIROBI)
-        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        end = start + timedelta(days=1)
-        amounts = (
-            await Payout.filter(
-                initiated_by_id=staff.id,
-                created_at__gte=start.astimezone(UTC),
-                created_at__lt=end.astimezone(UTC),
-            )
-            .exclude(status__in=NOT_COUNTED)
-            .exclude(id=payout.id)
-            .values_list("amount", flat=True)
-        )
+        """Refuse when this payout would bring the initiator's Nairobi day over their limit."""
+        reserved = await self.reserved_today(staff, now=now)
         limit = self._staff.daily_payout_limit(staff)
-        total = sum(amounts) + payout.amount
+        total = reserved + payout.amount
         if total > limit:
-            left = max(limit - sum(amounts), 0)
+            left = max(limit - reserved, 0)
             raise LimitExceeded(
                 f"This payout would bring your payouts today to {format_kes(total)}, over your "
                 f"daily limit of {format_kes(limit)} ({format_kes(left)} left today)."
@@ -367,7 +474,3 @@ class PayoutService(PayoutResults):
         """Audit a refusal and hand the error back for raising."""
         await audit(actor, action, subject=subject, outcome="refused", reason=str(exc))
         return exc
-
-    async def _replay(self, kind: CallbackKind, key: str | None) -> None:
-        if key and self.replay_unmatched is not None:
-            await self.replay_unmatched(kind, key)

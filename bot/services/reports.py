@@ -75,12 +75,15 @@ class Stats:
     sent_count: int
     stk_settled: int  # STK attempts that reached a final status
     stk_paid: int
+    # money received, then sent back by a reversal: not in the received figures (net)
+    reversed_total: int = 0
+    reversed_count: int = 0
     payments_by_status: dict[str, int] = field(default_factory=dict)
     payouts_by_status: dict[str, int] = field(default_factory=dict)
 
     @property
     def received_total(self) -> int:
-        """Shillings received by STK and C2B."""
+        """Shillings received by STK and C2B, net of reversals."""
         return self.stk_received_total + self.c2b_received_total
 
     @property
@@ -132,8 +135,11 @@ class ReportService:
         stk_total, stk_count = await _sum_count(Payment, status=PaymentStatus.PAID, **window)
         # an STK payment can also arrive as a C2B confirmation with the same receipt
         stk_receipts = Subquery(Payment.filter(receipt__isnull=False).values("receipt"))
-        c2b_total, c2b_count = await _sum_count(
-            C2BTransaction.exclude(trans_id__in=stk_receipts), **window
+        c2b_only = C2BTransaction.exclude(trans_id__in=stk_receipts)
+        c2b_total, c2b_count = await _sum_count(c2b_only, reversed_at__isnull=True, **window)
+        back_total, back_count = await _sum_count(Payment, status=PaymentStatus.REVERSED, **window)
+        c2b_back_total, c2b_back_count = await _sum_count(
+            c2b_only, reversed_at__isnull=False, **window
         )
         sent_total, sent_count = await _sum_count(Payout, status=PayoutStatus.COMPLETED, **window)
         settled = sum(n for status, n in payments.items() if PaymentStatus(status).is_final)
@@ -148,7 +154,10 @@ class ReportService:
             sent_total=sent_total,
             sent_count=sent_count,
             stk_settled=settled,
-            stk_paid=payments.get(PaymentStatus.PAID.value, 0),
+            stk_paid=payments.get(PaymentStatus.PAID.value, 0)
+            + payments.get(PaymentStatus.REVERSED.value, 0),
+            reversed_total=back_total + c2b_back_total,
+            reversed_count=back_count + c2b_back_count,
             payments_by_status=payments,
             payouts_by_status=payouts,
         )
@@ -383,7 +392,7 @@ def _c2b_row(t: C2BTransaction, phone: Phone) -> list[Any]:
         "c2b",
         t.id,
         _when(t.trans_time or t.created_at),
-        "received",
+        "reversed" if t.reversed_at is not None else "received",
         t.amount,
         phone(t.msisdn) if t.msisdn else "",  # as Safaricom reported it (often masked already)
         t.bill_ref_number,

@@ -1,67 +1,92 @@
-"""Reversals of payments we received: asked once by an admin, retried only when nothing moved."""
+"""Reversals of payments we received: one money intent each, asked once by an admin.
+
+A reversal is held and marked sending before its POST (intents.py). Refused or never sent, it is
+FAILED and an admin may send it again; a time-out makes it UNKNOWN, asked about by Transaction
+Status (on the original receipt) and, failing that, resolved by a person. A completed reversal
+is recorded on the payment it sent back (``reversed``), so every figure shows net amounts.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import timedelta
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
-from tortoise.models import Model
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.audit import actor_for_telegram, audit
+from bot.services.daraja import Daraja
 from bot.services.errors import Conflict, InvalidInput, NotFound
-from bot.services.outcome import ApplyOutcome
+from bot.services.intents import Accepted, Intents, Lease, NeverLeft, NotSent, Refused, Unknown
+from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, by_conversation, utcnow
+from bot.services.payout_results import query_delay_s
 from bot.services.staff import StaffService
 from models import (
     C2BTransaction,
     CallbackKind,
+    DarajaQuery,
+    Order,
+    OrderStatus,
     Payment,
     PaymentStatus,
+    PostState,
+    QueryKind,
+    QueryStatus,
     Reversal,
     ReversalStatus,
     Staff,
     StaffRole,
 )
 from models.enums import REVERSAL_TRANSITIONS, sources_for
-from mpesa.callbacks import ReversalResult
+from mpesa.amounts import format_kes
+from mpesa.callbacks import QueueTimeout, ReversalResult, TransactionStatusResult
 from mpesa.codes import Api, describe_result
-from mpesa.errors import (
-    AuthFailed,
-    ConfigurationError,
-    DarajaError,
-    DarajaUnreachable,
-    InvalidRequest,
-    RateLimited,
-)
+from mpesa.errors import DarajaError
+from mpesa.models import AsyncAccepted
 
 log = logging.getLogger(__name__)
 
 ALREADY_REVERSED = "R000001"  # Daraja's result code: this receipt was reversed before
-# errors after which Daraja certainly did not act on the request
-NOT_SENT = (DarajaUnreachable, RateLimited, InvalidRequest, AuthFailed, ConfigurationError)
-M = TypeVar("M", bound=Model)
+NEVER_SENT = "The reversal never reached M-Pesa; nothing was reversed. Send it again."
+CRASHED = "the reversal was on its way when its worker stopped; M-Pesa may have it"
 
 
-class ReversalOps:
-    """The reversal half of AccountService (which provides the attributes below)."""
+def subject(reversal: Reversal) -> str:
+    """The audit subject of a reversal."""
+    return f"reversal:{reversal.id}"
 
-    _daraja: Any
-    _notifier: Notifier
-    _staff: StaffService
-    _settings: Settings
-    _clock: Callable[[], datetime]
-    replay_unmatched: Callable[[CallbackKind, str], Awaitable[None]] | None
+
+class ReversalService:
+    """Reverses payments we received (admins), follows each reversal until it settles."""
+
+    def __init__(
+        self,
+        *,
+        daraja: Daraja,
+        notifier: Notifier,
+        staff: StaffService,
+        settings: Settings,
+        clock: Clock = utcnow,
+        intents: Intents | None = None,
+    ) -> None:
+        self._daraja = daraja
+        self._notifier = notifier
+        self._staff = staff
+        self._settings = settings
+        self._clock = clock
+        self._intents = intents or Intents(clock=clock, lease_s=settings.daraja_call_max_s)
+        # set by the container: re-applies callbacks that arrived before their ids were stored
+        self.replay_unmatched: ReplayUnmatched | None = None
 
     async def _replay(self, kind: CallbackKind, key: str | None) -> None:
-        """Apply callbacks that arrived before ``key`` was stored."""
         if key and self.replay_unmatched is not None:
             await self.replay_unmatched(kind, key)
+
+    # -- asking -----------------------------------------------------------------------------------
 
     async def reverse(
         self,
@@ -80,14 +105,25 @@ class ReversalOps:
             raise await self._refused(
                 actor, receipt, InvalidInput("Give the M-Pesa receipt to reverse.", field="receipt")
             )
-        amount = await _received_amount(receipt)
+        parked = await Payment.get_or_none(receipt=receipt, status=PaymentStatus.REVIEW)
+        if parked is not None:
+            raise await self._refused(
+                actor,
+                receipt,
+                Conflict(
+                    f"Payment #{parked.id} with receipt {receipt} is under review; resolve it "
+                    f"first (/resolve #{parked.id}), then reverse it if the money must go back."
+                ),
+            )
+        amount = await received_amount(receipt)
         if amount is None:
             raise await self._refused(
                 actor, receipt, NotFound(f"No payment we received has the receipt {receipt}.")
             )
         existing = await Reversal.get_or_none(receipt=receipt)
         if existing is not None:
-            return await self._retry_reversal(existing, staff, actor, remarks, chat_id)
+            return await self._retry(existing, staff, actor, remarks, chat_id)
+        holder = self._intents.new_holder()
         try:
             async with in_transaction():
                 reversal = await Reversal.create(
@@ -96,11 +132,12 @@ class ReversalOps:
                     remarks=remarks,
                     requested_by=staff,
                     chat_id=chat_id,
+                    **self._intents.held_fields(holder),
                 )
                 await audit(
                     actor,
                     "reversal.request",
-                    subject=f"reversal:{reversal.id}",
+                    subject=subject(reversal),
                     receipt=receipt,
                     amount=amount,
                 )
@@ -108,15 +145,17 @@ class ReversalOps:
             # a concurrent request for the same receipt won the unique column
             existing = await Reversal.get(receipt=receipt)
             raise await self._refused(actor, receipt, _already(existing)) from None
-        return await self._send_reversal(reversal)
+        return await self._send(reversal, self._intents.lease_for(reversal, holder))
 
-    async def _retry_reversal(
+    async def _retry(
         self, existing: Reversal, staff: Staff, actor: str, remarks: str, chat_id: int | None
     ) -> Reversal:
-        """Try a failed reversal again; anything else about this receipt is refused."""
-        # FAILED means M-Pesa refused it or it never left; "already reversed" is final
+        """Send a failed reversal again; anything else about this receipt is refused."""
+        # FAILED means refused, never sent, or judged not reversed by a person; "already
+        # reversed" is final
         if existing.status != ReversalStatus.FAILED or existing.result_code == ALREADY_REVERSED:
             raise await self._refused(actor, existing.receipt, _already(existing))
+        holder = self._intents.new_holder()
         won = await Reversal.filter(id=existing.id, status=ReversalStatus.FAILED).update(
             status=ReversalStatus.SUBMITTING,
             requested_by_id=staff.id,
@@ -127,104 +166,326 @@ class ReversalOps:
             result_desc=None,
             conversation_id=None,
             originator_conversation_id=None,
+            post_state=PostState.NOT_SENT,
+            query_count=0,
+            next_query_at=None,
+            **self._intents.held_fields(holder),
         )
         if not won:
             fresh = await Reversal.get(id=existing.id)
             raise await self._refused(actor, existing.receipt, _already(fresh))
-        await audit(actor, "reversal.retry", subject=f"reversal:{existing.id}")
-        return await self._send_reversal(await Reversal.get(id=existing.id))
+        await audit(actor, "reversal.retry", subject=subject(existing))
+        reversal = await Reversal.get(id=existing.id)
+        return await self._send(reversal, self._intents.lease_for(reversal, holder))
 
-    async def _send_reversal(self, reversal: Reversal) -> Reversal:
-        try:
-            answer = await self._daraja.reversal(
+    async def _send(self, reversal: Reversal, lease: Lease) -> Reversal:
+        """Make the reversal POST of a held reversal (once) and record what came of it."""
+        outcome = await self._intents.post(
+            lease,
+            lambda: self._daraja.reversal(
                 transaction_id=reversal.receipt, amount=reversal.amount, remarks=reversal.remarks
-            )
-        except NOT_SENT as exc:
-            # refused or never sent: nothing was reversed
-            async with in_transaction():
-                await self._move_reversal(
-                    reversal, ReversalStatus.FAILED, code=exc.code, desc=str(exc)
-                )
-            return await Reversal.get(id=reversal.id)
-        except DarajaError as exc:
-            # the money POST may have landed: wait for its result or a person
-            async with in_transaction():
-                await self._move_reversal(
-                    reversal, ReversalStatus.UNKNOWN, code=exc.code, desc=str(exc)
-                )
-            return await Reversal.get(id=reversal.id)
+            ),
+        )
         async with in_transaction():
-            await Reversal.filter(id=reversal.id).update(
+            if isinstance(outcome, Accepted):
+                answer: AsyncAccepted = outcome.answer
+                if answer.response_code != "0":
+                    await self.move(
+                        reversal,
+                        ReversalStatus.FAILED,
+                        code=answer.response_code,
+                        desc=answer.response_description or "refused by M-Pesa",
+                        extra=self._intents.answered(),
+                    )
+                else:
+                    await self._record_submitted(reversal, answer)
+            elif isinstance(outcome, NeverLeft):
+                await self.move(
+                    reversal,
+                    ReversalStatus.FAILED,
+                    code=outcome.error.code,
+                    desc=NEVER_SENT,
+                    extra=self._intents.not_sent(),
+                )
+            elif isinstance(outcome, Refused):
+                await self.move(
+                    reversal,
+                    ReversalStatus.FAILED,
+                    code=outcome.error.code,
+                    desc=str(outcome.error),
+                    extra=self._intents.answered(),
+                )
+            elif isinstance(outcome, Unknown):
+                # the money POST may have landed: ask M-Pesa, never resend
+                await self._to_unknown(reversal, outcome.reason)
+            else:
+                assert isinstance(outcome, NotSent)
+                log.warning("reversal.not_sent reversal=%s reason=%s", reversal.id, outcome.reason)
+        fresh = await Reversal.get(id=reversal.id)
+        if fresh.conversation_id:
+            await self._replay(CallbackKind.REVERSAL_RESULT, fresh.conversation_id)
+        return fresh
+
+    async def _record_submitted(self, reversal: Reversal, answer: AsyncAccepted) -> None:
+        after = timedelta(seconds=self._settings.b2c_query_after_s)
+        won = await Reversal.filter(
+            id=reversal.id, status__in=[ReversalStatus.SUBMITTING, ReversalStatus.UNKNOWN]
+        ).update(
+            status=ReversalStatus.SUBMITTED,
+            conversation_id=answer.conversation_id,
+            originator_conversation_id=answer.originator_conversation_id,
+            next_query_at=self._clock() + after,
+            **self._intents.answered(),
+        )
+        if won:
+            await self._told(await Reversal.get(id=reversal.id), code=None, desc="")
+        else:
+            # its result beat the answer (matched by receipt): keep the ids all the same
+            await Reversal.filter(id=reversal.id, conversation_id__isnull=True).update(
                 conversation_id=answer.conversation_id,
                 originator_conversation_id=answer.originator_conversation_id,
+                **self._intents.answered(),
             )
-            await self._move_reversal(reversal, ReversalStatus.SUBMITTED, code=None, desc="")
-        await self._replay(CallbackKind.REVERSAL_RESULT, answer.conversation_id)
-        return await Reversal.get(id=reversal.id)
+
+    async def _to_unknown(self, reversal: Reversal, reason: str) -> bool:
+        return await self.move(
+            reversal,
+            ReversalStatus.UNKNOWN,
+            code=None,
+            desc=reason,
+            extra={"next_query_at": self._clock(), **self._intents.unknown()},
+        )
 
     async def set_reversal_message(self, reversal_id: int, chat_id: int, message_id: int) -> None:
         """Remember where the reversal's status message is, so its result edits it in place."""
         await Reversal.filter(id=reversal_id).update(chat_id=chat_id, message_id=message_id)
 
+    # -- what M-Pesa reports ----------------------------------------------------------------------
+
     async def apply_reversal_result(self, r: ReversalResult) -> ApplyOutcome:
         """Settle a reversal from its result (R000001: already reversed, recorded as failed)."""
         async with in_transaction():
-            reversal = await reversal_by_conversation(
-                r.originator_conversation_id, r.conversation_id
+            reversal = await by_conversation(
+                Reversal, r.originator_conversation_id, r.conversation_id
             )
+            if reversal is None and r.succeeded and r.original_transaction_id:
+                # its request's answer was lost, so we lack its ids: the receipt it reversed
+                # names it (one reversal per receipt)
+                reversal = await Reversal.get_or_none(
+                    receipt=r.original_transaction_id.upper(),
+                    status__in=[ReversalStatus.SUBMITTING, ReversalStatus.UNKNOWN],
+                )
             if reversal is None:
                 return ApplyOutcome.UNMATCHED
             wanted = ReversalStatus.COMPLETED if r.succeeded else ReversalStatus.FAILED
             if ReversalStatus(reversal.status) in (ReversalStatus.COMPLETED, ReversalStatus.FAILED):
                 if ReversalStatus(reversal.status) is not wanted:
-                    await self._notifier.admin_alert(
-                        f"reversal:{reversal.id}:drift",
-                        f"Reversal of {reversal.receipt} is {reversal.status} here, but M-Pesa "
-                        f"now reports code {r.result_code}. The record was kept; check it.",
-                    )
-                    await audit(
-                        "daraja",
-                        "reversal.drift",
-                        subject=f"reversal:{reversal.id}",
-                        outcome="drift",
-                        code=r.result_code,
-                    )
+                    await self._drift(reversal, f"M-Pesa now reports code {r.result_code}")
                 return ApplyOutcome.DUPLICATE
+            extra: dict[str, Any] = {"next_query_at": None}
             if r.succeeded and r.transaction_id:
-                await Reversal.filter(id=reversal.id).update(reversal_receipt=r.transaction_id)
-            return await self._move_reversal(
-                reversal, wanted, code=r.result_code, desc=r.result_desc
+                extra["reversal_receipt"] = r.transaction_id
+            if not reversal.conversation_id and r.conversation_id:
+                extra["conversation_id"] = r.conversation_id
+            moved = await self.move(
+                reversal, wanted, code=r.result_code, desc=r.result_desc, extra=extra
             )
+            return ApplyOutcome.APPLIED if moved else ApplyOutcome.DUPLICATE
 
-    # -- helpers --------------------------------------------------------------------------------
+    async def apply_timeout(self, t: QueueTimeout) -> ApplyOutcome:
+        """A reversal's queue time-out: its outcome is unknown; Transaction Status asks."""
+        async with in_transaction():
+            reversal = await by_conversation(
+                Reversal, t.originator_conversation_id, t.conversation_id
+            )
+            if reversal is None:
+                return ApplyOutcome.UNMATCHED
+            moved = await self._to_unknown(reversal, "queue time-out")
+            return ApplyOutcome.APPLIED if moved else ApplyOutcome.DUPLICATE
 
-    async def _move_reversal(
-        self, reversal: Reversal, wanted: ReversalStatus, *, code: str | None, desc: str
-    ) -> ApplyOutcome:
+    async def query_status(
+        self,
+        reversal: Reversal,
+        *,
+        actor: str,
+        lease: Lease | None = None,
+        asked_by: Staff | None = None,
+        chat_id: int | None = None,
+    ) -> DarajaQuery:
+        """Ask Transaction Status about the reversed receipt; the answer comes by callback."""
+        asked = reversal.query_count + 1
+        async with in_transaction():
+            query = await DarajaQuery.create(
+                kind=QueryKind.TRANSACTION_STATUS,
+                reversal=reversal,
+                requested_by=asked_by,
+                chat_id=chat_id,
+            )
+            moved = Reversal.filter(id=reversal.id)
+            if lease is not None:
+                moved = moved.filter(claimed_by=lease.holder)
+            await moved.update(
+                query_count=F("query_count") + 1,
+                next_query_at=self._clock()
+                + timedelta(seconds=query_delay_s(self._settings, asked)),
+                **(self._intents.released() if lease is not None else {}),
+            )
+            await audit(actor, "reversal.status_query", subject=subject(reversal), queries=asked)
+            if asked == self._settings.b2c_query_max_attempts:
+                await self._notifier.admin_alert(
+                    f"reversal:{reversal.id}:unsettled",
+                    f"Reversal R{reversal.id} of {reversal.receipt} "
+                    f"({format_kes(reversal.amount)}) is still not settled after {asked} status "
+                    "queries. Check the receipt on the M-Pesa portal, then "
+                    f"/resolve R{reversal.id} reversed or failed.",
+                )
+        try:
+            answer = await self._daraja.transaction_status(
+                transaction_id=reversal.receipt, remarks="Reversal status"
+            )
+        except DarajaError as exc:
+            await DarajaQuery.filter(id=query.id).update(
+                status=QueryStatus.FAILED, result={"error": str(exc)}
+            )
+            log.warning("reversal.status_query.failed reversal=%s reason=%s", reversal.id, exc)
+            return await DarajaQuery.get(id=query.id)
+        await DarajaQuery.filter(id=query.id).update(
+            conversation_id=answer.conversation_id,
+            originator_conversation_id=answer.originator_conversation_id,
+        )
+        await self._replay(CallbackKind.STATUS_RESULT, answer.conversation_id)
+        return await DarajaQuery.get(id=query.id)
+
+    async def apply_status(self, reversal: Reversal, r: TransactionStatusResult) -> ApplyOutcome:
+        """A Transaction Status answer about the reversed receipt (in the caller's transaction).
+
+        Only an answer saying the receipt was reversed settles the reversal; "Completed" may
+        describe the original payment, so anything else is left for the next query or a person.
+        """
+        state = (r.transaction_status or "").casefold()
+        if not r.succeeded or "revers" not in state:
+            return ApplyOutcome.DUPLICATE
+        if ReversalStatus(reversal.status) is ReversalStatus.COMPLETED:
+            return ApplyOutcome.DUPLICATE
+        moved = await self.move(
+            reversal,
+            ReversalStatus.COMPLETED,
+            code=r.result_code,
+            desc=f"Transaction status: {r.transaction_status}",
+            extra={"next_query_at": None},
+        )
+        return ApplyOutcome.APPLIED if moved else ApplyOutcome.DUPLICATE
+
+    # -- reconciling ------------------------------------------------------------------------------
+
+    async def reconcile_pending(self, *, limit: int = 50) -> list[Reversal]:
+        """One pass: crashed sends become unknown, never-sent ones fail, the rest are asked."""
+        now = self._clock()
+        touched: list[Reversal] = []
+        for _lease, reversal in await self._intents.take(
+            Reversal, statuses=[ReversalStatus.SUBMITTING], limit=limit
+        ):
+            # a SUBMITTING reversal is created held; a free one was left by a stopped worker
+            async with in_transaction():
+                if reversal.post_state == PostState.SENDING:
+                    await self._to_unknown(reversal, CRASHED)
+                else:
+                    await self.move(
+                        reversal,
+                        ReversalStatus.FAILED,
+                        code=None,
+                        desc=NEVER_SENT,
+                        extra=self._intents.not_sent(),
+                    )
+            touched.append(reversal)
+        due = Q(next_query_at__isnull=True) | Q(next_query_at__lte=now)
+        for lease, reversal in await self._intents.take(
+            Reversal,
+            statuses=[ReversalStatus.SUBMITTED, ReversalStatus.UNKNOWN],
+            where=due,
+            limit=limit,
+            order_by=("next_query_at", "id"),
+        ):
+            await self.query_status(reversal, actor="system", lease=lease)
+            touched.append(reversal)
+        return [await Reversal.get(id=r.id) for r in touched]
+
+    async def due(self) -> int:
+        """How many reversals a pass would work on now (held ones included)."""
+        now = self._clock()
+        due = Q(next_query_at__isnull=True) | Q(next_query_at__lte=now)
+        asked = Q(status__in=[ReversalStatus.SUBMITTED, ReversalStatus.UNKNOWN]) & due
+        crashed = Q(status=ReversalStatus.SUBMITTING) & Intents.free(now)
+        return await Reversal.filter(asked | crashed).count()
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    async def move(
+        self,
+        reversal: Reversal,
+        wanted: ReversalStatus,
+        *,
+        code: str | None,
+        desc: str,
+        extra: dict[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> bool:
         """Conditionally move a reversal (caller's transaction), audit and notify once."""
-        fields: dict[str, Any] = {"status": wanted}
+        fields: dict[str, Any] = {"status": wanted, **(extra or {})}
         if code is not None or desc:
             fields.update(result_code=code, result_desc=desc[:255])
         won = await Reversal.filter(
             id=reversal.id, status__in=sources_for(REVERSAL_TRANSITIONS, wanted)
         ).update(**fields)
         if not won:
-            return ApplyOutcome.DUPLICATE
+            return False
         reversal = await Reversal.get(id=reversal.id)
+        if wanted is ReversalStatus.COMPLETED:
+            await self._record_on_payment(reversal)
         await audit(
-            "daraja" if code else "system",
+            actor or ("daraja" if code else "system"),
             f"reversal.{wanted.value}",
-            subject=f"reversal:{reversal.id}",
+            subject=subject(reversal),
             code=code,
         )
+        await self._told(reversal, code=code, desc=desc)
+        return True
+
+    async def _told(self, reversal: Reversal, *, code: str | None, desc: str) -> None:
         await self._notifier.reversal_changed(reversal)
         info = describe_result(code, desc, api=Api.REVERSAL) if code else None
         if info is not None and info.alert_admin:
             await self._notifier.admin_alert(
-                f"reversal:{reversal.id}:{wanted.value}",
+                f"reversal:{reversal.id}:{reversal.status}",
                 f"Reversal of {reversal.receipt}: {info.meaning} {info.next_step}",
             )
-        return ApplyOutcome.APPLIED
+
+    async def _record_on_payment(self, reversal: Reversal) -> None:
+        """The money went back: the payment (or C2B receipt) and its order say so."""
+        now = self._clock()
+        await Payment.filter(receipt=reversal.receipt, status=PaymentStatus.PAID).update(
+            status=PaymentStatus.REVERSED, reversed_at=now
+        )
+        await C2BTransaction.filter(trans_id=reversal.receipt, reversed_at__isnull=True).update(
+            reversed_at=now
+        )
+        payment = await Payment.get_or_none(receipt=reversal.receipt)
+        paid_order = Q(paid_receipt=reversal.receipt)
+        if payment is not None and payment.order_id is not None:
+            paid_order |= Q(id=payment.order_id)
+        await Order.filter(paid_order, status=OrderStatus.PAID).update(status=OrderStatus.REVERSED)
+        if payment is not None:
+            await self._notifier.payment_changed(payment)
+
+    async def _drift(self, reversal: Reversal, what: str) -> None:
+        await self._notifier.admin_alert(
+            f"reversal:{reversal.id}:drift",
+            f"Reversal of {reversal.receipt} is {reversal.status} here, but {what}. "
+            "The record was kept; check it.",
+        )
+        await audit(
+            "daraja", "reversal.drift", subject=subject(reversal), outcome="drift", report=what
+        )
 
     async def _refused(self, actor: str, receipt: str, exc: Exception) -> Exception:
         await audit(
@@ -239,35 +500,19 @@ class ReversalOps:
 
 def _already(existing: Reversal) -> Conflict:
     return Conflict(
-        f"Receipt {existing.receipt} already has a reversal (#{existing.id}, {existing.status})."
+        f"Receipt {existing.receipt} already has a reversal (R{existing.id}, {existing.status})."
     )
 
 
-async def _received_amount(receipt: str) -> int | None:
+async def received_amount(receipt: str) -> int | None:
     """The shillings we received under this receipt (a paid STK payment or a C2B payment)."""
-    payment = await Payment.get_or_none(receipt=receipt, status=PaymentStatus.PAID)
+    payment = await Payment.get_or_none(receipt=receipt)
     if payment is not None:
-        return payment.paid_amount or payment.amount
-    c2b = await C2BTransaction.get_or_none(trans_id=receipt)
+        status = PaymentStatus(payment.status)
+        # a review an admin refused ("failed") still brought the money in
+        if status is PaymentStatus.PAID or (
+            status is PaymentStatus.FAILED and payment.resolved_by is not None
+        ):
+            return payment.paid_amount or payment.amount
+    c2b = await C2BTransaction.get_or_none(trans_id=receipt, reversed_at__isnull=True)
     return c2b.amount if c2b is not None else None
-
-
-async def reversal_by_conversation(
-    originator_id: str | None, conversation_id: str | None
-) -> Reversal | None:
-    """The reversal Daraja's ids name."""
-    return await by_conversation(Reversal, originator_id, conversation_id)
-
-
-async def by_conversation(
-    model: type[M], originator_id: str | None, conversation_id: str | None, **filters: Any
-) -> M | None:
-    """The row whose OriginatorConversationID or ConversationID is one of those given."""
-    conditions = []
-    if originator_id:
-        conditions.append(Q(originator_conversation_id=originator_id))
-    if conversation_id:
-        conditions.append(Q(conversation_id=conversation_id))
-    if not conditions:
-        return None
-    return await model.filter(Q(*conditions, join_type=Q.OR), **filters).first()

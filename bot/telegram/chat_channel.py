@@ -177,7 +177,7 @@ class TelegramChatChannel:
             chat_id,
             staff_texts.reversal_card(reversal),
             None,
-            self._services.accounts.set_reversal_message,
+            self._services.reversals.set_reversal_message,
         )
 
     async def _alert(self, chat_id: int, payload: dict[str, Any]) -> None:

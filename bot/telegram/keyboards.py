@@ -25,8 +25,10 @@ def parse(callback_data: str | None) -> tuple[str, str, str]:
 
 
 def payment_buttons(payment: Payment) -> InlineKeyboardMarkup | None:
-    """[Check with M-Pesa] while pending, [Retry] where a retry makes sense, else none."""
+    """[Check with M-Pesa] while pending, [Retry] on the newest attempt that failed, else none."""
     status = PaymentStatus(payment.status)
+    if payment.superseded_by_id is not None:
+        return None  # a newer attempt replaced it: only that one offers [Retry]
     if status in (PaymentStatus.PENDING, PaymentStatus.UNKNOWN, PaymentStatus.CREATED):
         button = InlineKeyboardButton(
             "🔄 Check with M-Pesa", callback_data=data("pay", "check", payment.id)

@@ -182,7 +182,7 @@ class AdminHandlers(StaffHandlerBase):
             await edit(query, staff_texts.reverse_cancelled(receipt))
             return
         try:
-            reversal = await self._services.accounts.reverse(
+            reversal = await self._services.reversals.reverse(
                 receipt, by_telegram_id=user_id, chat_id=query.message.chat.id
             )
         except ServiceError as exc:
@@ -191,7 +191,7 @@ class AdminHandlers(StaffHandlerBase):
         await answer(query, "Sent to M-Pesa")
         await edit(query, staff_texts.reversal_card(reversal))
         # the result arrives by callback and is edited into this same message
-        await self._services.accounts.set_reversal_message(
+        await self._services.reversals.set_reversal_message(
             reversal.id, query.message.chat.id, query.message.message_id
         )
 

@@ -194,6 +194,11 @@ def stats_text(stats: Stats) -> str:
         f"  by STK {kes(stats.stk_received_total)} ({stats.stk_received_count}), "
         f"paybill {kes(stats.c2b_received_total)} ({stats.c2b_received_count})"
     )
+    if stats.reversed_count:
+        lines.append(
+            f"Reversed (not counted above): {kes(stats.reversed_total)} in "
+            f"{_count(stats.reversed_count, 'payment')}"
+        )
     lines.append(f"Sent: {kes(stats.sent_total)} in {_count(stats.sent_count, 'payout')}")
     if stats.success_percent is None:
         lines.append("STK success: no finished requests yet")

@@ -14,14 +14,17 @@ from mpesa.security import NAIROBI
 PAYMENT_HEADLINE = {
     PaymentStatus.CREATED: "⏳ Sending the request to M-Pesa…",
     PaymentStatus.PENDING: "📲 Sent. Waiting for the customer to enter their M-Pesa PIN…",
-    PaymentStatus.UNKNOWN: "❔ M-Pesa did not answer in time. Checking if the request arrived…",
+    PaymentStatus.UNKNOWN: "❔ M-Pesa did not answer in time. Do not ask again yet: checking…",
     PaymentStatus.PAID: "✅ Paid",
     PaymentStatus.CANCELLED: "✖️ Cancelled by the customer",
     PaymentStatus.INSUFFICIENT_FUNDS: "✖️ Not enough money on M-Pesa",
     PaymentStatus.WRONG_PIN: "✖️ Wrong M-Pesa PIN",
     PaymentStatus.TIMED_OUT: "⌛ The customer did not respond in time",
     PaymentStatus.FAILED: "✖️ Failed",
-    PaymentStatus.REVIEW: "⚠️ Paid, but needs review",
+    # never "paid": a KES 1 callback on a KES 150 request must not look like money to hand
+    # goods over for
+    PaymentStatus.REVIEW: "⚠️ Not confirmed: an admin must check this payment",
+    PaymentStatus.REVERSED: "↩️ Reversed: the money went back to the payer",
 }
 
 PAYOUT_HEADLINE = {
@@ -73,18 +76,40 @@ def payment_card(payment: Payment, order: Order | None = None) -> str:
         lines.append(f"Attempt {payment.attempt}")
     lines.append("")
     lines.append(f"<b>{PAYMENT_HEADLINE[status]}</b>")
-    if status is PaymentStatus.PAID:
+    if status in (PaymentStatus.PAID, PaymentStatus.REVERSED):
         lines.append(f"Receipt: <code>{escape(payment.receipt or 'confirmed by query')}</code>")
         lines.append(f"Amount: {kes(payment.paid_amount or payment.amount)}")
         lines.append(f"Paid at: {when(payment.paid_at)}")
+        if payment.reversed_at is not None:
+            lines.append(f"Reversed at: {when(payment.reversed_at)}")
     elif status is PaymentStatus.REVIEW:
         lines.append(escape(payment.review_reason or "Check this payment against M-Pesa."))
+        lines.append("👉 Do not hand over goods until an admin resolves it.")
+    elif status is PaymentStatus.UNKNOWN:
+        lines.append(
+            "The customer may have paid. Do not send the request again until M-Pesa's answer "
+            "arrives or an admin resolves it."
+        )
     elif status.is_final:
         info = describe_result(payment.result_code, payment.result_desc or "", api=Api.STK)
         lines.append(escape(info.meaning if payment.result_code else (payment.result_desc or "")))
         if info.next_step and payment.result_code:
             lines.append(f"👉 {escape(info.next_step)}")
+    if payment.resolved_by is not None:
+        lines.append(f"<i>Resolved by an admin at {when(payment.resolved_at)}</i>")
+    if payment.superseded_by_id is not None:
+        lines.append("")
+        lines.append(superseded_line(payment))
     return "\n".join(line for line in lines if line is not None)
+
+
+def superseded_line(payment: Payment) -> str:
+    """What an older attempt's card says once a newer attempt replaced it."""
+    # attempts of one intent are numbered one after the other
+    return (
+        f"<i>Attempt {payment.attempt + 1} (#{payment.superseded_by_id}) replaced this request; "
+        "use that one.</i>"
+    )
 
 
 def payout_card(
@@ -113,10 +138,17 @@ def payout_card(
             lines.append(f"Received by: {escape(payout.receiver_name)}")
         lines.append(f"Completed: {when(payout.completed_at)}")
     elif status is PayoutStatus.FAILED:
-        info = describe_result(payout.result_code, payout.result_desc or "", api=Api.B2C)
-        lines.append(escape(info.meaning if payout.result_code else (payout.result_desc or "")))
-        if payout.result_code and info.next_step:
+        # a failure has a non-zero code, or none (e.g. told by Transaction Status): never "0"
+        code = payout.result_code if payout.result_code not in (None, "0") else None
+        info = describe_result(code, payout.result_desc or "", api=Api.B2C)
+        lines.append(escape(info.meaning if code else (payout.result_desc or "")))
+        if code and info.next_step:
             lines.append(f"👉 {escape(info.next_step)}")
+    elif status is PayoutStatus.UNKNOWN:
+        lines.append(
+            "Do not send it again: the money may have gone. M-Pesa is asked until it says; "
+            "an admin can resolve it with /resolve P" + str(payout.id) + "."
+        )
     return "\n".join(lines)
 
 

@@ -228,6 +228,6 @@ def test_reconcile_settles_a_payment_whose_callback_never_came(env, simulator_pr
     assert cli("reconcile") == 0
 
     out, err = capsys.readouterr()
-    assert "pass 1: 1 payment(s) and 0 payout(s) settled" in err
+    assert "pass 1: 1 payment(s), 0 payout(s) and 0 reversal(s) settled" in err
     assert "payments settled: 1" in out
     assert asyncio.run(status(payment_id)) == PaymentStatus.PAID

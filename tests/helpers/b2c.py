@@ -13,8 +13,9 @@ from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.notify.sms import LogOnlySms
 from bot.services.accounts import AccountService
-from bot.services.container import build_services
+from bot.services.container import Services, build_services
 from bot.services.payouts import PayoutService
+from bot.services.reversals import ReversalService
 from bot.services.staff import StaffService
 from models import NotificationChannel, Staff, StaffRole
 from mpesa.callbacks import (
@@ -185,15 +186,32 @@ class Clock:
 
 @dataclass
 class B2CWorld:
-    """PayoutService and AccountService over a FakeDaraja, with two admins and a cashier."""
+    """The engine's services over a FakeDaraja, with three admins and a cashier."""
 
     settings: Settings
     clock: Clock
     daraja: FakeDaraja
-    notifier: Notifier
-    staff: StaffService
-    payouts: PayoutService
-    accounts: AccountService
+    services: Services
+
+    @property
+    def notifier(self) -> Notifier:
+        return self.services.notifier
+
+    @property
+    def staff(self) -> StaffService:
+        return self.services.staff
+
+    @property
+    def payouts(self) -> PayoutService:
+        return self.services.payouts
+
+    @property
+    def reversals(self) -> ReversalService:
+        return self.services.reversals
+
+    @property
+    def accounts(self) -> AccountService:
+        return self.services.accounts
 
 
 async def b2c_world(settings: Settings) -> B2CWorld:
@@ -207,12 +225,4 @@ async def b2c_world(settings: Settings) -> B2CWorld:
     await Staff.create(telegram_id=SECOND_ADMIN, role=StaffRole.ADMIN, name="Second")
     await Staff.create(telegram_id=THIRD_ADMIN, role=StaffRole.ADMIN, name="Third")
     await Staff.create(telegram_id=CASHIER, role=StaffRole.CASHIER, name="Cashier")
-    return B2CWorld(
-        settings,
-        clock,
-        daraja,
-        services.notifier,
-        services.staff,
-        services.payouts,
-        services.accounts,
-    )
+    return B2CWorld(settings, clock, daraja, services)

@@ -94,12 +94,22 @@ class StubAccounts:
         self.calls.append((f"timeout:{kind.value}", t))
         return self.outcome
 
+    async def apply_timeout(self, t: Any) -> ApplyOutcome:
+        """A reversal's queue time-out (this stub stands in for the reversals service too)."""
+        self.calls.append((f"timeout:{CallbackKind.REVERSAL_TIMEOUT.value}", t))
+        return self.outcome
+
 
 @dataclass
 class StubDomain:
-    """The four domain services a CallbackService needs, as stubs."""
+    """The domain services a CallbackService needs, as stubs."""
 
     payments: StubPayments = field(default_factory=StubPayments)
     c2b: StubC2B = field(default_factory=StubC2B)
     payouts: StubPayouts = field(default_factory=StubPayouts)
     accounts: StubAccounts = field(default_factory=StubAccounts)
+
+    @property
+    def reversals(self) -> StubAccounts:
+        """Reversal results and time-outs land in the accounts stub's calls."""
+        return self.accounts

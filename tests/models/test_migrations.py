@@ -22,6 +22,8 @@ from models.db import (
 )
 from tests.conftest import POSTGRES_URL, postgres_reachable
 
+MONEY_INTENTS = "0005_money_intents"
+
 
 def committed_migrations() -> list[str]:
     """The migration modules in models/migrations, in order (0001_initial, 0002_…, …)."""
@@ -82,3 +84,39 @@ async def test_committed_migrations_match_the_models():
         writers = await MigrationAutodetector(ctx.apps, config["apps"]).changes()
 
     assert [writer.name for writer in writers] == []
+
+
+async def test_records_in_flight_before_the_money_intents_are_read_as_possibly_sent(empty_database):
+    """An upgrade never turns a payout or push that may have left into one that is sent again."""
+    from tortoise import Tortoise, connections
+    from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
+
+    from models import Payout, PayoutStatus, PostState
+    from models.db import _apps_config
+
+    await Tortoise.init(config=tortoise_config(empty_database), _enable_global_fallback=True)
+    try:
+        executor = MigrationExecutor(connections.get("default"), _apps_config())
+        before = committed_migrations()[committed_migrations().index(MONEY_INTENTS) - 1]
+        await executor.migrate([MigrationTarget("models", before)])
+        db = connections.get("default")
+        await db.execute_script(
+            "INSERT INTO staff (telegram_id, name, role, active, created_at, updated_at) "
+            "VALUES (1, '', 'admin', TRUE, '2026-11-20 09:00:00', '2026-11-20 09:00:00');"
+            "INSERT INTO payout (originator_conversation_id, msisdn, amount, command_id, remarks, "
+            "occasion, status, initiated_by_id, needs_approval, query_count, created_at, "
+            "updated_at) VALUES ('ocid-1', '254708374149', 500, 'BusinessPayment', 'Refund', '', "
+            "'submitting', 1, FALSE, 0, '2026-11-20 09:00:00', '2026-11-20 09:00:00');"
+        )
+    finally:
+        await close_db()
+
+    later = committed_migrations()[committed_migrations().index(MONEY_INTENTS) :]
+    assert await migrate(empty_database) == [f"models.{name}" for name in later]
+    await init_db(empty_database)
+    try:
+        payout = await Payout.get(originator_conversation_id="ocid-1")
+        assert (payout.status, payout.post_state) == (PayoutStatus.SUBMITTING, PostState.SENDING)
+        assert payout.confirmed_at is not None
+    finally:
+        await close_db()

@@ -138,7 +138,9 @@ async def test_duplicate_status_result_changes_nothing(world):
 
 async def test_status_contradicting_a_completed_payout_is_drift(world):
     payout, query = await queried_payout(world)
-    await world.payouts.apply_b2c_result(b2c_success(originator=payout.originator_conversation_id))
+    await world.payouts.results.apply_b2c_result(
+        b2c_success(originator=payout.originator_conversation_id)
+    )
 
     outcome = await world.accounts.apply_status_result(
         answer_for(query, payout, status="Failed", receipt="UKK0000000")
@@ -238,7 +240,7 @@ async def test_balance_result_before_ids_stored_is_replayed(world):
 async def test_reverse_a_paid_payment_once_with_its_amount(world):
     await paid_payment(amount=150)
 
-    reversal = await world.accounts.reverse(RECEIPT.lower(), by_telegram_id=ADMIN, chat_id=ADMIN)
+    reversal = await world.reversals.reverse(RECEIPT.lower(), by_telegram_id=ADMIN, chat_id=ADMIN)
 
     assert world.daraja.called("reversal") == [
         {"transaction_id": RECEIPT, "amount": 150, "remarks": "Reversal"}
@@ -254,32 +256,33 @@ async def test_reverse_a_paid_payment_once_with_its_amount(world):
 async def test_reverse_a_c2b_payment(world):
     await C2BTransaction.create(trans_id="UKK5C2B9XY", amount=320, shortcode="600984")
 
-    await world.accounts.reverse("UKK5C2B9XY", by_telegram_id=ADMIN)
+    await world.reversals.reverse("UKK5C2B9XY", by_telegram_id=ADMIN)
 
     assert [c["amount"] for c in world.daraja.called("reversal")] == [320]
 
 
 async def test_reverse_unknown_receipt_is_not_found(world):
     with pytest.raises(NotFound):
-        await world.accounts.reverse("UKK9NOPE99", by_telegram_id=ADMIN)
+        await world.reversals.reverse("UKK9NOPE99", by_telegram_id=ADMIN)
 
     assert world.daraja.called("reversal") == []
 
 
-async def test_reverse_an_unpaid_payment_is_not_found(world):
+async def test_reverse_a_payment_under_review_asks_to_resolve_it_first(world):
     payment = await paid_payment()
     await Payment.filter(id=payment.id).update(status=PaymentStatus.REVIEW)
 
-    with pytest.raises(NotFound):
-        await world.accounts.reverse(RECEIPT, by_telegram_id=ADMIN)
+    with pytest.raises(Conflict, match=f"resolve it first \\(/resolve #{payment.id}\\)"):
+        await world.reversals.reverse(RECEIPT, by_telegram_id=ADMIN)
+    assert world.daraja.called("reversal") == []
 
 
 async def test_reverse_twice_is_a_conflict(world):
     await paid_payment()
-    await world.accounts.reverse(RECEIPT, by_telegram_id=ADMIN)
+    await world.reversals.reverse(RECEIPT, by_telegram_id=ADMIN)
 
     with pytest.raises(Conflict):
-        await world.accounts.reverse(RECEIPT, by_telegram_id=SECOND_ADMIN)
+        await world.reversals.reverse(RECEIPT, by_telegram_id=SECOND_ADMIN)
 
     assert len(world.daraja.called("reversal")) == 1
 
@@ -288,8 +291,8 @@ async def test_concurrent_reversals_send_once(world):
     await paid_payment()
 
     results = await asyncio.gather(
-        world.accounts.reverse(RECEIPT, by_telegram_id=ADMIN),
-        world.accounts.reverse(RECEIPT, by_telegram_id=SECOND_ADMIN),
+        world.reversals.reverse(RECEIPT, by_telegram_id=ADMIN),
+        world.reversals.reverse(RECEIPT, by_telegram_id=SECOND_ADMIN),
         return_exceptions=True,
     )
 
@@ -301,7 +304,7 @@ async def test_cashier_cannot_reverse(world):
     await paid_payment()
 
     with pytest.raises(NotAllowed):
-        await world.accounts.reverse(RECEIPT, by_telegram_id=CASHIER)
+        await world.reversals.reverse(RECEIPT, by_telegram_id=CASHIER)
 
     assert await Reversal.all().count() == 0
 
@@ -310,7 +313,7 @@ async def test_reversal_outcome_unknown(world):
     await paid_payment()
     world.daraja.queue("reversal", OutcomeUnknown("read timed out"))
 
-    reversal = await world.accounts.reverse(RECEIPT, by_telegram_id=ADMIN)
+    reversal = await world.reversals.reverse(RECEIPT, by_telegram_id=ADMIN)
 
     assert reversal.status is ReversalStatus.UNKNOWN
 
@@ -329,7 +332,7 @@ async def test_reversal_outcome_unknown(world):
 )
 async def test_reversal_result(world, code, desc, status, reversal_receipt):
     await paid_payment()
-    reversal = await world.accounts.reverse(RECEIPT, by_telegram_id=ADMIN, chat_id=ADMIN)
+    reversal = await world.reversals.reverse(RECEIPT, by_telegram_id=ADMIN, chat_id=ADMIN)
     result = reversal_result(
         originator=reversal.originator_conversation_id,
         conversation=reversal.conversation_id,
@@ -337,8 +340,8 @@ async def test_reversal_result(world, code, desc, status, reversal_receipt):
         desc=desc,
     )
 
-    assert await world.accounts.apply_reversal_result(result) is ApplyOutcome.APPLIED
-    assert await world.accounts.apply_reversal_result(result) is ApplyOutcome.DUPLICATE
+    assert await world.reversals.apply_reversal_result(result) is ApplyOutcome.APPLIED
+    assert await world.reversals.apply_reversal_result(result) is ApplyOutcome.DUPLICATE
 
     stored = await Reversal.get(id=reversal.id)
     assert (stored.status, stored.result_code, stored.reversal_receipt) == (
@@ -355,7 +358,7 @@ async def test_reversal_result(world, code, desc, status, reversal_receipt):
 
 async def test_reversal_queue_timeout_is_unknown(world):
     await paid_payment()
-    reversal = await world.accounts.reverse(RECEIPT, by_telegram_id=ADMIN)
+    reversal = await world.reversals.reverse(RECEIPT, by_telegram_id=ADMIN)
 
     outcome = await world.accounts.apply_query_timeout(
         CallbackKind.REVERSAL_TIMEOUT,
@@ -369,9 +372,9 @@ async def test_reversal_queue_timeout_is_unknown(world):
 async def test_a_reversal_that_never_left_can_be_tried_again(world):
     await paid_payment(amount=150)
     world.daraja.queue("reversal", DarajaUnreachable("connect failed"))
-    failed = await world.accounts.reverse(RECEIPT, by_telegram_id=ADMIN)
+    failed = await world.reversals.reverse(RECEIPT, by_telegram_id=ADMIN)
 
-    retried = await world.accounts.reverse(RECEIPT, by_telegram_id=SECOND_ADMIN, chat_id=77)
+    retried = await world.reversals.reverse(RECEIPT, by_telegram_id=SECOND_ADMIN, chat_id=77)
 
     assert failed.status == ReversalStatus.FAILED
     assert (retried.id, retried.status, retried.chat_id) == (
@@ -385,8 +388,8 @@ async def test_a_reversal_that_never_left_can_be_tried_again(world):
 
 async def test_an_already_reversed_receipt_is_not_tried_again(world):
     await paid_payment(amount=150)
-    reversal = await world.accounts.reverse(RECEIPT, by_telegram_id=ADMIN)
-    await world.accounts.apply_reversal_result(
+    reversal = await world.reversals.reverse(RECEIPT, by_telegram_id=ADMIN)
+    await world.reversals.apply_reversal_result(
         reversal_result(
             originator=reversal.originator_conversation_id,
             conversation=reversal.conversation_id,
@@ -396,6 +399,6 @@ async def test_an_already_reversed_receipt_is_not_tried_again(world):
     )
 
     with pytest.raises(Conflict):
-        await world.accounts.reverse(RECEIPT, by_telegram_id=ADMIN)
+        await world.reversals.reverse(RECEIPT, by_telegram_id=ADMIN)
 
     assert len(world.daraja.called("reversal")) == 1

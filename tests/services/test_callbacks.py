@@ -33,6 +33,7 @@ def service(domain: StubDomain) -> CallbackService:
         c2b=domain.c2b,
         payouts=domain.payouts,
         accounts=domain.accounts,
+        reversals=domain.reversals,
     )
 
 
@@ -179,6 +180,7 @@ async def test_replay_pending_retries_rows_whose_processing_failed(db, domain) -
         c2b=domain.c2b,
         payouts=domain.payouts,
         accounts=domain.accounts,
+        reversals=domain.reversals,
         clock=lambda: now[0],
     )
     domain.payments.fail_with = RuntimeError("database hiccup")

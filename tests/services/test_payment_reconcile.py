@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from bot.notify.notifier import Notifier
-from bot.services.payment_reconcile import NEVER_CONFIRMED
-from bot.services.payments import UNKNOWN_EXPIRY_S, PaymentService
+from bot.services.errors import Conflict
+from bot.services.payments import PaymentService
 from models import (
     CallbackInbox,
     CallbackKind,
@@ -179,41 +179,73 @@ async def test_admins_are_alerted_once_when_queries_drag_on(
     assert await alert_keys() == [f"payment:{payment.id}:stuck:admin:1001"]
 
 
-async def test_unknown_push_expires_as_failed(payments, daraja, clock):
+async def unmatched(body: dict) -> CallbackInbox:
+    return await CallbackInbox.create(
+        kind=CallbackKind.STK,
+        body=json.dumps(body),
+        status=InboxStatus.UNMATCHED,
+        match_key=body["Body"]["stkCallback"]["CheckoutRequestID"],
+    )
+
+
+async def test_an_unknown_push_is_never_failed_by_time_and_retry_refuses_it(
+    payments, daraja, clock
+):
+    """Hole 3: after the prompt window an unknown push goes to the admins, not to "failed"."""
     daraja.queue("stk_push", OutcomeUnknown("read timeout"))
     payment = await request(payments, PHONES[0])
-    clock.advance(UNKNOWN_EXPIRY_S - 1)
-    await payments.reconcile_pending()
-    assert (await Payment.get(id=payment.id)).status == PaymentStatus.UNKNOWN
 
-    clock.advance(2)
-    await payments.reconcile_pending()
+    for _ in range(10):
+        clock.advance(60)
+        await payments.reconcile_pending()
 
-    expired = await Payment.get(id=payment.id)
-    assert expired.status == PaymentStatus.FAILED
-    assert expired.result_desc == NEVER_CONFIRMED
-    assert expired.in_flight_msisdn is None
+    parked = await Payment.get(id=payment.id)
+    assert parked.status == PaymentStatus.UNKNOWN
+    assert parked.next_query_at is None  # nothing more to ask: a person decides
+    assert parked.in_flight_msisdn is None  # the prompt is gone: the phone may be asked again
+    assert await alert_keys() == [f"payment:{payment.id}:unknown:admin:1001"]
+    with pytest.raises(Conflict, match="An admin must resolve it first"):
+        await payments.retry_payment(payment.id, initiator=None, actor="api:shop")
+    assert len(daraja.called("stk_push")) == 1
     assert daraja.called("stk_query") == []
+
+
+async def test_the_escalation_counts_from_the_answer_not_from_the_request(
+    payments, daraja, clock, settings
+):
+    """Hole 10: a push still being sent is neither expired nor failed, however long it takes."""
+    payment = await request(payments, PHONES[0])  # answered at once: pending
+    await Payment.filter(id=payment.id).update(
+        status=PaymentStatus.CREATED, checkout_request_id=None, post_state="sending"
+    )
+    lease_s = settings.daraja_call_max_s
+    await Payment.filter(id=payment.id).update(claimed_until=clock.now + timedelta(seconds=lease_s))
+
+    clock.advance(lease_s - 1)  # far past the prompt window, but the sender still holds it
+    await payments.reconcile_pending()
+    assert (await Payment.get(id=payment.id)).status == PaymentStatus.CREATED
+
+    clock.advance(2)  # the sender's lease lapsed: it may have sent, so the push is unknown
+    await payments.reconcile_pending()
+    unknown = await Payment.get(id=payment.id)
+    assert unknown.status == PaymentStatus.UNKNOWN
+    assert unknown.answered_at == clock.now
+    clock.advance(settings.stk_prompt_window_s - 1)
+    await payments.reconcile_pending()
+    assert await alert_keys() == []  # still within the window counted from then
 
 
 async def test_unknown_push_is_linked_to_a_matching_unmatched_callback(payments, daraja, clock):
     daraja.queue("stk_push", OutcomeUnknown("read timeout"))
     payment = await request(payments, PHONES[0])
-    body = stk_callback_body("ws_CO_lost_answer", phone="254708***149")
-    other = stk_callback_body("ws_CO_someone_else", amount=999, receipt="UKK0000000")
-    for cb in (other, body):
-        await CallbackInbox.create(
-            kind=CallbackKind.STK,
-            body=json.dumps(cb),
-            status=InboxStatus.UNMATCHED,
-            match_key=cb["Body"]["stkCallback"]["CheckoutRequestID"],
-        )
-    clock.advance(UNKNOWN_EXPIRY_S + 1)
+    await unmatched(stk_callback_body("ws_CO_someone_else", amount=999, receipt="UKK0000000"))
+    await unmatched(stk_callback_body("ws_CO_lost_answer", phone="254708***149"))
+    clock.advance(31)
 
     await payments.reconcile_pending()
 
     linked = await Payment.get(id=payment.id)
-    assert linked.status == PaymentStatus.REVIEW
+    assert linked.status == PaymentStatus.REVIEW  # a masked phone: an admin confirms it
     assert linked.checkout_request_id == "ws_CO_lost_answer"
     assert linked.receipt == "UKK4Q7M2XB"
     statuses = await CallbackInbox.all().order_by("id").values_list("status", flat=True)

@@ -350,9 +350,9 @@ async def test_success_result_completes_once(world):
         originator=payout.originator_conversation_id, conversation=payout.conversation_id
     )
 
-    assert await world.payouts.apply_b2c_result(result) is ApplyOutcome.APPLIED
+    assert await world.payouts.results.apply_b2c_result(result) is ApplyOutcome.APPLIED
     keys = await outbox_keys()
-    assert await world.payouts.apply_b2c_result(result) is ApplyOutcome.DUPLICATE
+    assert await world.payouts.results.apply_b2c_result(result) is ApplyOutcome.DUPLICATE
 
     stored = await Payout.get(id=payout.id)
     assert (stored.status, stored.receipt, stored.receiver_name) == (
@@ -370,7 +370,7 @@ async def test_success_result_completes_once(world):
 async def test_result_matched_by_conversation_id_only(world):
     payout = await sent_payout(world)
 
-    outcome = await world.payouts.apply_b2c_result(
+    outcome = await world.payouts.results.apply_b2c_result(
         b2c_success(originator="someone-elses-id", conversation=payout.conversation_id)
     )
 
@@ -381,7 +381,7 @@ async def test_result_matched_by_conversation_id_only(world):
 async def test_failure_result_fails_and_alerts_admins(world):
     payout = await sent_payout(world)
 
-    outcome = await world.payouts.apply_b2c_result(
+    outcome = await world.payouts.results.apply_b2c_result(
         b2c_failure(originator=payout.originator_conversation_id, conversation=None)
     )
 
@@ -400,11 +400,11 @@ async def test_failure_result_fails_and_alerts_admins(world):
 
 async def test_success_after_failure_is_drift_and_keeps_the_record(world):
     payout = await sent_payout(world)
-    await world.payouts.apply_b2c_result(
+    await world.payouts.results.apply_b2c_result(
         b2c_failure(originator=payout.originator_conversation_id, code=1, desc="Insufficient")
     )
 
-    outcome = await world.payouts.apply_b2c_result(
+    outcome = await world.payouts.results.apply_b2c_result(
         b2c_success(originator=payout.originator_conversation_id)
     )
 
@@ -423,14 +423,14 @@ async def test_result_before_the_sync_answer_is_unmatched_then_replayed(world):
     original = world.daraja.b2c_payment
 
     async def racing_b2c(**kwargs):
-        early.append(await world.payouts.apply_b2c_result(result))  # beats the sync answer
+        early.append(await world.payouts.results.apply_b2c_result(result))  # beats the sync answer
         answer = await original(**kwargs)
         return answer.model_copy(update={"conversation_id": "AG_20261120_early"})
 
     async def replay(kind: CallbackKind, key: str) -> None:
         replays.append((kind, key))
         if key == "AG_20261120_early":
-            assert await world.payouts.apply_b2c_result(result) is ApplyOutcome.APPLIED
+            assert await world.payouts.results.apply_b2c_result(result) is ApplyOutcome.APPLIED
 
     world.daraja.b2c_payment = racing_b2c
     world.payouts.replay_unmatched = replay
@@ -451,7 +451,7 @@ async def test_result_before_the_sync_answer_is_unmatched_then_replayed(world):
 
 
 async def test_result_for_unknown_ids_is_unmatched(world):
-    outcome = await world.payouts.apply_b2c_result(b2c_success(originator="nobody"))
+    outcome = await world.payouts.results.apply_b2c_result(b2c_success(originator="nobody"))
 
     assert outcome is ApplyOutcome.UNMATCHED
 
@@ -460,8 +460,8 @@ async def test_queue_timeout_means_unknown_never_failed(world):
     payout = await sent_payout(world)
     notice = b2c_timeout(originator=payout.originator_conversation_id)
 
-    assert await world.payouts.apply_b2c_timeout(notice) is ApplyOutcome.APPLIED
-    assert await world.payouts.apply_b2c_timeout(notice) is ApplyOutcome.DUPLICATE
+    assert await world.payouts.results.apply_b2c_timeout(notice) is ApplyOutcome.APPLIED
+    assert await world.payouts.results.apply_b2c_timeout(notice) is ApplyOutcome.DUPLICATE
 
     assert (await Payout.get(id=payout.id)).status is PayoutStatus.UNKNOWN
     assert len(world.daraja.called("b2c_payment")) == 1  # never resent on the notice alone
@@ -469,9 +469,11 @@ async def test_queue_timeout_means_unknown_never_failed(world):
 
 async def test_queue_timeout_after_completion_changes_nothing(world):
     payout = await sent_payout(world)
-    await world.payouts.apply_b2c_result(b2c_success(originator=payout.originator_conversation_id))
+    await world.payouts.results.apply_b2c_result(
+        b2c_success(originator=payout.originator_conversation_id)
+    )
 
-    outcome = await world.payouts.apply_b2c_timeout(
+    outcome = await world.payouts.results.apply_b2c_timeout(
         b2c_timeout(originator=payout.originator_conversation_id)
     )
 
@@ -524,7 +526,7 @@ async def test_find_by_id_and_ids(world):
 async def test_success_with_another_amount_completes_and_alerts(world):
     payout = await sent_payout(world, 500)
 
-    await world.payouts.apply_b2c_result(
+    await world.payouts.results.apply_b2c_result(
         b2c_success(originator=payout.originator_conversation_id, amount=5000)
     )
 

@@ -279,7 +279,7 @@ async def test_reverse_asks_then_sends_once(world: World) -> None:
         {"transaction_id": "UKK4Q7M2XB", "amount": 1500, "remarks": "Reversal"}
     ]
     assert again[0].params["text"] == (
-        f"Receipt UKK4Q7M2XB already has a reversal (#{reversal.id}, submitted)."
+        f"Receipt UKK4Q7M2XB already has a reversal (R{reversal.id}, submitted)."
     )
 
 

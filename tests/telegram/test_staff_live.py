@@ -89,7 +89,7 @@ async def test_approval_across_two_admins_and_the_result_in_the_same_message(
     assert "Approved by Otieno" in initiator_card
     assert len(world.daraja.called("b2c_payment")) == 1
 
-    await world.services.payouts.apply_b2c_result(
+    await world.services.payouts.results.apply_b2c_result(
         b2c_success(
             originator=payout.originator_conversation_id,
             amount=20000,

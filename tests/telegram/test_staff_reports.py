@@ -111,7 +111,8 @@ async def test_history_of_payouts(world: World) -> None:
         (
             "/history yesterday",
             "yesterday is not a period, phone or status; statuses are cancelled, created, "
-            "failed, insufficient_funds, paid, pending, review, timed_out, unknown, wrong_pin.",
+            "failed, insufficient_funds, paid, pending, reversed, review, timed_out, unknown, "
+            "wrong_pin.",
         ),
     ],
 )

@@ -40,7 +40,11 @@ class BrokenReports(ReportService):
 
 def make_services(domain: StubDomain, *, reports: ReportService | None = None) -> Any:
     callbacks = CallbackService(
-        payments=domain.payments, c2b=domain.c2b, payouts=domain.payouts, accounts=domain.accounts
+        payments=domain.payments,
+        c2b=domain.c2b,
+        payouts=domain.payouts,
+        accounts=domain.accounts,
+        reversals=domain.reversals,
     )
     outbox = OutboxWorker({})
     outbox.failures["sms"] = 2
