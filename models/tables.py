@@ -107,6 +107,8 @@ class MoneyIntent(Model):
     ``answered_at`` is when the POST ended (answer or time-out), and every expiry counts from it.
     """
 
+    _no_comments = True
+
     # database defaults too: rows that exist when the columns are added get them
     post_state = fields.CharEnumField(
         PostState,
@@ -127,8 +129,6 @@ class MoneyIntent(Model):
     looked_at = fields.DatetimeField(null=True)
     resolved_by = fields.CharField(max_length=64, null=True)
     resolved_at = fields.DatetimeField(null=True)
-
-    _no_comments = True
 
     class Meta:
         abstract = True

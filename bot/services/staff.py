@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 REFUSAL = "Sorry, this command is only for the shop's staff."
 # a personal daily payout limit is at most this (KES); 0 means the person may send nothing
 MAX_DAILY_LIMIT = 100_000_000
+# a cashier may learn that the command or button exists and needs an admin
+ADMINS_ONLY = "Only an admin can do this; ask one of the shop's admins."
 
 _BY_TELEGRAM_ID = PreparedSelect(
     lambda: (
@@ -90,7 +92,7 @@ class StaffService:
                 subject=action,
                 outcome="refused",
             )
-            raise NotAllowed(REFUSAL)
+            raise NotAllowed(REFUSAL if staff is None else ADMINS_ONLY)
         return staff
 
     async def payout_people(self, payout: Payout) -> PayoutPeople:
@@ -158,6 +160,11 @@ class StaffService:
         """Every active staff member (bootstrap admins included), for menus and alerts."""
         await self.bootstrap_admins()
         return await Staff.filter(active=True).order_by("telegram_id")
+
+    async def everyone(self) -> list[Staff]:
+        """Every staff member ever added, active or removed (bootstrap admins included)."""
+        await self.bootstrap_admins()
+        return await Staff.all().order_by("telegram_id")
 
     async def list_staff(self, actor_id: int) -> list[Staff]:
         """Every active staff member, admins first (admins only)."""

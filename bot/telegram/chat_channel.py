@@ -276,6 +276,7 @@ def query_answer(query: DarajaQuery) -> str:
             lines.append(f"{escape(str(account.get('name', '?')))}: {shown}")
         if len(lines) == 1:
             lines.append("M-Pesa sent no accounts.")
+        lines.append(_balance_as_of(result.get("completed_at"), query.answered_at))
         return "\n".join(lines)
     if not answered:
         reason = result.get("result_desc") or result.get("error") or "no answer"
@@ -290,6 +291,17 @@ def query_answer(query: DarajaQuery) -> str:
     if result.get("credit_party_name"):
         lines.append(f"To: {escape(str(result['credit_party_name']))}")
     return "\n".join(lines)
+
+
+def _balance_as_of(reported: object, answered_at: datetime | None) -> str:
+    """When the balance was true: M-Pesa's own time (BOCompletedTime), in Nairobi time."""
+    try:
+        moment = datetime.fromisoformat(str(reported)) if reported else None
+    except ValueError:
+        moment = None
+    if moment is not None:
+        return f"<i>As of {texts.when(moment)} (Nairobi time)</i>"
+    return f"<i>As of {texts.when(answered_at)} (Nairobi time, when M-Pesa answered)</i>"
 
 
 async def _get(model: Any, record_id: object) -> Any:

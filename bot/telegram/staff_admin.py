@@ -10,7 +10,6 @@ from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -22,7 +21,7 @@ from telegram.ext import (
 from bot.services.documents import qr_png
 from bot.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from bot.telegram import keyboards, staff_keyboards, staff_texts
-from bot.telegram.menus import publish_commands
+from bot.telegram.menus import update_menu
 from bot.telegram.staff_base import (
     ADMIN,
     ANYONE,
@@ -87,14 +86,8 @@ class AdminHandlers(StaffHandlerBase):
             await self.refuse(update, exc, staff_texts.USAGE_STAFF)
             return
         await reply(update, text)
-        await self._publish_menus(context)
-
-    async def _publish_menus(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        try:
-            await publish_commands(context.application, self._services)
-        except TelegramError as exc:
-            # the menus are a convenience; the change itself is already saved
-            log.warning("staff.menus_not_updated reason=%s", exc)
+        # their menu follows at once: a new role's commands, or none once removed
+        await update_menu(context.bot, member)
 
     async def order_cmd(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/order <amount> <description>: open an order and reply its deep link."""

@@ -11,6 +11,7 @@ from bot.services.reports import Stats
 from bot.telegram.texts import kes, phone, staff_name, when
 from models import Order, OrderStatus, Payment, Payout, Reversal, ReversalStatus, Staff, StaffRole
 from mpesa.codes import Api, describe_result
+from mpesa.security import NAIROBI
 
 MESSAGE_LIMIT = 4096
 
@@ -46,7 +47,6 @@ USAGE_STAFF = escape(
     "Example: /staff add 123456789 cashier Mary\nExample: /staff limit 123456789 50000"
 )
 
-ADMINS_ONLY = "Only an admin can do this."
 MISSING_PHONE_AMOUNT = "Give the phone number and the amount."
 MISSING_AMOUNT = "Give the amount too."
 MISSING_REF = "Give the reference to look up."
@@ -240,10 +240,20 @@ def _breakdown(counts: dict[str, int]) -> str:
     )
 
 
-def export_caption(rows: int, period: str, start: datetime, end: datetime) -> str:
-    """The caption of the /export document."""
+def export_caption(
+    rows: int, period: str, start: datetime, end: datetime, *, full_numbers: bool
+) -> str:
+    """The caption of the /export document: how many records, when, and how phones are shown."""
     noun = "record" if rows == 1 else "records"
-    return f"{rows} {noun} ({escape(period)}: {when(start)} – {when(end)}, Nairobi time)"
+    phones = "full phone numbers" if full_numbers else "phone numbers masked"
+    return f"{rows} {noun} ({escape(period)}: {when(start)} – {when(end)}, Nairobi time; {phones})"
+
+
+def export_filename(period: str, now: datetime, *, full_numbers: bool) -> str:
+    """payments-week-2026-11-20.csv; an admin's file says it holds full phone numbers."""
+    day = now.astimezone(NAIROBI).strftime("%Y-%m-%d")
+    suffix = "-full-phone-numbers" if full_numbers else ""
+    return f"payments-{period}-{day}{suffix}.csv"
 
 
 def reverse_question(receipt: str, payment: Payment | None) -> str:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.services.staff import REFUSAL
+from bot.services.staff import ADMINS_ONLY, REFUSAL
 from bot.telegram import staff_texts, texts
 from models import (
     CallbackKind,
@@ -62,7 +62,7 @@ async def test_the_review_card_offers_resolve_and_only_an_admin_can_use_it(world
 
     refused = await world.h.press(CASHIER_ID, f"res:look:#{payment.id}", message_id=1)
 
-    assert refused[0].params["text"] == staff_texts.ADMINS_ONLY
+    assert refused[0].params["text"] == ADMINS_ONLY
     assert refused[0].params["show_alert"] is True
     assert world.daraja.called("stk_query") == []
 
@@ -125,7 +125,7 @@ async def test_resolve_wrong_words(world: World, text: str, reason: str) -> None
 
 async def test_resolve_is_for_admins(world: World) -> None:
     assert world.h.texts(await world.h.send(CASHIER_ID, "/resolve #1")) == [
-        f"⚠️ {staff_texts.ADMINS_ONLY}"
+        texts.refusal(ADMINS_ONLY)
     ]
     assert world.h.texts(await world.h.send(STRANGER_ID, "/resolve #1")) == [texts.refusal(REFUSAL)]
 
@@ -205,5 +205,5 @@ async def test_staff_limit_wrong_words(world: World, text: str, reason: str) -> 
 async def test_a_cashier_cannot_set_limits(world: World) -> None:
     calls = await world.h.send(CASHIER_ID, f"/staff limit {CASHIER_ID} 999999")
 
-    assert world.h.texts(calls) == [f"⚠️ {staff_texts.ADMINS_ONLY}"]
+    assert world.h.texts(calls) == [texts.refusal(ADMINS_ONLY)]
     assert (await Staff.get(telegram_id=CASHIER_ID)).daily_payout_limit is None
