@@ -29,6 +29,7 @@ COMMANDS_HELP = {
     "staff": "add, list or remove staff members",
     "c2b-register": "register the C2B validation and confirmation URLs with Daraja",
     "reconcile": "run reconciliation passes until nothing is due and print what they settled",
+    "resolve": "settle a payment (#12), payout (P12) or reversal (R12) M-Pesa left unclear",
     "export": "export payments, payouts and C2B payments as CSV",
     "check": "check settings, Daraja OAuth, Telegram getMe and the database before going live",
     "apikey": "create, revoke or list REST API keys",
@@ -77,9 +78,30 @@ def build_parser() -> argparse.ArgumentParser:
     staff_sub.add_parser("list", help="list active staff members")
     remove = staff_sub.add_parser("remove", help="deactivate a staff member")
     remove.add_argument("telegram_id", type=int, help="the person's Telegram user id")
+    limit = staff_sub.add_parser("limit", help="set a staff member's daily payout limit")
+    limit.add_argument("telegram_id", type=int, help="the person's Telegram user id")
+    limit.add_argument("amount", help="whole shillings a Nairobi day, or default")
 
     sub.add_parser(
         "reconcile", help=COMMANDS_HELP["reconcile"], description=COMMANDS_HELP["reconcile"] + "."
+    )
+
+    resolve = sub.add_parser(
+        "resolve",
+        help=COMMANDS_HELP["resolve"],
+        description="Ask M-Pesa afresh about a parked payment, payout or reversal, print its "
+        "answer, then (with a verdict) record the decision after you confirm it. A payout's or "
+        "reversal's answer comes by callback to the running service; this waits for it.",
+    )
+    resolve.add_argument("ref", help="#12 (payment), P12 (payout) or R12 (reversal)")
+    resolve.add_argument(
+        "verdict",
+        nargs="?",
+        help="payment: paid|failed; payout: sent|failed; reversal: reversed|failed",
+    )
+    resolve.add_argument("--yes", action="store_true", help="do not ask before recording it")
+    resolve.add_argument(
+        "--wait", type=float, default=60.0, help="seconds to wait for a status answer (60)"
     )
 
     export = sub.add_parser(
@@ -215,6 +237,13 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> int:
             elif args.action == "remove":
                 member = await service.remove_as_operator(args.telegram_id)
                 print(f"{member.telegram_id} is no longer staff")
+            elif args.action == "limit":
+                member = await service.set_limit_as_operator(args.telegram_id, args.amount)
+                whose = "default" if service.limit_is_default(member) else "own"
+                print(
+                    f"{member.telegram_id} may send payouts up to KES "
+                    f"{service.daily_payout_limit(member):,} a day ({whose} limit)"
+                )
             else:
                 members = await service.active_members()
                 for member in members:
@@ -293,6 +322,60 @@ async def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
 
 
 @_async
+async def _resolve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.main import StartupError, build_runtime
+    from bot.services.errors import ServiceError
+
+    try:
+        runtime = await build_runtime(settings)
+    except StartupError as exc:
+        raise CliError(str(exc)) from None
+    resolutions = runtime.services.resolutions
+    async with _database(runtime.settings), runtime.ptb.bot, runtime.daraja:
+        try:
+            look = await resolutions.look(args.ref)
+            if look.waiting:
+                print("asked M-Pesa; waiting for its answer (it reaches the running service)…")
+                look = await resolutions.wait_for_answer(look, timeout_s=args.wait)
+            print(f"{look.ref}: recorded as {look.record.status}")
+            print(f"  {look.answer}")
+            for candidate in look.candidates:
+                cb = candidate.callback
+                print(
+                    f"  fits: KES {cb.amount or 0:,} from {cb.phone or '?'}, receipt "
+                    f"{cb.receipt or '-'}"
+                )
+            if not look.parked:
+                print("  settled by M-Pesa's answer: nothing to decide")
+                return 0
+            if look.waiting:
+                raise CliError(
+                    "no answer from M-Pesa yet: is `mpesa-bot run` receiving callbacks? "
+                    "Try again in a minute."
+                )
+            if not look.decidable:
+                raise CliError("M-Pesa could not be asked; nothing was decided. Try again shortly.")
+            if args.verdict is None:
+                print(f"  decide with: mpesa-bot resolve {look.ref} {'|'.join(look.verdicts)}")
+                return 0
+            if not args.yes and not _confirm(f"Record {look.ref} as {args.verdict}?"):
+                print("nothing was changed")
+                return 1
+            record = await resolutions.decide(args.ref, args.verdict)
+        except ServiceError as exc:
+            raise CliError(str(exc)) from None
+    print(f"{look.ref} is now {record.status}")
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+@_async
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.services.reports import ReportService
     from mpesa.security import NAIROBI
@@ -363,6 +446,7 @@ _HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "staff": _staff,
     "c2b-register": _c2b_register,
     "reconcile": _reconcile,
+    "resolve": _resolve,
     "export": _export,
     "check": _check,
     "apikey": _apikey,

@@ -328,8 +328,14 @@ class Settings(BaseSettings):
         if value in (None, ""):
             return None
         parts = urlsplit(value)
-        if parts.scheme != "https" or not parts.hostname:
-            raise ValueError("Telegram only delivers webhooks to https URLs")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            # plain http is for a local Bot API server (tests, the demo); Telegram needs https
+            raise ValueError(
+                "Telegram only delivers webhooks to https URLs; plain http is allowed only for "
+                "loopback addresses"
+            )
         return value
 
     @field_validator("callback_secret", "telegram_webhook_secret")

@@ -108,6 +108,8 @@ class MoneyIntent(Model):
     ``answered_at`` is when the POST ended (answer or time-out), and every expiry counts from it.
     """
 
+    _no_comments = True
+
     # database defaults too: rows that exist when the columns are added get them
     post_state = fields.CharEnumField(
         PostState,

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import F, Q
@@ -15,6 +15,9 @@ from bot.notify.channels import Channel, PermanentDeliveryError
 from models import Notification, NotificationChannel, NotificationStatus
 
 log = logging.getLogger(__name__)
+
+# how long a claimed message is ours: every channel's delivery must end well inside it
+CLAIM_S = 120.0
 
 
 class OutboxWorker:
@@ -29,7 +32,7 @@ class OutboxWorker:
         max_attempts: int = 8,
         base_delay_s: float = 5.0,
         max_delay_s: float = 3600.0,
-        claim_s: float = 120.0,
+        claim_s: float = CLAIM_S,
         concurrency: int = 8,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -40,16 +43,28 @@ class OutboxWorker:
         self._base_delay_s = base_delay_s
         self._max_delay_s = max_delay_s
         self._claim_s = claim_s
-        self._limit = asyncio.Semaphore(concurrency)
+        # one limit per channel: a slow or hung channel (SMS) never holds back another (chat)
+        self._limits = {channel: asyncio.Semaphore(concurrency) for channel in self._channels}
         self._jitter = jitter
         # per-process counters for /metrics: channel -> failed delivery attempts
         self.failures: Counter[str] = Counter()
 
-    async def run_once(self) -> int:
-        """Deliver every due message this process can claim; return how many were sent."""
-        if not self._channels:
+    @property
+    def channels(self) -> list[NotificationChannel]:
+        """The channels this worker delivers to."""
+        return list(self._channels)
+
+    async def run_once(self, *, channels: Iterable[NotificationChannel] | None = None) -> int:
+        """Deliver every due message this process can claim (of ``channels``); return how many.
+
+        The bot runs one job per channel, so chat messages never wait for a slow SMS provider.
+        """
+        wanted = [
+            c for c in (self._channels if channels is None else channels) if c in self._channels
+        ]
+        if not wanted:
             return 0
-        claimed = await self._claim()
+        claimed = await self._claim(wanted)
         if not claimed:
             return 0
         results = await asyncio.gather(*(self._deliver(row) for row in claimed))
@@ -76,10 +91,10 @@ class OutboxWorker:
             status=NotificationStatus.SENDING, claimed_until__lt=now
         )
 
-    async def _claim(self) -> list[Notification]:
+    async def _claim(self, channels: list[NotificationChannel]) -> list[Notification]:
         now = self._clock()
         candidates = (
-            await Notification.filter(self._due(now), channel__in=list(self._channels))
+            await Notification.filter(self._due(now), channel__in=channels)
             .order_by("next_attempt_at", "id")
             .limit(self._batch)
         )
@@ -99,8 +114,9 @@ class OutboxWorker:
         return claimed
 
     async def _deliver(self, row: Notification) -> int:
-        channel = self._channels[NotificationChannel(row.channel)]
-        async with self._limit:
+        kind = NotificationChannel(row.channel)
+        channel = self._channels[kind]
+        async with self._limits[kind]:
             try:
                 await channel.deliver(row)
             except PermanentDeliveryError as exc:

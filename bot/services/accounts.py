@@ -234,6 +234,12 @@ class AccountService:
         if not won:
             return ApplyOutcome.DUPLICATE
         query = await DarajaQuery.get(id=query.id)
+        if query.requested_by_id is not None:
+            # an admin asked (/resolve): the answer they decide after is now in front of them
+            if query.payout_id is not None:
+                await Payout.filter(id=query.payout_id).update(looked_at=self._clock())
+            if query.reversal_id is not None:
+                await Reversal.filter(id=query.reversal_id).update(looked_at=self._clock())
         await audit(
             "daraja",
             f"query.{query.kind.value}",

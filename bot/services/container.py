@@ -32,6 +32,7 @@ from bot.services.payments import PaymentService
 from bot.services.payouts import PayoutService
 from bot.services.reconcile import Reconciler
 from bot.services.reports import ReportService
+from bot.services.resolutions import ResolutionService
 from bot.services.reversals import ReversalService
 from bot.services.schedules import ScheduleService
 from bot.services.staff import StaffService
@@ -56,6 +57,7 @@ class Services:
     c2b: C2BService
     payouts: PayoutService
     reversals: ReversalService
+    resolutions: ResolutionService
     accounts: AccountService
     callbacks: CallbackService
     reports: ReportService
@@ -145,6 +147,9 @@ def build_services(
         c2b=c2b,
         payouts=payouts,
         reversals=reversals,
+        resolutions=ResolutionService(
+            payments=payments, payouts=payouts, reversals=reversals, staff=staff, clock=clock
+        ),
         accounts=accounts,
         callbacks=callbacks,
         reports=ReportService(

@@ -25,8 +25,10 @@ from models import (
     Payout,
     PayoutStatus,
     Provider,
+    Staff,
+    StaffRole,
 )
-from mpesa.phone import PhoneError, normalize_msisdn
+from mpesa.phone import PhoneError, mask_msisdn, normalize_msisdn
 from mpesa.security import NAIROBI
 
 log = logging.getLogger(__name__)
@@ -34,18 +36,23 @@ log = logging.getLogger(__name__)
 Period = Literal["today", "week", "month"]
 PERIODS: tuple[Period, ...] = ("today", "week", "month")
 EXPORT_CHUNK = 500
-EXPORT_HEADER = (
+EXPORT_COLUMNS = (
     "kind",
     "id",
     "time_nairobi",
     "status",
     "amount_kes",
-    "phone_full_number",  # business data in an export: the full number, on purpose
+    "phone",  # full for admins and the command line, masked for cashiers (the header says which)
     "account",
     "receipt",
-    "details",
+    "description",  # what the sale or payout was for, or the paybill payer's name
+    "mpesa_result",  # the provider's result text (or our reason when it never got that far)
     "provider",  # mpesa or airtel
 )
+FULL_PHONE = "phone_full_number"
+MASKED_PHONE = "phone_masked"
+# what a spreadsheet runs as a formula when a cell starts with it (OWASP: CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -258,11 +265,17 @@ class ReportService:
         end: datetime,
         out: TextIO,
         *,
+        viewer: Staff | None = None,
         progress: Callable[[int], Any] | None = None,
     ) -> int:
-        """Write payments, payouts and C2B receipts created in [start, end) as CSV; return rows."""
+        """Write payments, payouts and C2B receipts created in [start, end) as CSV; return rows.
+
+        Phones are full for admins and the command line (``viewer`` None), masked for cashiers.
+        """
+        full = shows_full_numbers(viewer)
         writer = csv.writer(out)
-        writer.writerow(EXPORT_HEADER)
+        writer.writerow(export_header(full_numbers=full))
+        phone = (lambda msisdn: msisdn) if full else mask_msisdn
         rows = 0
         for model, to_row in (
             (Payment, _payment_row),
@@ -278,7 +291,7 @@ class ReportService:
                 )
                 if not chunk:
                     break
-                writer.writerows([_safe_cells(to_row(record)) for record in chunk])
+                writer.writerows([_safe_cells(to_row(record, phone)) for record in chunk])
                 rows += len(chunk)
                 after = chunk[-1].id
                 if progress is not None:
@@ -359,54 +372,76 @@ def _when(moment: datetime | None) -> str:
     return moment.astimezone(NAIROBI).isoformat(timespec="seconds") if moment else ""
 
 
-def _payment_row(p: Payment) -> list[Any]:
+def shows_full_numbers(viewer: Staff | None) -> bool:
+    """True when an export for ``viewer`` shows full phone numbers (admins, the command line)."""
+    return viewer is None or StaffRole(viewer.role) is StaffRole.ADMIN
+
+
+def export_header(*, full_numbers: bool) -> list[str]:
+    """The CSV header; the phone column is named for what it holds (full or masked)."""
+    phone = FULL_PHONE if full_numbers else MASKED_PHONE
+    return [phone if column == "phone" else column for column in EXPORT_COLUMNS]
+
+
+Phone = Callable[[str], str]
+
+
+def _payment_row(p: Payment, phone: Phone) -> list[Any]:
     return [
         "airtel" if p.provider == Provider.AIRTEL else "stk",
         p.id,
         _when(p.created_at),
         _value(p.status),
         p.amount,
-        p.msisdn,
+        phone(p.msisdn),
         p.account_reference,
         p.receipt or "",
-        p.result_desc or p.description,
+        p.description,
+        p.result_desc or "",
         _value(p.provider),
     ]
 
 
-def _payout_row(p: Payout) -> list[Any]:
+def _payout_row(p: Payout, phone: Phone) -> list[Any]:
     return [
         "payout",
         p.id,
         _when(p.created_at),
         _value(p.status),
         p.amount,
-        p.msisdn,
+        phone(p.msisdn),
         "",
         p.receipt or "",
         p.remarks,
+        p.result_desc or "",
         _value(p.provider),
     ]
 
 
-def _c2b_row(t: C2BTransaction) -> list[Any]:
+def _c2b_row(t: C2BTransaction, phone: Phone) -> list[Any]:
     return [
         "c2b",
         t.id,
         _when(t.trans_time or t.created_at),
         "reversed" if t.reversed_at is not None else "received",
         t.amount,
-        t.msisdn,  # as Safaricom reported it (usually masked)
+        phone(t.msisdn) if t.msisdn else "",  # as Safaricom reported it (often masked already)
         t.bill_ref_number,
         t.trans_id,
-        t.payer_name,
+        payer_name(t.payer_name),
+        "",
         Provider.MPESA.value,
     ]
 
 
+def payer_name(raw: str) -> str:
+    """A paybill payer's name as a spreadsheet may show it: no formula or control lead-in."""
+    return raw.lstrip("".join(FORMULA_STARTS) + " \n\x0b\x0c").strip()
+
+
 def _safe_cells(row: list[Any]) -> list[Any]:
-    """Neutralise text a spreadsheet would run as a formula (=, +, -, @ at the start)."""
+    """Neutralise text a spreadsheet would run as a formula (=, +, -, @, tab, CR at the start)."""
     return [
-        f"'{cell}" if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@") else cell
+        f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
         for cell in row
     ]

@@ -9,11 +9,16 @@ from bot.services.audit import actor_for_telegram, audit
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.lookups import PreparedSelect, from_row, select_list
 from models import Payout, Staff, StaffRole
+from mpesa.amounts import AmountError, parse_amount
 
 log = logging.getLogger(__name__)
 
 # the refusal says nothing about what exists or who is staff
 REFUSAL = "Sorry, this command is only for the shop's staff."
+# a personal daily payout limit is at most this (KES); 0 means the person may send nothing
+MAX_DAILY_LIMIT = 100_000_000
+# a cashier may learn that the command or button exists and needs an admin
+ADMINS_ONLY = "Only an admin can do this; ask one of the shop's admins."
 
 _BY_TELEGRAM_ID = PreparedSelect(
     lambda: (
@@ -87,7 +92,7 @@ class StaffService:
                 subject=action,
                 outcome="refused",
             )
-            raise NotAllowed(REFUSAL)
+            raise NotAllowed(REFUSAL if staff is None else ADMINS_ONLY)
         return staff
 
     async def payout_people(self, payout: Payout) -> PayoutPeople:
@@ -106,10 +111,60 @@ class StaffService:
             return staff.daily_payout_limit
         return self._default_limit
 
+    async def set_limit(self, actor_id: int, telegram_id: int, raw_limit: str) -> Staff:
+        """Set a staff member's own daily payout limit, or "default" for the setting (admins)."""
+        await self.require(actor_id, StaffRole.ADMIN, action="staff.limit")
+        return await self._set_limit(actor_for_telegram(actor_id), telegram_id, raw_limit)
+
+    async def set_limit_as_operator(self, telegram_id: int, raw_limit: str) -> Staff:
+        """Set a daily payout limit from the command line (the operator is trusted)."""
+        return await self._set_limit("cli", telegram_id, raw_limit)
+
+    async def _set_limit(self, actor: str, telegram_id: int, raw_limit: str) -> Staff:
+        text = (raw_limit or "").strip().lower()
+        limit: int | None
+        if text == "default":
+            limit = None
+        elif text == "0":
+            limit = 0  # this person may send nothing
+        else:
+            try:
+                limit = parse_amount(text, minimum=0, maximum=MAX_DAILY_LIMIT)
+            except AmountError as exc:
+                raise InvalidInput(
+                    f"{exc} Give whole shillings (e.g. 50000), or default for "
+                    f"KES {self._default_limit:,}.",
+                    field="limit",
+                ) from None
+        staff = await Staff.get_or_none(telegram_id=telegram_id, active=True)
+        if staff is None:
+            raise NotFound(f"No active staff member has the Telegram id {telegram_id}.")
+        before = self.daily_payout_limit(staff)
+        await Staff.filter(id=staff.id).update(daily_payout_limit=limit)
+        staff = await Staff.get(id=staff.id)
+        await audit(
+            actor,
+            "staff.limit",
+            subject=f"staff:{telegram_id}",
+            before=before,
+            after=self.daily_payout_limit(staff),
+            own=limit is not None,
+        )
+        return staff
+
+    def limit_is_default(self, staff: Staff) -> bool:
+        """True when the staff member has no limit of their own."""
+        return staff.daily_payout_limit is None
+
     async def active_members(self) -> list[Staff]:
         """Every active staff member (bootstrap admins included), for menus and alerts."""
         await self.bootstrap_admins()
         return await Staff.filter(active=True).order_by("telegram_id")
+
+    async def everyone(self) -> list[Staff]:
+        """Every staff member ever added, active or removed (bootstrap admins included)."""
+        await self.bootstrap_admins()
+        return await Staff.all().order_by("telegram_id")
 
     async def list_staff(self, actor_id: int) -> list[Staff]:
         """Every active staff member, admins first (admins only)."""

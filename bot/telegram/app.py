@@ -89,7 +89,12 @@ def schedule_jobs(app: Application, services: Any, settings: Settings) -> None:
     app.job_queue.run_repeating(
         _reconcile_job, interval=settings.reconcile_interval_s, first=5, name="reconcile"
     )
-    app.job_queue.run_repeating(_outbox_job, interval=1.0, first=1, name="outbox")
+    # one job per channel: a job does not start again while it runs, and a hung SMS provider
+    # must not hold back chat messages
+    for channel in services.outbox.channels:
+        app.job_queue.run_repeating(
+            _outbox_job, interval=1.0, first=1, name=f"outbox:{channel.value}", data=channel
+        )
 
 
 async def _reconcile_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -98,7 +103,8 @@ async def _reconcile_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _outbox_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await context.application.bot_data[SERVICES_KEY].outbox.run_once()
+    outbox = context.application.bot_data[SERVICES_KEY].outbox
+    await outbox.run_once(channels=[context.job.data])
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

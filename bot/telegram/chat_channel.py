@@ -18,7 +18,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
 
 from bot.notify.channels import PermanentDeliveryError
-from bot.telegram import customer_texts, keyboards, staff_texts, texts
+from bot.telegram import customer_texts, keyboards, staff_keyboards, staff_texts, texts
 from bot.telegram.customer import payment_buttons as customer_payment_buttons
 from bot.telegram.staff_base import payout_card
 from models import (
@@ -169,6 +169,15 @@ class TelegramChatChannel:
 
     async def _query(self, chat_id: int, payload: dict[str, Any]) -> None:
         query = await _get(DarajaQuery, payload.get("query_id"))
+        # an admin's /resolve: its answer comes with the decisions it allows
+        look = await self._services.resolutions.answered_look(query)
+        if look is not None:
+            await self._send(
+                chat_id,
+                staff_texts.resolve_look(look, None),
+                staff_keyboards.resolve_buttons(look, None),
+            )
+            return
         await self._send(chat_id, query_answer(query))
 
     async def _reversal(self, chat_id: int, payload: dict[str, Any]) -> None:
@@ -177,7 +186,7 @@ class TelegramChatChannel:
             reversal,
             chat_id,
             staff_texts.reversal_card(reversal),
-            None,
+            staff_keyboards.reversal_buttons(reversal),
             self._services.reversals.set_reversal_message,
         )
 
@@ -270,6 +279,7 @@ def query_answer(query: DarajaQuery) -> str:
             lines.append(f"{escape(str(account.get('name', '?')))}: {shown}")
         if len(lines) == 1:
             lines.append("M-Pesa sent no accounts.")
+        lines.append(_balance_as_of(result.get("completed_at"), query.answered_at))
         return "\n".join(lines)
     if not answered:
         reason = result.get("result_desc") or result.get("error") or "no answer"
@@ -284,6 +294,17 @@ def query_answer(query: DarajaQuery) -> str:
     if result.get("credit_party_name"):
         lines.append(f"To: {escape(str(result['credit_party_name']))}")
     return "\n".join(lines)
+
+
+def _balance_as_of(reported: object, answered_at: datetime | None) -> str:
+    """When the balance was true: M-Pesa's own time (BOCompletedTime), in Nairobi time."""
+    try:
+        moment = datetime.fromisoformat(str(reported)) if reported else None
+    except ValueError:
+        moment = None
+    if moment is not None:
+        return f"<i>As of {texts.when(moment)} (Nairobi time)</i>"
+    return f"<i>As of {texts.when(answered_at)} (Nairobi time, when M-Pesa answered)</i>"
 
 
 async def _get(model: Any, record_id: object) -> Any:

@@ -62,6 +62,8 @@ def pay_buttons(order: Order, msisdn: str, language: str) -> InlineKeyboardMarku
 def payment_buttons(payment: Payment, language: str) -> InlineKeyboardMarkup | None:
     """The customer's [Check with M-Pesa] while waiting, [Try again] when it can be retried."""
     status = PaymentStatus(payment.status)
+    if payment.superseded_by_id is not None:
+        return None  # only the newest attempt is retried or checked
     if not status.is_final:
         label, verb = customer_texts.CHECK_BUTTON, "check"
     elif status.can_retry:

@@ -60,6 +60,7 @@ PAYMENT_HEADLINE = {
     PaymentStatus.TIMED_OUT: N_("⌛ The prompt timed out before the PIN was entered."),
     PaymentStatus.FAILED: N_("✖️ M-Pesa could not complete the payment."),
     PaymentStatus.REVIEW: N_("⚠️ M-Pesa says you paid, but the shop must check it first."),
+    PaymentStatus.REVERSED: N_("↩️ Reversed: the money was sent back to you."),
 }
 NEXT_STEP = {
     PaymentStatus.CANCELLED: N_("Tap 🔁 Try again when you are ready."),
@@ -68,6 +69,7 @@ NEXT_STEP = {
     PaymentStatus.TIMED_OUT: N_("Keep your phone unlocked and tap 🔁 Try again."),
     PaymentStatus.FAILED: N_("Tap 🔁 Try again, or ask the shop for help."),
     PaymentStatus.REVIEW: N_("The shop will contact you. You do not need to pay again."),
+    PaymentStatus.UNKNOWN: N_("Do not pay again: the shop checks with M-Pesa and tells you."),
 }
 
 
@@ -213,8 +215,12 @@ def payment_card(payment: Payment, order: Order | None, language: str) -> str:
         lines.append(_("Attempt {number}", number=payment.attempt))
     lines.append("")
     lines.append(f"<b>{_(PAYMENT_HEADLINE[status])}</b>")
-    if status is PaymentStatus.PAID:
+    if status in (PaymentStatus.PAID, PaymentStatus.REVERSED):
         lines += _paid_lines(payment, language)
+    elif payment.superseded_by_id is not None:
+        lines.append(
+            _("A newer request (#{number}) replaced this one.", number=payment.superseded_by_id)
+        )
     elif status in NEXT_STEP:
         lines.append(f"👉 {_(NEXT_STEP[status])}")
     return "\n".join(lines)

@@ -33,15 +33,26 @@ def payment_buttons(payment: Payment) -> InlineKeyboardMarkup | None:
         button = InlineKeyboardButton(
             "🔄 Check with M-Pesa", callback_data=data("pay", "check", payment.id)
         )
+        if status is PaymentStatus.UNKNOWN:
+            return InlineKeyboardMarkup([[button], [resolve_button(f"#{payment.id}")]])
         return InlineKeyboardMarkup([[button]])
+    if status is PaymentStatus.REVIEW:
+        return InlineKeyboardMarkup([[resolve_button(f"#{payment.id}")]])
     if status.can_retry:
         button = InlineKeyboardButton("🔁 Retry", callback_data=data("pay", "retry", payment.id))
         return InlineKeyboardMarkup([[button]])
     return None
 
 
+def resolve_button(ref: str) -> InlineKeyboardButton:
+    """[🔎 Resolve] on the card of a parked record (admins only: the handler checks)."""
+    return InlineKeyboardButton("🔎 Resolve (admins)", callback_data=data("res", "look", ref))
+
+
 def payout_buttons(payout: Payout) -> InlineKeyboardMarkup | None:
-    """[Confirm] [Cancel] while awaiting the initiator's confirmation, else none."""
+    """[Confirm] [Cancel] while awaiting the initiator's confirmation, [Resolve] if unknown."""
+    if PayoutStatus(payout.status) is PayoutStatus.UNKNOWN:
+        return InlineKeyboardMarkup([[resolve_button(f"P{payout.id}")]])
     if PayoutStatus(payout.status) is PayoutStatus.AWAITING_CONFIRMATION:
         return InlineKeyboardMarkup(
             [

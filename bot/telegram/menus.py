@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.i18n import ENGLISH, KISWAHILI, N_, translate
-from models import StaffRole
+from models import Staff, StaffRole
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ ADMIN_COMMANDS = [
     BotCommand("send", "Pay out: /send <phone> <amount> [reason]"),
     BotCommand("balance", "M-Pesa account balance"),
     BotCommand("reverse", "Reverse a received payment: /reverse <receipt>"),
-    BotCommand("staff", "Manage staff: /staff, /staff add|remove …"),
+    BotCommand("resolve", "Settle what M-Pesa left unclear: /resolve #12|P12|R12 [verdict]"),
+    BotCommand("staff", "Manage staff: /staff, /staff add|remove|limit …"),
     BotCommand("help", "What you can do here"),
 ]
 
@@ -56,12 +57,21 @@ async def publish_commands(app: Application, services: Any) -> None:
     await app.bot.set_my_commands(
         customer_commands(KISWAHILI), scope=BotCommandScopeDefault(), language_code=KISWAHILI
     )
-    for member in await services.staff.active_members():
-        commands = ADMIN_COMMANDS if member.role is StaffRole.ADMIN else CASHIER_COMMANDS
-        try:
-            await app.bot.set_my_commands(
-                commands, scope=BotCommandScopeChat(chat_id=member.telegram_id)
-            )
-        except TelegramError as exc:
-            # a staff member who never opened the bot has no chat yet
-            log.info("commands.skip staff=%s reason=%s", member.telegram_id, exc)
+    # removed staff too: their old menu is taken away (they may have been removed from the CLI)
+    for member in await services.staff.everyone():
+        await update_menu(app.bot, member)
+
+
+async def update_menu(bot: Bot, member: Staff) -> None:
+    """Show a staff member their role's menu, or take it away once they are no longer staff."""
+    scope = BotCommandScopeChat(chat_id=member.telegram_id)
+    try:
+        if not member.active:
+            # without a menu of their own they see the customers' default one
+            await bot.delete_my_commands(scope=scope)
+        else:
+            admin = StaffRole(member.role) is StaffRole.ADMIN
+            await bot.set_my_commands(ADMIN_COMMANDS if admin else CASHIER_COMMANDS, scope=scope)
+    except TelegramError as exc:
+        # a staff member who never opened the bot has no chat yet
+        log.info("commands.skip staff=%s reason=%s", member.telegram_id, exc)

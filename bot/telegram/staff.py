@@ -1,7 +1,7 @@
 """The staff side of the bot: cashiers and admins request, send, look up, report and manage.
 
-The handlers live by noun in staff_payments, staff_payouts, staff_reports and staff_admin; this
-module registers them all.
+The handlers live by noun in staff_payments, staff_payouts, staff_reports, staff_admin and
+staff_resolve; this module registers them all.
 """
 
 from __future__ import annotations
@@ -10,10 +10,16 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.telegram import staff_admin, staff_payments, staff_payouts, staff_reports
+from bot.telegram import (
+    staff_admin,
+    staff_payments,
+    staff_payouts,
+    staff_reports,
+    staff_resolve,
+)
 
 
 def register(app: Application, services: Any) -> None:
     """Add every staff command, button and the staff help to the application."""
-    for module in (staff_payments, staff_payouts, staff_reports, staff_admin):
+    for module in (staff_payments, staff_payouts, staff_reports, staff_admin, staff_resolve):
         module.register(app, services)

@@ -10,7 +10,6 @@ from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -22,7 +21,7 @@ from telegram.ext import (
 from bot.services.documents import qr_png
 from bot.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from bot.telegram import keyboards, staff_keyboards, staff_texts
-from bot.telegram.menus import publish_commands
+from bot.telegram.menus import update_menu
 from bot.telegram.staff_base import (
     ADMIN,
     ANYONE,
@@ -55,7 +54,7 @@ class AdminHandlers(StaffHandlerBase):
     """Handlers for the team, orders and reversals."""
 
     async def staff_cmd(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/staff, /staff add <user id> <admin|cashier> [name], /staff remove <user id>."""
+        """/staff, /staff add|remove …, /staff limit <user id> <amount|default>."""
         if await self.member(update, ADMIN, "staff") is None:
             return
         args = context.args or []
@@ -64,7 +63,15 @@ class AdminHandlers(StaffHandlerBase):
         action = args[0].lower() if args else "list"
         try:
             if action == "list" and len(args) <= 1:
-                await reply(update, staff_texts.staff_list(await staff.list_staff(user_id)))
+                members = await staff.list_staff(user_id)
+                limits = {m.id: staff.daily_payout_limit(m) for m in members}
+                await reply(update, staff_texts.staff_list(members, limits))
+                return
+            if action == "limit" and len(args) == 3:
+                member = await staff.set_limit(user_id, parse_user_id(args[1]), args[2])
+                limit = staff.daily_payout_limit(member)
+                own = not staff.limit_is_default(member)
+                await reply(update, staff_texts.limit_set(member, limit, own=own))
                 return
             if action == "add" and len(args) >= 3:
                 name = " ".join(args[3:])
@@ -79,14 +86,8 @@ class AdminHandlers(StaffHandlerBase):
             await self.refuse(update, exc, staff_texts.USAGE_STAFF)
             return
         await reply(update, text)
-        await self._publish_menus(context)
-
-    async def _publish_menus(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        try:
-            await publish_commands(context.application, self._services)
-        except TelegramError as exc:
-            # the menus are a convenience; the change itself is already saved
-            log.warning("staff.menus_not_updated reason=%s", exc)
+        # their menu follows at once: a new role's commands, or none once removed
+        await update_menu(context.bot, member)
 
     async def order_cmd(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/order <amount> <description>: open an order and reply its deep link."""
@@ -219,7 +220,9 @@ def _staff_mistake(action: str, args: list[str]) -> str:
         return "Give the user id and the role (admin or cashier)."
     if action == "remove":
         return "Give the user id of the person to remove (only one)."
-    return f"{action[:30]} is not a /staff action; use add or remove."
+    if action == "limit":
+        return "Give the user id and the daily payout limit in shillings (or default)."
+    return f"{action[:30]} is not a /staff action; use add, remove or limit."
 
 
 def register(app: Application, services: Any) -> None:

@@ -10,7 +10,7 @@ from telegram.error import BadRequest
 
 from bot.services.audit import actor_for_telegram
 from bot.services.errors import NotAllowed, ServiceError
-from bot.telegram import staff_texts, texts
+from bot.telegram import texts
 from models import Payout, Staff, StaffRole
 
 log = logging.getLogger(__name__)
@@ -40,13 +40,10 @@ class StaffHandlerBase:
         self, user_id: int, roles: tuple[StaffRole, ...], action: str, *, name: str | None = None
     ) -> Staff | str:
         """The staff member, or why not: admins-only for staff, the neutral refusal for others."""
-        staff = self._services.staff
         try:
-            return await staff.require(user_id, *roles, action=action, name=name)
+            return await self._services.staff.require(user_id, *roles, action=action, name=name)
         except NotAllowed as exc:
-            # strangers learn nothing; a cashier may learn the command is for admins
-            member = await staff.find(user_id)
-            return staff_texts.ADMINS_ONLY if member is not None else str(exc)
+            return str(exc)
 
     async def usage(self, update: Update, reason: str, usage: str) -> None:
         """Reply the exact reason and the command's usage."""

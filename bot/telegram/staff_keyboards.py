@@ -1,10 +1,14 @@
-"""Inline keyboards of the staff commands: history paging and the reversal confirmation."""
+"""Inline keyboards of the staff commands: history paging, reversals, resolving parked records."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.telegram.keyboards import data
+from bot.telegram import staff_texts
+from bot.telegram.keyboards import data, resolve_button
+from models import Reversal, ReversalStatus
 
 HISTORY_NOUNS = {"hist": False, "phist": True}  # callback noun -> lists payouts
 NONE = "-"
@@ -71,3 +75,26 @@ def reverse_buttons(receipt: str) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+def resolve_buttons(look: Any, verdict: str | None) -> InlineKeyboardMarkup | None:
+    """The decisions after a look: both, or the one typed and [Cancel]; none until decidable."""
+    if not look.decidable:
+        return None
+    ref = str(look.ref)
+    choices = [verdict] if verdict in look.verdicts else list(look.verdicts)
+    row = [
+        InlineKeyboardButton(
+            staff_texts.verdict_label(look.ref, choice), callback_data=data("res", choice, ref)
+        )
+        for choice in choices
+    ]
+    row.append(InlineKeyboardButton("Cancel", callback_data=data("res", "cancel", ref)))
+    return InlineKeyboardMarkup([row])
+
+
+def reversal_buttons(reversal: Reversal) -> InlineKeyboardMarkup | None:
+    """[🔎 Resolve] while M-Pesa has not said how a reversal ended."""
+    if ReversalStatus(reversal.status) is ReversalStatus.UNKNOWN:
+        return InlineKeyboardMarkup([[resolve_button(f"R{reversal.id}")]])
+    return None

@@ -12,12 +12,11 @@ from telegram import InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from bot.services.errors import InvalidInput, ServiceError
-from bot.services.reports import PERIODS, period_bounds
+from bot.services.reports import PERIODS, period_bounds, shows_full_numbers
 from bot.telegram import staff_keyboards, staff_texts
 from bot.telegram.staff_base import ANYONE, StaffHandlerBase, answer, chat_of, edit, reply
 from models import PaymentStatus, PayoutStatus
 from mpesa.phone import PhoneError, normalize_msisdn
-from mpesa.security import NAIROBI
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +141,8 @@ class ReportHandlers(StaffHandlerBase):
 
     async def export_cmd(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/export [today|week|month]: payments, payouts and paybill receipts as a CSV file."""
-        if await self.member(update, ANYONE, "export") is None:
+        member = await self.member(update, ANYONE, "export")
+        if member is None:
             return
         period = await self._period(update, context.args or [], staff_texts.USAGE_EXPORT)
         if period is None:
@@ -150,13 +150,14 @@ class ReportHandlers(StaffHandlerBase):
         now = datetime.now(UTC)
         start, end = period_bounds(period, now)
         out = io.StringIO()
-        rows = await self._services.reports.export_csv(start, end, out)
-        day = now.astimezone(NAIROBI).strftime("%Y-%m-%d")
-        document = InputFile(out.getvalue().encode(), filename=f"payments-{period}-{day}.csv")
+        rows = await self._services.reports.export_csv(start, end, out, viewer=member)
+        full = shows_full_numbers(member)
+        name = staff_texts.export_filename(period, now, full_numbers=full)
+        document = InputFile(out.getvalue().encode(), filename=name)
         await context.bot.send_document(
             chat_of(update),
             document,
-            caption=staff_texts.export_caption(rows, period, start, end),
+            caption=staff_texts.export_caption(rows, period, start, end, full_numbers=full),
         )
 
     async def _period(self, update: Update, args: list[str], usage: str) -> str | None:

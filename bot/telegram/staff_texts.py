@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
+from typing import Any
 
 from bot.services.providers import provider_name
 from bot.services.reports import Stats
@@ -21,6 +22,7 @@ from models import (
     StaffRole,
 )
 from mpesa.codes import Api, describe_result
+from mpesa.security import NAIROBI
 
 MESSAGE_LIMIT = 4096
 
@@ -39,20 +41,29 @@ USAGE_HISTORY = escape(
 USAGE_STATS = escape("Usage: /stats [today|week|month]\nExample: /stats week")
 USAGE_EXPORT = escape("Usage: /export [today|week|month]\nExample: /export month")
 USAGE_REVERSE = escape("Usage: /reverse <M-Pesa receipt>\nExample: /reverse UKK4Q7M2XB")
+USAGE_RESOLVE = escape(
+    "Usage: /resolve <ref> [verdict]\n"
+    "A payment #12: paid or failed. A payout P12: sent or failed. A reversal R12: reversed or "
+    "failed.\nM-Pesa is asked first and its answer shown; you decide with the buttons.\n"
+    "Example: /resolve #12 paid"
+)
 USAGE_ORDER = escape("Usage: /order <amount> <description>\nExample: /order 1500 Blender 2L")
 USAGE_LINK = escape(
     "Usage: /link <phone> <amount> [description]\nExample: /link 0712345678 1500 Blender 2L"
 )
 MISSING_LINK = "Give the customer's phone number and the amount."
 USAGE_STAFF = escape(
-    "Usage: /staff (list), /staff add <user id> <admin|cashier> [name], /staff remove <user id>\n"
-    "Example: /staff add 123456789 cashier Mary"
+    "Usage: /staff (list), /staff add <user id> <admin|cashier> [name], /staff remove <user id>, "
+    "/staff limit <user id> <amount|default>\n"
+    "Example: /staff add 123456789 cashier Mary\nExample: /staff limit 123456789 50000"
 )
 
-ADMINS_ONLY = "Only an admin can do this."
 MISSING_PHONE_AMOUNT = "Give the phone number and the amount."
 MISSING_AMOUNT = "Give the amount too."
 MISSING_REF = "Give the reference to look up."
+MISSING_RESOLVE = "Give the payment (#12), payout (P12) or reversal (R12) to resolve."
+TOO_MANY_WORDS = "Give only the reference and, if you like, the verdict."
+RESOLVE_CANCELLED = "Nothing was changed."
 MISSING_RECEIPT = "Give the M-Pesa receipt of the payment to reverse."
 MISSING_ORDER = "Give the amount and a description the customer will see."
 MISSING_DESCRIPTION = "Give a description the customer will see."
@@ -75,7 +86,9 @@ ADMIN_HELP = CASHIER_HELP + (
     "\n/send &lt;phone&gt; &lt;amount&gt; [reason] — pay money out (you confirm first)\n"
     "/balance — the M-Pesa account balance\n"
     "/reverse &lt;receipt&gt; — reverse a payment we received\n"
-    "/staff — list staff; /staff add|remove … to manage them"
+    "/resolve &lt;#12|P12|R12&gt; [verdict] — settle a payment, payout or reversal M-Pesa left "
+    "unclear, after a fresh look\n"
+    "/staff — list staff; /staff add|remove|limit … to manage them"
 )
 FREE_TEXT_HELP = "I did not understand that. Commands start with a slash, e.g. /request. See /help."
 
@@ -252,10 +265,20 @@ def _breakdown(counts: dict[str, int]) -> str:
     )
 
 
-def export_caption(rows: int, period: str, start: datetime, end: datetime) -> str:
-    """The caption of the /export document."""
+def export_caption(
+    rows: int, period: str, start: datetime, end: datetime, *, full_numbers: bool
+) -> str:
+    """The caption of the /export document: how many records, when, and how phones are shown."""
     noun = "record" if rows == 1 else "records"
-    return f"{rows} {noun} ({escape(period)}: {when(start)} – {when(end)}, Nairobi time)"
+    phones = "full phone numbers" if full_numbers else "phone numbers masked"
+    return f"{rows} {noun} ({escape(period)}: {when(start)} – {when(end)}, Nairobi time; {phones})"
+
+
+def export_filename(period: str, now: datetime, *, full_numbers: bool) -> str:
+    """payments-week-2026-11-20.csv; an admin's file says it holds full phone numbers."""
+    day = now.astimezone(NAIROBI).strftime("%Y-%m-%d")
+    suffix = "-full-phone-numbers" if full_numbers else ""
+    return f"payments-{period}-{day}{suffix}.csv"
 
 
 def reverse_question(receipt: str, payment: Payment | None) -> str:
@@ -301,10 +324,13 @@ def reverse_cancelled(receipt: str) -> str:
     return f"Reversal of <code>{escape(receipt)}</code> cancelled; nothing was sent."
 
 
-def staff_list(members: Sequence[Staff]) -> str:
-    """The /staff list."""
+def staff_list(members: Sequence[Staff], limits: dict[int, int] | None = None) -> str:
+    """The /staff list, with each person's daily payout limit when given."""
+    limits = limits or {}
     lines = [
-        f"• {staff_name(m)} — <code>{m.telegram_id}</code> — {escape(str(m.role))}" for m in members
+        f"• {staff_name(m)} — <code>{m.telegram_id}</code> — {escape(str(m.role))}"
+        + (f" — payouts up to {kes(limits[m.id])} a day" if m.id in limits else "")
+        for m in members
     ]
     return fit(f"<b>Staff ({len(members)})</b>", lines, footer=f"\n{USAGE_STAFF}")
 
@@ -318,6 +344,72 @@ def staff_added(member: Staff) -> str:
     )
 
 
+def limit_set(member: Staff, limit: int, *, own: bool) -> str:
+    """After /staff limit."""
+    whose = "their own limit" if own else "the default limit (STAFF_DAILY_PAYOUT_LIMIT)"
+    return (
+        f"✅ {staff_name(member)} (<code>{member.telegram_id}</code>) may now send payouts up to "
+        f"{kes(limit)} a Nairobi day ({whose}). It counts from their next confirmation."
+    )
+
+
 def staff_removed(member: Staff) -> str:
     """After /staff remove."""
     return f"✅ {staff_name(member)} (<code>{member.telegram_id}</code>) is no longer staff."
+
+
+VERDICT_WORDS = {
+    "paid": "✅ Paid",
+    "sent": "✅ Sent",
+    "reversed": "✅ Reversed",
+    "failed": "✖️ Not paid",
+}
+
+
+def verdict_label(ref: Any, verdict: str) -> str:
+    """A verdict as its button says it: paid / sent / reversed, or not (by kind)."""
+    if verdict != "failed":
+        return VERDICT_WORDS[verdict]
+    return {"payment": "✖️ Not paid", "payout": "✖️ Not sent", "reversal": "✖️ Not reversed"}[
+        ref.kind.value
+    ]
+
+
+def resolve_look(look: Any, verdict: str | None) -> str:
+    """What a fresh look found, and what the admin may now decide."""
+    ref = look.ref
+    record = look.record
+    state = escape(str(getattr(record.status, "value", record.status)).replace("_", " "))
+    lines = [
+        f"🔎 <b>Resolving {escape(str(ref))}</b> ({escape(ref.kind.value)}, {kes(record.amount)})",
+        f"Recorded as: {state}",
+        "",
+        escape(look.answer),
+    ]
+    for candidate in look.candidates[:5]:
+        cb = candidate.callback
+        lines.append(
+            f"• {kes(cb.amount or 0)} from {escape(cb.phone or 'an unknown phone')}, receipt "
+            f"<code>{escape(cb.receipt or '-')}</code>, {when(candidate.received_at)}"
+        )
+    lines.append("")
+    if not look.parked:
+        lines.append("M-Pesa's answer settled it; there is nothing left to decide.")
+    elif look.waiting:
+        lines.append("The answer and the buttons to decide will appear here.")
+    elif not look.asked:
+        lines.append(f"Ask again in a minute: /resolve {escape(str(ref))}")
+    elif verdict in look.verdicts:
+        lines.append(f"Record it as {escape(verdict_label(ref, verdict))}? Press to confirm.")
+    else:
+        lines.append("Decide only after checking the customer's M-Pesa message or the portal.")
+    return "\n".join(lines)
+
+
+def resolved(raw_ref: str, verdict: str, record: Any, who: Staff) -> str:
+    """After an admin's verdict was recorded."""
+    state = escape(str(getattr(record.status, "value", record.status)).replace("_", " "))
+    return (
+        f"✅ {escape(raw_ref)} recorded as {state} by {staff_name(who)}. "
+        "The card, the order and the people concerned are updated."
+    )

@@ -82,7 +82,8 @@ def payment_card(payment: Payment, order: Order | None = None) -> str:
     lines.append("")
     lines.append(f"<b>{PAYMENT_HEADLINE[status].format(provider=name)}</b>")
     if status in (PaymentStatus.PAID, PaymentStatus.REVERSED):
-        lines.append(f"Receipt: <code>{escape(payment.receipt or 'confirmed by query')}</code>")
+        confirmed = "confirmed by an admin" if payment.resolved_by else "confirmed by query"
+        lines.append(f"Receipt: <code>{escape(payment.receipt or confirmed)}</code>")
         lines.append(f"Amount: {kes(payment.paid_amount or payment.amount)}")
         lines.append(f"Paid at: {when(payment.paid_at)}")
         if payment.reversed_at is not None:

@@ -231,3 +231,81 @@ def test_reconcile_settles_a_payment_whose_callback_never_came(env, simulator_pr
     assert "pass 1: 1 payment(s), 0 payout(s) and 0 reversal(s) settled" in err
     assert "payments settled: 1" in out
     assert asyncio.run(status(payment_id)) == PaymentStatus.PAID
+
+
+def test_staff_limit_from_the_shell(env, capsys):
+    assert cli("migrate") == 0
+    assert cli("staff", "add", "42", "admin", "Jane") == 0
+    capsys.readouterr()
+
+    assert cli("staff", "limit", "42", "25,000") == 0
+    assert cli("staff", "limit", "42", "1.5") == 1
+    assert cli("staff", "limit", "42", "default") == 0
+
+    out, err = capsys.readouterr()
+    assert "42 may send payouts up to KES 25,000 a day (own limit)" in out
+    assert "1.5 is not a whole number of shillings" in err
+    assert "42 may send payouts up to KES 100,000 a day (default limit)" in out
+
+
+def test_resolve_an_unknown_push_from_the_shell(env, simulator_process, capsys, monkeypatch):
+    import asyncio
+    import functools
+
+    import bot.main
+    from bot.config import load_settings
+    from bot.telegram.transport import InProcessBotApi
+    from models import Payment, PaymentStatus, PostState
+    from models.db import close_db, init_db
+
+    env.setenv("MPESA_BASE_URL", simulator_process)
+    env.setenv("PUBLIC_BASE_URL", f"http://127.0.0.1:{_free_port()}")
+    env.setenv("TELEGRAM_BOT_TOKEN", "7000000001:TEST")
+    env.setattr(
+        bot.main,
+        "build_runtime",
+        functools.partial(bot.main.build_runtime, telegram_request=InProcessBotApi()),
+    )
+    assert cli("migrate") == 0
+    settings = load_settings()
+
+    async def unknown_push() -> int:
+        await init_db(settings.resolved_database_url)
+        try:
+            payment = await Payment.create(
+                msisdn="254708374149",
+                amount=150,
+                account_reference="HP",
+                status=PaymentStatus.UNKNOWN,
+                post_state=PostState.UNKNOWN,
+                in_flight_msisdn="254708374149",
+            )
+            return payment.id
+        finally:
+            await close_db()
+
+    async def stored(payment_id: int) -> Payment:
+        await init_db(settings.resolved_database_url)
+        try:
+            return await Payment.get(id=payment_id)
+        finally:
+            await close_db()
+
+    payment_id = asyncio.run(unknown_push())
+    capsys.readouterr()
+
+    assert cli("resolve", f"#{payment_id}") == 0
+    out, _ = capsys.readouterr()
+    assert "M-Pesa never gave this request an id, so it cannot be asked." in out
+    assert f"decide with: mpesa-bot resolve #{payment_id} paid|failed" in out
+
+    monkeypatch.setattr("builtins.input", lambda question: "n")
+    assert cli("resolve", f"#{payment_id}", "failed") == 1
+    assert asyncio.run(stored(payment_id)).status is PaymentStatus.UNKNOWN
+
+    monkeypatch.setattr("builtins.input", lambda question: "yes")
+    assert cli("resolve", f"#{payment_id}", "failed") == 0
+    out, _ = capsys.readouterr()
+    assert f"#{payment_id} is now failed" in out
+    resolved = asyncio.run(stored(payment_id))
+    assert (resolved.status, resolved.resolved_by) == (PaymentStatus.FAILED, "cli")

@@ -83,6 +83,31 @@ def test_plain_http_is_fine_for_loopback_in_sandbox(url):
     assert load_settings(_env_file=None, public_base_url=url).public_base_url == url
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8443/telegram/hook", "http://localhost/telegram/x", "http://[::1]:80/t"],
+)
+def test_webhook_mode_takes_plain_http_on_loopback(url):
+    assert load_settings(_env_file=None, telegram_webhook_url=url).telegram_webhook_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://pay.example.co.ke/telegram/hook", "plain http is allowed only for loopback"),
+        ("http://10.0.0.5/telegram/hook", "plain http is allowed only for loopback"),
+        ("ftp://127.0.0.1/hook", "is not an http(s) URL"),
+        ("https:///hook", "is not an http(s) URL"),
+    ],
+)
+def test_webhook_mode_needs_https_anywhere_else(url, problem):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None, telegram_webhook_url=url)
+
+    assert "TELEGRAM_WEBHOOK_URL" in str(caught.value)
+    assert problem in str(caught.value)
+
+
 def test_seed_values_over_daraja_limits_warn_without_blocking_or_truncating():
     settings = load_settings(
         _env_file=None,

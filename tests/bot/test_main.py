@@ -145,6 +145,28 @@ async def test_webhook_mode_checks_telegrams_secret_on_the_same_server(tmp_path,
     assert not [call for call in api.calls if call.method == "getUpdates"]
 
 
+async def test_webhook_mode_runs_locally_over_plain_http_on_loopback(tmp_path, simulator):
+    hook = "http://127.0.0.1:8443/telegram/local-hook"
+    settings = make_settings(tmp_path, simulator, telegram_webhook_url=hook)
+    await migrate(settings.resolved_database_url)
+    watcher = Watcher()
+    api = InProcessBotApi(listener=watcher)
+    replied = watcher.expect(lambda call: call.method == "sendMessage")
+    update = {"update_id": 1, "message": text_message(ADMIN, "Amina", "/help")}
+
+    async with running(settings, api) as url, httpx.AsyncClient() as http:
+        accepted = await http.post(
+            f"{url}/telegram/local-hook",
+            json=update,
+            headers={SECRET_HEADER: webhook_secret(settings)},
+        )
+        await asyncio.wait_for(replied.wait(), timeout=30)
+
+    assert accepted.status_code == 200
+    assert [c.params["url"] for c in api.calls if c.method == "setWebhook"] == [hook]
+    assert not [call for call in api.calls if call.method == "getUpdates"]
+
+
 async def test_run_refuses_an_unmigrated_database(tmp_path, simulator):
     settings = make_settings(tmp_path, simulator)
 

@@ -2,20 +2,49 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 import responses
+from aiohttp import web
 
-from bot.notify.channels import PermanentDeliveryError
-from bot.notify.sms import AfricasTalkingSms, LogOnlySms, SmsDeliveryError, build_sms_channel
-from models import Notification, NotificationChannel
+from bot.notify.channels import PermanentDeliveryError, RecordingChatChannel
+from bot.notify.notifier import Notifier
+from bot.notify.outbox import CLAIM_S, OutboxWorker
+from bot.notify.sms import (
+    CONNECT_TIMEOUT_S,
+    DEADLINE_S,
+    READ_TIMEOUT_S,
+    THREADS,
+    AfricasTalkingSms,
+    LogOnlySms,
+    SmsDeliveryError,
+    build_sms_channel,
+)
+from models import Notification, NotificationChannel, NotificationStatus
 
 SANDBOX_URL = "https://api.sandbox.africastalking.com/version1/messaging"
 PRODUCTION_URL = "https://api.africastalking.com/version1/messaging"
 TEXT = "Household Planet Kenya: we received KES 150 for order HP7K2Q9X. M-Pesa receipt UKK4Q7M2XB."
+
+
+class OutboxClock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC) + timedelta(seconds=1)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 def sms(msisdn: str = "254708374149", text: str = TEXT) -> Notification:
@@ -169,3 +198,158 @@ def test_build_picks_africas_talking_with_credentials(settings) -> None:
     )
 
     assert isinstance(build_sms_channel(configured), AfricasTalkingSms)
+
+
+# -- bounded calls: a hung Africa's Talking never outlives the claim, never sends twice ---------
+
+
+class SlowProvider:
+    """Africa's Talking on loopback that takes the request and then hangs or trickles forever."""
+
+    def __init__(self, *, trickle: bool) -> None:
+        self.trickle = trickle
+        self.requests = 0
+        self.arrived = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/version1/messaging", self.messaging)
+        return app
+
+    async def messaging(self, request: web.Request) -> web.StreamResponse:
+        self.requests += 1
+        self.arrived.set()
+        if not self.trickle:
+            await self.release.wait()  # no answer at all: the read time-out ends it
+            return web.json_response(at_answer("Success", 101), status=201)
+        response = web.StreamResponse(status=201, headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        # a byte now and then: every read succeeds, so only the call's deadline ends it
+        while not self.release.is_set():
+            await response.write(b" ")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.release.wait(), 0.05)
+        return response
+
+
+async def finish(slow: SlowProvider, channel: AfricasTalkingSms) -> None:
+    """Let the provider answer, then wait for the SMS thread still reading it (off the loop)."""
+    slow.release.set()
+    await asyncio.to_thread(channel.close, wait=True)
+
+
+@pytest.fixture
+async def slow(aiohttp_server, request):
+    provider = SlowProvider(trickle=request.param == "trickle")
+    server = await aiohttp_server(provider.app())
+    provider.url = str(server.make_url("")).rstrip("/")
+    yield provider
+    provider.release.set()  # lets a lingering SMS thread finish before the loop closes
+
+
+@pytest.mark.parametrize(
+    ("slow", "why"),
+    [
+        ("hang", "no answer from Africa's Talking (ReadTimeout)"),
+        ("trickle", "Africa's Talking did not answer within 0.5 s"),
+    ],
+    indirect=["slow"],
+)
+async def test_a_hung_call_ends_in_time_and_is_never_sent_again(slow, why) -> None:
+    channel = AfricasTalkingSms(
+        "sandbox", "k", base_url=slow.url, read_timeout_s=0.2, deadline_s=0.5
+    )
+
+    with pytest.raises(PermanentDeliveryError) as refused:
+        await channel.deliver(sms())
+
+    assert str(refused.value) == f"{why}; the SMS may have been sent, so it is not sent again"
+    assert slow.requests == 1
+    await finish(slow, channel)
+
+
+async def test_a_refused_connection_sent_nothing_and_is_retried_later() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nobody listens here once the socket closes
+    channel = AfricasTalkingSms("sandbox", "k", base_url=f"http://127.0.0.1:{port}")
+
+    with pytest.raises(SmsDeliveryError, match=r"could not be reached.*nothing was sent"):
+        await channel.deliver(sms())
+    channel.close(wait=True)
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [
+        (requests.ConnectTimeout("connect timed out"), SmsDeliveryError),
+        (requests.ReadTimeout("read timed out"), PermanentDeliveryError),
+        (requests.exceptions.ChunkedEncodingError("reset mid-answer"), PermanentDeliveryError),
+    ],
+)
+async def test_only_a_request_that_never_left_is_retried(error, raised) -> None:
+    responses.post(SANDBOX_URL, body=error)
+
+    with pytest.raises(raised):
+        await AfricasTalkingSms("sandbox", "k").deliver(sms())
+
+
+async def test_a_call_that_found_no_free_thread_never_runs_later() -> None:
+    channel = AfricasTalkingSms("sandbox", "k", deadline_s=0.2)
+    busy = threading.Event()
+    for _ in range(THREADS):
+        channel._threads.submit(busy.wait)  # every SMS thread taken by a hung call
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.post(SANDBOX_URL, json=at_answer("Success", 101), status=201)
+
+        with pytest.raises(SmsDeliveryError, match="no SMS thread was free"):
+            await channel.deliver(sms())
+        busy.set()
+        channel._threads.shutdown(wait=True)
+
+        assert len(mock.calls) == 0  # cancelled before it started: it can be retried safely
+
+
+def test_the_whole_call_ends_well_inside_the_outbox_claim() -> None:
+    assert CONNECT_TIMEOUT_S + READ_TIMEOUT_S < DEADLINE_S < CLAIM_S / 2
+
+
+@pytest.mark.parametrize("slow", ["trickle"], indirect=True)
+async def test_a_hung_sms_neither_blocks_chat_nor_goes_out_twice(db, slow) -> None:
+    clock = OutboxClock()
+    chat = RecordingChatChannel()
+    sms_channel = AfricasTalkingSms("sandbox", "k", base_url=slow.url, deadline_s=2.0)
+    outbox = OutboxWorker(
+        {NotificationChannel.SMS: sms_channel, NotificationChannel.CHAT: chat},
+        clock=clock,
+        concurrency=1,
+    )
+    notifier = Notifier(business_name="Household Planet Kenya")
+    await notifier.enqueue(
+        event_key="payment:1:paid:sms",
+        channel=NotificationChannel.SMS,
+        recipient="254708374149",
+        payload={"text": TEXT},
+    )
+    await notifier.enqueue(
+        event_key="payment:1:paid:chat:42",
+        channel=NotificationChannel.CHAT,
+        recipient=42,
+        payload={"event": "payment", "payment_id": 1},
+    )
+
+    sms_run = asyncio.ensure_future(outbox.run_once(channels=[NotificationChannel.SMS]))
+    await slow.arrived.wait()
+    chat_sent = await outbox.run_once(channels=[NotificationChannel.CHAT])
+    chat_done_while_sms_hung = not sms_run.done()
+    assert await sms_run == 0
+    clock.advance(CLAIM_S * 2)
+    again = await outbox.run_once()
+
+    row = await Notification.get(channel=NotificationChannel.SMS)
+    assert (chat_sent, chat_done_while_sms_hung, len(chat.delivered)) == (1, True, 1)
+    assert (row.status, again, slow.requests) == (NotificationStatus.FAILED, 0, 1)
+    assert "may have been sent" in row.last_error
+    await finish(slow, sms_channel)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.services.errors import InvalidInput
-from bot.services.reports import EXPORT_HEADER, ReportService, period_bounds
+from bot.services.reports import ReportService, export_header, payer_name, period_bounds
 from models import (
     C2BTransaction,
     Payment,
@@ -184,7 +184,7 @@ async def test_export_csv_streams_every_kind_in_chunks(db, monkeypatch) -> None:
 
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert count == 5
-    assert rows[0] == list(EXPORT_HEADER)
+    assert rows[0] == export_header(full_numbers=True)
     assert [(r[0], r[4]) for r in rows[1:]] == [
         ("stk", "100"),
         ("stk", "101"),
@@ -196,4 +196,75 @@ async def test_export_csv_streams_every_kind_in_chunks(db, monkeypatch) -> None:
     first = dict(zip(rows[0], rows[1], strict=True))
     assert first["phone_full_number"] == "254708374149"
     assert first["time_nairobi"] == "2026-11-20T13:59:00+03:00"
-    assert first["details"].startswith("'=")  # a spreadsheet will not run it
+    assert first["description"].startswith("'=")  # a spreadsheet will not run it
+
+
+async def export_rows(viewer: Staff | None) -> list[dict[str, str]]:
+    out = io.StringIO()
+    await ReportService().export_csv(NOW - timedelta(days=1), NOW, out, viewer=viewer)
+    return list(csv.DictReader(io.StringIO(out.getvalue())))
+
+
+async def test_a_paid_payment_keeps_its_sale_description_and_m_pesa_result_apart(db) -> None:
+    await payment(
+        PaymentStatus.PAID,
+        1500,
+        receipt="UKK4Q7M2XB",
+        description="Blender",
+        result_desc="The service request is processed successfully.",
+    )
+
+    [row] = await export_rows(None)
+
+    assert (row["description"], row["mpesa_result"]) == (
+        "Blender",
+        "The service request is processed successfully.",
+    )
+
+
+async def test_a_cashier_export_masks_phones_and_an_admin_export_shows_them(db) -> None:
+    await payment(PaymentStatus.PAID, 1500, receipt="UKK4Q7M2XB")
+    await payout(PayoutStatus.COMPLETED, 300)
+    await c2b("UKK2M8P4RS", 2_000)
+    cashier = await Staff.create(telegram_id=2002, role=StaffRole.CASHIER)
+    admin = await Staff.get(telegram_id=1001)
+
+    as_cashier = await export_rows(cashier)
+    as_admin = await export_rows(admin)
+
+    assert [r["phone_masked"] for r in as_cashier] == ["2547****149"] * 3
+    assert [r["phone_full_number"] for r in as_admin] == [
+        "254708374149",
+        "254708374149",
+        "2547 ***** 149",  # what Safaricom sent for a paybill payment
+    ]
+    assert "254708374149" not in str(as_cashier)
+
+
+@pytest.mark.parametrize(
+    "dangerous", ["=1+1", "+254", "-2", "@SUM(A1)", "\t=1+1", "\r=1+1", "\tplain"]
+)
+async def test_every_formula_lead_in_is_neutralised(db, dangerous) -> None:
+    await payment(PaymentStatus.FAILED, 10, description=dangerous, result_desc=dangerous)
+
+    [row] = await export_rows(None)
+
+    assert (row["description"], row["mpesa_result"]) == (f"'{dangerous}", f"'{dangerous}")
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ('=HYPERLINK("http://x")', 'HYPERLINK("http://x")'),
+        ("\t@JOHN DOE", "JOHN DOE"),
+        (" -+Mary-Jane Wanjiku", "Mary-Jane Wanjiku"),
+        ("JOHN DOE", "JOHN DOE"),
+    ],
+)
+async def test_paybill_payer_names_lose_their_formula_lead_in(db, raw, shown) -> None:
+    row = await c2b("UKK2M8P4RS", 2_000)
+    await C2BTransaction.filter(id=row.id).update(payer_name=raw)
+
+    [exported] = await export_rows(None)
+
+    assert (payer_name(raw), exported["description"]) == (shown, shown)

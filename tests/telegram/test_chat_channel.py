@@ -32,6 +32,7 @@ from models import (
     Staff,
     StaffRole,
 )
+from tests.helpers.b2c import balance_result
 from tests.helpers.fakes import FakeDaraja
 from tests.helpers.stk import Clock, stk_callback
 
@@ -320,8 +321,16 @@ async def test_payout_approval_goes_with_its_buttons(env):
                     {"name": "Working Account", "available_cents": 2_500_050},
                     {"name": "Utility <Account>", "available_cents": None},
                 ],
+                "completed_at": "2026-11-20T14:31:07+03:00",
             },
-            "💰 <b>M-Pesa balance</b>\nWorking Account: KES 25,000.50\nUtility &lt;Account&gt;: -",
+            "💰 <b>M-Pesa balance</b>\nWorking Account: KES 25,000.50\nUtility &lt;Account&gt;: -"
+            "\n<i>As of 20 Nov 2026 14:31 (Nairobi time)</i>",
+        ),
+        (
+            QueryStatus.ANSWERED,
+            {"result_desc": "ok", "accounts": [], "completed_at": None},
+            "💰 <b>M-Pesa balance</b>\nM-Pesa sent no accounts."
+            "\n<i>As of 20 Nov 2026 14:35 (Nairobi time, when M-Pesa answered)</i>",
         ),
         (
             QueryStatus.FAILED,
@@ -332,13 +341,35 @@ async def test_payout_approval_goes_with_its_buttons(env):
 )
 async def test_balance_answer(env, status, result, text):
     query = await DarajaQuery.create(
-        kind=QueryKind.BALANCE, status=status, result=result, chat_id=ADMIN
+        kind=QueryKind.BALANCE,
+        status=status,
+        result=result,
+        chat_id=ADMIN,
+        answered_at=datetime(2026, 11, 20, 11, 35, tzinfo=UTC),
     )
     before = len(env.api.calls)
 
     await env.channel.deliver(event(ADMIN, event="query", query_id=query.id))
 
     assert [(m, p["text"]) for m, p in calls_since(env, before)] == [("sendMessage", text)]
+
+
+async def test_a_balance_answer_from_m_pesa_says_as_of_when(env):
+    await Staff.create(telegram_id=ADMIN, name="Otieno", role=StaffRole.ADMIN)
+    query = await env.services.accounts.request_balance(by_telegram_id=ADMIN, chat_id=ADMIN)
+    await env.services.accounts.apply_balance_result(
+        balance_result(
+            originator=query.originator_conversation_id, conversation=query.conversation_id
+        )
+    )
+    row = await Notification.get(event_key__startswith=f"query:{query.id}:")
+    before = len(env.api.calls)
+
+    await env.channel.deliver(row)
+
+    ((_, params),) = calls_since(env, before)
+    # the fixture's BOCompletedTime is 20261120160512
+    assert params["text"].endswith("\n<i>As of 20 Nov 2026 16:05 (Nairobi time)</i>")
 
 
 async def test_reversal_outcome_is_edited_into_its_confirmation_card(env):

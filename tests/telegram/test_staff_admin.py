@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.services.documents import qr_png
-from bot.services.staff import REFUSAL
-from bot.telegram import staff_keyboards, staff_texts, texts
+from bot.services.staff import ADMINS_ONLY, REFUSAL
+from bot.telegram import menus, staff_keyboards, staff_texts, texts
 from models import (
     Customer,
     Notification,
@@ -44,8 +44,8 @@ async def test_staff_list(world: World) -> None:
     # a bootstrap admin has no name until they act: then their Telegram name is kept
     assert world.h.texts(calls) == [
         "<b>Staff (2)</b>\n"
-        f"• User — <code>{ADMIN_ID}</code> — admin\n"
-        f"• Mary — <code>{CASHIER_ID}</code> — cashier\n"
+        f"• User — <code>{ADMIN_ID}</code> — admin — payouts up to KES 100,000 a day\n"
+        f"• Mary — <code>{CASHIER_ID}</code> — cashier — payouts up to KES 100,000 a day\n"
         f"\n{staff_texts.USAGE_STAFF}"
     ]
 
@@ -68,8 +68,52 @@ async def test_staff_add_then_remove_updates_the_menus(world: World) -> None:
         f"✅ Jane &lt;Till 2&gt; (<code>{NEW_ID}</code>) is no longer staff."
     ]
     assert (await Staff.get(telegram_id=NEW_ID)).active is False
+    assert [(c.method, c.params["scope"]) for c in removed if "MyCommands" in c.method] == [
+        ("deleteMyCommands", {"type": "chat", "chat_id": NEW_ID})
+    ]
     refused = await world.h.send(NEW_ID, "/request 0708374149 10")
     assert world.h.texts(refused) == [texts.refusal(REFUSAL)]
+
+
+def menu_of(calls, chat_id: int) -> list[str] | None:
+    """The commands set for one chat in these calls (None: none set)."""
+    for call in calls:
+        if call.method == "setMyCommands" and call.params["scope"].get("chat_id") == chat_id:
+            return [command["command"] for command in call.params["commands"]]
+    return None
+
+
+async def test_a_role_change_changes_the_menu_at_once(world: World) -> None:
+    as_cashier = await world.h.send(ADMIN_ID, f"/staff add {NEW_ID} cashier Jane")
+    as_admin = await world.h.send(ADMIN_ID, f"/staff add {NEW_ID} admin Jane")
+    back = await world.h.send(ADMIN_ID, f"/staff add {NEW_ID} cashier Jane")
+
+    assert menu_of(as_cashier, NEW_ID) == [c.command for c in menus.CASHIER_COMMANDS]
+    assert menu_of(as_admin, NEW_ID) == [c.command for c in menus.ADMIN_COMMANDS]
+    assert menu_of(back, NEW_ID) == [c.command for c in menus.CASHIER_COMMANDS]
+    # only the changed person's menu is touched
+    assert {c.params["scope"].get("chat_id") for c in as_admin if "MyCommands" in c.method} == {
+        NEW_ID
+    }
+
+
+async def test_start_up_takes_the_menu_away_from_staff_removed_while_it_was_down(
+    world: World,
+) -> None:
+    await world.services.staff.add_as_operator(NEW_ID, "cashier", "Jane")
+    await world.services.staff.remove_as_operator(NEW_ID)
+    world.h.api.calls.clear()
+
+    await menus.publish_commands(world.h.app, world.services)
+
+    chats = {
+        (c.method, c.params["scope"].get("chat_id"))
+        for c in world.h.api.calls
+        if c.params.get("scope", {}).get("type") == "chat"
+    }
+    assert ("deleteMyCommands", NEW_ID) in chats
+    assert ("setMyCommands", CASHIER_ID) in chats
+    assert ("setMyCommands", NEW_ID) not in chats
 
 
 @pytest.mark.parametrize(
@@ -84,7 +128,7 @@ async def test_staff_add_then_remove_updates_the_menus(world: World) -> None:
         ),
         ("/staff remove", "Give the user id of the person to remove (only one)."),
         ("/staff remove 4004", "No active staff member has the Telegram id 4004."),
-        ("/staff fire 4004", "fire is not a /staff action; use add or remove."),
+        ("/staff fire 4004", "fire is not a /staff action; use add, remove or limit."),
     ],
 )
 async def test_staff_wrong_input(world: World, command: str, reason: str) -> None:
@@ -102,7 +146,7 @@ async def test_staff_cannot_remove_themselves(world: World) -> None:
 async def test_a_cashier_cannot_manage_staff(world: World) -> None:
     calls = await world.h.send(CASHIER_ID, f"/staff add {NEW_ID} admin")
 
-    assert world.h.texts(calls) == [texts.refusal(staff_texts.ADMINS_ONLY)]
+    assert world.h.texts(calls) == [texts.refusal(ADMINS_ONLY)]
     assert await Staff.get_or_none(telegram_id=NEW_ID) is None
 
 
@@ -297,7 +341,7 @@ async def test_reverse_of_an_unpaid_payment_is_refused(world: World) -> None:
 
 async def test_reverse_for_a_cashier_and_a_stranger(world: World) -> None:
     assert world.h.texts(await world.h.send(CASHIER_ID, "/reverse UKK4Q7M2XB")) == [
-        texts.refusal(staff_texts.ADMINS_ONLY)
+        texts.refusal(ADMINS_ONLY)
     ]
     pressed = await world.h.press(STRANGER_ID, "rev:confirm:UKK4Q7M2XB", message_id=1)
     assert pressed[0].params["text"] == REFUSAL

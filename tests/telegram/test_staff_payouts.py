@@ -9,7 +9,7 @@ import pytest
 from telegram import Update
 
 from bot.services.container import build_services
-from bot.services.staff import REFUSAL
+from bot.services.staff import ADMINS_ONLY, REFUSAL
 from bot.telegram import keyboards, staff_texts, texts
 from bot.telegram.app import build_application
 from models import DarajaQuery, Notification, Payout, PayoutStatus, Staff, StaffRole
@@ -95,14 +95,29 @@ async def test_send_wrong_input(world: World, command: str, reason: str) -> None
     assert await Payout.all().count() == 0
 
 
-@pytest.mark.parametrize(
-    ("user_id", "reason"), [(CASHIER_ID, staff_texts.ADMINS_ONLY), (STRANGER_ID, REFUSAL)]
-)
+@pytest.mark.parametrize(("user_id", "reason"), [(CASHIER_ID, ADMINS_ONLY), (STRANGER_ID, REFUSAL)])
 async def test_send_is_for_admins_only(world: World, user_id: int, reason: str) -> None:
     calls = await world.h.send(user_id, "/send 0708374149 500")
 
     assert world.h.texts(calls) == [texts.refusal(reason)]
     assert await Payout.all().count() == 0
+
+
+@pytest.mark.parametrize("verb", ["confirm", "cancel", "approve", "reject"])
+@pytest.mark.parametrize(("user_id", "reason"), [(CASHIER_ID, ADMINS_ONLY), (STRANGER_ID, REFUSAL)])
+async def test_a_payout_button_says_a_cashier_needs_an_admin_and_tells_a_stranger_nothing(
+    world: World, verb: str, user_id: int, reason: str
+) -> None:
+    message_id = await send_payout(world)
+    payout = await Payout.get()
+
+    calls = await world.h.press(user_id, f"payout:{verb}:{payout.id}", message_id=message_id)
+
+    assert [(c.method, c.params["text"], c.params["show_alert"]) for c in calls] == [
+        ("answerCallbackQuery", reason, True)
+    ]
+    assert (await Payout.get()).status == PayoutStatus.AWAITING_CONFIRMATION
+    assert world.daraja.called("b2c_payment") == []
 
 
 async def test_confirm_sends_once_and_edits_the_same_message(world: World) -> None:
@@ -330,7 +345,7 @@ async def test_balance_asks_mpesa_and_says_where_the_answer_comes(world: World) 
 async def test_balance_for_a_cashier_is_refused(world: World) -> None:
     calls = await world.h.send(CASHIER_ID, "/balance")
 
-    assert world.h.texts(calls) == [texts.refusal(staff_texts.ADMINS_ONLY)]
+    assert world.h.texts(calls) == [texts.refusal(ADMINS_ONLY)]
     assert world.daraja.called("account_balance") == []
 
 

@@ -205,13 +205,28 @@ async def test_export_sends_a_csv_document(world: World) -> None:
     document = calls[0].params["document"]
     assert document["filename"] == f"payments-week-{day}.csv"
     rows = list(csv.reader(io.StringIO(document["content"].decode())))
-    assert rows[0][:5] == ["kind", "id", "time_nairobi", "status", "amount_kes"]
+    assert rows[0][:6] == ["kind", "id", "time_nairobi", "status", "amount_kes", "phone_masked"]
     assert [(r[0], r[3], r[4]) for r in rows[1:]] == [
         ("stk", "paid", "100"),
         ("stk", "paid", "101"),
     ]
+    assert {r[5] for r in rows[1:]} == {"2547****149"}
     assert calls[0].params["caption"].startswith("2 records (week: ")
+    assert calls[0].params["caption"].endswith("Nairobi time; phone numbers masked)")
     assert calls[0].params["chat_id"] == CASHIER_ID
+
+
+async def test_an_admin_export_says_it_holds_full_phone_numbers(world: World) -> None:
+    await make_payments(1)
+
+    calls = await world.h.send(ADMIN_ID, "/export week")
+
+    day = datetime.now(UTC).astimezone(NAIROBI).strftime("%Y-%m-%d")
+    document = calls[0].params["document"]
+    assert document["filename"] == f"payments-week-{day}-full-phone-numbers.csv"
+    rows = list(csv.reader(io.StringIO(document["content"].decode())))
+    assert (rows[0][5], rows[1][5]) == ("phone_full_number", "254708374149")
+    assert calls[0].params["caption"].endswith("Nairobi time; full phone numbers)")
 
 
 # -- long lists ----------------------------------------------------------------------------------
