@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from telegram import Bot
 from telegram.error import TelegramError
 
+from airtel.errors import AirtelError
 from bot.config import Settings
 from bot.services.container import daraja_config
 from models.db import DatabaseNotMigrated, close_db, init_db
@@ -27,7 +28,7 @@ class CheckResult:
 
 
 async def run_checks(settings: Settings) -> list[CheckResult]:
-    """Check settings, Daraja OAuth, Telegram getMe, the database and SMS; never move money."""
+    """Check settings, Daraja OAuth, Airtel, Telegram getMe, the database, SMS; move no money."""
     from bot.main import StartupError, daraja_credentials, resolve_public_base_url
 
     results = [_settings_result(settings)]
@@ -39,6 +40,7 @@ async def run_checks(settings: Settings) -> list[CheckResult]:
         results.append(CheckResult("daraja", False, str(exc)))
     else:
         results.append(await _daraja(config))
+    results.append(await _airtel(settings))
     results.append(await _telegram(settings))
     results.append(await _database(settings))
     results.append(_sms(settings))
@@ -61,6 +63,40 @@ async def _daraja(config) -> CheckResult:
         except DarajaError as exc:
             return CheckResult("daraja", False, f"OAuth at {config.base_url} failed: {exc}")
     return CheckResult("daraja", True, f"OAuth token received from {config.base_url}")
+
+
+async def _airtel(settings: Settings) -> CheckResult:
+    """Airtel's token with our client id and secret, and the key the PIN is encrypted with."""
+    from bot.main import StartupError, build_airtel, resolve_public_base_url
+
+    if not settings.airtel_enabled:
+        return CheckResult("airtel", True, "off (AIRTEL_ENABLED=false): Airtel numbers are refused")
+    try:
+        airtel = build_airtel(settings)
+    except (StartupError, AirtelError, ValueError, OSError) as exc:
+        return CheckResult("airtel", False, str(exc))
+    assert airtel is not None
+    base = settings.airtel_api_base_url
+    async with airtel:
+        try:
+            await airtel.access_token()
+        except AirtelError as exc:
+            return CheckResult("airtel", False, f"token at {base} failed: {exc}")
+        try:
+            await airtel.public_key()
+        except AirtelError as exc:
+            return CheckResult("airtel", False, f"token ok, but no RSA key for the PIN: {exc}")
+    notes = [f"token received from {base}, PIN key ready"]
+    if settings.airtel_disbursement_pin is None:
+        notes.append("AIRTEL_DISBURSEMENT_PIN is not set: Airtel payouts are refused")
+    try:
+        public = resolve_public_base_url(settings).public_base_url or "PUBLIC_BASE_URL"
+    except StartupError:
+        public = "PUBLIC_BASE_URL"
+    # the secret segment is not printed: it is what keeps the URL unguessable
+    url = f"{public.rstrip('/')}/hooks/<CALLBACK_SECRET>/airtel/collection"
+    notes.append(f"set the app's callback URL in the Airtel portal to {url}")
+    return CheckResult("airtel", True, "; ".join(notes))
 
 
 async def _telegram(settings: Settings) -> CheckResult:

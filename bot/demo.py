@@ -1,11 +1,10 @@
 """`mpesa-bot demo`: a scripted day at Household Planet, offline, with the real service.
 
-It starts the Daraja simulator on loopback, then the real `run` (web server, callback routes,
-jobs, bot Application in polling mode) on a fresh SQLite database in a temporary folder, with
-Telegram replaced by an in-process Bot API that prints the chat transcript. People are played by
-feeding updates through getUpdates, exactly as Telegram would. At the end the database is checked:
-the exit code is 0 only if every expected outcome happened.
-"""
+It starts the Daraja and Airtel Money simulators on loopback, then the real `run` (web server,
+callback routes, jobs, bot Application in polling mode) on a fresh SQLite database in a temporary
+folder, with Telegram replaced by an in-process Bot API that prints the chat transcript. People
+are played by feeding updates through getUpdates, exactly as Telegram would. At the end the
+database is checked: the exit code is 0 only if every expected outcome happened."""
 
 from __future__ import annotations
 
@@ -25,8 +24,12 @@ from typing import Any, TextIO
 import httpx
 from aiohttp import web
 
+from airtel.simulator import DISBURSEMENT_PIN
+from airtel.simulator import SimulatorConfig as AirtelSimulatorConfig
+from airtel.simulator import create_simulator as create_airtel_simulator
+from bot.callback_paths import airtel_callback_url
 from bot.config import Settings
-from bot.main import Runtime, configure_logging, serve
+from bot.main import AIRTEL_SIMULATOR_ID, AIRTEL_SIMULATOR_SECRET, Runtime, configure_logging, serve
 from bot.telegram.transport import (
     ApiCall,
     InProcessBotApi,
@@ -43,6 +46,7 @@ from models import (
     PaymentStatus,
     Payout,
     PayoutStatus,
+    Provider,
     Staff,
 )
 from models.db import migrate
@@ -221,6 +225,16 @@ def _free_port() -> int:
 async def _start_simulator() -> tuple[web.AppRunner, str]:
     # the strict level: a request the real Daraja would refuse fails the demo
     app = create_simulator(SimulatorConfig(callback_delay_s=0.4, query_pending_s=2.0))
+    return await _serve(app)
+
+
+async def _start_airtel_simulator() -> tuple[web.AppRunner, str]:
+    # strict too; its callback URL is set in its "portal" once our server's address is known
+    app = create_airtel_simulator(AirtelSimulatorConfig(callback_delay_s=0.4))
+    return await _serve(app)
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -238,14 +252,43 @@ async def _download_certificate(daraja_url: str, path: Path) -> Path:
     return path
 
 
-async def _simulator_warnings(daraja_url: str) -> list[dict[str, Any]]:
+async def _download_airtel_key(airtel_url: str, path: Path) -> Path:
+    """Save the Airtel simulator's public key, as an operator saves Airtel's from the portal."""
     async with httpx.AsyncClient() as http:
-        answer = await http.get(f"{daraja_url}/simulator/state")
+        answer = await http.get(f"{airtel_url}/simulator/public-key")
         answer.raise_for_status()
-    return answer.json()["warnings"]
+    await asyncio.to_thread(path.write_bytes, answer.content)
+    return path
 
 
-def demo_settings(data_dir: Path, daraja_url: str, port: int, cert_path: Path) -> Settings:
+async def _set_airtel_callback(airtel_url: str, settings: Settings) -> None:
+    """What an operator does once in Airtel's portal: point the app's callback URL at us."""
+    url = airtel_callback_url(settings.public_base_url or "", settings.resolved_callback_secret())
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{airtel_url}/simulator/portal", json={"callback_url": url})
+        answer.raise_for_status()
+
+
+async def _simulator_state(url: str) -> dict[str, Any]:
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(f"{url}/simulator/state")
+        answer.raise_for_status()
+    return answer.json()
+
+
+async def _simulator_warnings(daraja_url: str) -> list[dict[str, Any]]:
+    return (await _simulator_state(daraja_url))["warnings"]
+
+
+def demo_settings(
+    data_dir: Path,
+    daraja_url: str,
+    port: int,
+    cert_path: Path,
+    *,
+    airtel_url: str | None = None,
+    airtel_key_path: Path | None = None,
+) -> Settings:
     """The embedded defaults of the demo: the seed business against the simulator."""
     # like tests/conftest.py's settings in shape, on purpose: each spells out its own world in
     # full (a running shop on the simulator here, fixed test values there), and neither moves
@@ -276,6 +319,15 @@ def demo_settings(data_dir: Path, daraja_url: str, port: int, cert_path: Path) -
         stk_query_after_s=3.0,
         stk_query_every_s=2.0,
         b2c_query_after_s=5.0,
+        # Airtel Money beside M-Pesa, on its own simulator (the app's public credentials)
+        airtel_enabled=airtel_url is not None,
+        airtel_base_url=airtel_url,
+        airtel_client_id=AIRTEL_SIMULATOR_ID,
+        airtel_client_secret=AIRTEL_SIMULATOR_SECRET,
+        airtel_disbursement_pin=DISBURSEMENT_PIN,
+        airtel_public_key_path=airtel_key_path,
+        airtel_enquiry_after_s=3.0,
+        airtel_enquiry_every_s=2.0,
         log_level="WARNING",
     )
 
@@ -290,11 +342,22 @@ async def run_demo(out: TextIO | None = None) -> int:
     demo = Demo(api, transcript)
     transcript.say("mpesa-bot demo: a day at Household Planet Kenya (paybill 247247), offline.")
     sim_runner, sim_url = await _start_simulator()
+    airtel_runner, airtel_url = await _start_airtel_simulator()
     with tempfile.TemporaryDirectory(prefix="mpesa-bot-demo-") as tmp:
         cert_path = await _download_certificate(sim_url, Path(tmp) / "simulator-cert.pem")
-        settings = demo_settings(Path(tmp), sim_url, _free_port(), cert_path)
+        key_path = await _download_airtel_key(airtel_url, Path(tmp) / "airtel-key.pem")
+        settings = demo_settings(
+            Path(tmp),
+            sim_url,
+            _free_port(),
+            cert_path,
+            airtel_url=airtel_url,
+            airtel_key_path=key_path,
+        )
         await migrate(settings.resolved_database_url)
+        await _set_airtel_callback(airtel_url, settings)
         transcript.say(f"Daraja simulator: {sim_url}   database: {tmp}/mpesa-bot.sqlite3")
+        transcript.say(f"Airtel Money simulator: {airtel_url}")
         stop, ready = asyncio.Event(), asyncio.Event()
 
         def on_ready(runtime: Runtime, url: str) -> None:
@@ -316,6 +379,7 @@ async def run_demo(out: TextIO | None = None) -> int:
             await _play(demo)
             await _verify(demo)
             await _verify_requests(demo, sim_url)
+            await _verify_airtel(demo, airtel_url)
         except (DemoFailed, TimeoutError) as exc:
             demo.failures.append(str(exc) or "timed out")
         finally:
@@ -323,6 +387,7 @@ async def run_demo(out: TextIO | None = None) -> int:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server, timeout=STEP_TIMEOUT_S)
             await sim_runner.cleanup()
+            await airtel_runner.cleanup()
     transcript.say("")
     for check in demo.passed:
         transcript.say(f"  ✔ {check}")
@@ -339,9 +404,11 @@ async def _play(demo: Demo) -> None:
     await _staff_scene(demo)
     await _paid_request_scene(demo)
     await _cancel_then_retry_scene(demo)
+    await _airtel_request_scene(demo)
     await _customer_order_scene(demo)
     await _reconciliation_scene(demo)
     await _payout_scene(demo)
+    await _airtel_payout_scene(demo)
     await _reports_scene(demo)
 
 
@@ -395,6 +462,26 @@ async def _cancel_then_retry_scene(demo: Demo) -> None:
         return payment is not None and payment.status == PaymentStatus.PAID
 
     await demo.until("the retry (attempt 2) paid", retried)
+
+
+async def _airtel_request_scene(demo: Demo) -> None:
+    demo.transcript.scene("11:20 A customer pays with Airtel Money at the till")
+    demo.type(CASHIER, "/request 0733123456 1200 Rice cooker")
+
+    async def paid_and_shown() -> bool:
+        payment = await _payment_for("254733123456")
+        return (
+            payment is not None
+            and payment.provider == Provider.AIRTEL
+            and payment.status == PaymentStatus.PAID
+            and payment.receipt is not None  # Airtel's own id for the money (airtel_money_id)
+            and demo.shows(CASHIER, payment.message_id, "Airtel Money request", payment.receipt)
+        )
+
+    await demo.until(
+        "KES 1,200 Airtel Money request paid by Airtel's callback and shown as Paid",
+        paid_and_shown,
+    )
 
 
 async def _customer_order_scene(demo: Demo) -> None:
@@ -474,6 +561,31 @@ async def _payout_scene(demo: Demo) -> None:
     await demo.until("KES 15,000 payout approved, sent and its receipt shown", completed)
 
 
+async def _airtel_payout_scene(demo: Demo) -> None:
+    demo.transcript.scene("16:30 An admin pays an Airtel Money customer back")
+    demo.type(ADMIN, "/send 0733123456 2000 Refund for a broken jug")
+    payout = await demo.until(
+        "Airtel payout awaiting confirmation, its account holder named by Airtel's KYC",
+        lambda: Payout.filter(
+            provider=Provider.AIRTEL,
+            status=PayoutStatus.AWAITING_CONFIRMATION,
+            receiver_name__not_isnull=True,
+            message_id__not_isnull=True,
+        ).first(),
+    )
+    demo.press(ADMIN, ADMIN, payout.message_id, f"payout:confirm:{payout.id}", "✅ Confirm")
+
+    async def completed() -> bool:
+        fresh = await Payout.get(id=payout.id)
+        return (
+            fresh.status == PayoutStatus.COMPLETED
+            and fresh.receipt is not None
+            and demo.shows(ADMIN, fresh.message_id, fresh.receipt)
+        )
+
+    await demo.until("KES 2,000 Airtel Money payout sent once and its receipt shown", completed)
+
+
 async def _reports_scene(demo: Demo) -> None:
     demo.transcript.scene("18:00 Closing: statistics and the day's export")
     demo.type(ADMIN, "/stats today")
@@ -496,14 +608,29 @@ async def _any_async(demo: Demo, chat_id: int, method: str, needle: str) -> bool
 
 async def _verify(demo: Demo) -> None:
     """Final checks straight from the database."""
-    paid = await Payment.filter(status=PaymentStatus.PAID).count()
+    paid = await Payment.filter(status=PaymentStatus.PAID, provider=Provider.MPESA).count()
     if paid != 4:
         raise DemoFailed(f"expected 4 paid STK payments, found {paid}")
     demo.passed.append("4 STK payments paid, 1 cancelled, in the database")
-    sms = await Notification.filter(channel=NotificationChannel.SMS, status="sent").count()
-    if sms != 5:
-        raise DemoFailed(f"expected 5 SMS receipts sent (4 payments, 1 payout), found {sms}")
-    demo.passed.append(f"{sms} SMS receipts delivered through the outbox")
+    airtel = await Payment.filter(status=PaymentStatus.PAID, provider=Provider.AIRTEL).count()
+    sent = await Payout.filter(status=PayoutStatus.COMPLETED, provider=Provider.AIRTEL).count()
+    if (airtel, sent) != (1, 1):
+        raise DemoFailed(
+            f"expected 1 Airtel payment paid and 1 payout sent, found {airtel}, {sent}"
+        )
+    demo.passed.append(
+        "1 Airtel Money payment paid and 1 Airtel Money payout sent, in the database"
+    )
+
+    async def receipts_sent() -> bool:
+        sent = Notification.filter(channel=NotificationChannel.SMS, status="sent")
+        return await sent.count() == 7
+
+    # the last receipt may still be on its way through the outbox
+    await demo.until(
+        "7 SMS receipts delivered through the outbox (5 payments, 2 payouts, both providers)",
+        receipts_sent,
+    )
 
 
 async def _verify_requests(demo: Demo, daraja_url: str) -> None:
@@ -515,4 +642,23 @@ async def _verify_requests(demo: Demo, daraja_url: str) -> None:
     demo.passed.append(
         "every request passed the strict simulator without a warning, "
         "the payout's SecurityCredential included"
+    )
+
+
+async def _verify_airtel(demo: Demo, airtel_url: str) -> None:
+    """Airtel's simulator: no warning, one push and one disbursement POST, the KYC asked."""
+    state = await _simulator_state(airtel_url)
+    if state["warnings"]:
+        listed = "; ".join(f"{w['path']} {w['field']}: {w['message']}" for w in state["warnings"])
+        raise DemoFailed(f"the Airtel simulator warned about {len(state['warnings'])}: {listed}")
+    posts = {
+        path: sum(1 for c in state["calls"] if (c["method"], c["path"]) == ("POST", path))
+        for path in ("/merchant/v1/payments/", "/standard/v1/disbursements/")
+    }
+    kyc = sum(1 for c in state["calls"] if c["path"] == "/standard/v1/users/733123456")
+    if list(posts.values()) != [1, 1] or kyc < 1:
+        raise DemoFailed(f"expected one push, one payout and a KYC lookup at Airtel: {posts}")
+    demo.passed.append(
+        "every Airtel request passed the strict Airtel simulator without a warning: one USSD "
+        "push, one KYC lookup before the payout, one disbursement (its PIN decrypted and checked)"
     )

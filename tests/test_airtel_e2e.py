@@ -18,7 +18,7 @@ from bot.callback_paths import airtel_callback_url
 from bot.main import build_airtel
 from bot.notify.channels import RecordingChatChannel
 from bot.services.container import build_services
-from bot.services.errors import InvalidInput
+from bot.services.errors import Conflict, InvalidInput
 from bot.telegram.chat_channel import TelegramChatChannel
 from bot.web.app import create_app
 from models import (
@@ -33,6 +33,7 @@ from models import (
     Payout,
     PayoutStatus,
     Provider,
+    Reversal,
     Staff,
     StaffRole,
 )
@@ -121,6 +122,7 @@ async def world(
             chat=chat,
             sms=sms,
             h=harness,
+            base=our_url,
             url=airtel_callback_url(our_url, secret),
         )
     finally:
@@ -430,3 +432,97 @@ async def test_balance_asks_both_providers_and_airtels_answer_comes_at_once(worl
     airtel = next(text for text in shown if "Airtel Money balance" in text)
     # the simulator's collection wallet starts empty
     assert "Airtel Money: KES 0.00" in airtel
+
+
+async def test_a_push_whose_answer_was_lost_is_asked_about_by_its_own_id(world):
+    world.sim.state.faults.update({"drop_connection_next_n": 1})
+    payment = await request(world, "0733 000 000", 350)
+    assert (payment.status, payment.post_state) == (PaymentStatus.UNKNOWN, "unknown")
+    assert payment.transaction_id is not None
+
+    world.sim.clock.advance(31)
+    await world.services.reconciler.run_once()
+
+    paid = await Payment.get(id=payment.id)
+    (collection,) = world.sim.state.collections.values()
+    assert (paid.status, paid.receipt) == (PaymentStatus.PAID, collection.airtel_money_id)
+    assert world.sim.posts(PUSH) == 1  # asked about, never sent again
+
+
+async def test_an_admin_resolves_an_unknown_push_airtel_does_not_know_after_a_fresh_look(world):
+    world.sim.state.faults.update({"drop_connection_next_n": 1, "enquiry_not_found_next_n": 1})
+    payment = await request(world, "0733 000 000", 350)
+    resolutions = world.services.resolutions
+
+    look = await resolutions.look(f"#{payment.id}", by_telegram_id=ADMIN)
+    decided = await resolutions.decide(f"#{payment.id}", "failed", by_telegram_id=ADMIN)
+
+    assert "does not know this transaction" in look.answer
+    assert look.decidable
+    assert (decided.status, decided.resolved_by) == (PaymentStatus.FAILED, f"tg:{ADMIN}")
+    assert world.sim.posts(PUSH) == 1
+
+
+async def test_an_admins_look_at_an_unknown_payout_settles_it_by_enquiry(world):
+    world.sim.state.faults.update({"drop_connection_next_n": 1})
+    payout = await send_payout(world, "0733 123 456", 900)
+    assert payout.status == PayoutStatus.UNKNOWN
+
+    look = await world.services.resolutions.look(f"P{payout.id}", by_telegram_id=ADMIN)
+
+    assert "disbursement enquiry says" in look.answer
+    assert (look.parked, look.record.status) == (False, PayoutStatus.COMPLETED)
+    assert world.sim.posts(DISBURSE) == 1
+
+
+# -- the shop's API ----------------------------------------------------------------------------
+
+
+async def test_the_api_takes_an_airtel_number_with_payment_method_airtel(world):
+    _, token = await world.services.api_keys.create("shop")
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=f"{world.base}/api/v1", headers=headers) as api:
+        order = (await api.post("/orders", json={"amount": 1500, "description": "Oil"})).json()
+        wrong = await api.post(
+            "/payments/initiate",
+            json={
+                "orderId": order["orderId"],
+                "paymentMethod": "MPESA",
+                "phoneNumber": "0733123456",
+            },
+        )
+        started = await api.post(
+            "/payments/initiate",
+            json={
+                "orderId": order["orderId"],
+                "paymentMethod": "AIRTEL",
+                "phoneNumber": "0733123456",
+            },
+        )
+        await world.sim.drain()
+        status = (await api.get(f"/payments/status/{order['orderId']}")).json()
+        document = (await api.get("/openapi.json")).json()
+
+    assert (wrong.status_code, wrong.json()["error"]["field"]) == (400, "phoneNumber")
+    assert "send paymentMethod AIRTEL" in wrong.json()["error"]["message"]
+    assert started.status_code == 201
+    assert (started.json()["paymentMethod"], started.json()["status"]) == ("AIRTEL", "pending")
+    assert (status["status"], status["payment"]["paymentMethod"]) == ("paid", "AIRTEL")
+    assert status["payment"]["receipt"] == (await Payment.get()).receipt
+    methods = [
+        variant["properties"]["paymentMethod"]["enum"]
+        for variant in document["components"]["schemas"]["InitiatePayment"]["oneOf"]
+    ]
+    assert methods == [["MPESA"], ["AIRTEL"]]
+
+
+async def test_an_airtel_receipt_is_not_sent_to_mpesa_for_a_reversal(world):
+    payment = await request(world, "0733 123 456", 150)
+    await world.sim.drain()
+    paid = await Payment.get(id=payment.id)
+
+    with pytest.raises(Conflict, match="was received by Airtel Money") as refused:
+        await world.services.reversals.reverse(paid.receipt, by_telegram_id=ADMIN)
+
+    assert "Refund it in the Airtel Money portal" in str(refused.value)
+    assert await Reversal.all().count() == 0

@@ -32,15 +32,19 @@ async def test_the_demo_day_succeeds_prints_a_readable_transcript_and_logs_nothi
 
     transcript = out.getvalue()
     assert code == 0, transcript[-3000:]
-    assert "demo OK: 16 outcomes checked" in transcript
+    assert "demo OK: 21 outcomes checked" in transcript
     # the strict simulator decrypted the payout's credential and warned about nothing
     assert "✔ every request passed the strict simulator without a warning" in transcript
     assert "👤 Brian (cashier): /request 0708374149 1500 Blender" in transcript
     assert "✅ Paid" in transcript
     assert "👤 Otieno (admin): presses [✅ Approve]" in transcript
     assert "📱 SMS to 2547****149" in transcript
+    # an Airtel Money customer pays, and an Airtel Money number is paid out, beside M-Pesa
+    assert "👤 Brian (cashier): /request 0733123456 1200 Rice cooker" in transcript
+    assert "Airtel Money account of: JOHN DOE" in transcript
+    assert "✔ every Airtel request passed the strict Airtel simulator" in transcript
     assert "✘" not in transcript
     # every line of the day, at DEBUG: no phone, no id carrying one, no secret
-    phones = ["254708374149", "254722100032", "254712345678", "254722000000"]
+    phones = ["254708374149", "254722100032", "254712345678", "254722000000", "254733123456"]
     assert any(line.startswith("INFO bot.services.payments stk.sent") for line in captured.lines)
     assert leaks(captured.lines, secrets, phones) == []

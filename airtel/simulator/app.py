@@ -10,6 +10,7 @@ import hmac
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 
@@ -335,8 +336,28 @@ class ControlHandlers:
             apply(changes)
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=400)
-        log.info("sim.control path=%s %s", request.path, show())
+        log.info("sim.control path=%s %s", request.path, _for_log(show()))
         return web.json_response(show())
 
     def _snapshot(self) -> dict[str, object]:
         return self._state.snapshot() | {"busy_jobs": self._deliverer.busy}
+
+
+SECRET_SEGMENT_LEN = 16  # our callback paths carry an unguessable segment at least this long
+
+
+def _for_log(settings: dict[str, object]) -> dict[str, object]:
+    """Control settings as logged: a callback URL's long (secret) path segments and the hash
+    key blanked out (the answer to the caller still shows them)."""
+    shown = dict(settings)
+    url = shown.get("callback_url")
+    if isinstance(url, str):
+        parts = urlsplit(url)
+        path = "/".join(
+            "***" if len(segment) >= SECRET_SEGMENT_LEN else segment
+            for segment in parts.path.split("/")
+        )
+        shown["callback_url"] = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    if shown.get("callback_hash_key"):
+        shown["callback_hash_key"] = "***"
+    return shown

@@ -26,6 +26,7 @@ from models import (
     PaymentStatus,
     Payout,
     PayoutStatus,
+    Provider,
     Reversal,
     Staff,
     StaffRole,
@@ -44,6 +45,11 @@ class OutboxRow:
     recipient: str
     payload: dict[str, Any]
     delay_s: float = 0.0
+
+
+def method_of(provider: Provider | str | None) -> str:
+    """The API's word for a provider in webhooks: "MPESA" or "AIRTEL"."""
+    return Provider(provider or Provider.MPESA).value.upper()
 
 
 class Notifier:
@@ -184,6 +190,7 @@ class Notifier:
                 "orderId": order.code,
                 "reference": order.reference,
                 "paymentId": payment.id,
+                "paymentMethod": method_of(payment.provider),
                 "status": PaymentStatus(payment.status).value,
                 "amount": payment.amount,
                 "attempt": payment.attempt,
@@ -259,6 +266,8 @@ class Notifier:
                 "amount": order.amount,
                 "receipt": order.paid_receipt,
                 "paymentId": payment.id if payment else None,
+                # a paybill (C2B) payment is M-Pesa's
+                "paymentMethod": method_of(payment.provider if payment else None),
             },
         )
         return rows
@@ -318,6 +327,7 @@ class Notifier:
                 f"payout.{status.value}",
                 {
                     "payoutId": payout.id,
+                    "paymentMethod": method_of(payout.provider),
                     "amount": payout.amount,
                     "phoneNumber": mask_msisdn(payout.msisdn),
                     "receipt": payout.receipt,

@@ -179,6 +179,13 @@ class AirtelPayouts:
             return None
         return await self.apply_status(await Payout.get(id=payout.id), answer, actor=actor)
 
+    async def disbursement_status(self, payout: Payout) -> DisbursementStatus:
+        """Airtel's enquiry about ``payout``; failures as an UpstreamError saying what to do."""
+        try:
+            return await self._airtel.disbursement_status(payout.originator_conversation_id)
+        except AirtelError as exc:
+            raise UpstreamError(f"Airtel did not answer the enquiry: {exc}") from None
+
     async def apply_status(
         self, payout: Payout, answer: DisbursementStatus, *, actor: str
     ) -> ApplyOutcome | None:

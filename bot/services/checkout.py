@@ -22,8 +22,9 @@ from bot.services.errors import Conflict, InvalidInput, LimitExceeded, NotFound
 from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
+from bot.services.providers import route_phone
 from models import AuditEvent, Customer, Order, OrderStatus, Payment, PaymentStatus, Staff
-from mpesa.phone import PhoneError, mask_msisdn, normalize_msisdn
+from mpesa.phone import mask_msisdn
 from mpesa.security import NAIROBI
 
 log = logging.getLogger(__name__)
@@ -112,10 +113,7 @@ class CheckoutService:
         Returns the order and the normalised phone. The SMS goes through the outbox: once per
         order and phone, retried until Africa's Talking takes it.
         """
-        try:
-            msisdn = normalize_msisdn(raw_phone, extra_prefixes=self._settings.mpesa_extra_prefixes)
-        except PhoneError as exc:
-            raise InvalidInput(str(exc), field="phone") from None
+        msisdn = route_phone(raw_phone, self._settings).msisdn
         if self._notifier is None:
             raise Conflict("SMS is not set up, so the link cannot be texted.")
         customer = await Customer.filter(msisdn=msisdn).order_by("-updated_at").first()
@@ -175,8 +173,8 @@ class CheckoutService:
         # limits first: a flood of bad numbers counts too
         await self._check_limits(current.order, actor)
         try:
-            msisdn = normalize_msisdn(raw_phone, extra_prefixes=self._settings.mpesa_extra_prefixes)
-        except PhoneError as exc:
+            msisdn = route_phone(raw_phone, self._settings).msisdn
+        except InvalidInput as exc:
             await audit(actor, REQUEST_ACTION, outcome="refused", reason=str(exc), via="web")
             raise InvalidInput(exc.template + ".", field="phone", params=exc.params) from None
         customer = await self._remember(msisdn, language)

@@ -18,8 +18,9 @@ from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
+from bot.services.providers import route_phone
 from models import Customer, Order, OrderStatus, Payment
-from mpesa.phone import PhoneError, mask_msisdn, normalize_msisdn
+from mpesa.phone import mask_msisdn
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +208,8 @@ class CustomerService:
         if contact_user_id is not None and contact_user_id != telegram_id:
             raise InvalidInput(OWN_NUMBER, field="phone")
         try:
-            msisdn = normalize_msisdn(raw_phone, extra_prefixes=self._settings.mpesa_extra_prefixes)
-        except PhoneError as exc:
+            msisdn = route_phone(raw_phone, self._settings).msisdn
+        except InvalidInput as exc:
             raise InvalidInput(exc.template + ".", field="phone", params=exc.params) from None
         customer, _ = await Customer.get_or_create(telegram_id=telegram_id)
         customer.msisdn = msisdn

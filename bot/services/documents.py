@@ -32,6 +32,7 @@ class ReceiptLines:
     receipt: str
     phone: str  # masked
     paid_at: datetime | None
+    airtel: bool = False  # paid by Airtel Money (else M-Pesa)
 
 
 def receipt_rows(lines: ReceiptLines, language: str) -> list[tuple[str, str]]:
@@ -46,7 +47,7 @@ def receipt_rows(lines: ReceiptLines, language: str) -> list[tuple[str, str]]:
         rows.append((_("For"), lines.description))
     rows += [
         (_("Amount"), kes(lines.amount)),
-        (_("M-Pesa receipt"), lines.receipt),
+        (_("Airtel Money receipt") if lines.airtel else _("M-Pesa receipt"), lines.receipt),
         (_("Paid from"), lines.phone),
         (_("Date (Nairobi time)"), when(lines.paid_at, language)),
     ]
@@ -66,7 +67,8 @@ def receipt_pdf(lines: ReceiptLines, language: str) -> bytes:
     pdf.set_font("Helvetica", "B", 16)
     pdf.cell(0, 10, _latin1(lines.business), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 12)
-    pdf.cell(0, 8, _latin1(_("M-Pesa payment receipt")), new_x="LMARGIN", new_y="NEXT")
+    title = _("Airtel Money payment receipt") if lines.airtel else _("M-Pesa payment receipt")
+    pdf.cell(0, 8, _latin1(title), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     for label, value in receipt_rows(lines, language):
         pdf.set_font("Helvetica", "B", 11)
@@ -75,7 +77,12 @@ def receipt_pdf(lines: ReceiptLines, language: str) -> bytes:
         pdf.multi_cell(0, 8, _latin1(value), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
     pdf.set_font("Helvetica", "I", 10)
-    pdf.multi_cell(0, 6, _latin1(_("Thank you for paying with M-Pesa.")))
+    thanks = (
+        _("Thank you for paying with Airtel Money.")
+        if lines.airtel
+        else _("Thank you for paying with M-Pesa.")
+    )
+    pdf.multi_cell(0, 6, _latin1(thanks))
     return bytes(pdf.output())
 
 

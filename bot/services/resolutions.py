@@ -22,6 +22,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from bot.services.airtel_payments import report_of_enquiry
 from bot.services.audit import actor_for_telegram, audit
 from bot.services.errors import Conflict, InvalidInput, NotFound, UpstreamError
 from bot.services.outcome import ApplyOutcome, Clock, utcnow
@@ -40,6 +41,7 @@ from models import (
     Payout,
     PayoutStatus,
     PostState,
+    Provider,
     QueryStatus,
     Reversal,
     ReversalStatus,
@@ -194,6 +196,8 @@ class ResolutionService:
     async def _look_payment(self, ref: Reference, payment: Payment, actor: str) -> Look:
         now = self._clock()
         asked = True
+        if payment.provider == Provider.AIRTEL:
+            return await self._look_airtel_payment(ref, payment, actor)
         if payment.checkout_request_id is not None:
             try:
                 answer = await self._payments.query(payment)
@@ -224,6 +228,45 @@ class ResolutionService:
             fresh = await Payment.get(id=payment.id)
         return Look(ref, fresh, said, parked, candidates=candidates, asked=asked)
 
+    async def _look_airtel_payment(self, ref: Reference, payment: Payment, actor: str) -> Look:
+        """Airtel's enquiry by our own transaction id (an unknown push has one too)."""
+        airtel = self._payments.airtel
+        if airtel is None or payment.transaction_id is None:
+            said = "Airtel Money is not set up here, so Airtel cannot be asked."
+            return Look(ref, payment, said, self._parked(ref, payment), asked=False)
+        try:
+            answer = await airtel.collection_status(payment)
+        except UpstreamError as exc:
+            said = f"Airtel Money could not be asked just now: {exc}"
+            return Look(ref, payment, said, self._parked(ref, payment), asked=False)
+        await airtel.apply(payment, report_of_enquiry(answer), actor=actor)
+        said = airtel_words("collection", answer.found, answer.info.meaning, answer.info.code)
+        return await self._looked(ref, Payment, payment.id, said)
+
+    async def _looked(self, ref: Reference, model: Any, record_id: int, said: str = "") -> Look:
+        """The record after a fresh look; its ``looked_at`` stamped while it stays parked."""
+        fresh = await model.get(id=record_id)
+        parked = self._parked(ref, fresh)
+        if parked:
+            await model.filter(id=record_id).update(looked_at=self._clock())
+            fresh = await model.get(id=record_id)
+        return Look(ref, fresh, said, parked)
+
+    async def _look_airtel_payout(self, ref: Reference, payout: Payout, actor: str) -> Look:
+        """Airtel's disbursement enquiry, answered at once (no callback to wait for)."""
+        airtel = self._payouts.airtel
+        if airtel is None:
+            said = "Airtel Money is not set up here, so Airtel cannot be asked."
+            return Look(ref, payout, said, self._parked(ref, payout), asked=False)
+        try:
+            answer = await airtel.disbursement_status(payout)
+        except UpstreamError as exc:
+            said = f"Airtel Money could not be asked just now: {exc}"
+            return Look(ref, payout, said, self._parked(ref, payout), asked=False)
+        await airtel.apply_status(payout, answer, actor=actor)
+        said = airtel_words("disbursement", answer.found, answer.info.meaning, answer.info.code)
+        return await self._looked(ref, Payout, payout.id, said)
+
     async def _look_payout(
         self,
         ref: Reference,
@@ -242,6 +285,8 @@ class ResolutionService:
                 "again every reconciliation pass. Nothing was paid out."
             )
             return Look(ref, await Payout.get(id=payout.id), said, True)
+        if payout.provider == Provider.AIRTEL:
+            return await self._look_airtel_payout(ref, payout, actor)
         query = await self._payouts.results.query_status(
             payout, actor=actor, asked_by=asked_by, chat_id=chat_id
         )
@@ -502,6 +547,16 @@ class ResolutionService:
             reason=str(exc),
         )
         return exc
+
+
+def airtel_words(what: str, found: bool, meaning: str, code: str) -> str:
+    """An Airtel enquiry's answer in words, for the admin deciding after it."""
+    if not found:
+        return (
+            f"Airtel Money's {what} enquiry does not know this transaction (yet): it may never "
+            "have reached Airtel, or not be registered yet."
+        )
+    return f"Airtel Money's {what} enquiry says: {meaning} (code {code})."
 
 
 def query_words(query: DarajaQuery) -> str:

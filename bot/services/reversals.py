@@ -34,6 +34,7 @@ from models import (
     Payment,
     PaymentStatus,
     PostState,
+    Provider,
     QueryKind,
     QueryStatus,
     Reversal,
@@ -101,6 +102,17 @@ class ReversalService:
         staff = await self._staff.require(by_telegram_id, StaffRole.ADMIN, action="reverse")
         receipt = (receipt or "").strip().upper()
         remarks = " ".join(remarks.split()) or "Reversal"
+        airtel = await Payment.get_or_none(receipt=receipt, provider=Provider.AIRTEL)
+        if airtel is not None:
+            # a reversal is M-Pesa's; an Airtel payment goes back by Airtel's refund
+            raise await self._refused(
+                actor,
+                receipt,
+                Conflict(
+                    f"Payment #{airtel.id} ({receipt}) was received by Airtel Money, which M-Pesa "
+                    "cannot reverse. Refund it in the Airtel Money portal."
+                ),
+            )
         if not receipt.isalnum() or not 2 <= len(remarks) <= 100:
             raise await self._refused(
                 actor, receipt, InvalidInput("Give the M-Pesa receipt to reverse.", field="receipt")

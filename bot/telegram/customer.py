@@ -31,8 +31,9 @@ from telegram.ext import (
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, error_text, translate
 from bot.services.customers import AWAITING_PHONE
 from bot.services.errors import ServiceError
+from bot.services.providers import provider_of
 from bot.telegram import customer_texts, keyboards, staff_texts, texts
-from models import Customer, Order, Payment, PaymentStatus
+from models import Customer, Order, Payment, PaymentStatus, Provider
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,9 @@ def payment_buttons(payment: Payment, language: str) -> InlineKeyboardMarkup | N
     if payment.superseded_by_id is not None:
         return None  # only the newest attempt is retried or checked
     if not status.is_final:
-        label, verb = customer_texts.CHECK_BUTTON, "check"
+        airtel = payment.provider == Provider.AIRTEL
+        check = customer_texts.AIRTEL_CHECK_BUTTON if airtel else customer_texts.CHECK_BUTTON
+        label, verb = check, "check"
     elif status.can_retry:
         label, verb = customer_texts.RETRY_BUTTON, "retry"
     else:
@@ -93,6 +96,14 @@ class CustomerHandlers:
 
     def __init__(self, services: Any) -> None:
         self._services = services
+
+    def _is_airtel(self, msisdn: str | None) -> bool:
+        settings = self._services.settings
+        return (
+            bool(msisdn)
+            and settings.airtel_enabled
+            and (provider_of(msisdn, settings) is Provider.AIRTEL)
+        )
 
     async def _language(self, update: Update) -> str:
         user = update.effective_user
@@ -123,7 +134,9 @@ class CustomerHandlers:
             )
             return
         language = await self._language(update)
-        summary = customer_texts.order_summary(order, customer.msisdn, language)
+        summary = customer_texts.order_summary(
+            order, customer.msisdn, language, airtel=self._services.settings.airtel_enabled
+        )
         if customer.msisdn:
             markup = pay_buttons(order, customer.msisdn, language)
             await message.reply_html(summary, reply_markup=markup)
@@ -337,7 +350,10 @@ class CustomerHandlers:
             return
         # one message per reply markup: this one takes the contact keyboard away
         await message.reply_html(
-            customer_texts.sending(customer.msisdn, language), reply_markup=ReplyKeyboardRemove()
+            customer_texts.sending(
+                customer.msisdn, language, airtel=self._is_airtel(customer.msisdn)
+            ),
+            reply_markup=ReplyKeyboardRemove(),
         )
         try:
             payment = await self._services.customers.pay_order(

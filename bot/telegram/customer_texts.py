@@ -10,7 +10,7 @@ from html import escape
 
 from bot.i18n import LANGUAGE_NAMES, N_, kes, translate, translator, when
 from bot.telegram.texts import phone
-from models import Order, OrderStatus, Payment, PaymentStatus
+from models import Order, OrderStatus, Payment, PaymentStatus, Provider
 
 MESSAGE_LIMIT = 4096
 # room for the "…and N more" line under a long list
@@ -41,6 +41,7 @@ PAY_WITH = N_("Pay with {phone}")
 ANOTHER_NUMBER = N_("Use another number")
 RETRY_BUTTON = N_("🔁 Try again")
 CHECK_BUTTON = N_("🔄 Check with M-Pesa")
+AIRTEL_CHECK_BUTTON = N_("🔄 Check with Airtel Money")
 
 ORDER_STATUS = {
     OrderStatus.OPEN: N_("⏳ waiting for payment"),
@@ -62,6 +63,18 @@ PAYMENT_HEADLINE = {
     PaymentStatus.REVIEW: N_("⚠️ M-Pesa says you paid, but the shop must check it first."),
     PaymentStatus.REVERSED: N_("↩️ Reversed: the money was sent back to you."),
 }
+# the same for a payment by Airtel Money (only the lines that name the provider differ)
+AIRTEL_HEADLINE = {
+    **PAYMENT_HEADLINE,
+    PaymentStatus.CREATED: N_("⏳ Sending the request to Airtel Money…"),
+    PaymentStatus.PENDING: N_("📲 Check your phone and enter your Airtel Money PIN."),
+    PaymentStatus.UNKNOWN: N_("❔ Airtel Money has not answered yet. We are checking…"),
+    PaymentStatus.CANCELLED: N_("✖️ The Airtel Money prompt was cancelled or not answered."),
+    PaymentStatus.INSUFFICIENT_FUNDS: N_("✖️ There was not enough money on your Airtel Money."),
+    PaymentStatus.WRONG_PIN: N_("✖️ The Airtel Money PIN was wrong."),
+    PaymentStatus.FAILED: N_("✖️ Airtel Money could not complete the payment."),
+    PaymentStatus.REVIEW: N_("⚠️ Airtel Money says you paid, but the shop must check it first."),
+}
 NEXT_STEP = {
     PaymentStatus.CANCELLED: N_("Tap 🔁 Try again when you are ready."),
     PaymentStatus.INSUFFICIENT_FUNDS: N_("Top up your M-Pesa, then tap 🔁 Try again."),
@@ -70,6 +83,11 @@ NEXT_STEP = {
     PaymentStatus.FAILED: N_("Tap 🔁 Try again, or ask the shop for help."),
     PaymentStatus.REVIEW: N_("The shop will contact you. You do not need to pay again."),
     PaymentStatus.UNKNOWN: N_("Do not pay again: the shop checks with M-Pesa and tells you."),
+}
+AIRTEL_NEXT_STEP = {
+    **NEXT_STEP,
+    PaymentStatus.INSUFFICIENT_FUNDS: N_("Top up your Airtel Money, then tap 🔁 Try again."),
+    PaymentStatus.UNKNOWN: N_("Do not pay again: the shop checks with Airtel Money and tells you."),
 }
 
 
@@ -138,15 +156,32 @@ def order_line(order: Order, language: str = "en") -> str:
     return line
 
 
-def order_summary(order: Order, remembered_msisdn: str | None, language: str) -> str:
-    """The order a deep link opened, and how to pay it."""
+def order_summary(
+    order: Order, remembered_msisdn: str | None, language: str, *, airtel: bool = False
+) -> str:
+    """The order a deep link opened, and how to pay it (``airtel``: Airtel Money is taken too)."""
     _ = translator(language)
     lines = [
         f"🧾 {order_line(order, language)}",
         _("Amount: <b>{amount}</b>", amount=kes(order.amount)),
         "",
     ]
-    if remembered_msisdn:
+    if airtel and remembered_msisdn:
+        lines.append(
+            _(
+                "To pay with M-Pesa or Airtel Money, tap <b>Pay with {phone}</b>, or use "
+                "another Safaricom or Airtel number.",
+                phone=phone(remembered_msisdn),
+            )
+        )
+    elif airtel:
+        lines.append(
+            _(
+                "To pay with M-Pesa or Airtel Money, share your phone number or type another "
+                "Safaricom or Airtel number."
+            )
+        )
+    elif remembered_msisdn:
         lines.append(
             _(
                 "To pay with M-Pesa, tap <b>Pay with {phone}</b>, or use another Safaricom number.",
@@ -169,8 +204,12 @@ def ask_number(current_msisdn: str | None, language: str) -> str:
     return f"{now}{_(USAGE_NUMBER)}"
 
 
-def sending(msisdn: str, language: str) -> str:
-    """Said before the STK Push goes out."""
+def sending(msisdn: str, language: str, *, airtel: bool = False) -> str:
+    """Said before the payment request goes out (``airtel``: to an Airtel Money number)."""
+    if airtel:
+        return translate(
+            language, "Thanks! Sending the Airtel Money request to {phone}…", phone=phone(msisdn)
+        )
     return translate(
         language, "Thanks! Sending the M-Pesa request to {phone}…", phone=phone(msisdn)
     )
@@ -203,7 +242,13 @@ def payment_card(payment: Payment, order: Order | None, language: str) -> str:
     """The customer's own live status message of their payment."""
     _ = translator(language)
     status = PaymentStatus(payment.status)
-    lines = [_("<b>M-Pesa payment #{number}</b>", number=payment.id)]
+    airtel = payment.provider == Provider.AIRTEL
+    headline = AIRTEL_HEADLINE if airtel else PAYMENT_HEADLINE
+    next_step = AIRTEL_NEXT_STEP if airtel else NEXT_STEP
+    if airtel:
+        lines = [_("<b>Airtel Money payment #{number}</b>", number=payment.id)]
+    else:
+        lines = [_("<b>M-Pesa payment #{number}</b>", number=payment.id)]
     lines.append(
         _("{amount} from {phone}", amount=kes(payment.amount), phone=phone(payment.msisdn))
     )
@@ -214,30 +259,41 @@ def payment_card(payment: Payment, order: Order | None, language: str) -> str:
     if payment.attempt > 1:
         lines.append(_("Attempt {number}", number=payment.attempt))
     lines.append("")
-    lines.append(f"<b>{_(PAYMENT_HEADLINE[status])}</b>")
+    lines.append(f"<b>{_(headline[status])}</b>")
     if status in (PaymentStatus.PAID, PaymentStatus.REVERSED):
         lines += _paid_lines(payment, language)
     elif payment.superseded_by_id is not None:
         lines.append(
             _("A newer request (#{number}) replaced this one.", number=payment.superseded_by_id)
         )
-    elif status in NEXT_STEP:
-        lines.append(f"👉 {_(NEXT_STEP[status])}")
+    elif status in next_step:
+        lines.append(f"👉 {_(next_step[status])}")
     return "\n".join(lines)
 
 
 def _paid_lines(payment: Payment, language: str) -> list[str]:
     _ = translator(language)
     return [
-        _("M-Pesa receipt: <code>{receipt}</code>", receipt=escape(receipt_of(payment, language))),
+        receipt_line(payment, language),
         _("Amount: {amount}", amount=kes(payment.paid_amount or payment.amount)),
         _("Paid at: {time}", time=when(payment.paid_at, language)),
     ]
 
 
 def receipt_of(payment: Payment, language: str) -> str:
-    """The M-Pesa receipt number, or what to say when a query confirmed the payment without one."""
+    """The provider's receipt number, or what to say when a query confirmed it without one."""
+    if payment.provider == Provider.AIRTEL:
+        return payment.receipt or translate(language, "confirmed by Airtel Money")
     return payment.receipt or translate(language, "confirmed by M-Pesa")
+
+
+def receipt_line(payment: Payment, language: str) -> str:
+    """ "M-Pesa receipt: X" (or Airtel Money's), in ``language``."""
+    _ = translator(language)
+    shown = escape(receipt_of(payment, language))
+    if payment.provider == Provider.AIRTEL:
+        return _("Airtel Money receipt: <code>{receipt}</code>", receipt=shown)
+    return _("M-Pesa receipt: <code>{receipt}</code>", receipt=shown)
 
 
 def receipt(payment: Payment, order: Order | None, language: str) -> str:
@@ -249,9 +305,7 @@ def receipt(payment: Payment, order: Order | None, language: str) -> str:
     elif payment.description:
         lines.append(_("For: {what}", what=escape(payment.description)))
     lines.append(_("Amount: {amount}", amount=kes(payment.paid_amount or payment.amount)))
-    lines.append(
-        _("M-Pesa receipt: <code>{receipt}</code>", receipt=escape(receipt_of(payment, language)))
-    )
+    lines.append(receipt_line(payment, language))
     lines.append(_("Paid from: {phone}", phone=phone(payment.msisdn)))
     lines.append(_("Paid at: {time}", time=when(payment.paid_at, language)))
     return "\n".join(lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from models import Payment, PaymentStatus, Payout, PayoutStatus
+from models import Payment, PaymentStatus, Payout, PayoutStatus, Provider
 
 CALLBACK_DATA_LIMIT = 64
 
@@ -30,9 +30,12 @@ def payment_buttons(payment: Payment) -> InlineKeyboardMarkup | None:
     if payment.superseded_by_id is not None:
         return None  # a newer attempt replaced it: only that one offers [Retry]
     if status in (PaymentStatus.PENDING, PaymentStatus.UNKNOWN, PaymentStatus.CREATED):
-        button = InlineKeyboardButton(
-            "🔄 Check with M-Pesa", callback_data=data("pay", "check", payment.id)
+        label = (
+            "🔄 Check with Airtel Money"
+            if payment.provider == Provider.AIRTEL
+            else "🔄 Check with M-Pesa"
         )
+        button = InlineKeyboardButton(label, callback_data=data("pay", "check", payment.id))
         if status is PaymentStatus.UNKNOWN:
             return InlineKeyboardMarkup([[button], [resolve_button(f"#{payment.id}")]])
         return InlineKeyboardMarkup([[button]])

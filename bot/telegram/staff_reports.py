@@ -11,7 +11,9 @@ from typing import Any
 from telegram import InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
+from bot.config import Settings
 from bot.services.errors import InvalidInput, ServiceError
+from bot.services.providers import route_phone
 from bot.services.reports import PERIODS, period_bounds, shows_full_numbers
 from bot.telegram import staff_keyboards, staff_texts
 from bot.telegram.staff_base import ANYONE, StaffHandlerBase, answer, chat_of, edit, reply
@@ -34,7 +36,9 @@ class HistoryQuery:
     msisdn: str | None = None
 
 
-def parse_history_args(args: list[str], extra_prefixes: list[str]) -> HistoryQuery:
+def parse_history_args(
+    args: list[str], extra_prefixes: list[str], settings: Settings | None = None
+) -> HistoryQuery:
     """Read /history words in any order: a period, a status, a phone, "payouts"."""
     words = [arg.strip() for arg in args if arg.strip()]
     payouts = any(word.lower() in PAYOUT_WORDS for word in words)
@@ -48,6 +52,9 @@ def parse_history_args(args: list[str], extra_prefixes: list[str]) -> HistoryQue
             period = lower
         elif lower.replace("-", "_") in statuses:
             status = lower.replace("-", "_")
+        elif any(ch.isdigit() for ch in word) and settings is not None:
+            # an Airtel number too, when Airtel Money is on (the provider router reads it)
+            msisdn = route_phone(word, settings).msisdn
         elif any(ch.isdigit() for ch in word):
             try:
                 msisdn = normalize_msisdn(word, extra_prefixes=extra_prefixes)
@@ -70,9 +77,8 @@ class ReportHandlers(StaffHandlerBase):
         if await self.member(update, ANYONE, "history") is None:
             return
         try:
-            wanted = parse_history_args(
-                context.args or [], self._services.settings.mpesa_extra_prefixes
-            )
+            settings = self._services.settings
+            wanted = parse_history_args(context.args or [], settings.mpesa_extra_prefixes, settings)
             text, buttons = await self._page(wanted, before_id=None)
         except ServiceError as exc:
             await self.refuse(update, exc, staff_texts.USAGE_HISTORY)

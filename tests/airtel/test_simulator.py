@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -378,6 +379,20 @@ async def test_raw_body_hash_travels_in_a_header(make_sim):
         received.raw, hash_key="k3y", header_hash=received.headers["hash"]
     )
     assert ("hash" in received.body, parsed.verified) == (False, True)
+
+
+async def test_the_portal_change_is_logged_without_the_secret_path_or_the_hash_key(sim, caplog):
+    url = "https://pay.example.co.ke/hooks/cb-secret-never-logged-4567/airtel/collection"
+    caplog.set_level(logging.INFO, logger="airtel.simulator.app")
+
+    answer = await sim.http.post(
+        "/simulator/portal", json={"callback_url": url, "callback_hash_key": "portal-key-0123"}
+    )
+
+    assert answer.json()["callback_url"] == url  # the caller sees what it set
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "https://pay.example.co.ke/hooks/***/airtel/collection" in logged
+    assert "cb-secret-never-logged-4567" not in logged and "portal-key-0123" not in logged
 
 
 async def test_no_callback_without_a_portal_url(make_sim):

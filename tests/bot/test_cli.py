@@ -105,10 +105,69 @@ def test_check_reports_each_part_and_fails_without_credentials(env, capsys):
     assert lines[0].startswith("PASS  settings")
     assert lines[1].startswith("FAIL  daraja")
     assert "MPESA_CONSUMER_KEY, MPESA_CONSUMER_SECRET, MPESA_PASSKEY not set" in lines[1]
-    assert lines[2] == "FAIL  telegram   TELEGRAM_BOT_TOKEN is not set"
-    assert lines[3].startswith("PASS  database")
-    assert lines[4].startswith("PASS  sms")
+    assert lines[2].startswith("PASS  airtel") and "off (AIRTEL_ENABLED=false)" in lines[2]
+    assert lines[3] == "FAIL  telegram   TELEGRAM_BOT_TOKEN is not set"
+    assert lines[4].startswith("PASS  database")
+    assert lines[5].startswith("PASS  sms")
     assert lines[-1] == "2 check(s) failed"
+
+
+@pytest.fixture
+def airtel_process():
+    """`mpesa-bot simulator --provider airtel` in a child process; yields its base URL."""
+    port = _free_port()
+    proc = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "bot", "simulator", "--provider", "airtel", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _wait_for(port: int, proc: subprocess.Popen) -> None:
+    """Until something listens on ``port`` (the child process printed its first line)."""
+    proc.stdout.readline()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+
+
+@pytest.mark.parametrize(
+    ("secret", "verdict", "says"),
+    [
+        ("simulator-client-secret", "PASS", "token received from"),
+        ("not-the-secret", "FAIL", "Airtel refused the client id/secret"),
+    ],
+)
+def test_check_tests_the_airtel_credentials(env, airtel_process, capsys, secret, verdict, says):
+    env.setenv("AIRTEL_ENABLED", "true")
+    env.setenv("AIRTEL_BASE_URL", airtel_process)
+    env.setenv("AIRTEL_CLIENT_ID", "simulator-client-id")
+    env.setenv("AIRTEL_CLIENT_SECRET", secret)
+    env.setenv("PUBLIC_BASE_URL", "https://pay.householdplanet.co.ke")
+    env.setenv("CALLBACK_SECRET", "operators-secret-0123")
+    assert cli("migrate") == 0
+    capsys.readouterr()
+
+    cli("check")
+
+    out = capsys.readouterr().out
+    (line,) = [line for line in out.splitlines() if line.split()[1:2] == ["airtel"]]
+    assert line.startswith(verdict) and says in line
+    if verdict == "PASS":
+        assert "AIRTEL_DISBURSEMENT_PIN is not set: Airtel payouts are refused" in line
+        assert "https://pay.householdplanet.co.ke/hooks/<CALLBACK_SECRET>/airtel/collection" in line
+    assert "operators-secret-0123" not in out
 
 
 def _free_port() -> int:

@@ -90,6 +90,8 @@ def secrets_of(settings: Settings) -> dict[str, str]:
         "SMTP password": _value(settings.smtp_password),
         "Africa's Talking API key": _value(settings.at_api_key),
         "shop webhook secret": _value(settings.shop_webhook_secret),
+        "Airtel client secret": _value(settings.airtel_client_secret),
+        "Airtel callback hash key": _value(settings.airtel_callback_hash_key),
     }
     return {name: value for name, value in values.items() if value}
 

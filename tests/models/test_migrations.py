@@ -23,6 +23,7 @@ from models.db import (
 from tests.conftest import POSTGRES_URL, postgres_reachable
 
 MONEY_INTENTS = "0005_money_intents"
+AIRTEL = "0006_airtel_provider"
 
 
 def committed_migrations() -> list[str]:
@@ -118,5 +119,46 @@ async def test_records_in_flight_before_the_money_intents_are_read_as_possibly_s
         payout = await Payout.get(originator_conversation_id="ocid-1")
         assert (payout.status, payout.post_state) == (PayoutStatus.SUBMITTING, PostState.SENDING)
         assert payout.confirmed_at is not None
+    finally:
+        await close_db()
+
+
+async def test_records_from_before_airtel_are_mpesas(empty_database):
+    """Migration 0006 gives every existing payment and payout the provider M-Pesa."""
+    from tortoise import Tortoise, connections
+    from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
+
+    from models import Payout, Provider
+    from models.db import _apps_config
+
+    await Tortoise.init(config=tortoise_config(empty_database), _enable_global_fallback=True)
+    try:
+        executor = MigrationExecutor(connections.get("default"), _apps_config())
+        before = committed_migrations()[committed_migrations().index(AIRTEL) - 1]
+        await executor.migrate([MigrationTarget("models", before)])
+        await connections.get("default").execute_script(
+            "INSERT INTO staff (telegram_id, name, role, active, created_at, updated_at) "
+            "VALUES (1, '', 'admin', TRUE, '2026-11-20 09:00:00', '2026-11-20 09:00:00');"
+            "INSERT INTO payment (msisdn, amount, account_reference, description, status, "
+            "attempt, initiated_via, created_at, updated_at) VALUES ('254708374149', 150, 'HP', "
+            "'', 'paid', 1, 'chat', '2026-11-20 09:00:00', '2026-11-20 09:00:00');"
+            "INSERT INTO payout (originator_conversation_id, msisdn, amount, command_id, remarks, "
+            "occasion, status, initiated_by_id, needs_approval, query_count, created_at, "
+            "updated_at) VALUES ('ocid-1', '254708374149', 500, 'BusinessPayment', 'Refund', '', "
+            "'completed', 1, FALSE, 0, '2026-11-20 09:00:00', '2026-11-20 09:00:00');"
+        )
+    finally:
+        await close_db()
+
+    assert await migrate(empty_database) == [f"models.{AIRTEL}"] + [
+        f"models.{name}"
+        for name in committed_migrations()[committed_migrations().index(AIRTEL) + 1 :]
+    ]
+    await init_db(empty_database)
+    try:
+        payment = await Payment.get(msisdn="254708374149")
+        payout = await Payout.get(originator_conversation_id="ocid-1")
+        assert (payment.provider, payment.transaction_id) == (Provider.MPESA, None)
+        assert payout.provider is Provider.MPESA
     finally:
         await close_db()

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
+from airtel.phone import PhoneError as AirtelPhoneError
+from airtel.phone import normalize_msisdn as airtel_normalize
 from mpesa.phone import PhoneError, normalize_msisdn
 
 # -- text: no control characters (PostgreSQL refuses NUL; none belongs in an order) ------------
@@ -108,6 +110,59 @@ def safaricom_blocks() -> tuple[str, ...]:
     return tuple(accepted)
 
 
+@functools.lru_cache(maxsize=1)
+def airtel_blocks() -> tuple[str, ...]:
+    """The 4-digit national prefixes whose numbers the Airtel check accepts (carrier data)."""
+    accepted = []
+    for lead in "17":
+        for block in range(1000):
+            national = f"{lead}{block:03d}"
+            try:
+                for tail in ("00000", "99999"):
+                    airtel_normalize(f"254{national}{tail}")
+            except AirtelPhoneError:
+                continue
+            accepted.append(national)
+    return tuple(accepted)
+
+
+def routed_prefixes(
+    carrier_blocks: Iterable[str], own_extra: Iterable[str], other_extra: Iterable[str]
+) -> set[str]:
+    """The national prefixes one provider serves: its carrier's blocks, with the overrides.
+
+    Overrides are applied shortest first, so the longer prefix wins, as the router decides:
+    one of ``own_extra`` adds its numbers, one of ``other_extra`` takes them away.
+    """
+    pieces = set(carrier_blocks)
+    extras = [(p[3:], True) for p in normalized_prefixes(own_extra)]
+    extras += [(p[3:], False) for p in normalized_prefixes(other_extra)]
+    for prefix, add in sorted(extras, key=lambda item: len(item[0])):
+        pieces = _without(pieces, prefix)
+        if add:
+            pieces.add(prefix)
+    return pieces
+
+
+def _without(pieces: set[str], prefix: str) -> set[str]:
+    """``pieces`` (a set of national prefixes) minus every number starting with ``prefix``."""
+    result = {piece for piece in pieces if not piece.startswith(prefix)}
+    for piece in pieces:
+        if prefix.startswith(piece) and piece != prefix:
+            result.discard(piece)
+            # keep the rest of the piece: every sibling on the way down to ``prefix``
+            for depth in range(len(piece), len(prefix)):
+                stem = prefix[:depth]
+                result.update(stem + digit for digit in "0123456789" if digit != prefix[depth])
+    return result
+
+
+def provider_pattern(pieces: Iterable[str]) -> str:
+    """The pattern of the four forms of every number under ``pieces`` (national prefixes)."""
+    alternatives = "|".join(_alternatives(_compress(pieces)))
+    return rf"^{_PHONE_FORMS}(?:{alternatives})$"
+
+
 def _compress(prefixes: Iterable[str]) -> list[str]:
     """Regex pieces for the prefixes: ten siblings become their parent ("7080".."7089" -> "708")."""
     pieces = set(prefixes)
@@ -134,6 +189,28 @@ def phone_pattern(extra_prefixes: Iterable[str] = ()) -> str:
         national.add(prefix[3:])
     alternatives = "|".join(_alternatives(_compress(national)))
     return rf"^{_PHONE_FORMS}(?:{alternatives})$"
+
+
+def provider_patterns(
+    mpesa_extra: Iterable[str] = (), airtel_extra: Iterable[str] = (), *, airtel: bool = False
+) -> dict[str, str]:
+    """Per paymentMethod ("MPESA", "AIRTEL"), the pattern of the phones it takes, as routed."""
+    if not airtel:
+        return {"MPESA": phone_pattern(mpesa_extra)}
+    mpesa = routed_prefixes(safaricom_blocks(), mpesa_extra, airtel_extra)
+    others = routed_prefixes(airtel_blocks(), airtel_extra, mpesa_extra)
+    return {"MPESA": provider_pattern(mpesa), "AIRTEL": provider_pattern(others)}
+
+
+def any_phone_pattern(
+    mpesa_extra: Iterable[str] = (), airtel_extra: Iterable[str] = (), *, airtel: bool = False
+) -> str:
+    """The pattern of every phone some enabled provider takes (history filters)."""
+    if not airtel:
+        return phone_pattern(mpesa_extra)
+    pieces = routed_prefixes(safaricom_blocks(), mpesa_extra, airtel_extra)
+    pieces |= routed_prefixes(airtel_blocks(), airtel_extra, mpesa_extra)
+    return provider_pattern(pieces)
 
 
 def _alternatives(pieces: list[str]) -> list[str]:

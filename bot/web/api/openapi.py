@@ -165,7 +165,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["orderId", "paymentMethod", "phoneNumber"],
         "properties": {
             "orderId": ORDER_ID,
-            "paymentMethod": {"type": "string", "enum": ["MPESA"]},
+            "paymentMethod": {"type": "string", "enum": ["MPESA"]},  # AIRTEL when enabled
             "phoneNumber": PHONE,
         },
     },
@@ -175,7 +175,8 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "paymentId": {"type": "integer"},
             "orderId": _nullable("string"),
-            "paymentMethod": {"type": "string", "enum": ["MPESA"]},
+            # AIRTEL: Airtel Money (a payment made while AIRTEL_ENABLED was on)
+            "paymentMethod": {"type": "string", "enum": ["MPESA", "AIRTEL"]},
             "status": {
                 "type": "string",
                 "enum": [status.value for status in PaymentStatus],
@@ -388,12 +389,30 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
     """A fresh OpenAPI document for a server with ``settings`` (defaults: the default settings)."""
     document = deepcopy(DOCUMENT)
     extra = settings.mpesa_extra_prefixes if settings is not None else []
+    airtel_extra = settings.airtel_extra_prefixes if settings is not None else []
+    airtel = settings is not None and settings.airtel_enabled
     maximum = settings.mpesa_max_amount if settings is not None else DEFAULT_MAXIMUM
     schemas = document["components"]["schemas"]
     schemas["CreateOrder"]["properties"]["amount"]["maximum"] = maximum
-    pattern = grammar.phone_pattern(extra)
-    schemas["InitiatePayment"]["properties"]["phoneNumber"]["pattern"] = pattern
+    patterns = grammar.provider_patterns(extra, airtel_extra, airtel=airtel)
+    if airtel:
+        # each paymentMethod takes the numbers of its own network (the router's decision)
+        initiate = schemas.pop("InitiatePayment")
+        schemas["InitiatePayment"] = {
+            "oneOf": [_initiate(initiate, m, p) for m, p in patterns.items()]
+        }
+    else:
+        schemas["InitiatePayment"]["properties"]["phoneNumber"]["pattern"] = patterns["MPESA"]
+    history = grammar.any_phone_pattern(extra, airtel_extra, airtel=airtel)
     for parameter in document["paths"]["/payments/history"]["get"]["parameters"]:
         if parameter["name"] == "phone":
-            parameter["schema"]["pattern"] = pattern
+            parameter["schema"]["pattern"] = history
     return document
+
+
+def _initiate(schema: dict[str, Any], method: str, pattern: str) -> dict[str, Any]:
+    """InitiatePayment for one paymentMethod: its value, and the phones of its network."""
+    variant = deepcopy(schema)
+    variant["properties"]["paymentMethod"] = {"type": "string", "enum": [method]}
+    variant["properties"]["phoneNumber"]["pattern"] = pattern
+    return variant

@@ -6,13 +6,17 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.config import Settings
+from bot.services.errors import InvalidInput
+from bot.services.providers import Routed, provider_code, route_phone
 from bot.web.api import grammar
 from bot.web.api.errors import ApiError
 from models import Order, OrderStatus, Payment, PaymentStatus
 from mpesa.phone import PhoneError, mask_msisdn, normalize_msisdn
 from mpesa.security import NAIROBI
 
-PAYMENT_METHODS = ("MPESA",)
+# every paymentMethod the API knows; payment_methods() says which this server takes
+PAYMENT_METHODS = ("MPESA", "AIRTEL")
 DESCRIPTION_LIMIT = 255
 REFERENCE_LIMIT = 64
 ORDER_ID_LIMIT = 32
@@ -61,14 +65,45 @@ def order_id(value: Any, field: str = "orderId") -> str:
     return text.strip()
 
 
-def phone_param(value: Any, field: str, *, extra_prefixes: list[str]) -> str:
-    """A Safaricom number as the API takes it, as "2547XXXXXXXX"; 400 naming ``field`` if not."""
+def payment_methods(settings: Settings) -> tuple[str, ...]:
+    """The paymentMethod values this server takes: MPESA, and AIRTEL with AIRTEL_ENABLED."""
+    return PAYMENT_METHODS if settings.airtel_enabled else PAYMENT_METHODS[:1]
+
+
+def phone_route(value: Any, field: str, *, settings: Settings) -> Routed:
+    """A phone as the API takes it, with the provider that serves it; 400 naming ``field``."""
+    if not isinstance(value, str) or not value:
+        raise invalid(f"{field} is required, e.g. 0712345678.", field=field)
+    try:
+        routed = route_phone(value, settings)
+    except InvalidInput as exc:
+        raise invalid(str(exc), field=field) from None
+    _shape(value, routed.msisdn, field)
+    return routed
+
+
+def phone_param(
+    value: Any, field: str, *, extra_prefixes: list[str], settings: Settings | None = None
+) -> str:
+    """A number as the API takes it, as "2547XXXXXXXX"; 400 naming ``field`` if not.
+
+    With ``settings``, the provider router decides (Airtel numbers too, when it is on); else
+    only Safaricom numbers (and ``extra_prefixes``) are taken.
+    """
+    if settings is not None:
+        return phone_route(value, field, settings=settings).msisdn
     if not isinstance(value, str) or not value:
         raise invalid(f"{field} is required, e.g. 0712345678.", field=field)
     try:
         msisdn = normalize_msisdn(value, extra_prefixes=extra_prefixes)
     except PhoneError as exc:
         raise invalid(str(exc), field=field) from None
+    _shape(value, msisdn, field)
+    return msisdn
+
+
+def _shape(value: str, msisdn: str, field: str) -> None:
+    """Refuse a number the chat would read, in a form the API does not take (spaces, 00...)."""
     if not grammar.PHONE_SHAPE.fullmatch(value):
         # a number the chat would read, in a form the API does not take (spaces, dashes, 00...)
         local = "0" + msisdn[3:]
@@ -76,7 +111,6 @@ def phone_param(value: Any, field: str, *, extra_prefixes: list[str]) -> str:
             f"Write {field} as digits only: {local}, {msisdn[3:]}, {msisdn} or +{msisdn}.",
             field=field,
         )
-    return msisdn
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -89,7 +123,7 @@ def payment_resource(payment: Payment, order_code: str | None) -> dict[str, Any]
     return {
         "paymentId": payment.id,
         "orderId": order_code,
-        "paymentMethod": "MPESA",
+        "paymentMethod": provider_code(payment.provider),
         "status": PaymentStatus(payment.status).value,
         "amount": payment.amount,
         "phoneNumber": mask_msisdn(payment.msisdn),

@@ -17,6 +17,7 @@ from bot.services.api_keys import actor_for_key, key_prefix
 from bot.services.audit import audit
 from bot.services.errors import ServiceError
 from bot.services.idempotency import parse_json
+from bot.services.providers import provider_code, provider_name
 from bot.web.api.errors import (
     ApiError,
     Handler,
@@ -28,7 +29,6 @@ from bot.web.api.idempotency import idempotency_middleware
 from bot.web.api.openapi import openapi_document
 from bot.web.api.ratelimit import AuthThrottle, RateLimiter, retry_after_header
 from bot.web.api.resources import (
-    PAYMENT_METHODS,
     decode_cursor,
     encode_cursor,
     invalid,
@@ -36,8 +36,9 @@ from bot.web.api.resources import (
     moment,
     order_id,
     order_resource,
+    payment_methods,
     payment_resource,
-    phone_param,
+    phone_route,
     text_field,
     whole_shillings,
 )
@@ -221,13 +222,19 @@ async def initiate_payment(request: web.Request) -> web.Response:
     body = await json_object(request)
     code = order_id(body.get("orderId"))
     method = body.get("paymentMethod")
-    if method not in PAYMENT_METHODS:
-        raise invalid(
-            f"paymentMethod must be one of {', '.join(PAYMENT_METHODS)}.", field="paymentMethod"
-        )
     settings = request.config_dict[SETTINGS]
+    methods = payment_methods(settings)
+    if method not in methods:
+        raise invalid(f"paymentMethod must be one of {', '.join(methods)}.", field="paymentMethod")
     raw_phone = body.get("phoneNumber")
-    phone_param(raw_phone, "phoneNumber", extra_prefixes=settings.mpesa_extra_prefixes)
+    routed = phone_route(raw_phone, "phoneNumber", settings=settings)
+    if provider_code(routed.provider) != method:
+        # the customer pays with the network of their number: the method must say the same
+        raise invalid(
+            f"{raw_phone} is a number of {provider_name(routed.provider)}: send paymentMethod "
+            f"{provider_code(routed.provider)}, or a number for {method}.",
+            field="phoneNumber",
+        )
     actor = _actor(request)
     order = await _services(request).orders.get_by_code(code)
     request[AUDIT_SUBJECT] = f"order:{order.id}"
@@ -271,7 +278,7 @@ async def payment_history(request: web.Request) -> web.Response:
     msisdn = None
     if "phone" in params:
         settings = request.config_dict[SETTINGS]
-        msisdn = phone_param(params["phone"], "phone", extra_prefixes=settings.mpesa_extra_prefixes)
+        msisdn = phone_route(params["phone"], "phone", settings=settings).msisdn
     start = moment(params["from"], "from") if "from" in params else None
     end = moment(params["to"], "to") if "to" in params else None
     before_id = decode_cursor(params["cursor"]) if "cursor" in params else None

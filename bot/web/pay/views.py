@@ -27,7 +27,7 @@ from bot.services.documents import receipt_pdf as render_pdf
 from bot.services.errors import LimitExceeded, NotFound, ServiceError
 from bot.web.pay.security import CsrfTokens, MissLimiter, same_origin
 from bot.web.routes import CLIENT_ADDRESS, SERVICES
-from models import PaymentStatus
+from models import PaymentStatus, Provider
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,26 @@ FAILED = {
     PaymentStatus.TIMED_OUT: N_("The prompt timed out before the PIN was entered."),
     PaymentStatus.FAILED: N_("M-Pesa could not complete the payment."),
 }
+AIRTEL_FAILED = {
+    **FAILED,
+    PaymentStatus.CANCELLED: N_(
+        "The Airtel Money prompt was cancelled or not answered, so nothing was paid."
+    ),
+    PaymentStatus.INSUFFICIENT_FUNDS: N_(
+        "There was not enough money on Airtel Money for this payment."
+    ),
+    PaymentStatus.WRONG_PIN: N_("The Airtel Money PIN was wrong, so nothing was paid."),
+    PaymentStatus.FAILED: N_("Airtel Money could not complete the payment."),
+}
 EXPIRED_FORM = N_("This form has expired. Please try again.")
 OTHER_SITE = N_("This form was sent from another website, so we did not act on it.")
 TOO_MANY_MISSES = N_("Too many links that do not exist were opened from your network. Try later.")
 NOT_FOUND_TITLE = N_("Order not found")
+
+
+def _is_airtel(payment: Any) -> bool:
+    """True when ``payment`` (or None) is an Airtel Money payment."""
+    return payment is not None and payment.provider == Provider.AIRTEL
 
 
 def _language(request: web.Request) -> str:
@@ -77,6 +93,7 @@ def _context(request: web.Request, language: str, **extra: Any) -> dict[str, Any
         "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
         "business": settings.business_name,
         "paybill": settings.paybill,
+        "airtel_on": settings.airtel_enabled,  # Airtel numbers are taken too
         "kes": kes,
         "when": lambda moment: when(moment, language),
         "static": lambda name: request.app.router["static"].url_for(filename=name),
@@ -117,8 +134,10 @@ def _page(
 ) -> web.Response:
     code = view.order.code
     reason = None
+    airtel = view.payment is not None and view.payment.provider == Provider.AIRTEL
     if view.state == "failed" and view.payment is not None:
-        reason = FAILED.get(PaymentStatus(view.payment.status), FAILED[PaymentStatus.FAILED])
+        reasons = AIRTEL_FAILED if airtel else FAILED
+        reason = reasons.get(PaymentStatus(view.payment.status), reasons[PaymentStatus.FAILED])
     return _render(
         request,
         "order.html",
@@ -128,6 +147,7 @@ def _page(
         order=view.order,
         payment=view.payment,
         state=view.state,
+        airtel=airtel,  # the payment shown is Airtel Money's
         reason=reason,
         error=error,
         phone=phone,
@@ -272,9 +292,13 @@ def _receipt_lines(request: web.Request, view: Checkout, language: str) -> Recei
         order_code=view.order.code,
         description=view.order.description,
         amount=(payment.paid_amount or payment.amount) if payment else view.order.amount,
-        receipt=receipt or translator(language)("confirmed by M-Pesa"),
+        receipt=receipt
+        or translator(language)(
+            "confirmed by Airtel Money" if _is_airtel(payment) else "confirmed by M-Pesa"
+        ),
         phone=view.masked_phone or "-",
         paid_at=view.order.paid_at or (payment.paid_at if payment else None),
+        airtel=_is_airtel(payment),
     )
 
 
@@ -291,6 +315,7 @@ async def receipt(request: web.Request) -> web.Response:
         "receipt.html",
         language,
         order=view.order,
+        airtel=_is_airtel(view.payment),
         rows=receipt_rows(lines, language),
         page_url=str(request.app.router["page"].url_for(code=view.order.code)),
         pdf_url=str(request.app.router["receipt_pdf"].url_for(code=view.order.code)),

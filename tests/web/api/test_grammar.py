@@ -9,6 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.config import Settings
+from bot.services.errors import InvalidInput
+from bot.services.providers import provider_code, route_phone
 from bot.web.api import grammar
 from mpesa.phone import PhoneError, normalize_msisdn
 from mpesa.security import NAIROBI
@@ -41,6 +44,48 @@ def test_the_phone_pattern_is_the_server_on_every_block_and_form(extra) -> None:
                     phone = form.format(n=national)
                     if bool(pattern.fullmatch(phone)) != server_takes(phone, extra):
                         mismatches.append(phone)
+
+    assert mismatches == []
+
+
+def router_takes(phone: str, settings: Settings) -> str | None:
+    """What the API does with a phone when Airtel is on: the shape, then the provider router."""
+    if not grammar.PHONE_SHAPE.fullmatch(phone):
+        return None
+    try:
+        return provider_code(route_phone(phone, settings).provider)
+    except InvalidInput:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("mpesa_extra", "airtel_extra"), [([], []), (["0733", "2547661"], ["0722", "07336"])]
+)
+def test_each_payment_methods_pattern_is_the_router_on_every_block(mpesa_extra, airtel_extra):
+    settings = Settings(
+        _env_file=None,
+        airtel_enabled=True,
+        mpesa_extra_prefixes=mpesa_extra,
+        airtel_extra_prefixes=airtel_extra,
+    )
+    patterns = {
+        method: re.compile(pattern)
+        for method, pattern in grammar.provider_patterns(
+            mpesa_extra, airtel_extra, airtel=True
+        ).items()
+    }
+    anyone = re.compile(grammar.any_phone_pattern(mpesa_extra, airtel_extra, airtel=True))
+    mismatches = []
+    for lead in "17":
+        for block in range(1000):
+            for tail in ("00000", "60606", "99999"):
+                phone = f"0{lead}{block:03d}{tail}"
+                decided = router_takes(phone, settings)
+                matched = [m for m, pattern in patterns.items() if pattern.fullmatch(phone)]
+                if matched != ([decided] if decided else []):
+                    mismatches.append((phone, decided, matched))
+                if bool(anyone.fullmatch(phone)) != (decided is not None):
+                    mismatches.append((phone, decided, "any"))
 
     assert mismatches == []
 
