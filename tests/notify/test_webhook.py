@@ -228,6 +228,7 @@ async def test_an_order_payment_that_fails_is_told_to_the_shop(db) -> None:
         "orderId": "HPABCD2345",
         "reference": "SHOP-1",
         "paymentId": payment.id,
+        "paymentMethod": "MPESA",
         "status": "cancelled",
         "amount": 1500,
         "attempt": 1,

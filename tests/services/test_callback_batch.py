@@ -250,6 +250,7 @@ async def test_rows_written_by_the_batch_read_back_like_the_orm_writes_them(serv
             "amount": 150,
             "receipt": "RCPT002",
             "paymentId": payment.id,
+            "paymentMethod": "MPESA",
         },
     )
     assert rows[f"payment:{payment.id}:paid:sms"].payload == {
