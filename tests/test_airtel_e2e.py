@@ -21,6 +21,7 @@ from bot.services.container import build_services
 from bot.services.errors import Conflict, InvalidInput
 from bot.telegram.chat_channel import TelegramChatChannel
 from bot.web.app import create_app
+from bot.web.pay.security import CsrfTokens
 from models import (
     CallbackInbox,
     CallbackKind,
@@ -84,7 +85,8 @@ async def world(
     db, aiohttp_server, settings, simulators, airtel_sim, airtel_settings, tmp_path, in_telegram
 ) -> AsyncIterator[SimpleNamespace]:
     daraja_sim = await simulators()
-    holder = SimpleNamespace()
+    # filled with the services below; a checkout is named now so the payment page is served
+    holder = SimpleNamespace(checkout=object())
     settings = airtel_sim.settings(
         settings.model_copy(update={"mpesa_shortcode": SANDBOX_SHORTCODE}),
         tmp_path / "airtel.pem",
@@ -526,3 +528,49 @@ async def test_an_airtel_receipt_is_not_sent_to_mpesa_for_a_reversal(world):
 
     assert "Refund it in the Airtel Money portal" in str(refused.value)
     assert await Reversal.all().count() == 0
+
+
+# -- customers: the payment page and the chat ---------------------------------------------------
+
+
+async def test_a_customer_pays_on_the_payment_page_with_an_airtel_number(world):
+    order = await world.services.orders.create_order(900, "Kettle", created_by=None, actor="cli")
+    tokens = CsrfTokens(world.services.settings.resolved_callback_secret())
+    async with httpx.AsyncClient(base_url=world.base) as http:
+        form = (await http.get(f"/pay/{order.code}")).text
+        sent = await http.post(
+            f"/pay/{order.code}",
+            data={"csrf": tokens.issue(order.code), "phone": "0733 000 000"},
+        )
+        waiting = (await http.get(f"/pay/{order.code}")).text
+        world.sim.clock.advance(31)  # this number never calls back: the enquiry settles it
+        await world.services.reconciler.run_once()
+        paid = (await http.get(f"/pay/{order.code}")).text
+        receipt = (await http.get(f"/pay/{order.code}/receipt")).text
+
+    payment = await Payment.get(order_id=order.id)
+    assert "Your M-Pesa or Airtel Money phone number" in form
+    assert sent.status_code in (200, 303)
+    assert "We sent an Airtel Money prompt to" in waiting
+    assert (payment.provider, payment.status) == (Provider.AIRTEL, PaymentStatus.PAID)
+    assert "Airtel Money receipt" in paid and payment.receipt in paid
+    assert "Thank you for paying with Airtel Money." in receipt
+
+
+@pytest.mark.parametrize("in_telegram", [True])
+async def test_a_customer_types_an_airtel_number_in_the_chat_and_pays(world):
+    order = await world.services.orders.create_order(2_000, "Iron", created_by=None, actor="cli")
+    customer = 3003
+
+    asked = await world.h.send(customer, f"/start {order.code}")
+    await world.h.send(customer, "0733 123 456")
+    await world.sim.drain()
+    await world.services.outbox.run_once()
+
+    texts = [m["text"] for m in world.h.api.chat_messages(customer)]
+    payment = await Payment.get(order_id=order.id)
+    assert "To pay with M-Pesa or Airtel Money" in world.h.texts(asked)[0]
+    assert "Thanks! Sending the Airtel Money request to 0733 123 456…" in texts
+    assert (payment.provider, payment.status) == (Provider.AIRTEL, PaymentStatus.PAID)
+    card = next(text for text in texts if "Airtel Money payment #" in text)
+    assert "✅ Paid" in card and f"Airtel Money receipt: <code>{payment.receipt}</code>" in card
