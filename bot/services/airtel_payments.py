@@ -456,6 +456,7 @@ class AirtelCollections:
     ) -> None:
         """Ask again later; tell the admins once when it drags on; free a long-gone prompt."""
         now = self._clock()
+        payment = await Payment.get(id=payment.id)  # the enquiry may have moved it (landed)
         asked = payment.query_count + 1
         delay = max(enquiry_delay_s(self._settings, asked), at_least_s)
         changes: dict[str, Any] = {
@@ -472,7 +473,7 @@ class AirtelCollections:
             changes["in_flight_msisdn"] = None
         async with in_transaction():
             await Payment.filter(
-                id=payment.id, status=payment.status, claimed_by=lease.holder
+                id=payment.id, status__in=list(IN_FLIGHT), claimed_by=lease.holder
             ).update(**changes)
             if asked == self._settings.airtel_enquiry_max_attempts:
                 await audit(

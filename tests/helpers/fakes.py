@@ -1,4 +1,4 @@
-"""A scriptable stand-in for DarajaClient, for service tests that need no HTTP at all."""
+"""Scriptable stand-ins for DarajaClient and AirtelClient, for service tests with no HTTP at all."""
 
 from __future__ import annotations
 
@@ -6,6 +6,15 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from airtel.codes import TransactionStatus
+from airtel.models import (
+    Balance,
+    CollectionStatus,
+    DisbursementResult,
+    DisbursementStatus,
+    KycUser,
+    PushAccepted,
+)
 from mpesa.models import AsyncAccepted, C2BRegisterResponse, StkPushResponse, StkQueryResponse
 
 
@@ -91,3 +100,92 @@ class FakeDaraja:
                 OriginatorCoversationID="fake", ResponseCode="0", ResponseDescription="Success"
             ),
         )
+
+
+@dataclass
+class FakeAirtel:
+    """A scriptable stand-in for AirtelClient: records calls, answers from queued results.
+
+    Unqueued, a push is accepted, a payout paid (TS), an enquiry says TIP, KYC names JOHN DOE.
+    """
+
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    results: dict[str, list[Any]] = field(default_factory=dict)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def queue(self, method: str, *results: Any) -> None:
+        """Queue answers (or exceptions to raise) for the next calls of ``method``."""
+        self.results.setdefault(method, []).extend(results)
+
+    def called(self, method: str) -> list[dict[str, Any]]:
+        """The keyword arguments of every call to ``method``, in order."""
+        return [kwargs for name, kwargs in self.calls if name == method]
+
+    def _answer(self, method: str, default: Any) -> Any:
+        queued = self.results.get(method)
+        result = queued.pop(0) if queued else default
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def receipt(self) -> str:
+        return f"MP261120.1130.K{next(self._ids):05d}"
+
+    async def ussd_push(self, **kwargs: Any) -> PushAccepted:
+        self.calls.append(("ussd_push", kwargs))
+        accepted = PushAccepted(
+            transaction_id=kwargs["transaction_id"],
+            status="SUCCESS",
+            response_code="DP00800001006",
+            result_code="ESB000010",
+        )
+        return self._answer("ussd_push", accepted)
+
+    async def collection_status(self, transaction_id: str) -> CollectionStatus:
+        self.calls.append(("collection_status", {"transaction_id": transaction_id}))
+        return self._answer("collection_status", airtel_status(CollectionStatus, transaction_id))
+
+    async def disburse(self, **kwargs: Any) -> DisbursementResult:
+        self.calls.append(("disburse", kwargs))
+        paid = DisbursementResult(
+            transaction_id=kwargs["transaction_id"],
+            airtel_money_id=self.receipt(),
+            reference_id=f"REF{next(self._ids):09d}",
+            response_code="DP00900001001",
+            message="Paid. Bal KES 98,800.00",
+        )
+        return self._answer("disburse", paid)
+
+    async def disbursement_status(self, transaction_id: str) -> DisbursementStatus:
+        self.calls.append(("disbursement_status", {"transaction_id": transaction_id}))
+        default = airtel_status(DisbursementStatus, transaction_id)
+        return self._answer("disbursement_status", default)
+
+    async def lookup_user(self, msisdn: str) -> KycUser | None:
+        self.calls.append(("lookup_user", {"msisdn": msisdn}))
+        user = KycUser(msisdn=msisdn, first_name="JOHN", last_name="DOE", is_barred=False)
+        return self._answer("lookup_user", user)
+
+    async def balance(self) -> Balance:
+        self.calls.append(("balance", {}))
+        return self._answer("balance", Balance(balance_cents=1_250_050, currency="KES"))
+
+
+def airtel_status(
+    model: Any,
+    transaction_id: str,
+    status: str | None = "TIP",
+    *,
+    code: str | None = None,
+    receipt: str | None = None,
+    found: bool = True,
+) -> Any:
+    """An Airtel enquiry answer (CollectionStatus or DisbursementStatus) as the client reads it."""
+    return model(
+        transaction_id=transaction_id,
+        found=found,
+        status=TransactionStatus(status) if status and found else None,
+        status_text=status if found else None,
+        airtel_money_id=receipt,
+        response_code=code,
+    )
