@@ -51,7 +51,9 @@
       input.removeAttribute("aria-invalid");
       return;
     }
-    hint.textContent = verdict.message;
+    // an amount read as typed is already shown as "KES 1,500" beside it: say only what it adds
+    var same = verdict.ok && name === "amount" && preview && verdict.message === preview.textContent;
+    hint.textContent = same ? "" : verdict.message;
     hint.className = verdict.ok ? "check check-ok" : "check check-bad";
     if (verdict.ok) { input.removeAttribute("aria-invalid"); }
     else { input.setAttribute("aria-invalid", "true"); }
