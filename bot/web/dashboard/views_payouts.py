@@ -28,7 +28,6 @@ from mpesa.amounts import AmountError, parse_amount
 
 log = logging.getLogger(__name__)
 
-DECISIONS = ("confirm", "cancel", "approve", "reject")
 DONE = {
     "confirm": "Confirmed.",
     "cancel": "Cancelled; nothing was sent.",
@@ -49,9 +48,8 @@ SORT_LABELS = {
 
 
 def search_of(services: Any) -> PayoutSearch:
-    """The container's PayoutSearch (made over its services when a stand-in has none)."""
-    found = getattr(services, "payout_search", None)
-    return found or PayoutSearch(payouts=services.payouts, staff=services.staff)
+    """The container's PayoutSearch."""
+    return services.payout_search
 
 
 def read_filter(query: Any) -> tuple[PayoutFilter, dict[str, str], dict[str, str]]:
