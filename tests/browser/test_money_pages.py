@@ -3,6 +3,7 @@ maker-checker across two browsers, and the send-money form's screenshots for the
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -147,10 +148,11 @@ async def test_a_payout_above_the_threshold_needs_a_second_admin(browser, live):
     second, other = await signed_in(browser, live, ADMIN2)
     await other.goto(f"{live.url}/dashboard/payouts/{payout.id}")
     await other.get_by_role("button", name="Approve").click()
-    await expect(other.locator("#payout-live")).to_contain_text("Sent")
+    sent = re.compile(r"✓\s*Sent$")  # completed, not "Sent to M-Pesa" on the way
+    await expect(other.locator("#payout-live .record-status")).to_have_text(sent)
     # the first admin's page follows without a reload
     await expect(live_part).to_contain_text("Approved by Achieng")
-    await expect(live_part).to_contain_text("Sent")
+    await expect(live_part.locator(".record-status")).to_have_text(sent)
     await first.close()
     await second.close()
 
