@@ -115,3 +115,14 @@ async def test_the_daily_limit_left_counts_confirmed_payouts(world):
     assert await payouts.limit_left(staff) == limit  # recorded, not yet confirmed
     await payouts.confirm_payout(payout.id, by_telegram_id=ADMIN)
     assert await payouts.limit_left(staff) == limit - 500
+
+
+async def test_with_airtel_on_and_set_up_an_airtel_number_is_routed_to_airtel(db, settings):
+    on = settings.model_copy(update={"airtel_enabled": True})
+    stand_in = object()  # the collections service only keeps it until a push is made
+    payments = PaymentService(daraja=FakeDaraja(), notifier=None, settings=on, airtel=stand_in)  # type: ignore[arg-type]
+
+    check = payments.check_request("0733 123 456", "100")
+
+    assert check.ok
+    assert (check.routed.provider, check.routed.msisdn) == (Provider.AIRTEL, "254733123456")
