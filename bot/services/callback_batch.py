@@ -227,7 +227,7 @@ class IngestBatcher:
     async def _store(self, batch: list[_Item]) -> None:
         """Insert every raw body in one committed statement; give each item its inbox id."""
         db = connections.get(self._connection)
-        now = self._callbacks.clock()
+        received_at = _db(CallbackInbox, "received_at", self._callbacks.clock())
         values: list[Any] = []
         for item in batch:
             text, note = body_text(item.body)
@@ -237,7 +237,7 @@ class IngestBatcher:
                 item.remote[:64],
                 InboxStatus.RECEIVED.value,
                 note,
-                _db(CallbackInbox, "received_at", now),
+                received_at,
             ]
         sql = _STORE + ", ".join([_STORE_ROW] * len(batch)) + " RETURNING id"
         rows = await db.execute_query_dict(_dialect(db, sql), values)
@@ -333,6 +333,9 @@ class IngestBatcher:
 
     async def _write(self, db: BaseDBAsyncClient, plan: list[_Settlement]) -> None:
         now = datetime.now(UTC)
+        # one moment for the whole batch: it commits at once
+        created_at = _db(AuditEvent, "created_at", now)
+        processed_at = _db(CallbackInbox, "processed_at", self._callbacks.clock())
         first = plan[0].settlement
         columns = sorted(first.values())
         sources = [status.value for status in first.sources]
@@ -371,14 +374,14 @@ class IngestBatcher:
                     subject(payment),
                     settlement.outcome,
                     _db(AuditEvent, "detail", settlement.detail),
-                    _db(AuditEvent, "created_at", now),
+                    created_at,
                 ]
             )
             marks.append(
                 [
                     InboxStatus.PROCESSED.value,
                     cb.checkout_request_id,
-                    _db(CallbackInbox, "processed_at", self._callbacks.clock()),
+                    processed_at,
                     s.item.inbox_id,
                     InboxStatus.RECEIVED.value,
                 ]
@@ -453,7 +456,10 @@ class IngestBatcher:
 
 def _db(model: type[Any], field: str, value: Any) -> Any:
     """``value`` as Tortoise itself sends it to the database for ``model.field``."""
-    return model._meta.fields_map[field].to_db_value(value, model)
+    column = model._meta.fields_map[field]
+    if value is None and column.null:
+        return None  # what to_db_value answers for it, without running the validators
+    return column.to_db_value(value, model)
 
 
 _PLACEHOLDERS: dict[str, str] = {}

@@ -58,8 +58,9 @@ class Items:
         result: dict[str, object] = {}
         seen: set[str] = set()
         for key, value in self._pairs:
-            if loose_key(key) not in seen:
-                seen.add(loose_key(key))
+            loose = loose_key(key)
+            if loose not in seen:
+                seen.add(loose)
                 result[key] = value
         return result
 
