@@ -386,7 +386,12 @@ class IngestBatcher:
                     InboxStatus.RECEIVED.value,
                 ]
             )
-        outbox = [self._outbox_values(row, now) for row in await self._outbox_rows(db, plan)]
+        outbox_created = _db(Notification, "created_at", now)
+        due: dict[float, Any] = {}  # first attempt by delay: most rows of a batch share one
+        outbox = [
+            self._outbox_values(row, outbox_created, due)
+            for row in await self._outbox_rows(db, plan)
+        ]
         await db.execute_many(_dialect(db, pay_sql), pay)
         if settle:
             await db.execute_many(_dialect(db, _SETTLE_ORDER), settle)
@@ -420,7 +425,9 @@ class IngestBatcher:
             )
         return rows
 
-    def _outbox_values(self, row: OutboxRow, now: datetime) -> list[Any]:
+    def _outbox_values(self, row: OutboxRow, created_at: Any, due: dict[float, Any]) -> list[Any]:
+        if row.delay_s not in due:
+            due[row.delay_s] = _db(Notification, "next_attempt_at", self._notifier.due_at(row))
         return [
             row.event_key[:128],
             row.channel.value,
@@ -428,8 +435,8 @@ class IngestBatcher:
             _db(Notification, "payload", row.payload),
             NotificationStatus.PENDING.value,
             0,
-            _db(Notification, "next_attempt_at", self._notifier.due_at(row)),
-            _db(Notification, "created_at", now),
+            due[row.delay_s],
+            created_at,
         ]
 
     async def _verify(self, db: BaseDBAsyncClient, plan: Sequence[_Settlement]) -> None:

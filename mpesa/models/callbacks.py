@@ -76,6 +76,11 @@ class Incoming(BaseModel):
         if aliases is None:  # once per model class: every callback asks it again
             aliases = {loose_key(f.alias): f.alias for f in cls.model_fields.values() if f.alias}
             _LOOSE_ALIASES[cls] = aliases
+        for key in data:
+            if isinstance(key, str) and aliases.get(loose_key(key), key) != key:
+                break
+        else:
+            return dict(data)  # every key of ours is spelt as Daraja documents it
         matched: dict[str, Any] = {}
         rest: dict[Any, Any] = {}
         for key, value in data.items():
