@@ -169,7 +169,7 @@ def build_services(
             housekeeping=housekeeping,
         ),
         api_keys=api_keys,
-        idempotency=IdempotencyStore(clock=clock),
+        idempotency=IdempotencyStore(in_progress_s=settings.daraja_call_max_s, clock=clock),
         customers=CustomerService(
             payments=payments, orders=orders, order_payments=order_payments, settings=settings
         ),
