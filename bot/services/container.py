@@ -36,6 +36,7 @@ from bot.services.resolutions import ResolutionService
 from bot.services.reversals import ReversalService
 from bot.services.schedules import ScheduleService
 from bot.services.staff import StaffService
+from bot.services.summaries import DailySummaries
 from models import NotificationChannel
 from mpesa.client import DarajaConfig
 from mpesa.errors import ConfigurationError
@@ -69,6 +70,7 @@ class Services:
     checkout: CheckoutService
     bulk: BulkService
     schedules: ScheduleService
+    summaries: DailySummaries
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
 
@@ -181,6 +183,7 @@ def build_services(
         schedules=ScheduleService(
             payments=payments, staff=staff, notifier=notifier, settings=settings, clock=clock
         ),
+        summaries=DailySummaries(notifier=notifier, settings=settings, clock=clock),
     )
 
 
