@@ -30,6 +30,7 @@ from bot.services.intents import Intents
 from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
+from bot.services.payout_search import PayoutSearch
 from bot.services.payouts import PayoutService
 from bot.services.reconcile import Reconciler
 from bot.services.reports import ReportService
@@ -72,6 +73,7 @@ class Services:
     bulk: BulkService
     schedules: ScheduleService
     dashboard: DashboardAccess
+    payout_search: PayoutSearch
     summaries: DailySummaries
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
@@ -192,6 +194,7 @@ def build_services(
             idle_timeout_s=settings.dashboard_idle_timeout_s,
             clock=clock,
         ),
+        payout_search=PayoutSearch(payouts=payouts, staff=staff),
     )
 
 
