@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 from telegram.ext import Application
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from airtel.client import AirtelClient
 from bot.config import Settings
@@ -124,7 +125,9 @@ async def build_runtime(
     key, secret, passkey = daraja_credentials(settings)
     config = daraja_config(settings, consumer_key=key, consumer_secret=secret, passkey=passkey)
     timeout = httpx.Timeout(settings.mpesa_timeout_s, connect=5.0, pool=5.0)
-    daraja = DarajaClient(config, http=daraja_http, timeout=timeout)
+    # one TLS context for every client of the process: each new one reads the CA bundle again
+    tls = httpx.create_ssl_context()
+    daraja = DarajaClient(config, http=daraja_http, timeout=timeout, verify=tls)
     airtel = build_airtel(settings, http=airtel_http)
     # the chat channel needs the bot, which needs the services, which need the channel: the
     # channel is created first and bound once the bot exists
@@ -140,8 +143,11 @@ async def build_runtime(
     ptb = build_application(
         settings,
         services,
-        request=telegram_request,
-        get_updates_request=telegram_request,
+        # PTB's own two requests and pool sizes (256 and 1), on the shared TLS context
+        request=telegram_request
+        or HTTPXRequest(connection_pool_size=256, httpx_kwargs={"verify": tls}),
+        get_updates_request=telegram_request
+        or HTTPXRequest(connection_pool_size=1, httpx_kwargs={"verify": tls}),
         polling=webhook is None,
     )
     chat.bind(ptb.bot, services)
@@ -244,6 +250,11 @@ async def serve(
     try:
         site = web.TCPSite(runner, settings.web_host, settings.web_port)
         await site.start()
+        if not gc.isenabled():
+            # the command line held the cyclic collector off through start-up (bot.cli.main):
+            # what start-up built lives as long as the process, so it is set aside, not walked
+            gc.freeze()
+            gc.enable()
         host, port = runner.addresses[0][:2]
         url = f"http://{host}:{port}"
         log.info("web.listening url=%s public=%s", url, runtime.settings.public_base_url)
