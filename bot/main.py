@@ -18,7 +18,9 @@ from telegram.request import BaseRequest, HTTPXRequest
 from airtel.client import AirtelClient
 from bot.config import Settings
 from bot.notify.channels import Channel
+from bot.notify.emails import EmailComposer
 from bot.notify.sms import build_sms_channel
+from bot.notify.smtp import build_email_channel
 from bot.services.container import Services, build_services, daraja_config
 from bot.startup import (
     AIRTEL_SIMULATOR_ID,
@@ -112,6 +114,7 @@ async def build_runtime(
     daraja_http: httpx.AsyncClient | None = None,
     airtel_http: httpx.AsyncClient | None = None,
     sms_channel: Channel | None = None,
+    email_channel: Channel | None = None,
 ) -> Runtime:
     """Build services, the Daraja client, the bot and the web app (nothing started yet)."""
     if settings.telegram_bot_token is None:
@@ -132,6 +135,8 @@ async def build_runtime(
     channels: dict[NotificationChannel, Channel] = {
         NotificationChannel.SMS: sms_channel or build_sms_channel(settings),
         NotificationChannel.CHAT: chat,
+        NotificationChannel.EMAIL: email_channel
+        or build_email_channel(settings, EmailComposer(settings)),
     }
     services = build_services(settings, daraja=daraja, airtel=airtel, channels=channels)
     webhook = settings.telegram_webhook_url
@@ -225,11 +230,15 @@ async def serve(
     stop: asyncio.Event,
     telegram_request: BaseRequest | None = None,
     sms_channel: Channel | None = None,
+    email_channel: Channel | None = None,
     on_ready: Callable[[Runtime, str], Any] | None = None,
 ) -> None:
     """Run the bot, web server and jobs until ``stop`` is set; then shut down gracefully."""
     runtime = await build_runtime(
-        settings, telegram_request=telegram_request, sms_channel=sms_channel
+        settings,
+        telegram_request=telegram_request,
+        sms_channel=sms_channel,
+        email_channel=email_channel,
     )
     secret = runtime.settings.resolved_callback_secret()
     runner = web.AppRunner(
