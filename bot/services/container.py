@@ -29,6 +29,7 @@ from bot.services.idempotency import IdempotencyStore, purge_idempotency_records
 from bot.services.intents import Intents
 from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
+from bot.services.payment_search import PaymentSearch
 from bot.services.payments import PaymentService
 from bot.services.payouts import PayoutService
 from bot.services.reconcile import Reconciler
@@ -71,6 +72,7 @@ class Services:
     bulk: BulkService
     schedules: ScheduleService
     dashboard: DashboardAccess
+    payment_search: PaymentSearch
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
 
@@ -189,6 +191,7 @@ def build_services(
             idle_timeout_s=settings.dashboard_idle_timeout_s,
             clock=clock,
         ),
+        payment_search=PaymentSearch(settings=settings),
     )
 
 

@@ -18,14 +18,14 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
 from bot.config import Settings
-from bot.web.dashboard import auth, views_overview, views_settings
+from bot.web.dashboard import auth, views_overview, views_payments, views_settings
 from bot.web.dashboard.keys import CONTAINER_KEY, COOKIE_NAME, PREFIX, SETTINGS_KEY
 from bot.web.dashboard.render import setup_templates
 from bot.web.dashboard.security import browser_headers, csrf_check
 
 HERE = Path(__file__).parent
 # the page modules, each with add_routes(router)
-PAGES: list[Any] = [views_overview, views_settings]
+PAGES: list[Any] = [views_overview, views_settings, views_payments]
 STATIC_MAX_AGE_S = 3600
 
 
