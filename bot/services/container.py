@@ -31,6 +31,7 @@ from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
 from bot.services.payment_search import PaymentSearch
 from bot.services.payments import PaymentService
+from bot.services.payout_search import PayoutSearch
 from bot.services.payouts import PayoutService
 from bot.services.reconcile import Reconciler
 from bot.services.reports import ReportService
@@ -38,6 +39,7 @@ from bot.services.resolutions import ResolutionService
 from bot.services.reversals import ReversalService
 from bot.services.schedules import ScheduleService
 from bot.services.staff import StaffService
+from bot.services.summaries import DailySummaries
 from models import NotificationChannel
 from mpesa.client import DarajaConfig
 from mpesa.errors import ConfigurationError
@@ -73,6 +75,8 @@ class Services:
     schedules: ScheduleService
     dashboard: DashboardAccess
     payment_search: PaymentSearch
+    payout_search: PayoutSearch
+    summaries: DailySummaries
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
 
@@ -169,7 +173,7 @@ def build_services(
             housekeeping=housekeeping,
         ),
         api_keys=api_keys,
-        idempotency=IdempotencyStore(clock=clock),
+        idempotency=IdempotencyStore(in_progress_s=settings.daraja_call_max_s, clock=clock),
         customers=CustomerService(
             payments=payments, orders=orders, order_payments=order_payments, settings=settings
         ),
@@ -185,6 +189,7 @@ def build_services(
         schedules=ScheduleService(
             payments=payments, staff=staff, notifier=notifier, settings=settings, clock=clock
         ),
+        summaries=DailySummaries(notifier=notifier, settings=settings, clock=clock),
         dashboard=DashboardAccess(
             staff=staff,
             link_ttl_s=settings.dashboard_link_ttl_s,
@@ -192,6 +197,7 @@ def build_services(
             clock=clock,
         ),
         payment_search=PaymentSearch(settings=settings),
+        payout_search=PayoutSearch(payouts=payouts, staff=staff),
     )
 
 
