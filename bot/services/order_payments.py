@@ -10,14 +10,8 @@ from __future__ import annotations
 import re
 
 from bot.i18n import N_
-from bot.services.errors import (
-    AlreadyPaid,
-    InvalidInput,
-    NothingToRetry,
-    OrderCancelled,
-    PaymentInProgress,
-)
-from bot.services.orders import OrderService
+from bot.services.errors import InvalidInput, NothingToRetry, PaymentInProgress
+from bot.services.orders import OrderService, refuse_settled
 from bot.services.payments import PaymentService
 from models import Customer, Order, OrderStatus, Payment, PaymentStatus
 
@@ -97,19 +91,6 @@ class OrderPaymentService:
         """The order with this code and its newest attempt (None before the first)."""
         order = await self._orders.get_by_code(code)
         return order, await latest_payment(order)
-
-
-def refuse_settled(order: Order) -> None:
-    """Raise AlreadyPaid or OrderCancelled unless the order is still open."""
-    if order.status == OrderStatus.PAID:
-        if order.paid_receipt:
-            raise AlreadyPaid(
-                N_("Order {code} is already paid (receipt {receipt})."),
-                params={"code": order.code, "receipt": order.paid_receipt},
-            )
-        raise AlreadyPaid(N_("Order {code} is already paid."), params={"code": order.code})
-    if order.status == OrderStatus.CANCELLED:
-        raise OrderCancelled(N_("Order {code} was cancelled."), params={"code": order.code})
 
 
 async def latest_payment(order: Order) -> Payment | None:
