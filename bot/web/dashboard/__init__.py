@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.web.dashboard import (
     auth,
     live,
+    views_bulk,
     views_forms,
     views_overview,
     views_payments,
@@ -41,6 +42,7 @@ PAGES: list[Any] = [
     views_forms,
     views_payouts,
     views_staff,
+    views_bulk,
     live,
 ]
 STATIC_MAX_AGE_S = 3600
