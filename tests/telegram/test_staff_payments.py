@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,6 +11,7 @@ from bot.services.staff import REFUSAL
 from bot.telegram import keyboards, staff_texts, texts
 from models import AuditEvent, Notification, Order, Payment, PaymentStatus, Staff, StaffRole
 from mpesa.errors import InvalidRequest
+from mpesa.faults import error_for, read_fault
 from tests.helpers.stk import stk_callback, stk_query_answer
 from tests.helpers.telegram import World, staff_world
 
@@ -150,6 +152,43 @@ async def test_refused_by_daraja_shows_the_failed_card_with_retry(world: World) 
     payment = await Payment.get()
     assert payment.status == PaymentStatus.FAILED
     assert world.h.texts(calls) == [texts.payment_card(payment)]
+    assert markup(calls) == {
+        "inline_keyboard": [[{"text": "🔁 Retry", "callback_data": f"pay:retry:{payment.id}"}]]
+    }
+
+
+def throttled(http_status: int, code: str, retry_after: str | None) -> Exception:
+    """The error the Daraja client raises for a throttled money POST (spike arrest, 429)."""
+    body = json.dumps(
+        {"requestId": "1-2-3", "errorCode": code, "errorMessage": "Spike Arrest Violation"}
+    )
+    fault = read_fault(http_status, body.encode(), retry_after=retry_after)
+    return error_for("stk push", fault, money=True)
+
+
+BUSY_CASES = [
+    pytest.param(500, "500.003.02", None, "Try again in a minute.", id="spike-arrest"),
+    pytest.param(500, "500.003.02", "30", "Try again in 30 seconds.", id="spike-arrest-wait"),
+    pytest.param(429, "429.001.01", "120", "Try again in 2 minutes.", id="429-wait"),
+    pytest.param(429, "429.001.01", None, "Try again in a minute.", id="429"),
+]
+
+
+@pytest.mark.parametrize(("http_status", "code", "retry_after", "wait"), BUSY_CASES)
+async def test_a_throttled_request_says_m_pesa_is_busy_and_nothing_was_sent(
+    world: World, http_status: int, code: str, retry_after: str | None, wait: str
+) -> None:
+    world.daraja.queue("stk_push", throttled(http_status, code, retry_after))
+
+    calls = await world.h.send(CASHIER_ID, "/request 0708374149 1500")
+
+    payment = await Payment.get()
+    assert (payment.status, payment.result_code) == (PaymentStatus.FAILED, code)
+    reason = f"M-Pesa is busy right now; nothing was sent. {wait}"
+    assert payment.result_desc == reason
+    card = world.h.texts(calls)[0]
+    assert card.endswith(f"<b>✖️ Failed</b>\n{reason}")
+    assert "unrecognised" not in card
     assert markup(calls) == {
         "inline_keyboard": [[{"text": "🔁 Retry", "callback_data": f"pay:retry:{payment.id}"}]]
     }

@@ -17,10 +17,12 @@ from tests.helpers.fakes import FakeDaraja
 from tests.helpers.telegram import TelegramHarness, World, staff_world, user
 from tests.telegram.test_staff_payments import (
     ADMIN_ID,
+    BUSY_CASES,
     CASHIER_ID,
     STRANGER_ID,
     as_sent,
     markup,
+    throttled,
 )
 
 SECOND_ADMIN_ID = 3003
@@ -136,6 +138,26 @@ async def test_confirm_sends_once_and_edits_the_same_message(world: World) -> No
     assert [c["originator_conversation_id"] for c in world.daraja.called("b2c_payment")] == [
         payout.originator_conversation_id
     ]
+
+
+@pytest.mark.parametrize(("http_status", "code", "retry_after", "wait"), BUSY_CASES)
+async def test_a_throttled_payout_says_m_pesa_is_busy_and_nothing_was_sent(
+    world: World, http_status: int, code: str, retry_after: str | None, wait: str
+) -> None:
+    message_id = await send_payout(world)
+    payout = await Payout.get()
+    world.daraja.queue("b2c_payment", throttled(http_status, code, retry_after))
+
+    calls = await world.h.press(ADMIN_ID, f"payout:confirm:{payout.id}", message_id=message_id)
+
+    payout = await Payout.get()
+    assert (payout.status, payout.result_code) == (PayoutStatus.FAILED, code)
+    reason = f"M-Pesa is busy right now; nothing was sent. {wait}"
+    assert payout.result_desc == reason
+    card = world.h.texts(calls)[0]
+    assert card.endswith(f"<b>✖️ Failed</b>\n{reason}")
+    assert "unrecognised" not in card
+    assert len(world.daraja.called("b2c_payment")) == 1
 
 
 async def test_second_press_of_confirm_sends_nothing_more(world: World) -> None:
