@@ -29,19 +29,18 @@ class StaffHandlerBase:
         self, update: Update, roles: tuple[StaffRole, ...], action: str
     ) -> Staff | None:
         """The staff member when they hold one of ``roles``; else replies a refusal, None."""
-        user = update.effective_user
-        refusal = await self.refusal_for(user.id, roles, action, name=user.full_name)
+        refusal = await self.refusal_for(update.effective_user.id, roles, action)
         if isinstance(refusal, Staff):
             return refusal
         await reply(update, texts.refusal(refusal))
         return None
 
     async def refusal_for(
-        self, user_id: int, roles: tuple[StaffRole, ...], action: str, *, name: str | None = None
+        self, user_id: int, roles: tuple[StaffRole, ...], action: str
     ) -> Staff | str:
         """The staff member, or why not: admins-only for staff, the neutral refusal for others."""
         try:
-            return await self._services.staff.require(user_id, *roles, action=action, name=name)
+            return await self._services.staff.require(user_id, *roles, action=action)
         except NotAllowed as exc:
             return str(exc)
 

@@ -189,8 +189,9 @@ def mpesa_result_lines(code: str | None, desc: str | None, *, api: Api) -> list[
 
 
 def staff_name(staff: Staff) -> str:
-    """A staff member's name, or their Telegram id when they have none."""
-    return escape(staff.name) if staff.name else f"user {staff.telegram_id}"
+    """A staff member's name: as an admin gave it, else as Telegram shows it, else their id."""
+    name = staff.name or staff.telegram_name
+    return escape(name) if name else f"user {staff.telegram_id}"
 
 
 def refusal(exc: ServiceError | str, usage: str | None = None) -> str:

@@ -99,6 +99,7 @@ class TelegramHarness:
         message_id: int,
         chat_id: int | None = None,
         language_code: str | None = None,
+        first_name: str = "User",
     ) -> list[ApiCall]:
         """The user presses an inline button with callback ``data`` on a bot message."""
         chat = user_id if chat_id is None else chat_id
@@ -108,7 +109,7 @@ class TelegramHarness:
             "chat": {"id": chat, "type": "private"},
             "text": "",
         }
-        query = callback_query(user_id, "User", data, shown)
+        query = callback_query(user_id, first_name, data, shown)
         _with_language(query, language_code)
         return await self._feed({"callback_query": query})
 

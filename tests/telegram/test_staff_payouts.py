@@ -314,6 +314,33 @@ async def test_approval_by_a_second_admin(world: World) -> None:
     ).exists()
 
 
+async def test_a_bootstrap_admin_is_named_by_their_telegram_name_as_it_changes(
+    db, settings
+) -> None:
+    settings = settings.model_copy(update={"admin_telegram_ids": [ADMIN_ID, 1002]})
+    async with staff_world(settings) as world:
+        message_id = await send_payout(world, "/send 0708374149 20000 Supplier")
+        payout = await Payout.get()
+        await world.h.press(ADMIN_ID, f"payout:confirm:{payout.id}", message_id=message_id)
+        card = await world.h.app.bot.send_message(
+            1002, "approve?", reply_markup=keyboards.approval_buttons(payout)
+        )
+
+        # their first update ever is the button: no command told us their name before
+        calls = await world.h.press(
+            1002, f"payout:approve:{payout.id}", message_id=card.message_id, first_name="Achieng"
+        )
+
+        assert "Approved by Achieng" in calls[1].params["text"]
+        assert "user 1002" not in calls[1].params["text"]
+        # they change their Telegram name: the new one is kept
+        listed = await world.h.send(1002, "/staff", first_name="Achieng W.")
+        assert "• Achieng W. — <code>1002</code> — admin" in world.h.texts(listed)[0]
+        payout = await Payout.get()
+        people = await world.services.staff.payout_people(payout)
+        assert "Approved by Achieng W." in texts.payout_card(payout, approver=people.approver)
+
+
 async def test_reject_by_a_second_admin(world: World) -> None:
     message_id = await send_payout(world, "/send 0708374149 20000 Supplier")
     payout = await Payout.get()
