@@ -14,6 +14,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.telegram import (
     staff_admin,
+    staff_dashboard,
     staff_payments,
     staff_payouts,
     staff_reports,
@@ -28,7 +29,14 @@ NAMES_GROUP = -1
 
 def register(app: Application, services: Any) -> None:
     """Add every staff command, button and the staff help to the application."""
-    for module in (staff_payments, staff_payouts, staff_reports, staff_admin, staff_resolve):
+    for module in (
+        staff_payments,
+        staff_payouts,
+        staff_reports,
+        staff_admin,
+        staff_resolve,
+        staff_dashboard,
+    ):
         module.register(app, services)
     app.add_handler(TypeHandler(Update, NameKeeper(services).on_update), group=NAMES_GROUP)
 
