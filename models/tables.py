@@ -50,6 +50,11 @@ class Staff(Model):
     class Meta:
         table = "staff"
 
+    @property
+    def display_name(self) -> str:
+        """The name to show: as an admin gave it, else as Telegram shows it ("" if neither)."""
+        return self.name or self.telegram_name or ""
+
 
 class Customer(Model):
     """Someone who pays: by Telegram, or only by phone (SMS receipts)."""

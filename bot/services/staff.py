@@ -106,8 +106,16 @@ class StaffService:
             return staff
         return staff if staff is not None and staff.active else None
 
-    async def require(self, telegram_id: int, *roles: StaffRole, action: str = "") -> Staff:
-        """Return the staff member if they hold one of ``roles``; refuse (and audit) otherwise."""
+    async def require(
+        self, telegram_id: int, *roles: StaffRole, action: str = "", name: str | None = None
+    ) -> Staff:
+        """Return the staff member if they hold one of ``roles``; refuse (and audit) otherwise.
+
+        ``name`` (the person's Telegram name, when the caller has it) is noted as ``note_name``
+        does; the chat notes it from every update already.
+        """
+        if name:
+            await self.note_name(telegram_id, name)
         staff = await self.find(telegram_id)
         allowed = roles or (StaffRole.ADMIN, StaffRole.CASHIER)
         if staff is None or staff.role not in allowed:

@@ -190,7 +190,7 @@ def mpesa_result_lines(code: str | None, desc: str | None, *, api: Api) -> list[
 
 def staff_name(staff: Staff) -> str:
     """A staff member's name: as an admin gave it, else as Telegram shows it, else their id."""
-    name = staff.name or staff.telegram_name
+    name = staff.display_name
     return escape(name) if name else f"user {staff.telegram_id}"
 
 
