@@ -30,6 +30,7 @@ from bot.services.intents import Intents
 from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
+from bot.services.payout_search import PayoutSearch
 from bot.services.payouts import PayoutService
 from bot.services.reconcile import Reconciler
 from bot.services.reports import ReportService
@@ -37,6 +38,7 @@ from bot.services.resolutions import ResolutionService
 from bot.services.reversals import ReversalService
 from bot.services.schedules import ScheduleService
 from bot.services.staff import StaffService
+from bot.services.summaries import DailySummaries
 from models import NotificationChannel
 from mpesa.client import DarajaConfig
 from mpesa.errors import ConfigurationError
@@ -71,6 +73,8 @@ class Services:
     bulk: BulkService
     schedules: ScheduleService
     dashboard: DashboardAccess
+    payout_search: PayoutSearch
+    summaries: DailySummaries
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
 
@@ -183,12 +187,14 @@ def build_services(
         schedules=ScheduleService(
             payments=payments, staff=staff, notifier=notifier, settings=settings, clock=clock
         ),
+        summaries=DailySummaries(notifier=notifier, settings=settings, clock=clock),
         dashboard=DashboardAccess(
             staff=staff,
             link_ttl_s=settings.dashboard_link_ttl_s,
             idle_timeout_s=settings.dashboard_idle_timeout_s,
             clock=clock,
         ),
+        payout_search=PayoutSearch(payouts=payouts, staff=staff),
     )
 
 

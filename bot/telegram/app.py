@@ -95,6 +95,15 @@ def schedule_jobs(app: Application, services: Any, settings: Settings) -> None:
         app.job_queue.run_repeating(
             _outbox_job, interval=1.0, first=1, name=f"outbox:{channel.value}", data=channel
         )
+    if services.summaries.enabled:
+        # every minute: the summary's outbox key makes it once a day, whoever asks
+        app.job_queue.run_repeating(_summary_job, interval=60.0, first=10, name="daily-summary")
+
+
+async def _summary_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    day = await context.application.bot_data[SERVICES_KEY].summaries.run_once()
+    if day is not None:
+        log.debug("summary.due day=%s", day)
 
 
 async def _reconcile_job(context: ContextTypes.DEFAULT_TYPE) -> None:
