@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -174,13 +175,20 @@ class StaffService:
             limit = 0  # this person may send nothing
         else:
             try:
-                limit = parse_amount(text, minimum=0, maximum=MAX_DAILY_LIMIT)
+                # no upper bound here: a limit's own maximum is said below, in its own words
+                limit = parse_amount(text, minimum=1, maximum=sys.maxsize)
             except AmountError as exc:
                 raise InvalidInput(
-                    f"{exc} Give whole shillings (e.g. 50000), or default for "
-                    f"KES {self._default_limit:,}.",
+                    f"{exc}. Give whole shillings (e.g. 50000), 0 for no payouts, or default "
+                    f"for KES {self._default_limit:,}.",
                     field="limit",
                 ) from None
+            if limit > MAX_DAILY_LIMIT:
+                raise InvalidInput(
+                    f"KES {limit:,} is over the largest daily payout limit, "
+                    f"KES {MAX_DAILY_LIMIT:,}.",
+                    field="limit",
+                )
         staff = await Staff.get_or_none(telegram_id=telegram_id, active=True)
         if staff is None:
             raise NotFound(f"No active staff member has the Telegram id {telegram_id}.")

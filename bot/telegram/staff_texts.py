@@ -295,6 +295,26 @@ def export_filename(period: str, now: datetime, *, full_numbers: bool) -> str:
     return f"payments-{period}-{day}{suffix}.csv"
 
 
+AMOUNT_QUESTION_GONE = (
+    "This question no longer matches the command it answers; type the command again."
+)
+
+
+def amount_question(joined: int, first: int, command: str) -> str:
+    """Which amount "/request … 1 500" meant: KES 1,500, or KES 1 with "500" in the text."""
+    rest = "reason" if command == "send" else "description"
+    tail = str(joined)[len(str(first)) :]
+    return (
+        f"<b>{kes(joined)} or {kes(first)}?</b>\n"
+        f"“{first} {tail}” reads both ways: with {kes(first)}, “{tail}” starts the {rest}."
+    )
+
+
+def amount_chosen(amount: int) -> str:
+    """The amount question once answered."""
+    return f"✔️ {kes(amount)}"
+
+
 def reverse_question(reversible: Reversible) -> str:
     """The /reverse confirmation card: what goes back, to whom."""
     receipt = f"receipt <code>{escape(reversible.receipt)}</code>"

@@ -61,6 +61,8 @@ class TelegramHarness:
     async def _feed(self, payload: dict[str, Any]) -> list[ApiCall]:
         before = len(self.api.calls)
         payload = {"update_id": next(_update_ids), **payload}
+        if "message" in payload:
+            self.api.received(payload["message"])
         await self.app.process_update(Update.de_json(payload, self.app.bot))
         return self.api.calls[before:]
 

@@ -68,6 +68,47 @@ async def test_send_shows_a_summary_to_confirm(world: World) -> None:
     assert world.daraja.called("b2c_payment") == []
 
 
+@pytest.mark.parametrize(
+    ("button", "outcome"),
+    [("1500", (1500, "Refund")), ("1", "KES 1 is below the KES 10 minimum")],
+)
+async def test_send_with_a_spaced_amount_asks_then_continues(
+    world: World, button: str, outcome: tuple[int, str] | str
+) -> None:
+    asked = await world.h.send(ADMIN_ID, "/send 0708374149 1 500 Refund")
+    assert world.h.texts(asked) == [
+        "<b>KES 1,500 or KES 1?</b>\n“1 500” reads both ways: with KES 1, “500” starts the reason."
+    ]
+    assert await Payout.all().count() == 0
+
+    calls = await world.h.press(
+        ADMIN_ID, f"amt:send:{button}", message_id=asked[0].result["message_id"]
+    )
+
+    payout = await Payout.get_or_none()
+    if isinstance(outcome, tuple):
+        assert (payout.amount, payout.remarks) == outcome
+        assert payout.status == PayoutStatus.AWAITING_CONFIRMATION
+        assert markup(calls) == as_sent(keyboards.payout_buttons(payout))
+    else:
+        assert payout is None
+        assert world.h.texts(calls)[-1] == texts.refusal(outcome, staff_texts.USAGE_SEND)
+    assert world.daraja.called("b2c_payment") == []
+
+
+async def test_a_cashier_cannot_answer_the_send_amount_question(world: World) -> None:
+    asked = await world.h.send(ADMIN_ID, "/send 0708374149 1 500 Refund")
+
+    calls = await world.h.press(
+        CASHIER_ID, "amt:send:1500", message_id=asked[0].result["message_id"], chat_id=ADMIN_ID
+    )
+
+    assert [(c.method, c.params.get("text")) for c in calls] == [
+        ("answerCallbackQuery", ADMINS_ONLY)
+    ]
+    assert await Payout.all().count() == 0
+
+
 async def test_send_above_threshold_says_a_second_admin_must_approve(world: World) -> None:
     calls = await world.h.send(ADMIN_ID, "/send 0708374149 20000 Supplier")
 
