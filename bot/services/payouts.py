@@ -32,7 +32,7 @@ from bot.services.errors import (
     ServiceError,
 )
 from bot.services.intents import Accepted, Intents, Lease, NeverLeft, NotSent, Refused, Unknown
-from bot.services.outcome import Clock, ReplayUnmatched, utcnow
+from bot.services.outcome import Clock, ReplayUnmatched, busy_reason, utcnow
 from bot.services.payout_results import PayoutResults
 from bot.services.payout_rules import (
     payout_amount,
@@ -44,6 +44,7 @@ from bot.services.providers import Routed, provider_name
 from bot.services.staff import StaffService
 from models import CallbackKind, Payout, PayoutStatus, PostState, Provider, Staff, StaffRole
 from mpesa.amounts import format_kes
+from mpesa.errors import RateLimited
 from mpesa.models import AsyncAccepted
 from mpesa.phone import mask_msisdn
 from mpesa.security import NAIROBI
@@ -397,10 +398,11 @@ class PayoutService:
             await self._defer(payout, lease, str(outcome.error))
         elif isinstance(outcome, Refused):
             # refused before any money moved
+            exc = outcome.error
             await self.results.settle_failed(
                 payout,
-                code=outcome.error.code,
-                desc=str(outcome.error),
+                code=exc.code,
+                desc=busy_reason(exc) if isinstance(exc, RateLimited) else str(exc),
                 actor="system",
                 post=self._intents.answered(),
             )
