@@ -45,8 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
         "and .env (see .env.example).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in ("run", "demo", "migrate", "c2b-register", "check"):
-        sub.add_parser(name, help=COMMANDS_HELP[name], description=COMMANDS_HELP[name] + ".")
+    parsers = {
+        name: sub.add_parser(name, help=COMMANDS_HELP[name], description=COMMANDS_HELP[name] + ".")
+        for name in ("run", "demo", "migrate", "c2b-register", "check")
+    }
+    parsers["demo"].add_argument(
+        "--keep",
+        action="store_true",
+        help="after the day, keep the service, simulators and dashboard up until Ctrl-C",
+    )
 
     simulator = sub.add_parser(
         "simulator", help=COMMANDS_HELP["simulator"], description=simulator_cli.DESCRIPTION
@@ -151,7 +158,7 @@ def _main(argv: list[str] | None) -> None:
     if args.command == "demo":
         from bot.demo import run_demo
 
-        raise SystemExit(asyncio.run(run_demo()))
+        raise SystemExit(asyncio.run(run_demo(keep=args.keep)))
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import signal
 import socket
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from bot.callback_paths import airtel_callback_url
 from bot.config import Settings
 from bot.main import AIRTEL_SIMULATOR_ID, AIRTEL_SIMULATOR_SECRET, Runtime, configure_logging, serve
 from bot.notify.emails import EmailComposer, mask_email
+from bot.services.dashboard import login_url
 from bot.telegram.transport import (
     ApiCall,
     InProcessBotApi,
@@ -378,7 +380,25 @@ def demo_settings(
     )
 
 
-async def run_demo(out: TextIO | None = None) -> int:
+async def _dashboard_link(demo: Demo) -> str:
+    """A one-time dashboard sign-in link for the admin, as /dashboard answers in the chat."""
+    assert demo.runtime is not None
+    runtime = demo.runtime
+    token = await runtime.services.dashboard.issue_link(ADMIN)
+    return login_url(runtime.settings.public_base_url or "", token)
+
+
+async def _keep_until_interrupted(demo: Demo) -> None:
+    """--keep: the service stays up (dashboard included) until Ctrl-C."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    demo.transcript.say("Kept running: press Ctrl-C to stop.")
+    await stop.wait()
+
+
+async def run_demo(out: TextIO | None = None, *, keep: bool = False) -> int:
     """Play the day; return 0 when every expected outcome is in the database, else 1."""
     out = out or sys.stdout
     configure_logging("WARNING")
@@ -427,6 +447,11 @@ async def run_demo(out: TextIO | None = None) -> int:
             await _verify(demo)
             await _verify_requests(demo, sim_url)
             await _verify_airtel(demo, airtel_url)
+            link = await _dashboard_link(demo)
+            demo.passed.append("a dashboard sign-in link was made for Amina (admin)")
+            transcript.say(f"Dashboard: sign in as Amina (admin), once, within 10 minutes: {link}")
+            if keep:
+                await _keep_until_interrupted(demo)
         except (DemoFailed, TimeoutError) as exc:
             demo.failures.append(str(exc) or "timed out")
         finally:

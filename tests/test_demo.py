@@ -32,7 +32,8 @@ async def test_the_demo_day_succeeds_prints_a_readable_transcript_and_logs_nothi
 
     transcript = out.getvalue()
     assert code == 0, transcript[-3000:]
-    assert "demo OK: 28 outcomes checked" in transcript
+    assert "demo OK: 29 outcomes checked" in transcript
+    assert "Dashboard: sign in as Amina (admin)" in transcript and "/dashboard/login/" in transcript
     # the strict simulator decrypted the payout's credential and warned about nothing
     assert "✔ every request passed the strict simulator without a warning" in transcript
     assert "👤 Brian (cashier): /request 0708374149 1500 Blender" in transcript
