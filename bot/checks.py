@@ -11,7 +11,8 @@ from telegram.error import TelegramError
 from airtel.errors import AirtelError
 from bot.config import Settings
 from bot.services.container import daraja_config
-from models.db import DatabaseNotMigrated, close_db, init_db
+from bot.startup import StartupError, build_airtel, daraja_credentials, resolve_public_base_url
+from models.db import DatabaseNotMigrated, close_db, init_db, pending_migrations
 from mpesa.client import DarajaClient
 from mpesa.errors import DarajaError
 
@@ -27,10 +28,12 @@ class CheckResult:
     detail: str
 
 
-async def run_checks(settings: Settings) -> list[CheckResult]:
-    """Check settings, Daraja OAuth, Airtel, Telegram getMe, the database, SMS; move no money."""
-    from bot.main import StartupError, daraja_credentials, resolve_public_base_url
+async def run_checks(settings: Settings, *, database_open: bool = False) -> list[CheckResult]:
+    """Check settings, Daraja OAuth, Airtel, Telegram getMe, the database, SMS; move no money.
 
+    ``database_open``: the running service asks (the dashboard), so its open database is
+    checked instead of opening and closing one.
+    """
     results = [_settings_result(settings)]
     try:
         key, secret, passkey = daraja_credentials(settings)
@@ -42,7 +45,7 @@ async def run_checks(settings: Settings) -> list[CheckResult]:
         results.append(await _daraja(config))
     results.append(await _airtel(settings))
     results.append(await _telegram(settings))
-    results.append(await _database(settings))
+    results.append(await (_open_database(settings) if database_open else _database(settings)))
     results.append(_sms(settings))
     return results
 
@@ -67,8 +70,6 @@ async def _daraja(config) -> CheckResult:
 
 async def _airtel(settings: Settings) -> CheckResult:
     """Airtel's token with our client id and secret, and the key the PIN is encrypted with."""
-    from bot.main import StartupError, build_airtel, resolve_public_base_url
-
     if not settings.airtel_enabled:
         return CheckResult("airtel", True, "off (AIRTEL_ENABLED=false): Airtel numbers are refused")
     try:
@@ -126,6 +127,17 @@ async def _database(settings: Settings) -> CheckResult:
     except Exception as exc:
         return CheckResult("database", False, f"cannot open {where}: {exc}")
     await close_db()
+    return CheckResult("database", True, f"{where} is reachable and migrated")
+
+
+async def _open_database(settings: Settings) -> CheckResult:
+    where = settings.resolved_database_url.split("@")[-1]
+    try:
+        missing = await pending_migrations()
+    except Exception as exc:
+        return CheckResult("database", False, f"{where} does not answer: {exc}")
+    if missing:
+        return CheckResult("database", False, f"{where} lacks migrations: {', '.join(missing)}")
     return CheckResult("database", True, f"{where} is reachable and migrated")
 
 

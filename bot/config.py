@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
 import secrets
 from enum import StrEnum
@@ -209,6 +211,12 @@ class Settings(BaseSettings):
     pay_link_max_prompts_per_address: int = Field(default=10, ge=1)
     pay_link_limit_window_s: float = Field(default=3600.0, gt=0)
 
+    # The web dashboard for staff (PUBLIC_BASE_URL/dashboard; sign-in links come from /dashboard)
+    dashboard_enabled: bool = True
+    dashboard_link_ttl_s: int = Field(default=600, ge=30, le=86_400)
+    dashboard_secret_key: SecretStr | None = None
+    dashboard_idle_timeout_s: int = Field(default=1800, ge=60, le=7 * 86_400)
+
     # Business rules
     business_name: str = "Household Planet Kenya"
     payout_approval_threshold: int = Field(default=10_000, ge=0)
@@ -350,6 +358,18 @@ class Settings(BaseSettings):
             )
         if not all(c.isalnum() or c in "-_" for c in text):
             raise ValueError("may only contain letters, digits, '-' and '_' (it is a URL segment)")
+        return value
+
+    @field_validator("dashboard_secret_key")
+    @classmethod
+    def _dashboard_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value().strip() == "":
+            return None
+        if len(value.get_secret_value().strip()) < 32:
+            raise ValueError(
+                "must be at least 32 characters (a Fernet key, or any long random text); "
+                "leave it unset to keep a generated key in DATA_DIR"
+            )
         return value
 
     @field_validator("callback_secret")
@@ -574,6 +594,19 @@ class Settings(BaseSettings):
         path.chmod(0o600)
         return value
 
+    def resolved_dashboard_key(self) -> bytes:
+        """The dashboard's Fernet key: from DASHBOARD_SECRET_KEY, else made once in DATA_DIR."""
+        if self.dashboard_secret_key is not None:
+            return dashboard_fernet_key(self.dashboard_secret_key.get_secret_value())
+        path = self.data_dir / "dashboard_key"
+        if path.is_file():
+            return path.read_bytes().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = base64.urlsafe_b64encode(secrets.token_bytes(32))
+        path.write_bytes(value + b"\n")
+        path.chmod(0o600)
+        return value
+
     def warnings(self) -> list[str]:
         """Non-fatal problems worth saying at start-up (never silently corrected)."""
         notes = []
@@ -600,6 +633,17 @@ class Settings(BaseSettings):
                     "fail on silently"
                 )
         return notes
+
+
+def dashboard_fernet_key(text: str) -> bytes:
+    """A Fernet key from DASHBOARD_SECRET_KEY: a Fernet key as is, any other text hashed to one."""
+    raw = text.strip().encode()
+    try:
+        if len(base64.urlsafe_b64decode(raw)) == 32 and len(raw) == 44:
+            return raw
+    except ValueError:
+        pass
+    return base64.urlsafe_b64encode(hashlib.sha256(b"mpesa-bot dashboard\0" + raw).digest())
 
 
 def normalized_prefix(prefix: str) -> str:

@@ -1,6 +1,7 @@
 """Database models (Tortoise ORM), status lifecycles, database set-up and migrations."""
 
 from models.bulk import BulkUploadWait, PayoutBatch, PayoutBatchRow
+from models.dashboard import DashboardLink, DashboardSession
 from models.enums import (
     BatchRowStatus,
     BatchStatus,
@@ -51,6 +52,8 @@ __all__ = [
     "CallbackKind",
     "Customer",
     "DarajaQuery",
+    "DashboardLink",
+    "DashboardSession",
     "IdempotencyRecord",
     "IllegalTransition",
     "InboxStatus",

@@ -14,7 +14,7 @@ from tortoise.migrations.executor import MigrationExecutor
 log = logging.getLogger(__name__)
 
 APP_LABEL = "models"
-MODEL_MODULES = ["models.tables", "models.bulk", "models.schedules"]
+MODEL_MODULES = ["models.tables", "models.bulk", "models.schedules", "models.dashboard"]
 MIGRATIONS_MODULE = "models.migrations"
 
 

@@ -26,6 +26,7 @@ from bot.services.callbacks import CallbackService
 from bot.services.checkout import CheckoutService
 from bot.services.customers import CustomerService
 from bot.services.daraja import Daraja
+from bot.services.dashboard import DashboardAccess
 from bot.services.idempotency import IdempotencyStore, purge_idempotency_records
 from bot.services.intents import Intents
 from bot.services.order_payments import OrderPaymentService
@@ -73,6 +74,7 @@ class Services:
     batches: BatchDecisions
     bulk_sender: BulkSender
     schedules: ScheduleService
+    dashboard: DashboardAccess
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
 
@@ -182,7 +184,7 @@ def build_services(
             batches=bulk_sender,
         ),
         api_keys=api_keys,
-        idempotency=IdempotencyStore(clock=clock),
+        idempotency=IdempotencyStore(in_progress_s=settings.daraja_call_max_s, clock=clock),
         customers=CustomerService(
             payments=payments, orders=orders, order_payments=order_payments, settings=settings
         ),
@@ -200,6 +202,12 @@ def build_services(
         ),
         bulk_sender=bulk_sender,
         schedules=schedules,
+        dashboard=DashboardAccess(
+            staff=staff,
+            link_ttl_s=settings.dashboard_link_ttl_s,
+            idle_timeout_s=settings.dashboard_idle_timeout_s,
+            clock=clock,
+        ),
     )
 
 

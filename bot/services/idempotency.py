@@ -24,6 +24,9 @@ from models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 # how long the first answer to an Idempotency-Key is kept and replayed
 IDEMPOTENCY_TTL_S = 24 * 3600.0
+# how long a claim without an answer may still be running (the container passes the settings'
+# daraja_call_max_s: OAuth with its retries plus the money POST); after that its process died
+IN_PROGRESS_S = 300.0
 
 
 class IdempotencyKeyReused(Conflict):
@@ -80,15 +83,22 @@ class Replay:
 
 
 class IdempotencyStore:
-    """Claims idempotency keys per API key and remembers the answers (kept ``ttl_s`` seconds)."""
+    """Claims idempotency keys per API key and remembers the answers (kept ``ttl_s`` seconds).
+
+    A claim whose request never answered lapses after ``in_progress_s`` seconds: its request can
+    no longer be running (its process crashed), so a retry with the key runs again and gets a
+    real answer. Whatever that request had started is a money intent the reconciler settles.
+    """
 
     def __init__(
         self,
         *,
         ttl_s: float = IDEMPOTENCY_TTL_S,
+        in_progress_s: float = IN_PROGRESS_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._ttl = timedelta(seconds=ttl_s)
+        self._in_progress = timedelta(seconds=in_progress_s)
         self._clock = clock
 
     async def begin(self, api_key_id: int, key: str, digest: str) -> IdempotencyRecord | Replay:
@@ -96,13 +106,14 @@ class IdempotencyStore:
         for _ in range(2):
             try:
                 return await IdempotencyRecord.create(
-                    api_key_id=api_key_id, key=key, request_hash=digest
+                    api_key_id=api_key_id, key=key, request_hash=digest, created_at=self._clock()
                 )
             except IntegrityError:
                 existing = await IdempotencyRecord.get_or_none(api_key_id=api_key_id, key=key)
             if existing is None:
                 continue  # expired and deleted between our insert and read: claim it again
-            if existing.created_at < self._clock() - self._ttl:
+            now = self._clock()
+            if existing.created_at < now - self._ttl:
                 await IdempotencyRecord.filter(id=existing.id).delete()
                 continue
             if existing.request_hash != digest:
@@ -110,6 +121,11 @@ class IdempotencyStore:
                     "This Idempotency-Key was already used with a different request.",
                     field=HEADER,
                 )
+            if existing.status_code is None and existing.created_at < now - self._in_progress:
+                # the first request died without an answer (kill -9 mid-POST): take its claim
+                # over; of two retries at once, one deletes and wins the insert, the other waits
+                await IdempotencyRecord.filter(id=existing.id, status_code=None).delete()
+                continue
             if existing.status_code is None:
                 raise IdempotencyInProgress(
                     "A request with this Idempotency-Key is still being processed.", field=HEADER

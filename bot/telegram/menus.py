@@ -37,6 +37,7 @@ CASHIER_COMMANDS = [
     BotCommand("history", "Recent payments: /history [today|week|month] [phone] [status]"),
     BotCommand("stats", "Totals: /stats [today|week|month]"),
     BotCommand("export", "CSV of payments: /export [today|week|month]"),
+    BotCommand("dashboard", "A one-time sign-in link to the web dashboard"),
     BotCommand("help", "What you can do here"),
 ]
 ADMIN_COMMANDS = [

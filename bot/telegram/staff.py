@@ -12,6 +12,7 @@ from telegram.ext import Application
 
 from bot.telegram import (
     staff_admin,
+    staff_dashboard,
     staff_payments,
     staff_payouts,
     staff_reports,
@@ -21,5 +22,12 @@ from bot.telegram import (
 
 def register(app: Application, services: Any) -> None:
     """Add every staff command, button and the staff help to the application."""
-    for module in (staff_payments, staff_payouts, staff_reports, staff_admin, staff_resolve):
+    for module in (
+        staff_payments,
+        staff_payouts,
+        staff_reports,
+        staff_admin,
+        staff_resolve,
+        staff_dashboard,
+    ):
         module.register(app, services)

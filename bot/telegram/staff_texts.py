@@ -80,7 +80,8 @@ CASHIER_HELP = (
     "/status &lt;ref&gt; — where a payment, order or payout stands\n"
     "/history [today|week|month] [phone] [status] — recent payments\n"
     "/stats [today|week|month] — totals\n"
-    "/export [today|week|month] — payments as a CSV file"
+    "/export [today|week|month] — payments as a CSV file\n"
+    "/dashboard — a one-time link to the web dashboard"
 )
 ADMIN_HELP = CASHIER_HELP + (
     "\n/send &lt;phone&gt; &lt;amount&gt; [reason] — pay money out (you confirm first)\n"
@@ -90,6 +91,18 @@ ADMIN_HELP = CASHIER_HELP + (
     "unclear, after a fresh look\n"
     "/staff — list staff; /staff add|remove|limit … to manage them"
 )
+DASHBOARD_OFF = "The web dashboard is turned off here (DASHBOARD_ENABLED=false)."
+
+
+def dashboard_link(url: str, ttl_s: int) -> str:
+    """What /dashboard answers: the one-time sign-in link and how long it works."""
+    minutes = max(1, ttl_s // 60)
+    return (
+        f"🔐 <b>Your dashboard sign-in link</b>\n{escape(url)}\n\n"
+        f"It works once, for {minutes} minutes, and only for you: do not forward it."
+    )
+
+
 FREE_TEXT_HELP = "I did not understand that. Commands start with a slash, e.g. /request. See /help."
 
 

@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.services.callback_batch import IngestBatcher
 from bot.web import routes
 from bot.web.api import register_api
+from bot.web.dashboard import setup_dashboard
 from bot.web.middlewares import AllowList, ClientAddress, security_headers
 from bot.web.pay import register_pay_page
 
@@ -32,6 +33,8 @@ def create_app(services: Any, *, settings: Settings) -> web.Application:
     register_api(app, settings=settings)
     if getattr(services, "checkout", None) is not None:
         register_pay_page(app, settings=settings)
+    if settings.dashboard_enabled and hasattr(services, "dashboard"):
+        setup_dashboard(app, services, settings)
     _add_ingest_batcher(app, services, settings)
     log.info(
         "web.ready callback_allow_list=%s trusted_proxies=%d",

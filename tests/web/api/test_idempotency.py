@@ -147,3 +147,66 @@ async def test_a_key_outside_visible_ascii_or_too_long_is_400(api, key) -> None:
     assert response.status == 400
     assert (await response.json())["error"]["field"] == "Idempotency-Key"
     assert await Order.all().count() == 0
+
+
+# -- hole 11 of issue 11: a claim left by a crashed request lapses ---------------------------------
+
+INITIATE = "/api/v1/payments/initiate"
+
+
+async def crashed_initiate(api, key: str, *, post_state: str) -> tuple[dict, Payment]:
+    """What kill -9 during POST /payments/initiate leaves: the claim, and its held payment."""
+    order = await create_order(api)
+    body = {"orderId": order["orderId"], "paymentMethod": "MPESA", "phoneNumber": "0708374149"}
+    digest = request_hash("POST", INITIATE, json.dumps(body).encode())
+    await api.services.idempotency.begin(api.key.id, key, digest)  # status_code stays NULL
+    intents = api.services.payouts.intents
+    payment = await Payment.create(
+        msisdn="254708374149",
+        amount=1500,
+        account_reference=order["orderId"],
+        order_id=(await Order.get(code=order["orderId"])).id,
+        in_flight_msisdn="254708374149",
+        in_flight_order_id=(await Order.get(code=order["orderId"])).id,
+        post_state=post_state,
+        created_at=api.clock.now,
+        **intents.held_fields(intents.new_holder()),
+    )
+    return body, payment
+
+
+async def retry(api, body: dict, key: str):
+    headers = {**api.headers, "Idempotency-Key": key}
+    return await api.client.post(INITIATE, json=body, headers=headers)
+
+
+async def test_hole_11_a_crashed_claim_lapses_and_the_retry_gets_a_real_answer(api) -> None:
+    body, payment = await crashed_initiate(api, "pay-crash", post_state="sending")
+
+    early = await retry(api, body, "pay-crash")  # the first request may still be running
+    assert (await early.json())["error"]["code"] == "idempotency_in_progress"
+
+    api.clock.advance(api.services.settings.daraja_call_max_s + 1)
+    await api.services.reconciler.run_once()  # the push may have left: unknown, never resent
+    late = await retry(api, body, "pay-crash")
+
+    error = (await late.json())["error"]
+    assert (late.status, error["code"]) == (409, "conflict")
+    assert f"/resolve #{payment.id}" in error["message"]
+    assert (await Payment.get(id=payment.id)).status == "unknown"
+    assert api.daraja.called("stk_push") == []  # nothing was sent again
+    assert await IdempotencyRecord.filter(key="pay-crash").count() == 1
+
+
+async def test_hole_11_a_crash_before_sending_lets_the_retry_push_once(api) -> None:
+    body, payment = await crashed_initiate(api, "pay-early-crash", post_state="not_sent")
+    api.clock.advance(api.services.settings.daraja_call_max_s + 1)
+    await api.services.reconciler.run_once()  # never sent: failed, the order is free
+
+    first = await retry(api, body, "pay-early-crash")
+    again = await retry(api, body, "pay-early-crash")
+
+    assert (first.status, again.status) == (201, 201)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (await Payment.get(id=payment.id)).status == "failed"
+    assert len(api.daraja.called("stk_push")) == 1

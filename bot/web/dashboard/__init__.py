@@ -1,0 +1,82 @@
+"""The staff dashboard, PUBLIC_BASE_URL/dashboard: an aiohttp sub-application with its own
+autoescaped Jinja environment, encrypted session cookie, CSRF check and security headers.
+
+Every page module defines ``add_routes(router)`` and is listed in PAGES; its handlers are
+``@requires("cashier")`` or ``@requires("admin")`` (bot/web/dashboard/auth.py) and make service
+calls only: the rules live in bot/services, exactly as for the chat.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from aiohttp_session import session_middleware
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from cryptography.fernet import Fernet
+
+from bot.config import Settings
+from bot.web.dashboard import auth, views_overview, views_settings
+from bot.web.dashboard.keys import CONTAINER_KEY, COOKIE_NAME, PREFIX, SETTINGS_KEY
+from bot.web.dashboard.render import setup_templates
+from bot.web.dashboard.security import browser_headers, csrf_check
+
+HERE = Path(__file__).parent
+# the page modules, each with add_routes(router)
+PAGES: list[Any] = [views_overview, views_settings]
+STATIC_MAX_AGE_S = 3600
+
+
+def cookie_storage(settings: Settings) -> EncryptedCookieStorage:
+    """The encrypted session cookie: HttpOnly, SameSite=Lax, Secure when served over https."""
+    secure = urlsplit(settings.public_base_url or "").scheme == "https"
+    return EncryptedCookieStorage(
+        Fernet(settings.resolved_dashboard_key()),
+        cookie_name=COOKIE_NAME,
+        path=PREFIX,
+        httponly=True,
+        samesite="Lax",
+        secure=secure,
+        max_age=None,  # a browser-session cookie; the idle time-out is kept on our side
+    )
+
+
+def create_dashboard_app(container: Any, settings: Settings) -> web.Application:
+    """The /dashboard sub-application over ``container`` (read per request)."""
+    app = web.Application(
+        middlewares=[
+            browser_headers,
+            session_middleware(cookie_storage(settings)),
+            auth.signed_in,
+            csrf_check,
+        ]
+    )
+    app[CONTAINER_KEY] = container
+    app[SETTINGS_KEY] = settings
+    setup_templates(app)
+    app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
+    auth.add_routes(app.router)
+    for page in PAGES:
+        page.add_routes(app.router)
+    app.on_response_prepare.append(_cache_static)
+    return app
+
+
+async def _cache_static(request: web.Request, response: web.StreamResponse) -> None:
+    # CSS and scripts hold nothing personal, and their URLs change with their content
+    if request.path.startswith(f"{PREFIX}/static/"):
+        response.headers["Cache-Control"] = f"public, max-age={STATIC_MAX_AGE_S}"
+
+
+def setup_dashboard(app: web.Application, container: Any, settings: Settings) -> web.Application:
+    """Mount the dashboard under /dashboard of ``app`` (and /dashboard itself redirects)."""
+    dashboard = create_dashboard_app(container, settings)
+    app.add_subapp(PREFIX, dashboard)
+
+    async def to_overview(_: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(f"{PREFIX}/")
+
+    app.router.add_get(PREFIX, to_overview)
+    return dashboard
