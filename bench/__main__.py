@@ -1,4 +1,4 @@
-"""``python -m bench [ingest|bot|startup|token|auth] [--quick]``: run benchmarks, print one table.
+"""``python -m bench [ingest|bot|startup|token|auth|bulk] [--quick]``: run benchmarks, one table.
 
 Exit code 1 only when callbacks were lost or a benchmark crashed; a missed target is printed as
 FAIL in the table but is a finding, not an error.
@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 
-from bench import auth, bot_updates, ingest, oauth, startup
+from bench import auth, bot_updates, bulk, ingest, oauth, startup
 from bench.common import Figure, machine
 
 BENCHES: dict[str, Callable[..., Awaitable[list[Figure]]]] = {
@@ -23,6 +23,7 @@ BENCHES: dict[str, Callable[..., Awaitable[list[Figure]]]] = {
     "startup": startup.run,
     "token": oauth.run,
     "auth": auth.run,
+    "bulk": bulk.run,
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from bot.config import Settings
-from bot.notify.notifier import Notifier
+from bot.notify.notifier import Notifier, OutboxRow
 from bot.services.audit import actor_for_telegram, audit
 from bot.services.bulk_files import BulkFile, read_bulk_file
 from bot.services.bulk_rows import CheckedRow, check_rows, json_rows_hash, rows_from_json
@@ -29,6 +29,7 @@ from models import (
     BatchRowStatus,
     BatchStatus,
     BulkUploadWait,
+    NotificationChannel,
     PayoutBatch,
     PayoutBatchRow,
     PayoutStatus,
@@ -357,6 +358,11 @@ class BulkService:
                 source=source,
                 same_file_as=same_file.id if same_file else None,
             )
+            if created_by is None and valid:
+                # an API key never releases money: the admins confirm it in the chat
+                await self._notifier.write(
+                    await batch_event_rows(self._notifier, batch, "batch_review")
+                )
         log.info(
             "bulk.created batch=%s rows=%d valid=%d total=%d source=%s",
             batch.id,
@@ -438,3 +444,19 @@ def _ignored_note(parsed: BulkFile) -> tuple[str, ...]:
     if not parsed.ignored_headers:
         return ()
     return (f"columns ignored: {', '.join(parsed.ignored_headers)}",)
+
+
+async def batch_event_rows(
+    notifier: Notifier, batch: PayoutBatch, event: str, *, skip: tuple[int, ...] = ()
+) -> list[OutboxRow]:
+    """One chat event per active admin about this batch (its review, its approval)."""
+    return [
+        OutboxRow(
+            f"batch:{batch.id}:{event}:admin:{admin_id}",
+            NotificationChannel.CHAT,
+            str(admin_id),
+            {"event": event, "batch_id": batch.id},
+        )
+        for admin_id in await notifier.admin_ids()
+        if admin_id not in skip
+    ]

@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 
 from bot.notify.notifier import Notifier, OutboxRow
 from bot.services.audit import actor_for_telegram, audit
-from bot.services.bulk import BatchSummary, BulkService, batch_ref
+from bot.services.bulk import BatchSummary, BulkService, batch_event_rows, batch_ref
 from bot.services.bulk_files import BulkFile, RawRow
 from bot.services.bulk_rows import check_rows
 from bot.services.errors import Conflict, InvalidInput, LimitExceeded, NotAllowed, ServiceError
@@ -398,22 +398,6 @@ def progress_rows(batch: PayoutBatch, key: str) -> list[OutboxRow]:
             str(batch.chat_id),
             {"event": "batch_progress", "batch_id": batch.id},
         )
-    ]
-
-
-async def batch_event_rows(
-    notifier: Notifier, batch: PayoutBatch, event: str, *, skip: tuple[int, ...] = ()
-) -> list[OutboxRow]:
-    """One chat event per active admin about this batch (its review, its approval)."""
-    return [
-        OutboxRow(
-            f"batch:{batch.id}:{event}:admin:{admin_id}",
-            NotificationChannel.CHAT,
-            str(admin_id),
-            {"event": event, "batch_id": batch.id},
-        )
-        for admin_id in await notifier.admin_ids()
-        if admin_id not in skip
     ]
 
 

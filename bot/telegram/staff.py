@@ -12,11 +12,13 @@ from telegram.ext import Application
 
 from bot.telegram import (
     staff_admin,
+    staff_bulk,
     staff_dashboard,
     staff_payments,
     staff_payouts,
     staff_reports,
     staff_resolve,
+    staff_schedules,
 )
 
 
@@ -29,5 +31,7 @@ def register(app: Application, services: Any) -> None:
         staff_admin,
         staff_resolve,
         staff_dashboard,
+        staff_bulk,
+        staff_schedules,
     ):
         module.register(app, services)
