@@ -1,4 +1,4 @@
-"""``python -m bench [ingest|bot|startup|token|auth|bulk] [--quick]``: run benchmarks, one table.
+"""``python -m bench [ingest|ingest-pg|bot|startup|token|auth|bulk] [--quick]``: one table.
 
 Exit code 1 only when callbacks were lost or a benchmark crashed; a missed target is printed as
 FAIL in the table but is a finding, not an error.
@@ -9,16 +9,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from bench import auth, bot_updates, bulk, ingest, oauth, startup
 from bench.common import Figure, machine
 
+# the PostgreSQL run of the ingest benchmark connects here as admin and makes its own database
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+
+
+async def ingest_postgres(*, quick: bool) -> list[Figure]:
+    """The ingest benchmark on PostgreSQL, when a server answers at POSTGRES_URL."""
+    parts = urlsplit(POSTGRES_URL)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 5432), timeout=0.5):
+            pass
+    except OSError:
+        where = f"{parts.hostname}:{parts.port or 5432}"
+        return [Figure("ingest (PostgreSQL)", f"skipped: no server at {where}")]
+    return await ingest.run(quick=quick, postgres_url=POSTGRES_URL)
+
+
 BENCHES: dict[str, Callable[..., Awaitable[list[Figure]]]] = {
     "ingest": ingest.run,
+    "ingest-pg": ingest_postgres,
     "bot": bot_updates.run,
     "startup": startup.run,
     "token": oauth.run,

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import cProfile
 import json
+import logging
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from tortoise import connections
 
 from bot.config import Settings
 from bot.main import SHUTDOWN_TIMEOUT_S, configure_logging
@@ -31,6 +33,8 @@ from models.db import close_db, init_db
 
 ACK = {"ResultCode": 0, "ResultDesc": "Accepted"}
 
+log = logging.getLogger("bench.ingest_server")
+
 
 class NoDaraja:
     """Stands in for Daraja: applying a callback with confirm-by-query off never calls it."""
@@ -40,10 +44,15 @@ class NoDaraja:
 
 
 def bench_settings(
-    data_dir: Path, port: int, secret: str, *, sqlite_options: str | None = None
+    data_dir: Path,
+    port: int,
+    secret: str,
+    *,
+    sqlite_options: str | None = None,
+    database_url: str | None = None,
 ) -> Settings:
-    """Settings for the benchmark server: SQLite under ``data_dir``, confirm-by-query off."""
-    database_url = None
+    """Settings for the benchmark server: SQLite under ``data_dir`` (or ``database_url``),
+    confirm-by-query off."""
     if sqlite_options:
         # an experiment: the product's own URL options plus these (Tortoise makes them PRAGMAs)
         path = data_dir / "mpesa-bot.sqlite3"
@@ -72,11 +81,24 @@ def real_app(settings: Settings) -> web.Application:
 
     async def database(_: web.Application) -> AsyncIterator[None]:
         await init_db(settings.resolved_database_url)
+        log.info("bench.durability %s", await durability())
         yield
         await close_db()
 
     app.cleanup_ctx.append(database)
     return app
+
+
+async def durability() -> str:
+    """How the open database commits: SQLite's synchronous, PostgreSQL's synchronous_commit."""
+    db = connections.get("default")
+    if db.capabilities.dialect == "postgres":
+        rows = await db.execute_query_dict("SHOW synchronous_commit")
+        return f"synchronous_commit={rows[0]['synchronous_commit']}"
+    rows = await db.execute_query_dict("PRAGMA synchronous")
+    level = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(rows[0]["synchronous"], "?")
+    journal = (await db.execute_query_dict("PRAGMA journal_mode"))[0]["journal_mode"]
+    return f"synchronous={level} journal_mode={journal}"
 
 
 def bare_app() -> web.Application:
@@ -124,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("kind", choices=["real", "bare"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--database-url", help="instead of SQLite under --data-dir")
     parser.add_argument("--secret", default="bench-secret-0123456789")
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--profile", type=Path, help="write cProfile stats here on exit")
@@ -139,7 +162,11 @@ def main(argv: list[str] | None = None) -> None:
         coro = serve(bare_app(), args.port)
     else:
         settings = bench_settings(
-            args.data_dir, args.port, args.secret, sqlite_options=args.sqlite_options
+            args.data_dir,
+            args.port,
+            args.secret,
+            sqlite_options=args.sqlite_options,
+            database_url=args.database_url,
         )
         coro = serve(
             real_app(settings),

@@ -32,6 +32,17 @@ def daraja_timestamp(now: datetime | None = None) -> str:
 def parse_daraja_timestamp(value: str | int) -> datetime:
     """Parse ``YYYYMMDDHHMMSS`` (string or number) as an aware Nairobi datetime."""
     text = str(value).strip()
+    if len(text) == 14 and text.isascii() and text.isdigit():
+        # 14 digits split only one way; strptime would take the same fields, ten times slower
+        return datetime(
+            int(text[:4]),
+            int(text[4:6]),
+            int(text[6:8]),
+            int(text[8:10]),
+            int(text[10:12]),
+            int(text[12:]),
+            tzinfo=NAIROBI,
+        )
     return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=NAIROBI)
 
 

@@ -378,8 +378,10 @@ async def test_mpesa_and_airtel_numbers_go_each_to_their_own_provider(world):
 
 @pytest.mark.parametrize("in_telegram", [True])
 async def test_a_cashiers_request_to_an_airtel_number_is_paid_and_its_card_edited(world):
+    payer = world.sim.hold_callbacks()
     sent = await world.h.send(CASHIER, "/request 0733123456 1500 Blender")
     card_id = sent[0].result["message_id"]
+    payer.set()
     await world.sim.drain()
     await world.services.outbox.run_once()
 

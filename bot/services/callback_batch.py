@@ -227,7 +227,7 @@ class IngestBatcher:
     async def _store(self, batch: list[_Item]) -> None:
         """Insert every raw body in one committed statement; give each item its inbox id."""
         db = connections.get(self._connection)
-        now = self._callbacks.clock()
+        received_at = _db(CallbackInbox, "received_at", self._callbacks.clock())
         values: list[Any] = []
         for item in batch:
             text, note = body_text(item.body)
@@ -237,7 +237,7 @@ class IngestBatcher:
                 item.remote[:64],
                 InboxStatus.RECEIVED.value,
                 note,
-                _db(CallbackInbox, "received_at", now),
+                received_at,
             ]
         sql = _STORE + ", ".join([_STORE_ROW] * len(batch)) + " RETURNING id"
         rows = await db.execute_query_dict(_dialect(db, sql), values)
@@ -333,6 +333,9 @@ class IngestBatcher:
 
     async def _write(self, db: BaseDBAsyncClient, plan: list[_Settlement]) -> None:
         now = datetime.now(UTC)
+        # one moment for the whole batch: it commits at once
+        created_at = _db(AuditEvent, "created_at", now)
+        processed_at = _db(CallbackInbox, "processed_at", self._callbacks.clock())
         first = plan[0].settlement
         columns = sorted(first.values())
         sources = [status.value for status in first.sources]
@@ -371,19 +374,24 @@ class IngestBatcher:
                     subject(payment),
                     settlement.outcome,
                     _db(AuditEvent, "detail", settlement.detail),
-                    _db(AuditEvent, "created_at", now),
+                    created_at,
                 ]
             )
             marks.append(
                 [
                     InboxStatus.PROCESSED.value,
                     cb.checkout_request_id,
-                    _db(CallbackInbox, "processed_at", self._callbacks.clock()),
+                    processed_at,
                     s.item.inbox_id,
                     InboxStatus.RECEIVED.value,
                 ]
             )
-        outbox = [self._outbox_values(row, now) for row in await self._outbox_rows(db, plan)]
+        outbox_created = _db(Notification, "created_at", now)
+        due: dict[float, Any] = {}  # first attempt by delay: most rows of a batch share one
+        outbox = [
+            self._outbox_values(row, outbox_created, due)
+            for row in await self._outbox_rows(db, plan)
+        ]
         await db.execute_many(_dialect(db, pay_sql), pay)
         if settle:
             await db.execute_many(_dialect(db, _SETTLE_ORDER), settle)
@@ -417,7 +425,9 @@ class IngestBatcher:
             )
         return rows
 
-    def _outbox_values(self, row: OutboxRow, now: datetime) -> list[Any]:
+    def _outbox_values(self, row: OutboxRow, created_at: Any, due: dict[float, Any]) -> list[Any]:
+        if row.delay_s not in due:
+            due[row.delay_s] = _db(Notification, "next_attempt_at", self._notifier.due_at(row))
         return [
             row.event_key[:128],
             row.channel.value,
@@ -425,8 +435,8 @@ class IngestBatcher:
             _db(Notification, "payload", row.payload),
             NotificationStatus.PENDING.value,
             0,
-            _db(Notification, "next_attempt_at", self._notifier.due_at(row)),
-            _db(Notification, "created_at", now),
+            due[row.delay_s],
+            created_at,
         ]
 
     async def _verify(self, db: BaseDBAsyncClient, plan: Sequence[_Settlement]) -> None:
@@ -453,7 +463,10 @@ class IngestBatcher:
 
 def _db(model: type[Any], field: str, value: Any) -> Any:
     """``value`` as Tortoise itself sends it to the database for ``model.field``."""
-    return model._meta.fields_map[field].to_db_value(value, model)
+    column = model._meta.fields_map[field]
+    if value is None and column.null:
+        return None  # what to_db_value answers for it, without running the validators
+    return column.to_db_value(value, model)
 
 
 _PLACEHOLDERS: dict[str, str] = {}

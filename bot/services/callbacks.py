@@ -321,6 +321,12 @@ class CallbackService:
                 error=None,
                 processed_at=self._clock(),
             )
+            if status is InboxStatus.UNMATCHED:
+                # Its record may have been written between our look and this mark, and that
+                # record's own look for waiting callbacks (the replay after a push's answer) may
+                # have come before the mark: look once more now that the row can be found, so a
+                # callback that raced its record is applied at once, not at the next pass.
+                return await self._apply_and_mark(inbox_id, kind, parsed, InboxStatus.UNMATCHED)
         return applied
 
     async def _apply(self, kind: CallbackKind, parsed: Any) -> _Applied:

@@ -32,6 +32,7 @@ from bot.services.intents import Intents
 from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
+from bot.services.payout_search import PayoutSearch
 from bot.services.payouts import PayoutService
 from bot.services.reconcile import Reconciler
 from bot.services.reports import ReportService
@@ -75,6 +76,7 @@ class Services:
     bulk_sender: BulkSender
     schedules: ScheduleService
     dashboard: DashboardAccess
+    payout_search: PayoutSearch
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
 
@@ -208,6 +210,7 @@ def build_services(
             idle_timeout_s=settings.dashboard_idle_timeout_s,
             clock=clock,
         ),
+        payout_search=PayoutSearch(payouts=payouts, staff=staff),
     )
 
 

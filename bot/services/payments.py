@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from tortoise.exceptions import IntegrityError
@@ -50,7 +51,13 @@ from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, utcnow
 from bot.services.payment_callbacks import SETTLED, PaymentSettler, subject
 from bot.services.payment_lookup import display_phone, find_payment_or_order
 from bot.services.payment_reconcile import PaymentReconciler
-from bot.services.providers import max_amount, provider_name, route_phone
+from bot.services.providers import (
+    Routed,
+    max_amount,
+    provider_name,
+    request_amount,
+    route_phone,
+)
 from bot.services.stk_links import StkLinker, is_success
 from models import (
     CallbackKind,
@@ -63,7 +70,7 @@ from models import (
     Provider,
     Staff,
 )
-from mpesa.amounts import STK_MINIMUM, AmountError, format_kes, parse_amount
+from mpesa.amounts import format_kes
 from mpesa.callbacks import StkCallback
 from mpesa.errors import (
     AuthFailed,
@@ -91,6 +98,20 @@ AIRTEL_ALERTS = (
 )
 NEVER_SENT = N_("The request was never sent to M-Pesa (its worker stopped first); send it again.")
 ORDER_TRANSACTION_DESC = "Order payment"  # 13 characters: Daraja's documented maximum
+
+
+@dataclass(frozen=True)
+class RequestCheck:
+    """A payment request's phone and amount as /request reads them, and per field why not."""
+
+    routed: Routed | None
+    amount: int | None
+    errors: dict[str, InvalidInput]
+
+    @property
+    def ok(self) -> bool:
+        """True when /request would take both."""
+        return not self.errors
 
 
 class PaymentService:
@@ -244,14 +265,39 @@ class PaymentService:
             )
         return None
 
+    def route(self, raw_phone: str) -> Routed:
+        """The provider and 2547XXXXXXXX number a request to ``raw_phone`` would use here."""
+        routed = route_phone(raw_phone, self._settings)
+        if routed.provider is Provider.AIRTEL and self.airtel is None:
+            raise InvalidInput(AIRTEL_OFF, field="phone", params={"phone": str(raw_phone)})
+        return routed
+
+    def check_request(self, raw_phone: str, raw_amount: str | int) -> RequestCheck:
+        """What /request would say of this phone and amount, each on its own, sending nothing.
+
+        The dashboard's form asks this as the cashier types; the amount is read against the
+        phone's provider (M-Pesa's limits while the phone is still wrong).
+        """
+        errors: dict[str, InvalidInput] = {}
+        routed: Routed | None = None
+        try:
+            routed = self.route(raw_phone)
+        except InvalidInput as exc:
+            errors["phone"] = exc
+        provider = routed.provider if routed is not None else Provider.MPESA
+        amount: int | None = None
+        try:
+            amount = request_amount(raw_amount, provider, self._settings)
+        except InvalidInput as exc:
+            errors["amount"] = exc
+        return RequestCheck(routed, amount, errors)
+
     async def _validate(
         self, raw_phone: str, raw_amount: str | int | None, order: Order | None
     ) -> tuple[Provider, str, int, Order | None]:
         """The provider, normalised phone, whole-shilling amount and fresh order, or a refusal."""
-        routed = route_phone(raw_phone, self._settings)
+        routed = self.route(raw_phone)
         provider, msisdn = routed.provider, routed.msisdn
-        if provider is Provider.AIRTEL and self.airtel is None:
-            raise InvalidInput(AIRTEL_OFF, field="phone", params={"phone": str(raw_phone)})
         if order is not None:
             order = await Order.get(id=order.id)
             if order.status == OrderStatus.PAID:
@@ -294,12 +340,7 @@ class PaymentService:
                 return provider, msisdn, order.amount, order
         if raw_amount is None:
             raise InvalidInput("No amount given; enter whole shillings, e.g. 1500", field="amount")
-        try:
-            amount = parse_amount(
-                raw_amount, minimum=STK_MINIMUM, maximum=max_amount(provider, self._settings)
-            )
-        except AmountError as exc:
-            raise InvalidInput(str(exc), field="amount") from None
+        amount = request_amount(raw_amount, provider, self._settings)
         if order is not None and amount != order.amount:
             raise InvalidInput(
                 f"Order {order.code} is for {format_kes(order.amount)}, not {format_kes(amount)}.",

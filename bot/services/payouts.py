@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import Q
@@ -43,8 +44,13 @@ from bot.services.intents import (
 )
 from bot.services.outcome import Clock, ReplayUnmatched, utcnow
 from bot.services.payout_results import PayoutResults
-from bot.services.payout_rules import payout_terms
-from bot.services.providers import provider_name
+from bot.services.payout_rules import (
+    payout_amount,
+    payout_remarks,
+    payout_route,
+    payout_terms,
+)
+from bot.services.providers import Routed, provider_name
 from bot.services.staff import StaffService
 from models import (
     CallbackKind,
@@ -83,6 +89,22 @@ def nairobi_day(moment: datetime) -> tuple[datetime, datetime]:
     local = moment.astimezone(NAIROBI)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class PayoutCheck:
+    """A payout's fields as /send reads them: the values, and per field why not."""
+
+    routed: Routed | None
+    amount: int | None
+    remarks: str | None
+    errors: dict[str, InvalidInput]
+    needs_approval: bool  # above PAYOUT_APPROVAL_THRESHOLD: a second admin approves it
+
+    @property
+    def ok(self) -> bool:
+        """True when /send would record this payout (Airtel's KYC aside)."""
+        return not self.errors
 
 
 class PayoutService:
@@ -199,14 +221,50 @@ class PayoutService:
         """Our idempotency key for a new payout: an OriginatorConversationID, or Airtel's id."""
         return new_payout_id() if provider is Provider.AIRTEL else str(uuid.uuid4())
 
+    def check_send(self, raw_phone: str, raw_amount: str | int, reason: str | None) -> PayoutCheck:
+        """What /send would say of each field, recording nothing and asking nobody.
+
+        The dashboard's form asks this as the admin types; Airtel's KYC is asked only by
+        ``send_money`` itself.
+        """
+        errors: dict[str, InvalidInput] = {}
+        routed: Routed | None = None
+        try:
+            routed = payout_route(raw_phone, settings=self._settings)
+            if routed.provider is Provider.AIRTEL and self.airtel is None:
+                raise self._airtel_off(routed.msisdn)
+        except InvalidInput as exc:
+            errors["phone"] = exc
+        provider = routed.provider if routed is not None else Provider.MPESA
+        amount: int | None = None
+        try:
+            amount = payout_amount(raw_amount, settings=self._settings, provider=provider)
+        except InvalidInput as exc:
+            errors["amount"] = exc
+        remarks: str | None = None
+        try:
+            remarks = payout_remarks(reason)
+        except InvalidInput as exc:
+            errors["reason"] = exc
+        needs_approval = amount is not None and amount > self._settings.payout_approval_threshold
+        return PayoutCheck(routed, amount, remarks, errors, needs_approval)
+
+    async def limit_left(self, staff: Staff, *, now: datetime | None = None) -> int:
+        """Shillings this admin may still confirm today (Nairobi day) under their daily limit."""
+        reserved = await self.reserved_today(staff, now=now)
+        return max(self._staff.daily_payout_limit(staff) - reserved, 0)
+
+    @staticmethod
+    def _airtel_off(msisdn: str) -> InvalidInput:
+        return InvalidInput(
+            f"{mask_msisdn(msisdn)} is an Airtel number, and Airtel Money is not set up here.",
+            field="phone",
+        )
+
     async def _airtel_recipient(self, actor: str, msisdn: str) -> KycUser:
         """The KYC of an Airtel payout's number, or the refusal (audited), before any record."""
         if self.airtel is None:
-            refusal = InvalidInput(
-                f"{mask_msisdn(msisdn)} is an Airtel number, and Airtel Money is not set up here.",
-                field="phone",
-            )
-            raise await self._refused(actor, "payout.send", "", refusal)
+            raise await self._refused(actor, "payout.send", "", self._airtel_off(msisdn))
         try:
             return await self.airtel.recipient(msisdn)
         except ServiceError as exc:

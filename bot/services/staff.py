@@ -28,6 +28,18 @@ _BY_TELEGRAM_ID = PreparedSelect(
 )
 
 
+def parse_user_id(raw: str) -> int:
+    """A Telegram user id as typed, or InvalidInput saying why not."""
+    text = str(raw).strip()
+    if not text.isdigit() or len(text) > 15:
+        raise InvalidInput(
+            f"{text[:30]} is not a Telegram user id (a number; the person can see theirs in "
+            "@userinfobot).",
+            field="user_id",
+        )
+    return int(text)
+
+
 @dataclass(frozen=True)
 class PayoutPeople:
     """Who asked for a payout, and who approved or rejected it (None: nobody yet)."""

@@ -20,6 +20,7 @@ from telegram.ext import (
 
 from bot.services.documents import qr_png
 from bot.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+from bot.services.staff import parse_user_id
 from bot.telegram import keyboards, staff_keyboards, staff_texts
 from bot.telegram.menus import update_menu
 from bot.telegram.staff_base import (
@@ -36,18 +37,6 @@ from models import Order, Payment, PaymentStatus
 log = logging.getLogger(__name__)
 
 RECEIPT_MAX = 20
-
-
-def parse_user_id(raw: str) -> int:
-    """A Telegram user id as typed, or InvalidInput saying why not."""
-    text = raw.strip()
-    if not text.isdigit() or len(text) > 15:
-        raise InvalidInput(
-            f"{text[:30]} is not a Telegram user id (a number; the person can see theirs in "
-            "@userinfobot).",
-            field="user_id",
-        )
-    return int(text)
 
 
 class AdminHandlers(StaffHandlerBase):

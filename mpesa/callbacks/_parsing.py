@@ -37,9 +37,7 @@ class Items:
     def __init__(self, container: object, list_key: str) -> None:
         self._pairs: list[tuple[str, object]] = []
         for item in _as_items(container, list_key):
-            name = next(
-                (n for n in (lookup(item, key) for key in ITEM_NAME_KEYS) if n is not None), None
-            )
+            name = _item_name(item)
             if isinstance(name, str) and name.strip():
                 self._pairs.append((name, lookup(item, ITEM_VALUE_KEY)))
 
@@ -58,8 +56,9 @@ class Items:
         result: dict[str, object] = {}
         seen: set[str] = set()
         for key, value in self._pairs:
-            if loose_key(key) not in seen:
-                seen.add(loose_key(key))
+            loose = loose_key(key)
+            if loose not in seen:
+                seen.add(loose)
                 result[key] = value
         return result
 
@@ -69,6 +68,15 @@ class Items:
         for key, value in self._pairs:
             result.setdefault(compact_key(key), value)
         return result
+
+
+def _item_name(item: Mapping[str, Any]) -> object:
+    """An item's Name (STK) or Key (results): the first of them it has."""
+    for key in ITEM_NAME_KEYS:
+        name = lookup(item, key)
+        if name is not None:
+            return name
+    return None
 
 
 def _as_items(container: object, list_key: str) -> Iterator[Mapping[str, Any]]:

@@ -57,6 +57,9 @@ def c2b_rejection(code: str) -> dict[str, str]:
 
 # ---- base -----------------------------------------------------------------------------------
 
+# each model's aliases by loose key ("resultcode" -> "ResultCode"), filled on first use
+_LOOSE_ALIASES: dict[type[BaseModel], dict[str, str]] = {}
+
 
 class Incoming(BaseModel):
     """Base of callback models: frozen, unknown fields ignored, Daraja keys matched loosely."""
@@ -69,7 +72,15 @@ class Incoming(BaseModel):
         """Rename keys that differ from an alias only by spaces or case ("Result Code")."""
         if not isinstance(data, Mapping):
             return data
-        aliases = {loose_key(f.alias): f.alias for f in cls.model_fields.values() if f.alias}
+        aliases = _LOOSE_ALIASES.get(cls)
+        if aliases is None:  # once per model class: every callback asks it again
+            aliases = {loose_key(f.alias): f.alias for f in cls.model_fields.values() if f.alias}
+            _LOOSE_ALIASES[cls] = aliases
+        for key in data:
+            if isinstance(key, str) and aliases.get(loose_key(key), key) != key:
+                break
+        else:
+            return dict(data)  # every key of ours is spelt as Daraja documents it
         matched: dict[str, Any] = {}
         rest: dict[Any, Any] = {}
         for key, value in data.items():

@@ -6,6 +6,7 @@ conversions accept all of them and say plainly what they cannot read.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -26,6 +27,17 @@ _MONEY = re.compile(
 
 def loose_key(key: str) -> str:
     """A key for loose comparison: "Originator Conversation ID" -> "originatorconversationid"."""
+    if len(key) <= _CACHED_KEY_LENGTH:
+        return _loose_key(key)
+    return "".join(key.split()).casefold()
+
+
+# Daraja's field names are few and short: each callback asks for the same dozens of keys
+_CACHED_KEY_LENGTH = 64
+
+
+@functools.lru_cache(maxsize=1024)
+def _loose_key(key: str) -> str:
     return "".join(key.split()).casefold()
 
 

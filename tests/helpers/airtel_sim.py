@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,6 +60,16 @@ class RunningAirtel:
     async def drain(self) -> None:
         """Wait until every callback the simulator owes has been POSTed."""
         await self.app[SIM_DELIVERER].drain()
+
+    def hold_callbacks(self) -> asyncio.Event:
+        """Hold every callback until the returned event is set (the payer still deciding).
+
+        Without it a callback may beat the card that announces the prompt, so a test that reads
+        the "waiting" card first holds the payer back instead of racing them.
+        """
+        gate = asyncio.Event()
+        self.app[SIM_DELIVERER].wait = gate.wait  # type: ignore[method-assign]
+        return gate
 
     def portal(self, **changes: Any) -> None:
         """Change what the merchant set in Airtel's portal (callback URL, hash key...)."""

@@ -13,6 +13,7 @@ from mpesa.security import (
     NAIROBI,
     daraja_timestamp,
     load_certificate,
+    parse_daraja_timestamp,
     security_credential,
     stk_password,
 )
@@ -126,3 +127,32 @@ def test_load_certificate_refuses_html_download(tmp_path):
 def test_load_certificate_missing_file_is_configuration_error(tmp_path):
     with pytest.raises(ConfigurationError, match="cannot read certificate"):
         load_certificate(tmp_path / "missing.cer")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "20261120143041",
+        20261120143041,
+        " 20260229000000 ",  # not a leap year
+        "20241231235959",
+        "20261320143041",  # month 13
+        "20261100143041",  # day 0
+        "20261120246041",  # hour 24, minute 60
+        "20261120143060",  # second 60
+        "2026112014304",  # 13 digits
+        "2026-11-20 14:30:41",
+        "２０２６１１２０１４３０４１",  # full-width digits: not ASCII
+    ],
+)
+def test_parse_daraja_timestamp_agrees_with_strptime(value: str | int) -> None:
+    """The 14-digit fast path reads the same moment, or refuses the same text, as strptime."""
+    text = str(value).strip()
+    try:
+        expected = datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI)
+    except ValueError:
+        with pytest.raises(ValueError):
+            parse_daraja_timestamp(value)
+        return
+    assert parse_daraja_timestamp(value) == expected
+    assert parse_daraja_timestamp(value).tzinfo is NAIROBI

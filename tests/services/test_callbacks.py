@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -160,7 +161,26 @@ async def test_unmatched_callback_is_applied_when_its_record_appears(db, service
     assert matched == 1
     rows = {r.match_key: r.status for r in await CallbackInbox.all()}
     assert rows[CHECKOUT] == InboxStatus.PROCESSED
-    assert [cb.checkout_request_id for cb in domain.payments.applied].count(CHECKOUT) == 2
+    # applied on arrival, looked at once more after being marked unmatched, then replayed
+    assert [cb.checkout_request_id for cb in domain.payments.applied].count(CHECKOUT) == 3
+
+
+async def test_a_callback_that_raced_its_record_is_applied_on_arrival(db, service, domain) -> None:
+    """The record is written (and its own replay finds nothing yet) while the callback is being
+    applied: the callback's second look, once its row is marked unmatched, applies it at once."""
+    outcomes = iter([ApplyOutcome.UNMATCHED, ApplyOutcome.APPLIED])
+
+    async def racing(cb: Any) -> ApplyOutcome:
+        domain.payments.applied.append(cb)
+        return next(outcomes)
+
+    domain.payments.apply_stk_callback = racing  # type: ignore[method-assign]
+    status, reply = await service.ingest(CallbackKind.STK, fixture("stk_callback_success.json"), "")
+
+    row = await CallbackInbox.get()
+    assert (status, reply) == (200, ACK)
+    assert (row.status, row.match_key) == (InboxStatus.PROCESSED, CHECKOUT)
+    assert len(domain.payments.applied) == 2
 
 
 async def test_replay_of_a_still_unknown_key_leaves_the_row_unmatched(db, service, domain) -> None:

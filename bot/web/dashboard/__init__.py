@@ -18,14 +18,22 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
 from bot.config import Settings
-from bot.web.dashboard import auth, views_overview, views_settings
+from bot.web.dashboard import (
+    auth,
+    live,
+    views_forms,
+    views_overview,
+    views_payouts,
+    views_settings,
+    views_staff,
+)
 from bot.web.dashboard.keys import CONTAINER_KEY, COOKIE_NAME, PREFIX, SETTINGS_KEY
 from bot.web.dashboard.render import setup_templates
 from bot.web.dashboard.security import browser_headers, csrf_check
 
 HERE = Path(__file__).parent
 # the page modules, each with add_routes(router)
-PAGES: list[Any] = [views_overview, views_settings]
+PAGES: list[Any] = [views_overview, views_settings, views_forms, views_payouts, views_staff, live]
 STATIC_MAX_AGE_S = 3600
 
 
@@ -56,6 +64,9 @@ def create_dashboard_app(container: Any, settings: Settings) -> web.Application:
     app[CONTAINER_KEY] = container
     app[SETTINGS_KEY] = settings
     setup_templates(app)
+    # the live record pages' streams end at shutdown, not after the shutdown time-out
+    app[live.LIVE_KEY] = streams = live.LiveStreams()
+    app.on_shutdown.append(streams.close)
     app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
     auth.add_routes(app.router)
     for page in PAGES:
