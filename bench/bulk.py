@@ -35,7 +35,7 @@ from mpesa.simulator import (
 
 ROWS = 1_000
 QUICK_ROWS = 60
-PACE_PER_S = 50.0  # BULK_PAYOUTS_PER_S for the run: 1,000 rows in about 20 s
+PACE_PER_S = 10.0  # BULK_PAYOUTS_PER_S for the run (default 2): 1,000 rows in about 100 s
 ADMIN, SECOND_ADMIN = 1001, 1002
 SETTLE_PASSES = 200
 

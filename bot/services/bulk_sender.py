@@ -92,7 +92,8 @@ class BulkSender:
         self._clock = clock
         self._sleep = sleep
         self._max_in_flight = max_in_flight
-        self._progress_every = timedelta(seconds=progress_every_s)
+        self._progress_every_s = progress_every_s
+        self._shown_at: dict[int, float] = {}  # batch id -> when this process last showed it
         self._throttled = 0
 
     # -- the pass ---------------------------------------------------------------------------
@@ -106,6 +107,7 @@ class BulkSender:
         self._throttled = 0
         async with asyncio.TaskGroup() as group:
             while time.monotonic() < deadline:
+                await self.report_progress()  # throttled per batch
                 await slots.acquire()
                 claimed = await self._claim_next()
                 if isinstance(claimed, tuple):
@@ -117,8 +119,9 @@ class BulkSender:
                 if claimed is None:
                     break  # nothing is sending anywhere
                 await self._sleep(min(claimed, max(deadline - time.monotonic(), 0.0)))
-                await self.report_progress()
         finished = await self.settle_batches()
+        self._shown_at.clear()
+        await self.report_progress()
         return SendReport(sent=sent, throttled=self._throttled, finished=finished)
 
     async def _send_row(self, payout: Payout, lease: Lease, slots: asyncio.Semaphore) -> None:
@@ -272,19 +275,17 @@ class BulkSender:
     # -- telling and finishing --------------------------------------------------------------
 
     async def report_progress(self) -> int:
-        """Edit the live message of every unsettled batch whose counts changed (throttled)."""
-        now = self._clock()
+        """Edit the live message of every unsettled batch whose counts changed, at most every
+        ``progress_every_s`` per batch in this process (the text is read when delivered)."""
         shown = 0
         batches = await PayoutBatch.filter(
             status__in=list(SENDING), settled_at__isnull=True, chat_id__isnull=False
         )
         for batch in batches:
-            if (
-                batch.updated_at
-                and now - batch.updated_at < self._progress_every
-                and (batch.progress_key)
-            ):
+            last = self._shown_at.get(batch.id)
+            if last is not None and time.monotonic() - last < self._progress_every_s:
                 continue
+            self._shown_at[batch.id] = time.monotonic()
             counts = await batch_counts(batch.id)
             key = counts.key()
             if key == batch.progress_key:
