@@ -29,7 +29,8 @@ class CheckResult:
 
 
 async def run_checks(settings: Settings, *, database_open: bool = False) -> list[CheckResult]:
-    """Check settings, Daraja OAuth, Airtel, Telegram getMe, the database, SMS; move no money.
+    """Check settings, Daraja OAuth, Airtel, Telegram getMe, the database, SMS and the SMTP
+    login; move no money, send nothing.
 
     ``database_open``: the running service asks (the dashboard), so its open database is
     checked instead of opening and closing one.
@@ -47,6 +48,7 @@ async def run_checks(settings: Settings, *, database_open: bool = False) -> list
     results.append(await _telegram(settings))
     results.append(await (_open_database(settings) if database_open else _database(settings)))
     results.append(_sms(settings))
+    results.append(await _email(settings))
     return results
 
 
@@ -146,3 +148,18 @@ def _sms(settings: Settings) -> CheckResult:
         mode = "sandbox" if settings.at_username == "sandbox" else "live"
         return CheckResult("sms", True, f"Africa's Talking ({mode}) as {settings.at_username}")
     return CheckResult("sms", True, "no Africa's Talking credentials: SMS receipts are only logged")
+
+
+async def _email(settings: Settings) -> CheckResult:
+    """Connect to SMTP_HOST and log in as configured (no e-mail is sent)."""
+    from bot.notify.smtp import EmailDeliveryError, check_login
+
+    if not settings.smtp_host:
+        return CheckResult("email", True, "SMTP_HOST is not set: e-mails are only logged")
+    try:
+        detail = await check_login(settings)
+    except EmailDeliveryError as exc:
+        return CheckResult("email", False, str(exc))
+    who = ", ".join(settings.admin_emails) or "nobody (ADMIN_EMAILS is empty)"
+    when = settings.daily_summary_time or "never (off)"
+    return CheckResult("email", True, f"{detail}; alerts and the {when} summary go to {who}")

@@ -77,14 +77,6 @@ class AirtelVersion(StrEnum):
     V2 = "v2"
 
 
-class SmtpSecurity(StrEnum):
-    """How the SMTP connection is protected."""
-
-    STARTTLS = "starttls"  # plain connect, then STARTTLS (port 587); refused if not offered
-    TLS = "tls"  # TLS from the first byte (port 465)
-    NONE = "none"  # no encryption: only for a relay on this machine or a test server
-
-
 class TransactionType(StrEnum):
     """STK Push transaction types: paybill or till."""
 
@@ -200,8 +192,13 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_from: str | None = None
-    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
-    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    # STARTTLS on a plain connection (port 587), required: no e-mail goes out unencrypted
+    smtp_starttls: bool = True
+    # TLS from the first byte (port 465) instead; SMTP_STARTTLS is then not used
+    smtp_tls: bool = False
+    # one SMTP step (connect, a command, the message); the whole conversation has its own
+    # deadline inside the outbox's claim (bot.notify.smtp)
+    smtp_timeout_s: float = Field(default=30.0, gt=0, le=60)
     admin_emails: CommaList = Field(default_factory=list)
     daily_summary_time: str | None = "20:00"
 
@@ -473,6 +470,11 @@ class Settings(BaseSettings):
             problems.append("SMTP_FROM: required with SMTP_HOST (the sender of every e-mail)")
         if (self.smtp_username is None) != (self.smtp_password is None):
             problems.append("SMTP_USERNAME and SMTP_PASSWORD: give both, or neither")
+        if self.smtp_tls and self.smtp_starttls and "smtp_starttls" in self.model_fields_set:
+            problems.append(
+                "SMTP_TLS and SMTP_STARTTLS: choose one (TLS from the first byte, usually port "
+                "465, or STARTTLS on a plain connection, usually 587)"
+            )
         if self.mpesa_cert_path is not None and not self.mpesa_cert_path.is_file():
             problems.append(f"MPESA_CERT_PATH: no file at {self.mpesa_cert_path}")
         if self.airtel_public_key_path is not None and not self.airtel_public_key_path.is_file():
@@ -563,10 +565,12 @@ class Settings(BaseSettings):
 
     @property
     def resolved_smtp_port(self) -> int:
-        """SMTP_PORT, else the usual port of SMTP_SECURITY (587, 465, or 25)."""
+        """SMTP_PORT, else the usual port: 465 with SMTP_TLS, 587 with SMTP_STARTTLS, else 25."""
         if self.smtp_port is not None:
             return self.smtp_port
-        return {SmtpSecurity.STARTTLS: 587, SmtpSecurity.TLS: 465}.get(self.smtp_security, 25)
+        if self.smtp_tls:
+            return 465
+        return 587 if self.smtp_starttls else 25
 
     @property
     def paybill(self) -> str:
@@ -632,6 +636,15 @@ class Settings(BaseSettings):
                     f"{name.upper()} contains one of & # @ < >, which Daraja is known to "
                     "fail on silently"
                 )
+        if (
+            self.smtp_host
+            and not (self.smtp_tls or self.smtp_starttls)
+            and not _is_loopback(self.smtp_host)
+        ):
+            notes.append(
+                f"SMTP_TLS and SMTP_STARTTLS are both off: e-mails (and the SMTP login) go to "
+                f"{self.smtp_host} unencrypted; use that only for a relay on a private network"
+            )
         return notes
 
 

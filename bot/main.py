@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -12,12 +13,14 @@ from typing import Any
 import httpx
 from aiohttp import web
 from telegram.ext import Application
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from airtel.client import AirtelClient
 from bot.config import Settings
 from bot.notify.channels import Channel
+from bot.notify.emails import EmailComposer
 from bot.notify.sms import build_sms_channel
+from bot.notify.smtp import build_email_channel
 from bot.services.container import Services, build_services, daraja_config
 from bot.startup import (
     AIRTEL_SIMULATOR_ID,
@@ -111,6 +114,7 @@ async def build_runtime(
     daraja_http: httpx.AsyncClient | None = None,
     airtel_http: httpx.AsyncClient | None = None,
     sms_channel: Channel | None = None,
+    email_channel: Channel | None = None,
 ) -> Runtime:
     """Build services, the Daraja client, the bot and the web app (nothing started yet)."""
     if settings.telegram_bot_token is None:
@@ -121,7 +125,9 @@ async def build_runtime(
     key, secret, passkey = daraja_credentials(settings)
     config = daraja_config(settings, consumer_key=key, consumer_secret=secret, passkey=passkey)
     timeout = httpx.Timeout(settings.mpesa_timeout_s, connect=5.0, pool=5.0)
-    daraja = DarajaClient(config, http=daraja_http, timeout=timeout)
+    # one TLS context for every client of the process: each new one reads the CA bundle again
+    tls = httpx.create_ssl_context()
+    daraja = DarajaClient(config, http=daraja_http, timeout=timeout, verify=tls)
     airtel = build_airtel(settings, http=airtel_http)
     # the chat channel needs the bot, which needs the services, which need the channel: the
     # channel is created first and bound once the bot exists
@@ -129,14 +135,19 @@ async def build_runtime(
     channels: dict[NotificationChannel, Channel] = {
         NotificationChannel.SMS: sms_channel or build_sms_channel(settings),
         NotificationChannel.CHAT: chat,
+        NotificationChannel.EMAIL: email_channel
+        or build_email_channel(settings, EmailComposer(settings)),
     }
     services = build_services(settings, daraja=daraja, airtel=airtel, channels=channels)
     webhook = settings.telegram_webhook_url
     ptb = build_application(
         settings,
         services,
-        request=telegram_request,
-        get_updates_request=telegram_request,
+        # PTB's own two requests and pool sizes (256 and 1), on the shared TLS context
+        request=telegram_request
+        or HTTPXRequest(connection_pool_size=256, httpx_kwargs={"verify": tls}),
+        get_updates_request=telegram_request
+        or HTTPXRequest(connection_pool_size=1, httpx_kwargs={"verify": tls}),
         polling=webhook is None,
     )
     chat.bind(ptb.bot, services)
@@ -219,11 +230,15 @@ async def serve(
     stop: asyncio.Event,
     telegram_request: BaseRequest | None = None,
     sms_channel: Channel | None = None,
+    email_channel: Channel | None = None,
     on_ready: Callable[[Runtime, str], Any] | None = None,
 ) -> None:
     """Run the bot, web server and jobs until ``stop`` is set; then shut down gracefully."""
     runtime = await build_runtime(
-        settings, telegram_request=telegram_request, sms_channel=sms_channel
+        settings,
+        telegram_request=telegram_request,
+        sms_channel=sms_channel,
+        email_channel=email_channel,
     )
     secret = runtime.settings.resolved_callback_secret()
     runner = web.AppRunner(
@@ -235,6 +250,11 @@ async def serve(
     try:
         site = web.TCPSite(runner, settings.web_host, settings.web_port)
         await site.start()
+        if not gc.isenabled():
+            # the command line held the cyclic collector off through start-up (bot.cli.main):
+            # what start-up built lives as long as the process, so it is set aside, not walked
+            gc.freeze()
+            gc.enable()
         host, port = runner.addresses[0][:2]
         url = f"http://{host}:{port}"
         log.info("web.listening url=%s public=%s", url, runtime.settings.public_base_url)

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import random
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -108,13 +109,15 @@ class DarajaClient:
         token_refresh_margin_s: float = 120.0,
         clock: Clock | None = None,
         sleep: Sleep = asyncio.sleep,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._config = config
         self._base_url = config.base_url.rstrip("/")
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout or DEFAULT_TIMEOUT)
+        # ``verify``: a TLS context shared by the process's clients (each new one reads the CAs)
+        self._http = http or httpx.AsyncClient(timeout=timeout or DEFAULT_TIMEOUT, verify=verify)
         # a passed-in client keeps its own timeout unless one is given explicitly
         self._timeout = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
         self._max_attempts = max_attempts

@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.i18n import N_, normalize
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
+from bot.services.documents import masked_local
 from bot.services.errors import Conflict, InvalidInput, LimitExceeded, NotFound
 from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
@@ -59,8 +60,7 @@ class Checkout:
         """The paying phone as the page shows it: 0708 *** 149."""
         if self.payment is None:
             return None
-        local = "0" + self.payment.msisdn[3:]
-        return f"{local[:4]} *** {local[-3:]}"
+        return masked_local(self.payment.msisdn)
 
 
 def checkout_state(order: Order, payment: Payment | None) -> str:

@@ -40,6 +40,7 @@ from bot.services.resolutions import ResolutionService
 from bot.services.reversals import ReversalService
 from bot.services.schedules import ScheduleService
 from bot.services.staff import StaffService
+from bot.services.summaries import DailySummaries
 from models import NotificationChannel
 from mpesa.client import DarajaConfig
 from mpesa.errors import ConfigurationError
@@ -77,6 +78,7 @@ class Services:
     schedules: ScheduleService
     dashboard: DashboardAccess
     payout_search: PayoutSearch
+    summaries: DailySummaries
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
 
 
@@ -204,6 +206,7 @@ def build_services(
         ),
         bulk_sender=bulk_sender,
         schedules=schedules,
+        summaries=DailySummaries(notifier=notifier, settings=settings, clock=clock),
         dashboard=DashboardAccess(
             staff=staff,
             link_ttl_s=settings.dashboard_link_ttl_s,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.i18n import kes, translator, when
+from models import Order, Payment, Provider
 
 QR_SCALE = 8  # pixels per module: about 300 px for a pay link, sharp when printed
 
@@ -33,6 +34,34 @@ class ReceiptLines:
     phone: str  # masked
     paid_at: datetime | None
     airtel: bool = False  # paid by Airtel Money (else M-Pesa)
+
+
+def masked_local(msisdn: str) -> str:
+    """A phone as receipts and the payment page show it: 0708 *** 149."""
+    local = "0" + msisdn[3:]
+    return f"{local[:4]} *** {local[-3:]}"
+
+
+def receipt_lines(
+    order: Order, payment: Payment | None, *, business: str, paybill: str, language: str
+) -> ReceiptLines:
+    """What the receipt of a paid ``order`` says (``payment``: the attempt that paid it)."""
+    airtel = payment is not None and payment.provider == Provider.AIRTEL
+    receipt = (payment.receipt if payment else None) or order.paid_receipt
+    if not receipt:  # confirmed by a status query: the provider's own SMS has the number
+        _ = translator(language)
+        receipt = _("confirmed by Airtel Money") if airtel else _("confirmed by M-Pesa")
+    return ReceiptLines(
+        business=business,
+        paybill=paybill,
+        order_code=order.code,
+        description=order.description,
+        amount=(payment.paid_amount or payment.amount) if payment else order.amount,
+        receipt=receipt,
+        phone=masked_local(payment.msisdn) if payment else "-",
+        paid_at=order.paid_at or (payment.paid_at if payment else None),
+        airtel=airtel,
+    )
 
 
 def receipt_rows(lines: ReceiptLines, language: str) -> list[tuple[str, str]]:

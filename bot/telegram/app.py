@@ -102,6 +102,9 @@ def schedule_jobs(app: Application, services: Any, settings: Settings) -> None:
     # a sending pass lasts up to bulk_sender.PASS_S; the next one is queued when it ends, so
     # two passes of one process never overlap
     app.job_queue.run_once(_bulk_job, when=2, name="bulk")
+    if services.summaries.enabled:
+        # every minute: the summary's outbox key makes it once a day, whoever asks
+        app.job_queue.run_repeating(_summary_job, interval=60.0, first=10, name="daily-summary")
 
 
 async def _bulk_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -115,6 +118,12 @@ async def _bulk_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _schedules_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await context.application.bot_data[SERVICES_KEY].schedules.run_due()
+
+
+async def _summary_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    day = await context.application.bot_data[SERVICES_KEY].summaries.run_once()
+    if day is not None:
+        log.debug("summary.due day=%s", day)
 
 
 async def _reconcile_job(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -195,3 +195,35 @@ def test_readme_documents_every_setting():
 
     missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in readme]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("values", "port"),
+    [
+        ({}, 587),
+        ({"smtp_tls": True, "smtp_starttls": False}, 465),
+        ({"smtp_tls": True}, 465),
+        ({"smtp_starttls": False}, 25),
+        ({"smtp_starttls": False, "smtp_port": 2525}, 2525),
+    ],
+)
+def test_the_smtp_port_follows_the_tls_settings(values, port):
+    assert Settings(_env_file=None, **values).resolved_smtp_port == port
+
+
+def test_smtp_tls_and_starttls_both_on_is_refused():
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None, smtp_tls=True, smtp_starttls=True)
+
+    assert "SMTP_TLS and SMTP_STARTTLS: choose one" in str(caught.value)
+
+
+def test_unencrypted_smtp_to_another_machine_is_warned_about():
+    settings = Settings(
+        _env_file=None, smtp_host="mail.example.co.ke", smtp_from="a@b.co", smtp_starttls=False
+    )
+
+    assert any("unencrypted" in note for note in settings.warnings())
+    assert not Settings(
+        _env_file=None, smtp_host="127.0.0.1", smtp_from="a@b.co", smtp_starttls=False
+    ).warnings()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -116,6 +117,23 @@ async def test_polling_mode_takes_a_request_to_paid_and_shuts_down(tmp_path, sim
     assert methods[0] == "getMe"
     assert "setMyCommands" in methods
     assert "getUpdates" in methods
+
+
+async def test_serving_turns_the_collector_back_on_once_it_listens(tmp_path, simulator):
+    """`mpesa-bot run` holds the cyclic collector off through start-up; ready turns it on."""
+    settings = make_settings(tmp_path, simulator)
+    await migrate(settings.resolved_database_url)
+    gc.collect()
+    gc.disable()
+    try:
+        async with running(settings, InProcessBotApi()):
+            enabled, frozen = gc.isenabled(), gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+    assert enabled
+    assert frozen > 0  # what start-up built is set aside, not walked by every collection
 
 
 async def test_webhook_mode_checks_telegrams_secret_on_the_same_server(tmp_path, simulator):

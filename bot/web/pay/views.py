@@ -22,7 +22,7 @@ from bot.i18n import (
     when,
 )
 from bot.services.checkout import Checkout
-from bot.services.documents import ReceiptLines, qr_png, receipt_rows
+from bot.services.documents import ReceiptLines, qr_png, receipt_lines, receipt_rows
 from bot.services.documents import receipt_pdf as render_pdf
 from bot.services.errors import LimitExceeded, NotFound, ServiceError
 from bot.web.pay.security import CsrfTokens, MissLimiter, same_origin
@@ -284,21 +284,12 @@ async def status(request: web.Request) -> web.Response:
 
 def _receipt_lines(request: web.Request, view: Checkout, language: str) -> ReceiptLines:
     settings = request.app[SETTINGS]
-    payment = view.payment
-    receipt = (payment.receipt if payment else None) or view.order.paid_receipt
-    return ReceiptLines(
+    return receipt_lines(
+        view.order,
+        view.payment,
         business=settings.business_name,
         paybill=settings.paybill,
-        order_code=view.order.code,
-        description=view.order.description,
-        amount=(payment.paid_amount or payment.amount) if payment else view.order.amount,
-        receipt=receipt
-        or translator(language)(
-            "confirmed by Airtel Money" if _is_airtel(payment) else "confirmed by M-Pesa"
-        ),
-        phone=view.masked_phone or "-",
-        paid_at=view.order.paid_at or (payment.paid_at if payment else None),
-        airtel=_is_airtel(payment),
+        language=language,
     )
 
 
