@@ -4,6 +4,10 @@ Money requests (USSD push, refund, disbursement) are sent at most once: an answe
 a time-out after sending, a 5xx, 408 or 429, or an ambiguous code (TA, TIP, DP...1000, ESB000001,
 a duplicate id) raises ``OutcomeUnknown``, and the caller settles it with the enquiry by the same
 transaction id. Only ``AirtelUnreachable`` (the request never left) may be sent again.
+
+The token cache (single flight) and the client's lifetime are twins of ``mpesa/client.py``:
+``airtel/`` and ``mpesa/`` stand alone and import nothing from each other, so the shared shape is
+kept twice on purpose rather than in a third package.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""``python -m airtel.simulator``: serve the Airtel Money simulator on loopback (see ``--help``)."""
+"""``python -m airtel.simulator``: serve the Airtel Money simulator on loopback (see ``--help``).
+
+This module is a twin of ``mpesa/simulator/__main__.py``: ``airtel/`` and ``mpesa/`` stand alone
+and import nothing from each other, so the shared shape is kept twice on purpose rather than in a
+third package.
+"""
 
 from __future__ import annotations
 

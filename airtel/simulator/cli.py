@@ -3,6 +3,10 @@
 
 Only argparse is imported at the top: ``mpesa-bot`` builds its parser on every start, and the
 simulator (aiohttp, cryptography) is loaded only when it is really served.
+
+Its serving loop is a twin of ``mpesa/simulator/cli.py``: ``airtel/`` and ``mpesa/`` stand alone
+and import nothing from each other, so the shared shape is kept twice on purpose rather than in a
+third package.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Callback delivery: one shared HTTP session, tracked background jobs, every POST recorded."""
+"""Callback delivery: one shared HTTP session, tracked background jobs, every POST recorded.
+
+This module is a twin of ``mpesa/simulator/delivery.py``: ``airtel/`` and ``mpesa/`` stand alone
+and import nothing from each other, so the shared shape is kept twice on purpose rather than in a
+third package.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""What the Airtel simulator remembers: tokens, collections, payouts, refunds, wallets, warnings."""
+"""What the Airtel simulator remembers: tokens, collections, payouts, refunds, wallets, warnings.
+
+Its snapshot and token book-keeping is a twin of ``mpesa/simulator/state.py``: ``airtel/`` and
+``mpesa/`` stand alone and import nothing from each other, so the shared shape is kept twice on
+purpose rather than in a third package.
+"""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 from airtel.errors import AirtelError
 from bot.config import Settings
 from bot.notify.notifier import Notifier
+from bot.services import daraja_queries
 from bot.services.airtel_money import AirtelMoney
 from bot.services.audit import actor_for_telegram, audit
 from bot.services.daraja import Daraja
@@ -59,6 +60,7 @@ class AccountService:
         clock: Clock = utcnow,
         airtel: AirtelMoney | None = None,
     ) -> None:
+        # the same wiring as the other services, kept explicit: each says what it is given
         self._daraja = daraja
         self._airtel = airtel
         self._notifier = notifier
@@ -91,17 +93,12 @@ class AccountService:
         try:
             answer = await self._daraja.account_balance(remarks="Balance check")
         except DarajaError as exc:
-            await DarajaQuery.filter(id=query.id).update(
-                status=QueryStatus.FAILED, result={"error": str(exc)}
-            )
+            await daraja_queries.failed(query.id, exc)
             await audit(actor, "balance.request", subject=f"query:{query.id}", outcome="failed")
             raise UpstreamError(f"M-Pesa could not be asked for the balance: {exc}") from exc
-        await DarajaQuery.filter(id=query.id).update(
-            conversation_id=answer.conversation_id,
-            originator_conversation_id=answer.originator_conversation_id,
+        return await daraja_queries.accepted(
+            query.id, answer, CallbackKind.BALANCE_RESULT, self._replay
         )
-        await self._replay(CallbackKind.BALANCE_RESULT, answer.conversation_id)
-        return await DarajaQuery.get(id=query.id)
 
     async def _airtel_balance(self, staff: Staff, actor: str, chat_id: int | None) -> DarajaQuery:
         """Ask Airtel for its wallet balance now; record the answer (or the failure) and tell."""

@@ -33,11 +33,13 @@ from bot.services.audit import audit
 from bot.services.errors import UpstreamError
 from bot.services.intents import Intents, Lease
 from bot.services.outcome import ApplyOutcome, Clock
-from bot.services.payment_callbacks import PaymentSettler, Settlement, subject
+from bot.services.payment_callbacks import Drift, PaymentSettler, Settlement, subject
 from models import Payment, PaymentStatus, Provider
 from mpesa.amounts import format_kes
 
 log = logging.getLogger(__name__)
+
+AIRTEL_DRIFT = Drift("Airtel payment", "an Airtel", "the Airtel Money portal")
 
 TRANSACTION_PREFIX = "C"  # collections; payouts use "P"
 REFERENCE_MIN, REFERENCE_MAX = 4, 64  # "alphanumeric, 4-64" (airtel.md §2)
@@ -190,6 +192,7 @@ class AirtelCollections:
         intents: Intents,
         clock: Clock,
     ) -> None:
+        # the same wiring as the other services, kept explicit: each says what it is given
         self._airtel = airtel
         self._notifier = notifier
         self._settings = settings
@@ -370,33 +373,15 @@ class AirtelCollections:
             return ApplyOutcome.DUPLICATE
         if not report.succeeded and status not in (PaymentStatus.PAID, PaymentStatus.REVIEW):
             return ApplyOutcome.DUPLICATE  # one failure reported in other words
-        text = (
-            f"Airtel payment #{payment.id} is recorded as {status.value}"
-            + (f" (receipt {payment.receipt})" if payment.receipt else "")
-            + f", but an Airtel {report.source} now says: {report.info.meaning} "
-            f"(code {report.info.code}"
-            + (f", receipt {report.airtel_money_id}" if report.airtel_money_id else "")
-            + "). The record was not changed; check it in the Airtel Money portal."
+        return await self._settler.record_drift(
+            payment,
+            AIRTEL_DRIFT,
+            actor=actor,
+            source=report.source,
+            code=report.info.code,
+            meaning=report.info.meaning,
+            receipt=report.airtel_money_id,
         )
-        async with in_transaction():
-            await audit(
-                actor,
-                "payment.drift",
-                subject=subject(payment),
-                outcome="drift",
-                recorded=status.value,
-                reported_code=report.info.code,
-                source=report.source,
-                receipt=report.airtel_money_id,
-            )
-            await self._notifier.admin_alert(
-                f"payment:{payment.id}:drift:{report.info.code}:{report.airtel_money_id or ''}",
-                text,
-            )
-        log.warning(
-            "payment.drift payment=%s recorded=%s reported=%s", payment.id, status, report.info.code
-        )
-        return ApplyOutcome.DUPLICATE
 
     # -- reconciling ----------------------------------------------------------------------------
 

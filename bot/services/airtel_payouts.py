@@ -60,6 +60,7 @@ class AirtelPayouts:
         intents: Intents,
         clock: Clock,
     ) -> None:
+        # the same wiring as the other services, kept explicit: each says what it is given
         self._airtel = airtel
         self._notifier = notifier
         self._settings = settings

@@ -8,10 +8,10 @@ PaymentInProgress with the waiting attempt, NothingToRetry) that each front end 
 from __future__ import annotations
 
 from bot.i18n import N_
-from bot.services.errors import AlreadyPaid, NothingToRetry, OrderCancelled, PaymentInProgress
-from bot.services.orders import OrderService
+from bot.services.errors import NothingToRetry, PaymentInProgress
+from bot.services.orders import OrderService, refuse_settled
 from bot.services.payments import PaymentService
-from models import Customer, Order, OrderStatus, Payment, PaymentStatus
+from models import Customer, Order, Payment, PaymentStatus
 
 # an attempt in these states may still reach the customer's phone
 WAITING = (PaymentStatus.CREATED, PaymentStatus.PENDING, PaymentStatus.UNKNOWN)
@@ -74,19 +74,6 @@ class OrderPaymentService:
         """The order with this code and its newest attempt (None before the first)."""
         order = await self._orders.get_by_code(code)
         return order, await latest_payment(order)
-
-
-def refuse_settled(order: Order) -> None:
-    """Raise AlreadyPaid or OrderCancelled unless the order is still open."""
-    if order.status == OrderStatus.PAID:
-        if order.paid_receipt:
-            raise AlreadyPaid(
-                N_("Order {code} is already paid (receipt {receipt})."),
-                params={"code": order.code, "receipt": order.paid_receipt},
-            )
-        raise AlreadyPaid(N_("Order {code} is already paid."), params={"code": order.code})
-    if order.status == OrderStatus.CANCELLED:
-        raise OrderCancelled(N_("Order {code} was cancelled."), params={"code": order.code})
 
 
 async def latest_payment(order: Order) -> Payment | None:

@@ -12,9 +12,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot.config import Settings
+from bot.i18n import N_
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
-from bot.services.errors import Conflict, InvalidInput, NotFound
+from bot.services.errors import AlreadyPaid, Conflict, InvalidInput, NotFound, OrderCancelled
 from models import Customer, Order, OrderStatus, Payment, Staff
 from mpesa.amounts import STK_MINIMUM, AmountError, parse_amount
 
@@ -49,6 +50,24 @@ async def settle_order(order_id: int, *, receipt: str | None, paid_at: datetime)
         status=OrderStatus.PAID, paid_receipt=receipt, paid_at=paid_at
     )
     return bool(won)
+
+
+def refuse_settled(order: Order) -> None:
+    """Raise AlreadyPaid or OrderCancelled unless the order is still open for a payment."""
+    if order.status == OrderStatus.PAID:
+        if order.paid_receipt:
+            raise AlreadyPaid(
+                N_("Order {code} is already paid (receipt {receipt})."),
+                params={"code": order.code, "receipt": order.paid_receipt},
+            )
+        raise AlreadyPaid(N_("Order {code} is already paid."), params={"code": order.code})
+    if order.status == OrderStatus.CANCELLED:
+        raise OrderCancelled(N_("Order {code} was cancelled."), params={"code": order.code})
+    if order.status == OrderStatus.REVERSED:
+        raise OrderCancelled(
+            N_("Order {code} was paid, then its payment was reversed."),
+            params={"code": order.code},
+        )
 
 
 class OrderService:

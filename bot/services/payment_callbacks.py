@@ -123,6 +123,15 @@ class ConfirmFirst:
 Verdict = Settlement | NoChange | AlreadySettled | ConfirmFirst
 
 
+@dataclass(frozen=True)
+class Drift:
+    """How a drift alert names the record, the provider and where to check it."""
+
+    record: str  # "Payment", "Airtel payment"
+    provider: str  # "an M-Pesa", "an Airtel"
+    portal: str  # "the M-Pesa portal"
+
+
 def mismatch(payment: Payment, amount: int | None, phone: str | None) -> str | None:
     """Why a reported success does not fit the request, or None when it fits."""
     if amount is None:
@@ -532,13 +541,37 @@ class PaymentSettler:
         receipt: str | None,
     ) -> ApplyOutcome:
         """Record that M-Pesa contradicts a settled payment; change nothing, alert the admins."""
+        return await self.record_drift(
+            payment,
+            Drift("Payment", "an M-Pesa", "the M-Pesa portal"),
+            actor=actor,
+            source=source,
+            code=info.code,
+            meaning=info.meaning,
+            receipt=receipt,
+            reported_desc=info.description,
+        )
+
+    async def record_drift(
+        self,
+        payment: Payment,
+        words: Drift,
+        *,
+        actor: str,
+        source: str,
+        code: str,
+        meaning: str,
+        receipt: str | None,
+        **detail: Any,
+    ) -> ApplyOutcome:
+        """A provider contradicts a settled payment: audit it, alert the admins, change nothing."""
         status = PaymentStatus(payment.status)
         text = (
-            f"Payment #{payment.id} is recorded as {status.value}"
+            f"{words.record} #{payment.id} is recorded as {status.value}"
             + (f" (receipt {payment.receipt})" if payment.receipt else "")
-            + f", but an M-Pesa {source} now says: {info.meaning} (code {info.code}"
+            + f", but {words.provider} {source} now says: {meaning} (code {code}"
             + (f", receipt {receipt}" if receipt else "")
-            + "). The record was not changed; check it in the M-Pesa portal."
+            + f"). The record was not changed; check it in {words.portal}."
         )
         async with in_transaction():
             await audit(
@@ -547,19 +580,19 @@ class PaymentSettler:
                 subject=subject(payment),
                 outcome="drift",
                 recorded=status.value,
-                reported_code=info.code,
-                reported_desc=info.description,
+                reported_code=code,
+                **detail,
                 source=source,
                 receipt=receipt,
             )
             await self._notifier.admin_alert(
-                f"payment:{payment.id}:drift:{info.code}:{receipt or ''}", text
+                f"payment:{payment.id}:drift:{code}:{receipt or ''}", text
             )
         log.warning(
             "payment.drift payment=%s recorded=%s reported=%s source=%s",
             payment.id,
             status,
-            info.code,
+            code,
             source,
         )
         return ApplyOutcome.DUPLICATE

@@ -28,11 +28,9 @@ from bot.services.airtel_payments import AirtelCollections, new_collection_id
 from bot.services.audit import audit
 from bot.services.daraja import Daraja
 from bot.services.errors import (
-    AlreadyPaid,
     Conflict,
     InvalidInput,
     NotFound,
-    OrderCancelled,
     PaymentInProgress,
     ServiceError,
     UpstreamError,
@@ -47,6 +45,7 @@ from bot.services.intents import (
     Refused,
     Unknown,
 )
+from bot.services.orders import refuse_settled
 from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, utcnow
 from bot.services.payment_callbacks import SETTLED, PaymentSettler, subject
 from bot.services.payment_lookup import display_phone, find_payment_or_order
@@ -63,7 +62,6 @@ from models import (
     CallbackKind,
     Customer,
     Order,
-    OrderStatus,
     Payment,
     PaymentStatus,
     PostState,
@@ -300,20 +298,7 @@ class PaymentService:
         provider, msisdn = routed.provider, routed.msisdn
         if order is not None:
             order = await Order.get(id=order.id)
-            if order.status == OrderStatus.PAID:
-                if order.paid_receipt:
-                    raise AlreadyPaid(
-                        N_("Order {code} is already paid (receipt {receipt})."),
-                        params={"code": order.code, "receipt": order.paid_receipt},
-                    )
-                raise AlreadyPaid(N_("Order {code} is already paid."), params={"code": order.code})
-            if order.status == OrderStatus.CANCELLED:
-                raise OrderCancelled(N_("Order {code} was cancelled."), params={"code": order.code})
-            if order.status == OrderStatus.REVERSED:
-                raise OrderCancelled(
-                    N_("Order {code} was paid, then its payment was reversed."),
-                    params={"code": order.code},
-                )
+            refuse_settled(order)
             parked = (
                 await Payment.filter(
                     order_id=order.id, status__in=[PaymentStatus.REVIEW, PaymentStatus.UNKNOWN]

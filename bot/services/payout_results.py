@@ -14,6 +14,7 @@ from tortoise.transactions import in_transaction
 
 from bot.config import Settings
 from bot.notify.notifier import Notifier
+from bot.services import daraja_queries
 from bot.services.audit import audit
 from bot.services.daraja import Daraja
 from bot.services.intents import Intents, Lease
@@ -25,7 +26,6 @@ from models import (
     PayoutStatus,
     Provider,
     QueryKind,
-    QueryStatus,
     Staff,
 )
 from models.enums import PAYOUT_TRANSITIONS, sources_for
@@ -164,17 +164,11 @@ class PayoutResults:
                 remarks="Payout status",
             )
         except DarajaError as exc:
-            await DarajaQuery.filter(id=query.id).update(
-                status=QueryStatus.FAILED, result={"error": str(exc)}
-            )
             log.warning("payout.status_query.failed payout=%s reason=%s", payout.id, exc)
-            return await DarajaQuery.get(id=query.id)
-        await DarajaQuery.filter(id=query.id).update(
-            conversation_id=answer.conversation_id,
-            originator_conversation_id=answer.originator_conversation_id,
+            return await daraja_queries.failed(query.id, exc)
+        return await daraja_queries.accepted(
+            query.id, answer, CallbackKind.STATUS_RESULT, self.replay
         )
-        await self.replay(CallbackKind.STATUS_RESULT, answer.conversation_id)
-        return await DarajaQuery.get(id=query.id)
 
     async def apply_status(self, payout: Payout, r: TransactionStatusResult) -> ApplyOutcome:
         """Apply a Transaction Status answer about a payout (in the caller's transaction)."""

@@ -122,6 +122,7 @@ class PayoutService:
         intents: Intents | None = None,
         airtel: AirtelMoney | None = None,
     ) -> None:
+        # the same wiring as the other services, kept explicit: each says what it is given
         self._daraja = daraja
         self._notifier = notifier
         self._staff = staff

@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from bot.config import Settings
 from bot.notify.notifier import Notifier
+from bot.services import daraja_queries
 from bot.services.audit import actor_for_telegram, audit
 from bot.services.daraja import Daraja
 from bot.services.errors import Conflict, InvalidInput, NotFound
@@ -36,7 +37,6 @@ from models import (
     PostState,
     Provider,
     QueryKind,
-    QueryStatus,
     Reversal,
     ReversalStatus,
     Staff,
@@ -74,6 +74,7 @@ class ReversalService:
         clock: Clock = utcnow,
         intents: Intents | None = None,
     ) -> None:
+        # the same wiring as the other services, kept explicit: each says what it is given
         self._daraja = daraja
         self._notifier = notifier
         self._staff = staff
@@ -356,17 +357,11 @@ class ReversalService:
                 transaction_id=reversal.receipt, remarks="Reversal status"
             )
         except DarajaError as exc:
-            await DarajaQuery.filter(id=query.id).update(
-                status=QueryStatus.FAILED, result={"error": str(exc)}
-            )
             log.warning("reversal.status_query.failed reversal=%s reason=%s", reversal.id, exc)
-            return await DarajaQuery.get(id=query.id)
-        await DarajaQuery.filter(id=query.id).update(
-            conversation_id=answer.conversation_id,
-            originator_conversation_id=answer.originator_conversation_id,
+            return await daraja_queries.failed(query.id, exc)
+        return await daraja_queries.accepted(
+            query.id, answer, CallbackKind.STATUS_RESULT, self._replay
         )
-        await self._replay(CallbackKind.STATUS_RESULT, answer.conversation_id)
-        return await DarajaQuery.get(id=query.id)
 
     async def apply_status(self, reversal: Reversal, r: TransactionStatusResult) -> ApplyOutcome:
         """A Transaction Status answer about the reversed receipt (in the caller's transaction).

@@ -1,4 +1,7 @@
-"""AirtelClient against a strict respx router: bodies field by field, one test per failure mode."""
+"""AirtelClient against a strict respx router: bodies field by field, one test per failure mode.
+
+The token tests read like tests/mpesa/test_client.py's on purpose: each library is tested alone.
+"""
 
 from __future__ import annotations
 

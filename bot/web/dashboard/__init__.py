@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.web.dashboard import (
     auth,
     live,
+    views_bulk,
     views_forms,
     views_overview,
     views_payouts,
@@ -33,7 +34,15 @@ from bot.web.dashboard.security import browser_headers, csrf_check
 
 HERE = Path(__file__).parent
 # the page modules, each with add_routes(router)
-PAGES: list[Any] = [views_overview, views_settings, views_forms, views_payouts, views_staff, live]
+PAGES: list[Any] = [
+    views_overview,
+    views_settings,
+    views_forms,
+    views_payouts,
+    views_staff,
+    views_bulk,
+    live,
+]
 STATIC_MAX_AGE_S = 3600
 
 
