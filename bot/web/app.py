@@ -24,9 +24,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 def create_app(services: Any, *, settings: Settings) -> web.Application:
     """The web application for ``services`` (needs .callbacks, .reports and .reconciler)."""
-    # a bulk payout file (or its JSON rows) may be as large as BULK_MAX_FILE_BYTES
-    max_body = max(MAX_BODY_BYTES, settings.bulk_max_file_bytes + MAX_BODY_BYTES)
-    app = web.Application(client_max_size=max_body, middlewares=[security_headers])
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[security_headers])
     app[routes.SERVICES] = services
     app[routes.CLIENT_ADDRESS] = ClientAddress(settings.trusted_proxies)
     networks = settings.allowed_callback_networks

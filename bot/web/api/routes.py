@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 OPENAPI_ROUTE = "openapi"
+BATCH_CREATE = "batches.create"
 
 # the bot's @username for deep links: a str, or a callable asked per request (set once PTB knows it)
 BOT_USERNAME: web.AppKey[Any] = web.AppKey("bot_username", object)
@@ -75,6 +76,7 @@ def register_api(
     """Mount the API at /api/v1 of ``app`` (its SERVICES need .orders, .payments, .api_keys)."""
     api = web.Application(
         middlewares=[
+            bulk_body_size(settings),
             json_errors,
             authenticate,
             idempotency_middleware(lambda r: _services(r).idempotency, lambda r: r[API_KEY].id),
@@ -99,7 +101,7 @@ def register_api(
     api.router.add_get(
         "/payments/history", payment_history, name="payments.history", allow_head=False
     )
-    api.router.add_post("/payout-batches", create_payout_batch, name="batches.create")
+    api.router.add_post("/payout-batches", create_payout_batch, name=BATCH_CREATE)
     api.router.add_get(
         "/payout-batches/{batchId}", get_payout_batch, name="batches.get", allow_head=False
     )
@@ -186,6 +188,20 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         status=response.status,
     )
     return response
+
+
+def bulk_body_size(settings: Settings) -> Any:
+    """Only a bulk payout batch may be as large as BULK_MAX_FILE_BYTES (its file or its JSON
+    rows); every other request keeps the server's small body limit."""
+    limit = settings.bulk_max_file_bytes + 64 * 1024  # the multipart envelope and description
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.match_info.route.name == BATCH_CREATE:
+            request = request.clone(client_max_size=limit)
+        return await handler(request)
+
+    return middleware
 
 
 @web.middleware

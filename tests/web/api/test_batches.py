@@ -142,3 +142,19 @@ async def test_bad_schedules_are_refused_with_the_field(api) -> None:
         response = await api.client.post("/api/v1/schedules", json=body, headers=api.headers)
         assert response.status == 400, (body, await response.text())
         assert (await response.json())["error"]["field"] == field
+
+
+@SQLITE_ONLY
+async def test_a_batch_may_be_larger_than_other_requests(api) -> None:
+    rows = [{"phone": f"0708{i:06d}", "amount": 100, "reference": "x" * 60} for i in range(1500)]
+
+    response = await api.client.post(
+        "/api/v1/payout-batches", json={"rows": rows}, headers=api.headers
+    )
+    other = await api.client.post(
+        "/api/v1/orders", json={"amount": 100, "description": "y" * 70_000}, headers=api.headers
+    )
+
+    assert response.status == 201, await response.text()
+    assert (await response.json())["counts"]["valid"] == 1500
+    assert other.status == 413
