@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # the customer catalogs: .po files are committed, the .mo files the service reads are built here
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard bot/i18n/locale/*/LC_MESSAGES/messages.po))
 
-.PHONY: install demo test lint format bench clean messages
+.PHONY: install demo test lint format bench clean messages screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ format: $(STAMP)
 
 test: lint $(CATALOGS)
 	$(PY) -m pytest -n 2 --dist loadfile
+
+# the payment page's phone screenshots in docs/images/, made by its browser tests
+screenshots: $(STAMP) $(CATALOGS)
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_pay_page.py -q -p no:cacheprovider
 
 bench: $(STAMP)
 	$(PY) -m bench

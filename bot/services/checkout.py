@@ -9,7 +9,6 @@ database (every attempt is audited), so they hold across restarts and instances.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,7 @@ from bot.notify.notifier import Notifier
 from bot.services.audit import audit
 from bot.services.documents import masked_local
 from bot.services.errors import Conflict, InvalidInput, LimitExceeded, NotFound
-from bot.services.order_payments import OrderPaymentService
+from bot.services.order_payments import OrderPaymentService, receipt_email
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
 from bot.services.providers import route_phone
@@ -30,8 +29,6 @@ from mpesa.security import NAIROBI
 
 log = logging.getLogger(__name__)
 
-EMAIL_LIMIT = 254
-_EMAIL = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+")
 REQUEST_ACTION = "payment.request"
 
 NOT_FOUND = N_("There is no order at this link. Check the link the shop sent you.")
@@ -43,7 +40,6 @@ ADDRESS_LIMIT = N_(
     "Too many M-Pesa prompts were asked for from your network: at most {limit} in "
     "{minutes} minutes. You can try again after {time}."
 )
-BAD_EMAIL = N_("{email} is not an e-mail address. Leave the field empty if you want no e-mail.")
 NOTHING_TO_RETRY = N_("There is no failed payment to try again on this order.")
 
 
@@ -169,7 +165,7 @@ class CheckoutService:
         if current.state in ("paid", "waiting", "review", "cancelled"):
             return current  # never a second prompt for an order that is paid or waiting
         actor = _actor(client)
-        address = _email(email)
+        address = receipt_email(email)  # a bad address is refused before any prompt
         # limits first: a flood of bad numbers counts too
         await self._check_limits(current.order, actor)
         try:
@@ -178,10 +174,8 @@ class CheckoutService:
             await audit(actor, REQUEST_ACTION, outcome="refused", reason=str(exc), via="web")
             raise InvalidInput(exc.template + ".", field="phone", params=exc.params) from None
         customer = await self._remember(msisdn, language)
-        if address is not None:
-            await Order.filter(id=current.order.id).update(email=address)
         await self._order_payments.start_for_order(
-            current.order, msisdn, actor=actor, via="web", customer=customer
+            current.order, msisdn, actor=actor, via="web", customer=customer, email=address
         )
         return await self._checkout(current.order)
 
@@ -251,16 +245,6 @@ class CheckoutService:
 def _actor(client: str) -> str:
     """The audit actor of a browser: web:<address> (the per-address limit counts these)."""
     return f"web:{(client or 'unknown')[:56]}"
-
-
-def _email(raw: str | None) -> str | None:
-    text = (raw or "").strip()
-    if not text:
-        return None
-    if len(text) > EMAIL_LIMIT or not _EMAIL.fullmatch(text):
-        shown = text if len(text) <= 40 else text[:39] + "…"
-        raise InvalidInput(BAD_EMAIL, field="email", params={"email": shown})
-    return text
 
 
 def _clock_time(moment: datetime | None) -> str:

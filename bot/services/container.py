@@ -31,6 +31,7 @@ from bot.services.idempotency import IdempotencyStore, purge_idempotency_records
 from bot.services.intents import Intents
 from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
+from bot.services.payment_search import PaymentSearch
 from bot.services.payments import PaymentService
 from bot.services.payout_search import PayoutSearch
 from bot.services.payouts import PayoutService
@@ -77,6 +78,7 @@ class Services:
     bulk_sender: BulkSender
     schedules: ScheduleService
     dashboard: DashboardAccess
+    payment_search: PaymentSearch
     payout_search: PayoutSearch
     summaries: DailySummaries
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
@@ -213,6 +215,7 @@ def build_services(
             idle_timeout_s=settings.dashboard_idle_timeout_s,
             clock=clock,
         ),
+        payment_search=PaymentSearch(settings=settings),
         payout_search=PayoutSearch(payouts=payouts, staff=staff),
     )
 

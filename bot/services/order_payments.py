@@ -7,14 +7,24 @@ PaymentInProgress with the waiting attempt, NothingToRetry) that each front end 
 
 from __future__ import annotations
 
+import re
+
 from bot.i18n import N_
-from bot.services.errors import NothingToRetry, PaymentInProgress
+from bot.services.errors import InvalidInput, NothingToRetry, PaymentInProgress
 from bot.services.orders import OrderService, refuse_settled
 from bot.services.payments import PaymentService
-from models import Customer, Order, Payment, PaymentStatus
+from models import Customer, Order, OrderStatus, Payment, PaymentStatus
 
 # an attempt in these states may still reach the customer's phone
 WAITING = (PaymentStatus.CREATED, PaymentStatus.PENDING, PaymentStatus.UNKNOWN)
+
+# where the receipt e-mail goes: one @, a dot in the domain, no spaces, quotes, angle brackets
+# or control characters; the API's document declares exactly this pattern (bot/web/api/grammar)
+EMAIL_LIMIT = 254
+_EMAIL_CHAR = r'[^@<>"\x00-\x20\x7f]'
+EMAIL_PATTERN = rf"^{_EMAIL_CHAR}+@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
+BAD_EMAIL = N_("{email} is not an e-mail address. Leave the field empty if you want no e-mail.")
 
 
 class OrderPaymentService:
@@ -33,8 +43,15 @@ class OrderPaymentService:
         via: str,
         customer: Customer | None = None,
         chat_id: int | None = None,
+        email: str | None = None,
     ) -> tuple[Order, Payment]:
-        """Send an STK Push of the order's amount to ``raw_phone``; the order and the attempt."""
+        """Send an STK Push of the order's amount to ``raw_phone``; the order and the attempt.
+
+        ``email``: where the receipt e-mail goes once paid (checked before any prompt is sent).
+        """
+        address = receipt_email(email)
+        if address is not None and order.status == OrderStatus.OPEN:
+            await Order.filter(id=order.id, status=OrderStatus.OPEN).update(email=address)
         payment = await self._payments.request_payment(
             raw_phone,
             None,
@@ -79,3 +96,14 @@ class OrderPaymentService:
 async def latest_payment(order: Order) -> Payment | None:
     """The order's newest STK attempt, or None."""
     return await Payment.filter(order_id=order.id).order_by("-id").first()
+
+
+def receipt_email(raw: str | None) -> str | None:
+    """The address a receipt e-mail goes to (None when left empty); InvalidInput otherwise."""
+    text = (raw or "").strip(" \t\r\n")
+    if not text:
+        return None
+    if len(text) > EMAIL_LIMIT or not _EMAIL.fullmatch(text):
+        shown = text if len(text) <= 40 else text[:39] + "…"
+        raise InvalidInput(BAD_EMAIL, field="email", params={"email": shown})
+    return text

@@ -278,9 +278,9 @@ class ReportService:
         phone = (lambda msisdn: msisdn) if full else mask_msisdn
         rows = 0
         for model, to_row in (
-            (Payment, _payment_row),
-            (Payout, _payout_row),
-            (C2BTransaction, _c2b_row),
+            (Payment, payment_row),
+            (Payout, payout_row),
+            (C2BTransaction, c2b_row),
         ):
             after = 0
             while True:
@@ -291,7 +291,7 @@ class ReportService:
                 )
                 if not chunk:
                     break
-                writer.writerows([_safe_cells(to_row(record, phone)) for record in chunk])
+                writer.writerows([safe_cells(to_row(record, phone)) for record in chunk])
                 rows += len(chunk)
                 after = chunk[-1].id
                 if progress is not None:
@@ -386,7 +386,8 @@ def export_header(*, full_numbers: bool) -> list[str]:
 Phone = Callable[[str], str]
 
 
-def _payment_row(p: Payment, phone: Phone) -> list[Any]:
+def payment_row(p: Payment, phone: Phone) -> list[Any]:
+    """A payment request as an export row (EXPORT_COLUMNS)."""
     return [
         "airtel" if p.provider == Provider.AIRTEL else "stk",
         p.id,
@@ -402,7 +403,8 @@ def _payment_row(p: Payment, phone: Phone) -> list[Any]:
     ]
 
 
-def _payout_row(p: Payout, phone: Phone) -> list[Any]:
+def payout_row(p: Payout, phone: Phone) -> list[Any]:
+    """A payout as an export row (EXPORT_COLUMNS)."""
     return [
         "payout",
         p.id,
@@ -418,7 +420,8 @@ def _payout_row(p: Payout, phone: Phone) -> list[Any]:
     ]
 
 
-def _c2b_row(t: C2BTransaction, phone: Phone) -> list[Any]:
+def c2b_row(t: C2BTransaction, phone: Phone) -> list[Any]:
+    """A paybill (C2B) payment as an export row (EXPORT_COLUMNS)."""
     return [
         "c2b",
         t.id,
@@ -439,7 +442,7 @@ def payer_name(raw: str) -> str:
     return raw.lstrip("".join(FORMULA_STARTS) + " \n\x0b\x0c").strip()
 
 
-def _safe_cells(row: list[Any]) -> list[Any]:
+def safe_cells(row: list[Any]) -> list[Any]:
     """Neutralise text a spreadsheet would run as a formula (=, +, -, @, tab, CR at the start)."""
     return [
         f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell

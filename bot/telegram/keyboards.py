@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from models import Payment, PaymentStatus, Payout, PayoutStatus, Provider
+from bot.services.payment_search import payment_actions
+from models import Payment, Payout, PayoutStatus, Provider
 
 CALLBACK_DATA_LIMIT = 64
 
@@ -26,25 +27,21 @@ def parse(callback_data: str | None) -> tuple[str, str, str]:
 
 def payment_buttons(payment: Payment) -> InlineKeyboardMarkup | None:
     """[Check with M-Pesa] while pending, [Retry] on the newest attempt that failed, else none."""
-    status = PaymentStatus(payment.status)
-    if payment.superseded_by_id is not None:
-        return None  # a newer attempt replaced it: only that one offers [Retry]
-    if status in (PaymentStatus.PENDING, PaymentStatus.UNKNOWN, PaymentStatus.CREATED):
+    offered = payment_actions(payment)  # the dashboard offers the same (bot/services)
+    rows = []
+    if "check" in offered:
         label = (
             "🔄 Check with Airtel Money"
             if payment.provider == Provider.AIRTEL
             else "🔄 Check with M-Pesa"
         )
-        button = InlineKeyboardButton(label, callback_data=data("pay", "check", payment.id))
-        if status is PaymentStatus.UNKNOWN:
-            return InlineKeyboardMarkup([[button], [resolve_button(f"#{payment.id}")]])
-        return InlineKeyboardMarkup([[button]])
-    if status is PaymentStatus.REVIEW:
-        return InlineKeyboardMarkup([[resolve_button(f"#{payment.id}")]])
-    if status.can_retry:
+        rows.append([InlineKeyboardButton(label, callback_data=data("pay", "check", payment.id))])
+    if "resolve" in offered:
+        rows.append([resolve_button(f"#{payment.id}")])
+    if "retry" in offered:
         button = InlineKeyboardButton("🔁 Retry", callback_data=data("pay", "retry", payment.id))
-        return InlineKeyboardMarkup([[button]])
-    return None
+        rows.append([button])
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def resolve_button(ref: str) -> InlineKeyboardButton:

@@ -226,3 +226,87 @@ async def b2c_world(settings: Settings) -> B2CWorld:
     await Staff.create(telegram_id=THIRD_ADMIN, role=StaffRole.ADMIN, name="Third")
     await Staff.create(telegram_id=CASHIER, role=StaffRole.CASHIER, name="Cashier")
     return B2CWorld(settings, clock, daraja, services)
+
+
+# ---- raw bodies, for tests that post callbacks through the inbox -------------------------------
+
+
+def b2c_success_body(
+    *, originator: str | None, conversation: str | None, receipt: str, amount: int
+) -> dict[str, Any]:
+    """The body of a successful B2C result (b2c_result_success.json) for our ids."""
+    body = _envelope(
+        "b2c_result_success",
+        originator=originator,
+        conversation=conversation,
+        TransactionID=receipt,
+    )
+    _set_param(body, "TransactionReceipt", receipt)
+    _set_param(body, "TransactionAmount", amount)
+    return body
+
+
+def b2c_failure_body(
+    *, originator: str | None, conversation: str | None, code: int | str = 2001
+) -> dict[str, Any]:
+    """The body of a failed B2C result (b2c_result_failure.json)."""
+    return _envelope(
+        "b2c_result_failure",
+        originator=originator,
+        conversation=conversation,
+        ResultCode=code,
+        ResultDesc="The initiator information is invalid.",
+    )
+
+
+def queue_timeout_body(*, originator: str | None, conversation: str | None) -> dict[str, Any]:
+    """The body of a queue time-out notice (b2c_queue_timeout.json): B2C, status or reversal."""
+    return _envelope("b2c_queue_timeout", originator=originator, conversation=conversation)
+
+
+def status_result_body(
+    *,
+    originator: str,
+    conversation: str,
+    queried_originator: str | None,
+    status: str = "Completed",
+    receipt: str | None = None,
+    amount: int | None = None,
+    code: int | str = 0,
+) -> dict[str, Any]:
+    """The body of a Transaction Status result (transaction_status_result.json)."""
+    body = _envelope(
+        "transaction_status_result",
+        originator=originator,
+        conversation=conversation,
+        ResultCode=code,
+    )
+    if str(code) != "0":
+        body["Result"].pop("ResultParameters", None)
+        return body
+    _set_param(body, "OriginatorConversationID", queried_originator)
+    _set_param(body, "TransactionStatus", status)
+    _set_param(body, "ReceiptNo", receipt)
+    _set_param(body, "Amount", amount)
+    return body
+
+
+def reversal_result_body(
+    *, originator: str | None, conversation: str | None, code: int | str, original: str
+) -> dict[str, Any]:
+    """The body of a Reversal result (reversal_result.json); codes like R000001 as strings."""
+    body = _envelope(
+        "reversal_result",
+        originator=originator,
+        conversation=conversation,
+        ResultCode=code,
+        ResultDesc="The service request is processed successfully."
+        if str(code) == "0"
+        else "The transaction has already been reversed.",
+    )
+    if str(code) != "0":
+        body["Result"].pop("ResultParameters", None)
+        body["Result"]["TransactionID"] = "UKK0000000"
+    else:
+        _set_param(body, "OriginalTransactionID", original)
+    return body

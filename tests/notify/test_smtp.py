@@ -419,3 +419,16 @@ async def test_the_smtp_password_is_never_logged(db, settings, smtp: SmtpServer,
 
     assert len(smtp.received) == 1
     assert all(PASSWORD not in r.getMessage() for r in caplog.records)
+
+
+async def test_the_kiswahili_receipt_email_has_no_english(db, settings, smtp, clock):
+    from tests.telegram.test_customer_kiswahili import english_only_words, words
+
+    settings = smtp_settings(settings, smtp.port)
+    await receipt_row(settings, clock, await paid_order(language="sw"))
+    await outbox(SmtpEmail(settings, EmailComposer(settings, clock=clock)), clock).run_once()
+
+    message = smtp.received[0].message
+    read = message["Subject"] + "\n" + message.get_body(("plain",)).get_content()
+    read = read.replace("Household Planet Kenya", "").replace("Blender 2L", "")
+    assert words(read) & english_only_words() == set()

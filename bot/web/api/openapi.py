@@ -10,6 +10,7 @@ from copy import deepcopy
 from typing import Any
 
 from bot.config import Settings
+from bot.services.order_payments import EMAIL_LIMIT, EMAIL_PATTERN
 from bot.web.api import grammar
 from bot.web.api.idempotency import KEY_LIMIT, KEY_PATTERN
 from bot.web.api.resources import (
@@ -167,6 +168,16 @@ SCHEMAS: dict[str, Any] = {
             "orderId": ORDER_ID,
             "paymentMethod": {"type": "string", "enum": ["MPESA"]},  # AIRTEL when enabled
             "phoneNumber": PHONE,
+            "email": _nullable(
+                "string",
+                maxLength=EMAIL_LIMIT,
+                pattern=EMAIL_PATTERN,
+                description=(
+                    "Optional: where the receipt e-mail (with its PDF) goes once the order is "
+                    "paid, in the customer's language. Absent or null: no e-mail."
+                ),
+                examples=["wanjiku@example.co.ke"],
+            ),
         },
     },
     "Payment": {

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.services.errors import InvalidInput
+from bot.services.order_payments import EMAIL_LIMIT, EMAIL_PATTERN
 from bot.services.providers import Routed, provider_code, route_phone
 from bot.web.api import grammar
 from bot.web.api.errors import ApiError
@@ -68,6 +69,21 @@ def order_id(value: Any, field: str = "orderId") -> str:
 def payment_methods(settings: Settings) -> tuple[str, ...]:
     """The paymentMethod values this server takes: MPESA, and AIRTEL with AIRTEL_ENABLED."""
     return PAYMENT_METHODS if settings.airtel_enabled else PAYMENT_METHODS[:1]
+
+
+_EMAIL = re.compile(EMAIL_PATTERN)
+
+
+def email_field(body: dict[str, Any]) -> str | None:
+    """The optional receipt address of a payment (absent or null: none); 400 naming email."""
+    value = body.get("email")
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > EMAIL_LIMIT or not _EMAIL.fullmatch(value):
+        raise invalid(
+            "email must be an e-mail address like wanjiku@example.co.ke, or null.", field="email"
+        )
+    return value
 
 
 def phone_route(value: Any, field: str, *, settings: Settings) -> Routed:

@@ -31,6 +31,7 @@ from bot.web.api.openapi import openapi_document
 from bot.web.api.ratelimit import AuthThrottle, RateLimiter, retry_after_header
 from bot.web.api.resources import (
     decode_cursor,
+    email_field,
     encode_cursor,
     invalid,
     limit_param,
@@ -261,11 +262,12 @@ async def initiate_payment(request: web.Request) -> web.Response:
             f"{provider_code(routed.provider)}, or a number for {method}.",
             field="phoneNumber",
         )
+    email = email_field(body)
     actor = _actor(request)
     order = await _services(request).orders.get_by_code(code)
     request[AUDIT_SUBJECT] = f"order:{order.id}"
     order, payment = await _services(request).order_payments.start_for_order(
-        order, raw_phone, actor=actor, via=actor
+        order, raw_phone, actor=actor, via=actor, email=email
     )
     return _payment_answer(payment, order)
 

@@ -24,6 +24,7 @@ from bot.web.dashboard import (
     views_bulk,
     views_forms,
     views_overview,
+    views_payments,
     views_payouts,
     views_settings,
     views_staff,
@@ -37,6 +38,7 @@ HERE = Path(__file__).parent
 PAGES: list[Any] = [
     views_overview,
     views_settings,
+    views_payments,
     views_forms,
     views_payouts,
     views_staff,

@@ -144,6 +144,7 @@ def setup_templates(app: web.Application) -> None:
         pretty_json=pretty_json,
         status_parts=status_parts,
     )
+    env.globals["status_words"] = lambda value, kind="stk": status_parts(value, kind)[1]
 
 
 def base_context(request: web.Request) -> dict[str, Any]:
@@ -157,6 +158,7 @@ def base_context(request: web.Request) -> dict[str, Any]:
         "csrf_field": CSRF_FIELD,
         "path": request.path,
         "nav_links": NAV_LINKS,
+        "has_live_js": (HERE / "static" / "live.js").is_file(),
         "business": settings.business_name,
         "static": lambda name: str(request.app.router["static"].url_for(filename=name)),
     }

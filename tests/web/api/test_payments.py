@@ -306,3 +306,36 @@ async def test_retry_of_an_unknown_order_is_404(api) -> None:
     response = await api.client.post(RETRY.format("HPNOSUCH22"), headers=api.headers)
 
     assert response.status == 404
+
+
+async def test_initiate_keeps_the_email_the_receipt_goes_to(api) -> None:
+    order = await create_order(api, 1500)
+    body = {
+        "orderId": order["orderId"],
+        "paymentMethod": "MPESA",
+        "phoneNumber": "0708374149",
+        "email": "wanjiku@example.co.ke",
+    }
+
+    response = await api.client.post("/api/v1/payments/initiate", json=body, headers=api.headers)
+
+    assert response.status == 201
+    assert (await Order.get(code=order["orderId"])).email == "wanjiku@example.co.ke"
+
+
+@pytest.mark.parametrize("email", ["not-an-address", "a b@example.co.ke", 12, "x@y.z" + "a" * 250])
+async def test_initiate_refuses_a_bad_email_before_any_prompt(api, email) -> None:
+    order = await create_order(api, 1500)
+    body = {
+        "orderId": order["orderId"],
+        "paymentMethod": "MPESA",
+        "phoneNumber": "0708374149",
+        "email": email,
+    }
+
+    response = await api.client.post("/api/v1/payments/initiate", json=body, headers=api.headers)
+
+    assert response.status == 400
+    assert (await response.json())["error"]["field"] == "email"
+    assert api.daraja.called("stk_push") == []
+    assert (await Order.get(code=order["orderId"])).email is None

@@ -71,7 +71,7 @@ async def test_the_page_shows_the_order_with_strict_browser_headers(page):
     csp = answer.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert "unsafe-inline" not in csp
-    assert answer.headers["Referrer-Policy"] == "no-referrer"
+    assert answer.headers["Referrer-Policy"] == "same-origin"
     assert answer.headers["X-Frame-Options"] == "DENY"
     # no inline script or style: everything the CSP allows comes from /pay/static
     assert re.findall(r"<script(?![^>]*\ssrc=)", body) == []
@@ -236,3 +236,31 @@ async def test_the_qr_code_is_a_png_of_the_pay_link(page):
     assert page.services.checkout.pay_url(page.order) == (
         f"http://127.0.0.1:8080/pay/{page.order.code}"
     )
+
+
+async def test_a_whole_page_flow_in_kiswahili_has_no_english(page):
+    from tests.telegram.test_customer_kiswahili import english_only_words, words
+
+    swahili = {"Accept-Language": "sw-KE,sw;q=0.9"}
+    shown = [(await get(page, **swahili))[1]]  # the form
+    await post(page, phone="0708374149", lang="sw")
+    shown.append((await get(page, **swahili))[1])  # waiting for the PIN
+    await settle(page, result_code=1032)
+    shown.append((await get(page, **swahili))[1])  # cancelled, with Try again
+    await post(page, "/retry", lang="sw")
+    await settle(page, amount=1500, receipt="UKN3SVJ3YV")
+    shown.append((await get(page, **swahili))[1])  # paid
+    shown.append((await get(page, "/receipt", **swahili))[1])
+
+    assert all('<html lang="sw">' in html for html in shown)
+    assert "Imelipwa" in shown[3] and "Jaribu tena" in shown[2]
+    # the shop's own words (its name, the order's description) are not ours to translate
+    ours = [html.replace("Household Planet Kenya", "") for html in shown]
+    english = {w for html in ours for w in words(_visible(html))} & english_only_words()
+    assert english == set()
+
+
+def _visible(html: str) -> str:
+    """The text a reader sees: no scripts, styles or the order's own description."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.DOTALL)
+    return re.sub(r'<p class="description">.*?</p>', " ", html, flags=re.DOTALL)
