@@ -339,7 +339,15 @@ async def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
 async def _resolve(settings: Settings, args: argparse.Namespace) -> int:
     from bot.main import StartupError, build_runtime
     from bot.services.errors import ServiceError
+    from bot.services.resolutions import checked_verdict, parse_reference
 
+    try:
+        # a reference or verdict that cannot be right is refused before anything is asked
+        parse_reference(args.ref)
+        if args.verdict is not None:
+            checked_verdict(args.ref, args.verdict)
+    except ServiceError as exc:
+        raise CliError(str(exc)) from None
     try:
         runtime = await build_runtime(settings)
     except StartupError as exc:

@@ -213,6 +213,7 @@ class Settings(BaseSettings):
     dashboard_link_ttl_s: int = Field(default=600, ge=30, le=86_400)
     dashboard_secret_key: SecretStr | None = None
     dashboard_idle_timeout_s: int = Field(default=1800, ge=60, le=7 * 86_400)
+    dashboard_low_balance: int = Field(default=10_000, ge=0)
 
     # Business rules
     business_name: str = "Household Planet Kenya"

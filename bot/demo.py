@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 import sys
 import tempfile
@@ -30,6 +31,7 @@ from airtel.simulator import create_simulator as create_airtel_simulator
 from bot.callback_paths import airtel_callback_url
 from bot.config import Settings
 from bot.main import AIRTEL_SIMULATOR_ID, AIRTEL_SIMULATOR_SECRET, Runtime, configure_logging, serve
+from bot.notify.emails import EmailComposer, mask_email
 from bot.telegram.transport import (
     ApiCall,
     InProcessBotApi,
@@ -58,14 +60,29 @@ from mpesa.simulator import (
     create_simulator,
 )
 
-ADMIN, ADMIN2, CASHIER, CUSTOMER = 1001, 1002, 2002, 3003
-NAMES = {ADMIN: "Amina", ADMIN2: "Otieno", CASHIER: "Brian", CUSTOMER: "Wanjiku"}
+ADMIN, ADMIN2, CASHIER, CUSTOMER, SWAHILI = 1001, 1002, 2002, 3003, 3004
+NAMES = {
+    ADMIN: "Amina",
+    ADMIN2: "Otieno",
+    CASHIER: "Brian",
+    CUSTOMER: "Wanjiku",
+    SWAHILI: "Achieng",
+}
 PEOPLE = {
     ADMIN: "Amina (admin)",
     ADMIN2: "Otieno (admin)",
     CASHIER: "Brian (cashier)",
     CUSTOMER: "Wanjiku (customer)",
+    SWAHILI: "Achieng (customer, Telegram in Kiswahili)",
 }
+# the customer without Telegram who pays on the web page, and the address she gives
+WEB_CUSTOMER = "Njeri (customer, phone browser)"
+WEB_PHONE = "0729 876 543"
+WEB_EMAIL = "njeri@example.co.ke"
+CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+STATUS_SECTION = re.compile(r'<section class="status[^"]*"[^>]*>(.*?)</section>', re.DOTALL)
+# words of the chat's English texts: none may reach the customer who reads Kiswahili
+ENGLISH_WORDS = ("Payment", "received", "thank you", "Amount", "phone number", "Share", "Paid")
 STEP_TIMEOUT_S = 30.0
 QUIET_METHODS = {
     "getMe",
@@ -129,6 +146,9 @@ class Transcript:
             name = document.get("filename", "file") if isinstance(document, dict) else "file"
             caption = plain(str(call.params.get("caption", "")))
             self.say(f"🤖 → {who}: 📎 {name} — {caption}")
+        elif call.method == "sendPhoto":
+            caption = plain(str(call.params.get("caption", "")))
+            self.say(f"🤖 → {who}: 🖼 QR code of the pay link\n{_indent(caption)}")
         elif call.method == "editMessageReplyMarkup":
             self.say(f"🤖 ✎ {who} (message {call.params.get('message_id')}: buttons removed)")
         else:
@@ -159,6 +179,24 @@ class DemoSms:
         self._transcript.say(f"📱 SMS to {to}: {notification.payload.get('text', '')}")
 
 
+class DemoEmail:
+    """The e-mail channel of the demo: renders each e-mail as the SMTP one would, shows it."""
+
+    def __init__(self, transcript: Transcript, settings: Settings) -> None:
+        self._transcript = transcript
+        self._composer = EmailComposer(settings)
+
+    async def deliver(self, notification: Notification) -> None:
+        message = await self._composer.compose(notification)
+        files = [
+            f"📎 {part.get_filename()} ({len(part.get_content()):,} bytes)"
+            for part in message.iter_attachments()
+        ]
+        to = mask_email(notification.recipient)
+        attached = f"  {'  '.join(files)}" if files else ""
+        self._transcript.say(f"✉️ E-mail to {to}: {message['Subject']}{attached}")
+
+
 @dataclass
 class Demo:
     """The running world: the fake Telegram, the transcript, and the checks collected."""
@@ -169,13 +207,21 @@ class Demo:
     failures: list[str] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)
 
-    def type(self, user_id: int, text: str) -> None:
+    def type(self, user_id: int, text: str, *, language: str | None = None) -> None:
         self.transcript.person(user_id, text)
-        self.api.push_update({"message": text_message(user_id, NAMES[user_id], text)})
+        message = text_message(user_id, NAMES[user_id], text)
+        if language:  # the language of the person's Telegram app
+            message["from"]["language_code"] = language
+        self.api.push_update({"message": message})
 
-    def share_contact(self, user_id: int, phone_number: str) -> None:
+    def share_contact(
+        self, user_id: int, phone_number: str, *, language: str | None = None
+    ) -> None:
         self.transcript.person(user_id, f"📱 shares contact {phone_number}")
-        self.api.push_update({"message": contact_message(user_id, NAMES[user_id], phone_number)})
+        message = contact_message(user_id, NAMES[user_id], phone_number)
+        if language:
+            message["from"]["language_code"] = language
+        self.api.push_update({"message": message})
 
     def press(self, user_id: int, chat_id: int, message_id: int, data: str, label: str) -> None:
         shown = self.api.message(chat_id, message_id)
@@ -371,6 +417,7 @@ async def run_demo(out: TextIO | None = None) -> int:
                 stop=stop,
                 telegram_request=api,
                 sms_channel=DemoSms(transcript),
+                email_channel=DemoEmail(transcript, settings),
                 on_ready=on_ready,
             )
         )
@@ -406,6 +453,8 @@ async def _play(demo: Demo) -> None:
     await _cancel_then_retry_scene(demo)
     await _airtel_request_scene(demo)
     await _customer_order_scene(demo)
+    await _web_page_scene(demo)
+    await _kiswahili_customer_scene(demo)
     await _reconciliation_scene(demo)
     await _payout_scene(demo)
     await _airtel_payout_scene(demo)
@@ -506,6 +555,102 @@ async def _customer_order_scene(demo: Demo) -> None:
         return fresh.status == OrderStatus.PAID and told
 
     await demo.until("the order is paid and the admin who created it is told", order_paid)
+
+
+async def _web_page_scene(demo: Demo) -> None:
+    demo.transcript.scene("12:40 A customer without Telegram pays on the web page")
+    demo.type(ADMIN, "/order 1800 Pressure cooker")
+    order = await demo.until(
+        "the order is answered with its pay link and a QR code",
+        lambda: _order_with_qr(demo, "Pressure cooker"),
+    )
+    assert demo.runtime is not None
+    url = f"{demo.runtime.settings.public_base_url}/pay/{order.code}"
+    demo.transcript.say(f"\n🌐 {WEB_CUSTOMER} opens {url}")
+    headers = {"Accept-Language": "en-KE,en;q=0.8"}
+    async with httpx.AsyncClient(headers=headers, timeout=STEP_TIMEOUT_S) as http:
+        page = await http.get(url)
+        token = CSRF_FIELD.search(page.text)
+        if page.status_code != 200 or token is None:
+            raise DemoFailed(f"the payment page did not show its form ({page.status_code})")
+        demo.transcript.say(
+            f"🌐 {WEB_CUSTOMER} types {WEB_PHONE} and {WEB_EMAIL}, "
+            "presses [Pay KES 1,800 with M-Pesa]"
+        )
+        form = {"csrf": token.group(1), "lang": "en", "phone": WEB_PHONE, "email": WEB_EMAIL}
+        waiting = await http.post(url, data=form, follow_redirects=True)
+        demo.transcript.say(f"🌐 page: {_page_status(waiting.text)}")
+
+        async def paid() -> bool:
+            answer = await http.get(f"{url}/status", headers={"Accept": "application/json"})
+            return answer.json().get("state") == "paid"
+
+        await demo.until("the web page follows the payment to paid by itself (polling)", paid)
+        final = await http.get(url)
+        demo.transcript.say(f"🌐 page: {_page_status(final.text)}")
+        pdf = await http.get(f"{url}/receipt.pdf")
+        if not pdf.content.startswith(b"%PDF-"):
+            raise DemoFailed("the paid order's PDF receipt did not download")
+
+    async def emailed() -> bool:
+        sent = Notification.filter(
+            channel=NotificationChannel.EMAIL, recipient=WEB_EMAIL, status="sent"
+        )
+        return await sent.exists()
+
+    await demo.until("the receipt e-mail, its PDF attached, went to the address typed", emailed)
+
+
+async def _order_with_qr(demo: Demo, description: str) -> Order | None:
+    order = await Order.filter(description=description).first()
+    if order is None:
+        return None
+    shown = any(
+        call.method == "sendPhoto" and f"/pay/{order.code}" in str(call.params.get("caption"))
+        for call in demo.api.calls
+    )
+    return order if shown else None
+
+
+def _page_status(html: str) -> str:
+    """What the page's status box says, as the customer reads it."""
+    found = STATUS_SECTION.search(html)
+    if found is None:
+        return "(the form to pay)"
+    # a space between elements: "M-Pesa receipt UL3..." rather than "M-Pesa receiptUL3..."
+    return " ".join(plain(found.group(1).replace("<", " <")).split())
+
+
+async def _kiswahili_customer_scene(demo: Demo) -> None:
+    demo.transcript.scene("13:10 A customer whose Telegram is in Kiswahili pays in the chat")
+    demo.type(ADMIN, "/order 950 Sufuria ya chuma")
+    order = await demo.until(
+        "order created", lambda: Order.filter(description="Sufuria ya chuma").first()
+    )
+    demo.type(SWAHILI, f"/start {order.code}", language="sw")
+    await demo.until(
+        "the Kiswahili customer is asked for their phone",
+        lambda: _has_reply_keyboard(demo, SWAHILI),
+    )
+    demo.share_contact(SWAHILI, "+254723456789", language="sw")
+
+    async def paid_in_kiswahili() -> bool:
+        fresh = await Order.get(id=order.id)
+        texts = [m.get("text", "") for m in demo.api.chat_messages(SWAHILI)]
+        return fresh.status == OrderStatus.PAID and any(
+            "Malipo yamepokelewa" in text for text in texts
+        )
+
+    await demo.until("the order is paid and the receipt comes in Kiswahili", paid_in_kiswahili)
+    english = [
+        word
+        for message in demo.api.chat_messages(SWAHILI)
+        for word in ENGLISH_WORDS
+        if word.lower() in plain(message.get("text", "")).lower()
+    ]
+    if english:
+        raise DemoFailed(f"the Kiswahili customer read English: {sorted(set(english))}")
+    demo.passed.append("every message to the Kiswahili customer was in Kiswahili")
 
 
 async def _has_reply_keyboard(demo: Demo, chat_id: int) -> bool:
@@ -609,9 +754,9 @@ async def _any_async(demo: Demo, chat_id: int, method: str, needle: str) -> bool
 async def _verify(demo: Demo) -> None:
     """Final checks straight from the database."""
     paid = await Payment.filter(status=PaymentStatus.PAID, provider=Provider.MPESA).count()
-    if paid != 4:
-        raise DemoFailed(f"expected 4 paid STK payments, found {paid}")
-    demo.passed.append("4 STK payments paid, 1 cancelled, in the database")
+    if paid != 6:
+        raise DemoFailed(f"expected 6 paid STK payments, found {paid}")
+    demo.passed.append("6 STK payments paid (one from the web page), 1 cancelled, in the database")
     airtel = await Payment.filter(status=PaymentStatus.PAID, provider=Provider.AIRTEL).count()
     sent = await Payout.filter(status=PayoutStatus.COMPLETED, provider=Provider.AIRTEL).count()
     if (airtel, sent) != (1, 1):
@@ -624,11 +769,11 @@ async def _verify(demo: Demo) -> None:
 
     async def receipts_sent() -> bool:
         sent = Notification.filter(channel=NotificationChannel.SMS, status="sent")
-        return await sent.count() == 7
+        return await sent.count() == 9
 
     # the last receipt may still be on its way through the outbox
     await demo.until(
-        "7 SMS receipts delivered through the outbox (5 payments, 2 payouts, both providers)",
+        "9 SMS receipts delivered through the outbox (7 payments, 2 payouts, both providers)",
         receipts_sent,
     )
 

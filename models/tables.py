@@ -37,7 +37,9 @@ class Staff(Model):
 
     id = fields.IntField(primary_key=True)
     telegram_id = fields.BigIntField(unique=True)
-    name = fields.CharField(max_length=128, default="")
+    name = fields.CharField(max_length=128, default="")  # as an admin gave it (may be empty)
+    # as their Telegram updates show it, kept up to date (written only when it changes)
+    telegram_name = fields.CharField(max_length=128, null=True)
     role = fields.CharEnumField(StaffRole, max_length=STATUS_LENGTH)
     active = fields.BooleanField(default=True)
     daily_payout_limit = fields.BigIntField(null=True)  # None: the configured default
@@ -47,6 +49,11 @@ class Staff(Model):
 
     class Meta:
         table = "staff"
+
+    @property
+    def display_name(self) -> str:
+        """The name to show: as an admin gave it, else as Telegram shows it ("" if neither)."""
+        return self.name or self.telegram_name or ""
 
 
 class Customer(Model):

@@ -10,6 +10,9 @@ from mpesa.amounts import B2C_MINIMUM, STK_MINIMUM, format_kes
 
 STILL_PROCESSING_ERROR = "500.001.1001"  # STK Query's HTTP-500 "The transaction is being processed"
 _INTEGRAL = re.compile(r"[-+]?[0-9]+(?:\.0*)?")
+# the API's own error codes (HTTP answers, e.g. 500.003.02 spike arrest, 429.001.01), as opposed
+# to a transaction's result code (0, 1032, SFC_IC0003) in a callback or query
+_API_ERROR = re.compile(r"[0-9]{3}\.[0-9]{3}\.[0-9]+")
 
 
 class ResultCategory(StrEnum):
@@ -46,6 +49,7 @@ class ResultInfo:
     retryable: bool = False  # offering the same request again makes sense
     alert_admin: bool = False  # our configuration is wrong; a cashier cannot fix it
     description: str = ""  # Daraja's ResultDesc as received
+    recognised: bool = True  # False: no table knows the code (the meaning says so)
 
 
 @dataclass(frozen=True)
@@ -346,6 +350,11 @@ def normalize_result_code(code: object) -> str:
     return text
 
 
+def is_api_error_code(code: object) -> bool:
+    """True for an API error code such as 500.003.02 (the request was answered with an error)."""
+    return bool(_API_ERROR.fullmatch(normalize_result_code(code)))
+
+
 def is_still_processing(code: object, description: str = "") -> bool:
     """True if "not final yet": 4999, or STK Query's 500.001.1001 "being processed"."""
     normalised = normalize_result_code(code)
@@ -363,6 +372,7 @@ def describe_result(
     """Explain a Daraja result code for a cashier, in the context of the API that reported it."""
     normalised = normalize_result_code(code)
     desc = description or ""
+    recognised = True
     if normalised == "0":
         entry = _Entry(ResultCategory.SUCCESS, _SUCCESS_MEANING[api], "Nothing to do.")
     elif is_still_processing(normalised, desc):
@@ -371,7 +381,9 @@ def describe_result(
         # the synchronous twin of 1001: a prompt is already open on that phone
         entry = _TABLES[Api.STK]["1001"]
     else:
-        entry = _TABLES[api].get(normalised) or _unknown(normalised)
+        known = _TABLES[api].get(normalised)
+        recognised = known is not None
+        entry = known or _unknown(normalised)
     return ResultInfo(
         code=normalised,
         category=entry.category,
@@ -380,6 +392,7 @@ def describe_result(
         retryable=entry.retryable,
         alert_admin=entry.alert_admin,
         description=desc,
+        recognised=recognised,
     )
 
 

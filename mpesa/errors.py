@@ -45,11 +45,23 @@ class DuplicateRequest(DarajaError):
 
 
 class RateLimited(DarajaError):
-    """Daraja throttled us (spike arrest, quota, HTTP 429); retry after ``retry_after_s``."""
+    """Daraja throttled us (spike arrest, quota, HTTP 429); retry after ``retry_after_s``.
 
-    def __init__(self, message: str, *, retry_after_s: float = 1.0, **kwargs: object) -> None:
+    ``retry_after_told_s`` is the wait Daraja's Retry-After header gave (None: it gave none, and
+    ``retry_after_s`` is our own default).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_s: float = 1.0,
+        retry_after_told_s: float | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after_s = retry_after_s
+        self.retry_after_told_s = retry_after_told_s
 
 
 class ServerError(DarajaError):

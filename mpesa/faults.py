@@ -149,6 +149,7 @@ def error_for(op: str, fault: Fault, *, money: bool) -> DarajaError:
         return RateLimited(
             f"Daraja is throttling {op} ({fault.message}); retry in {retry_after:g} s",
             retry_after_s=retry_after,
+            retry_after_told_s=fault.retry_after_s,
             **details,
         )
     if fault.code == DUPLICATE_CODE:

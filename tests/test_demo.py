@@ -32,7 +32,7 @@ async def test_the_demo_day_succeeds_prints_a_readable_transcript_and_logs_nothi
 
     transcript = out.getvalue()
     assert code == 0, transcript[-3000:]
-    assert "demo OK: 21 outcomes checked" in transcript
+    assert "demo OK: 28 outcomes checked" in transcript
     # the strict simulator decrypted the payout's credential and warned about nothing
     assert "✔ every request passed the strict simulator without a warning" in transcript
     assert "👤 Brian (cashier): /request 0708374149 1500 Blender" in transcript
@@ -44,7 +44,22 @@ async def test_the_demo_day_succeeds_prints_a_readable_transcript_and_logs_nothi
     assert "Airtel Money account of: JOHN DOE" in transcript
     assert "✔ every Airtel request passed the strict Airtel simulator" in transcript
     assert "✘" not in transcript
+    # a customer pays on the web page and gets the receipt by e-mail; another reads Kiswahili
+    assert "🌐 page: 📲 Check your phone" in transcript
+    assert "🌐 page: ✅ Paid — thank you!" in transcript
+    assert "✉️ E-mail to n***@example.co.ke: Your receipt from Household Planet Kenya" in transcript
+    assert "📎 receipt-" in transcript
+    assert "Malipo yamepokelewa — asante!" in transcript
+    assert "✔ every message to the Kiswahili customer was in Kiswahili" in transcript
     # every line of the day, at DEBUG: no phone, no id carrying one, no secret
-    phones = ["254708374149", "254722100032", "254712345678", "254722000000", "254733123456"]
+    phones = [
+        "254708374149",
+        "254722100032",
+        "254712345678",
+        "254722000000",
+        "254733123456",
+        "254729876543",  # the customer who pays on the web page
+        "254723456789",  # the customer who reads Kiswahili
+    ]
     assert any(line.startswith("INFO bot.services.payments stk.sent") for line in captured.lines)
     assert leaks(captured.lines, secrets, phones) == []

@@ -31,6 +31,7 @@ from bot.services.idempotency import IdempotencyStore, purge_idempotency_records
 from bot.services.intents import Intents
 from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
+from bot.services.overview import OverviewService
 from bot.services.payment_search import PaymentSearch
 from bot.services.payments import PaymentService
 from bot.services.payout_search import PayoutSearch
@@ -79,6 +80,7 @@ class Services:
     schedules: ScheduleService
     dashboard: DashboardAccess
     payment_search: PaymentSearch
+    overview: OverviewService
     payout_search: PayoutSearch
     summaries: DailySummaries
     bot_username: str | None = None  # known once the bot has said getMe; used in deep links
@@ -216,6 +218,7 @@ def build_services(
             clock=clock,
         ),
         payment_search=PaymentSearch(settings=settings),
+        overview=OverviewService(low_balance=settings.dashboard_low_balance, clock=clock),
         payout_search=PayoutSearch(payouts=payouts, staff=staff),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -10,7 +11,9 @@ from typing import Any, TypeVar
 from tortoise.expressions import Q
 from tortoise.models import Model
 
+from bot.i18n import N_
 from models import CallbackKind
+from mpesa.errors import RateLimited
 
 M = TypeVar("M", bound=Model)
 
@@ -18,6 +21,26 @@ M = TypeVar("M", bound=Model)
 Clock = Callable[[], datetime]
 # re-applies callbacks that arrived before the ids they name were stored
 ReplayUnmatched = Callable[[CallbackKind, str], Awaitable[None]]
+
+
+BUSY = N_("M-Pesa is busy right now; nothing was sent. Try again in a minute.")
+BUSY_WAIT = N_("M-Pesa is busy right now; nothing was sent. Try again in {wait}.")
+
+
+def busy_reason(exc: RateLimited) -> str:
+    """Why a throttled money request failed: nothing was sent, and the wait Daraja asked for."""
+    told = exc.retry_after_told_s
+    return BUSY if told is None else BUSY_WAIT.format(wait=wait_words(told))
+
+
+def wait_words(seconds: float) -> str:
+    """A wait as people say it: "a moment", "30 seconds", "2 minutes" (rounded up)."""
+    if seconds < 1:
+        return "a moment"
+    if seconds < 90:
+        whole = math.ceil(seconds)
+        return "1 second" if whole == 1 else f"{whole} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
 
 
 def utcnow() -> datetime:

@@ -46,7 +46,7 @@ from bot.services.intents import (
     Unknown,
 )
 from bot.services.orders import refuse_settled
-from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, utcnow
+from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, busy_reason, utcnow
 from bot.services.payment_callbacks import SETTLED, PaymentSettler, subject
 from bot.services.payment_lookup import display_phone, find_payment_or_order
 from bot.services.payment_reconcile import PaymentReconciler
@@ -86,7 +86,6 @@ UNREACHABLE = N_("M-Pesa could not be reached; nothing was sent. Try again in a 
 AIRTEL_UNREACHABLE = N_(
     "Airtel Money could not be reached; nothing was sent. Try again in a moment."
 )
-BUSY = N_("M-Pesa is busy right now; nothing was sent. Try again in a minute.")
 AIRTEL_OFF = N_("{phone} is an Airtel number, and Airtel Money is not set up here yet.")
 # Airtel's refusals that only an administrator can fix (our credentials or set-up)
 AIRTEL_ALERTS = (
@@ -491,7 +490,7 @@ class PaymentService:
             )
         if isinstance(outcome, Refused):
             exc = outcome.error
-            reason = BUSY if isinstance(exc, RateLimited) else str(exc)
+            reason = busy_reason(exc) if isinstance(exc, RateLimited) else str(exc)
             alert = isinstance(exc, AuthFailed | ConfigurationError)
             return await self._mark_failed(payment, actor, exc.code, reason, alert=alert)
         if isinstance(outcome, Unknown):

@@ -42,7 +42,7 @@ from bot.services.intents import (
     Refused,
     Unknown,
 )
-from bot.services.outcome import Clock, ReplayUnmatched, utcnow
+from bot.services.outcome import Clock, ReplayUnmatched, busy_reason, utcnow
 from bot.services.payout_results import PayoutResults
 from bot.services.payout_rules import (
     payout_amount,
@@ -63,6 +63,7 @@ from models import (
     StaffRole,
 )
 from mpesa.amounts import format_kes
+from mpesa.errors import RateLimited
 from mpesa.models import AsyncAccepted
 from mpesa.phone import mask_msisdn
 from mpesa.security import NAIROBI
@@ -447,10 +448,11 @@ class PayoutService:
             await rate_limited(payout, lease, _retry_after(outcome.error))
         elif isinstance(outcome, Refused):
             # refused before any money moved
+            exc = outcome.error
             await self.results.settle_failed(
                 payout,
-                code=outcome.error.code,
-                desc=str(outcome.error),
+                code=exc.code,
+                desc=busy_reason(exc) if isinstance(exc, RateLimited) else str(exc),
                 actor="system",
                 post=self._intents.answered(),
             )

@@ -119,6 +119,9 @@ def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
         start = midnight - timedelta(days=local.weekday())
     elif period == "month":
         start = midnight.replace(day=1)
+    elif period in ("7d", "30d"):
+        # the dashboard's rolling windows: today and the days before it
+        start = midnight - timedelta(days=int(period[:-1]) - 1)
     else:
         raise InvalidInput(f"{period!r} is not a period; use today, week or month", field="period")
     return start.astimezone(UTC), now.astimezone(UTC)

@@ -370,11 +370,7 @@ class ResolutionService:
         """Record a person's verdict on a parked record looked at within the last minutes."""
         _, actor = await self._who(by_telegram_id, "resolve")
         ref = parse_reference(raw_ref)
-        word = (verdict or "").strip().lower()
-        if word not in ref.verdicts:
-            raise InvalidInput(
-                f"For {ref} say {ref.verdicts[0]} or {ref.verdicts[1]}.", field="verdict"
-            )
+        word = checked_verdict(raw_ref, verdict)
         record = await self._get(ref)
         if not self._parked(ref, record):
             raise await self._refused(actor, ref, Conflict(self._not_parked(ref, record)))
@@ -547,6 +543,17 @@ class ResolutionService:
             reason=str(exc),
         )
         return exc
+
+
+def checked_verdict(raw_ref: str, verdict: str) -> str:
+    """The verdict for this reference, lower case; InvalidInput naming the two it may be."""
+    ref = parse_reference(raw_ref)
+    word = (verdict or "").strip().lower()
+    if word not in ref.verdicts:
+        raise InvalidInput(
+            f"For {ref} say {ref.verdicts[0]} or {ref.verdicts[1]}.", field="verdict"
+        )
+    return word
 
 
 def airtel_words(what: str, found: bool, meaning: str, code: str) -> str:

@@ -9,6 +9,7 @@ is recorded on the payment it sent back (``reversed``), so every figure shows ne
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -54,6 +55,16 @@ log = logging.getLogger(__name__)
 ALREADY_REVERSED = "R000001"  # Daraja's result code: this receipt was reversed before
 NEVER_SENT = "The reversal never reached M-Pesa; nothing was reversed. Send it again."
 CRASHED = "the reversal was on its way when its worker stopped; M-Pesa may have it"
+
+
+@dataclass(frozen=True)
+class Reversible:
+    """Money a reversal may send back: the receipt, the shillings, and where they came in."""
+
+    receipt: str
+    amount: int
+    payment: Payment | None = None  # received by STK Push
+    c2b: C2BTransaction | None = None  # paid to the paybill (or its C2B echo)
 
 
 def subject(reversal: Reversal) -> str:
@@ -103,36 +114,12 @@ class ReversalService:
         staff = await self._staff.require(by_telegram_id, StaffRole.ADMIN, action="reverse")
         receipt = (receipt or "").strip().upper()
         remarks = " ".join(remarks.split()) or "Reversal"
-        airtel = await Payment.get_or_none(receipt=receipt, provider=Provider.AIRTEL)
-        if airtel is not None:
-            # a reversal is M-Pesa's; an Airtel payment goes back by Airtel's refund
-            raise await self._refused(
-                actor,
-                receipt,
-                Conflict(
-                    f"Payment #{airtel.id} ({receipt}) was received by Airtel Money, which M-Pesa "
-                    "cannot reverse. Refund it in the Airtel Money portal."
-                ),
-            )
-        if not receipt.isalnum() or not 2 <= len(remarks) <= 100:
-            raise await self._refused(
-                actor, receipt, InvalidInput("Give the M-Pesa receipt to reverse.", field="receipt")
-            )
-        parked = await Payment.get_or_none(receipt=receipt, status=PaymentStatus.REVIEW)
-        if parked is not None:
-            raise await self._refused(
-                actor,
-                receipt,
-                Conflict(
-                    f"Payment #{parked.id} with receipt {receipt} is under review; resolve it "
-                    f"first (/resolve #{parked.id}), then reverse it if the money must go back."
-                ),
-            )
-        amount = await received_amount(receipt)
-        if amount is None:
-            raise await self._refused(
-                actor, receipt, NotFound(f"No payment we received has the receipt {receipt}.")
-            )
+        try:
+            if not 2 <= len(remarks) <= 100:
+                raise InvalidInput("Give the M-Pesa receipt to reverse.", field="receipt")
+            amount = (await self._reversible(receipt)).amount
+        except (Conflict, InvalidInput, NotFound) as exc:
+            raise await self._refused(actor, receipt, exc) from None
         existing = await Reversal.get_or_none(receipt=receipt)
         if existing is not None:
             return await self._retry(existing, staff, actor, remarks, chat_id)
@@ -160,13 +147,64 @@ class ReversalService:
             raise await self._refused(actor, receipt, _already(existing)) from None
         return await self._send(reversal, self._intents.lease_for(reversal, holder))
 
+    async def check(self, receipt: str, *, by_telegram_id: int) -> Reversible:
+        """What reversing ``receipt`` would send back, before anyone confirms (admins).
+
+        Refuses at once, saying why, what ``reverse`` would refuse: a receipt we never received
+        (neither by STK Push nor on the paybill), one already reversed or under review, an
+        Airtel Money receipt or an order code.
+        """
+        await self._staff.require(by_telegram_id, StaffRole.ADMIN, action="reverse")
+        receipt = (receipt or "").strip().upper()
+        try:
+            return await self._reversible(receipt)
+        except (Conflict, InvalidInput, NotFound) as exc:
+            raise await self._refused(actor_for_telegram(by_telegram_id), receipt, exc) from None
+
+    async def _reversible(self, receipt: str) -> Reversible:
+        """The money under this receipt that a reversal may send back, or why none may."""
+        airtel = await Payment.get_or_none(receipt=receipt, provider=Provider.AIRTEL)
+        if airtel is not None:
+            # a reversal is M-Pesa's; an Airtel payment goes back by Airtel's refund
+            raise Conflict(
+                f"Payment #{airtel.id} ({receipt}) was received by Airtel Money, which M-Pesa "
+                "cannot reverse. Refund it in the Airtel Money portal."
+            )
+        if not receipt.isalnum():
+            raise InvalidInput("Give the M-Pesa receipt to reverse.", field="receipt")
+        payment = await Payment.get_or_none(receipt=receipt)
+        if payment is not None and PaymentStatus(payment.status) is PaymentStatus.REVIEW:
+            raise Conflict(
+                f"Payment #{payment.id} with receipt {receipt} is under review; resolve it "
+                f"first (/resolve #{payment.id}), then reverse it if the money must go back."
+            )
+        existing = await Reversal.get_or_none(receipt=receipt)
+        if existing is not None and not _may_send_again(existing):
+            raise _already(existing)
+        if payment is not None and _received(payment):
+            return Reversible(receipt, payment.paid_amount or payment.amount, payment=payment)
+        # a paybill payment, or the C2B echo of an STK payment
+        c2b = await C2BTransaction.get_or_none(trans_id=receipt, reversed_at__isnull=True)
+        if c2b is not None:
+            return Reversible(receipt, c2b.amount, c2b=c2b)
+        if payment is not None:
+            shown = str(payment.status).replace("_", " ")
+            raise Conflict(
+                f"Payment #{payment.id} is {shown}; only a received payment is reversed."
+            )
+        if await Order.exists(code=receipt):
+            raise InvalidInput(
+                f"{receipt} is an order code; give the M-Pesa receipt of its payment "
+                f"(see /status {receipt}).",
+                field="receipt",
+            )
+        raise NotFound(f"No payment we received has the receipt {receipt}.")
+
     async def _retry(
         self, existing: Reversal, staff: Staff, actor: str, remarks: str, chat_id: int | None
     ) -> Reversal:
         """Send a failed reversal again; anything else about this receipt is refused."""
-        # FAILED means refused, never sent, or judged not reversed by a person; "already
-        # reversed" is final
-        if existing.status != ReversalStatus.FAILED or existing.result_code == ALREADY_REVERSED:
+        if not _may_send_again(existing):
             raise await self._refused(actor, existing.receipt, _already(existing))
         holder = self._intents.new_holder()
         won = await Reversal.filter(id=existing.id, status=ReversalStatus.FAILED).update(
@@ -511,15 +549,16 @@ def _already(existing: Reversal) -> Conflict:
     )
 
 
-async def received_amount(receipt: str) -> int | None:
-    """The shillings we received under this receipt (a paid STK payment or a C2B payment)."""
-    payment = await Payment.get_or_none(receipt=receipt)
-    if payment is not None:
-        status = PaymentStatus(payment.status)
-        # a review an admin refused ("failed") still brought the money in
-        if status is PaymentStatus.PAID or (
-            status is PaymentStatus.FAILED and payment.resolved_by is not None
-        ):
-            return payment.paid_amount or payment.amount
-    c2b = await C2BTransaction.get_or_none(trans_id=receipt, reversed_at__isnull=True)
-    return c2b.amount if c2b is not None else None
+def _may_send_again(existing: Reversal) -> bool:
+    """FAILED means refused, never sent, or judged not reversed by a person: it may be sent
+    again; "already reversed" (and anything still moving or done) is final."""
+    return existing.status == ReversalStatus.FAILED and existing.result_code != ALREADY_REVERSED
+
+
+def _received(payment: Payment) -> bool:
+    """True when an STK payment brought money in."""
+    status = PaymentStatus(payment.status)
+    # a review an admin refused ("failed") still brought the money in
+    return status is PaymentStatus.PAID or (
+        status is PaymentStatus.FAILED and payment.resolved_by is not None
+    )

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sys
+from collections import OrderedDict
 from dataclasses import dataclass
+
+from tortoise.expressions import Q
 
 from bot.services.audit import actor_for_telegram, audit
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -17,6 +21,8 @@ log = logging.getLogger(__name__)
 REFUSAL = "Sorry, this command is only for the shop's staff."
 # a personal daily payout limit is at most this (KES); 0 means the person may send nothing
 MAX_DAILY_LIMIT = 100_000_000
+# Telegram names remembered in memory (a bounded cache: customers' updates pass through too)
+NAMES_REMEMBERED = 10_000
 # a cashier may learn that the command or button exists and needs an admin
 ADMINS_ONLY = "Only an admin can do this; ask one of the shop's admins."
 
@@ -55,6 +61,33 @@ class StaffService:
     def __init__(self, *, bootstrap_admin_ids: list[int], default_daily_payout_limit: int) -> None:
         self._bootstrap = set(bootstrap_admin_ids)
         self._default_limit = default_daily_payout_limit
+        # the Telegram name last written (or found already stored) per user: most updates
+        # then cost no query at all
+        self._names: OrderedDict[int, str] = OrderedDict()
+
+    async def note_name(self, telegram_id: int, name: str | None) -> None:
+        """Remember the Telegram name a staff member's update shows; written only when it changed.
+
+        Anyone else's update changes nothing (one UPDATE matching no row, then remembered).
+        """
+        name = " ".join((name or "").split())[:128]
+        if not name or self._names.get(telegram_id) == name:
+            if name:
+                self._names.move_to_end(telegram_id)
+            return
+        if telegram_id in self._bootstrap:
+            await self.find(telegram_id)  # an ADMIN_TELEGRAM_IDS admin's first update adds them
+        changed = (
+            await Staff.filter(telegram_id=telegram_id)
+            .filter(Q(telegram_name__isnull=True) | ~Q(telegram_name=name))
+            .update(telegram_name=name)
+        )
+        if changed:
+            log.info("staff.telegram_name staff=%s", telegram_id)
+        self._names[telegram_id] = name
+        self._names.move_to_end(telegram_id)
+        while len(self._names) > NAMES_REMEMBERED:
+            self._names.popitem(last=False)
 
     async def bootstrap_admins(self) -> None:
         """Make sure every ADMIN_TELEGRAM_IDS user exists as an active admin."""
@@ -67,6 +100,7 @@ class StaffService:
             defaults={"role": StaffRole.ADMIN, "name": "", "active": True},
         )
         if created:
+            self._names.pop(telegram_id, None)
             await audit("system", "staff.bootstrap", subject=f"staff:{telegram_id}")
         return staff
 
@@ -90,12 +124,12 @@ class StaffService:
     ) -> Staff:
         """Return the staff member if they hold one of ``roles``; refuse (and audit) otherwise.
 
-        ``name`` (the person's Telegram name) fills in a staff member added without one.
+        ``name`` (the person's Telegram name, when the caller has it) is noted as ``note_name``
+        does; the chat notes it from every update already.
         """
+        if name:
+            await self.note_name(telegram_id, name)
         staff = await self.find(telegram_id)
-        if staff is not None and not staff.name and name and name.strip():
-            staff.name = name.strip()[:128]
-            await staff.save(update_fields=["name", "updated_at"])
         allowed = roles or (StaffRole.ADMIN, StaffRole.CASHIER)
         if staff is None or staff.role not in allowed:
             await audit(
@@ -141,13 +175,20 @@ class StaffService:
             limit = 0  # this person may send nothing
         else:
             try:
-                limit = parse_amount(text, minimum=0, maximum=MAX_DAILY_LIMIT)
+                # no upper bound here: a limit's own maximum is said below, in its own words
+                limit = parse_amount(text, minimum=1, maximum=sys.maxsize)
             except AmountError as exc:
                 raise InvalidInput(
-                    f"{exc} Give whole shillings (e.g. 50000), or default for "
-                    f"KES {self._default_limit:,}.",
+                    f"{exc}. Give whole shillings (e.g. 50000), 0 for no payouts, or default "
+                    f"for KES {self._default_limit:,}.",
                     field="limit",
                 ) from None
+            if limit > MAX_DAILY_LIMIT:
+                raise InvalidInput(
+                    f"KES {limit:,} is over the largest daily payout limit, "
+                    f"KES {MAX_DAILY_LIMIT:,}.",
+                    field="limit",
+                )
         staff = await Staff.get_or_none(telegram_id=telegram_id, active=True)
         if staff is None:
             raise NotFound(f"No active staff member has the Telegram id {telegram_id}.")
@@ -225,6 +266,8 @@ class StaffService:
             staff.name = name or staff.name
             staff.added_by_telegram_id = actor_id
             await staff.save()
+        # their next update writes their Telegram name, even if it was seen before they joined
+        self._names.pop(telegram_id, None)
         await audit(actor, "staff.add", subject=f"staff:{telegram_id}", role=role.value)
         return staff
 

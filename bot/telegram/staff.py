@@ -6,9 +6,11 @@ staff_resolve; this module registers them all.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from telegram.ext import Application
+from telegram import Update
+from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.telegram import (
     staff_admin,
@@ -20,6 +22,11 @@ from bot.telegram import (
     staff_resolve,
     staff_schedules,
 )
+
+log = logging.getLogger(__name__)
+
+# before every other handler, in a group of its own
+NAMES_GROUP = -1
 
 
 def register(app: Application, services: Any) -> None:
@@ -35,3 +42,22 @@ def register(app: Application, services: Any) -> None:
         staff_schedules,
     ):
         module.register(app, services)
+    app.add_handler(TypeHandler(Update, NameKeeper(services).on_update), group=NAMES_GROUP)
+
+
+class NameKeeper:
+    """Keeps each staff member's Telegram name as their updates show it (cards and /staff)."""
+
+    def __init__(self, services: Any) -> None:
+        self._services = services
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Any update: note who sent it under which name (written only when it changed)."""
+        user = update.effective_user
+        if user is None or user.is_bot:
+            return
+        try:
+            await self._services.staff.note_name(user.id, user.full_name)
+        except Exception:
+            # a name is never worth failing the update over; the next one tries again
+            log.warning("staff.name_not_kept user=%s", user.id, exc_info=True)

@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 
 from bot.services.documents import qr_png
-from bot.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+from bot.services.errors import InvalidInput, ServiceError
 from bot.services.staff import parse_user_id
 from bot.telegram import keyboards, staff_keyboards, staff_texts
 from bot.telegram.menus import update_menu
@@ -32,7 +32,6 @@ from bot.telegram.staff_base import (
     edit,
     reply,
 )
-from models import Order, Payment, PaymentStatus
 
 log = logging.getLogger(__name__)
 
@@ -135,32 +134,18 @@ class AdminHandlers(StaffHandlerBase):
             return
         try:
             receipt = _receipt(args)
-            payment = await self._received(receipt)
+            # refused at once when nothing could be reversed: no question, no button
+            reversible = await self._services.reversals.check(
+                receipt, by_telegram_id=update.effective_user.id
+            )
         except ServiceError as exc:
             await self.refuse(update, exc, staff_texts.USAGE_REVERSE)
             return
         await reply(
             update,
-            staff_texts.reverse_question(receipt, payment),
+            staff_texts.reverse_question(reversible),
             staff_keyboards.reverse_buttons(receipt),
         )
-
-    async def _received(self, receipt: str) -> Payment | None:
-        """The paid STK payment with this receipt; None when only C2B may know it."""
-        try:
-            found = await self._services.payments.find(receipt)
-        except NotFound:
-            return None  # maybe a paybill (C2B) payment: the reversal itself checks
-        if isinstance(found, Order):
-            raise InvalidInput(
-                f"{found.code} is an order code; give the M-Pesa receipt of its payment "
-                f"(see /status {found.code}).",
-                field="receipt",
-            )
-        if PaymentStatus(found.status) is not PaymentStatus.PAID:
-            shown = str(found.status).replace("_", " ")
-            raise Conflict(f"Payment #{found.id} is {shown}; only a received payment is reversed.")
-        return found
 
     async def on_reverse_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """[Reverse] sends the reversal (once); [Cancel] drops the question."""

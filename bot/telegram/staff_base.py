@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
@@ -10,13 +11,18 @@ from telegram.error import BadRequest
 
 from bot.services.audit import actor_for_telegram
 from bot.services.errors import NotAllowed, ServiceError
-from bot.telegram import texts
+from bot.telegram import staff_keyboards, staff_texts, texts
 from models import Payout, Staff, StaffRole
 
 log = logging.getLogger(__name__)
 
 ANYONE = (StaffRole.ADMIN, StaffRole.CASHIER)
 ADMIN = (StaffRole.ADMIN,)
+
+# "/request 0708374149 1 500": a space typed for the thousands separator, or KES 1 for "500"?
+AMOUNT_HEAD = re.compile(r"[1-9][0-9]{0,2}")
+THREE_DIGITS = re.compile(r"[0-9]{3}")
+AMOUNT_DIGITS_MAX = 9  # no amount a button names is longer
 
 
 class StaffHandlerBase:
@@ -29,19 +35,18 @@ class StaffHandlerBase:
         self, update: Update, roles: tuple[StaffRole, ...], action: str
     ) -> Staff | None:
         """The staff member when they hold one of ``roles``; else replies a refusal, None."""
-        user = update.effective_user
-        refusal = await self.refusal_for(user.id, roles, action, name=user.full_name)
+        refusal = await self.refusal_for(update.effective_user.id, roles, action)
         if isinstance(refusal, Staff):
             return refusal
         await reply(update, texts.refusal(refusal))
         return None
 
     async def refusal_for(
-        self, user_id: int, roles: tuple[StaffRole, ...], action: str, *, name: str | None = None
+        self, user_id: int, roles: tuple[StaffRole, ...], action: str
     ) -> Staff | str:
         """The staff member, or why not: admins-only for staff, the neutral refusal for others."""
         try:
-            return await self._services.staff.require(user_id, *roles, action=action, name=name)
+            return await self._services.staff.require(user_id, *roles, action=action)
         except NotAllowed as exc:
             return str(exc)
 
@@ -49,10 +54,76 @@ class StaffHandlerBase:
         """Reply the exact reason and the command's usage."""
         await reply(update, texts.refusal(reason, usage))
 
+    async def ask_amount(self, update: Update, command: str, amounts: tuple[int, int]) -> None:
+        """Ask which amount "1 500" meant, as a reply to the command (the buttons read it back)."""
+        joined, first = amounts
+        await update.effective_message.reply_html(
+            staff_texts.amount_question(joined, first, command),
+            reply_markup=staff_keyboards.amount_buttons(command, joined, first),
+            do_quote=True,
+        )
+
+    async def amount_chosen(
+        self, update: Update, command: str, roles: tuple[StaffRole, ...], action: str
+    ) -> tuple[Staff, list[str]] | None:
+        """The presser and their command's words with the amount a button chose.
+
+        None once the button is answered instead: the presser may not, or the question no
+        longer fits the command it replies to (gone, edited, too old for Telegram to show).
+        """
+        query = update.callback_query
+        who = await self.refusal_for(query.from_user.id, roles, action)
+        if isinstance(who, str):
+            await answer(query, who, alert=True)
+            return None
+        raw = (query.data or "").rsplit(":", 1)[-1]
+        asked = getattr(query.message, "reply_to_message", None)  # none on an old message
+        words = (asked.text or "").split() if asked is not None else []
+        args = None
+        if (
+            words
+            and words[0].split("@", 1)[0].lower() == f"/{command}"
+            and raw.isdigit()
+            and len(raw) <= AMOUNT_DIGITS_MAX
+        ):
+            args = with_amount(words[1:], int(raw))
+        if args is None:
+            await answer(query, staff_texts.AMOUNT_QUESTION_GONE, alert=True)
+            return None
+        await answer(query)
+        # the buttons go: the question is answered
+        await edit(query, staff_texts.amount_chosen(int(raw)))
+        return who, args
+
     async def refuse(self, update: Update, exc: ServiceError, usage: str | None = None) -> None:
         """Reply a service refusal; the usage only when the input itself was wrong."""
         wrong_input = exc.code in ("invalid_input", "not_found")
         await reply(update, texts.refusal(exc, usage if wrong_input else None))
+
+
+def spaced_amount(args: list[str]) -> tuple[int, int] | None:
+    """(joined, first) when "<phone> <amount> <word>" reads two ways ("1 500"), else None.
+
+    Only when the word after the amount is exactly three digits, and the amount could be the
+    first group of a thousands number (1 to 3 digits, no leading zero).
+    """
+    if len(args) >= 3 and AMOUNT_HEAD.fullmatch(args[1]) and THREE_DIGITS.fullmatch(args[2]):
+        return int(args[1] + args[2]), int(args[1])
+    return None
+
+
+def with_amount(args: list[str], amount: int) -> list[str] | None:
+    """The command's words for the amount chosen: "1 500" joined, or "1" with "500" kept for
+    the description (reason); None when ``amount`` is neither reading."""
+    readings = spaced_amount(args)
+    if readings is None:
+        return None
+    joined, first = readings
+    if amount == joined:
+        return [args[0], str(joined), *args[3:]]
+    if amount == first:
+        return list(args)
+    return None
 
 
 def actor(update: Update) -> str:

@@ -8,10 +8,23 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram import staff_texts
 from bot.telegram.keyboards import data, resolve_button
+from bot.telegram.texts import kes
 from models import Reversal, ReversalStatus
 
 HISTORY_NOUNS = {"hist": False, "phist": True}  # callback noun -> lists payouts
 NONE = "-"
+
+
+def amount_buttons(command: str, joined: int, first: int) -> InlineKeyboardMarkup:
+    """[KES 1,500] [KES 1]: "amt:<command>:<amount>", read back against the command itself."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(kes(joined), callback_data=data("amt", command, joined)),
+                InlineKeyboardButton(kes(first), callback_data=data("amt", command, first)),
+            ]
+        ]
+    )
 
 
 def history_data(

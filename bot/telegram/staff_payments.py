@@ -23,8 +23,9 @@ from bot.telegram.staff_base import (
     edit,
     payout_card,
     reply,
+    spaced_amount,
 )
-from models import Order, Payment, PaymentStatus
+from models import Order, Payment, PaymentStatus, Staff
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,19 @@ class PaymentHandlers(StaffHandlerBase):
             reason = staff_texts.MISSING_AMOUNT if args else staff_texts.MISSING_PHONE_AMOUNT
             await self.usage(update, reason, staff_texts.USAGE_REQUEST)
             return
+        amounts = spaced_amount(args)
+        if amounts is not None:
+            await self.ask_amount(update, "request", amounts)
+            return
+        await self._request(update, member, args)
+
+    async def on_amount_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """[KES 1,500] [KES 1]: the /request the question replies to, with the amount chosen."""
+        chosen = await self.amount_chosen(update, "request", ANYONE, "request")
+        if chosen is not None:
+            await self._request(update, *chosen)
+
+    async def _request(self, update: Update, member: Staff, args: list[str]) -> None:
         chat_id = chat_of(update)
         try:
             payment = await self._services.payments.request_payment(
@@ -155,3 +169,4 @@ def register(app: Application, services: Any) -> None:
     app.add_handler(CommandHandler("request", handlers.request_cmd, filters=only_new))
     app.add_handler(CommandHandler("status", handlers.status_cmd, filters=only_new))
     app.add_handler(CallbackQueryHandler(handlers.on_payment_button, pattern=r"^pay:"))
+    app.add_handler(CallbackQueryHandler(handlers.on_amount_button, pattern=r"^amt:request:"))

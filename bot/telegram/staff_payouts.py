@@ -19,6 +19,7 @@ from bot.telegram.staff_base import (
     edit,
     payout_card,
     reply,
+    spaced_amount,
 )
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,19 @@ class PayoutHandlers(StaffHandlerBase):
             reason = staff_texts.MISSING_AMOUNT if args else staff_texts.MISSING_PHONE_AMOUNT
             await self.usage(update, reason, staff_texts.USAGE_SEND)
             return
+        amounts = spaced_amount(args)
+        if amounts is not None:
+            await self.ask_amount(update, "send", amounts)
+            return
+        await self._send(update, args)
+
+    async def on_amount_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """[KES 1,500] [KES 1]: the /send the question replies to, with the amount chosen."""
+        chosen = await self.amount_chosen(update, "send", ADMIN, "payout.send")
+        if chosen is not None:
+            await self._send(update, chosen[1])
+
+    async def _send(self, update: Update, args: list[str]) -> None:
         chat_id = chat_of(update)
         payouts = self._services.payouts
         try:
@@ -116,3 +130,4 @@ def register(app: Application, services: Any) -> None:
     app.add_handler(CommandHandler("send", handlers.send_cmd, filters=only_new))
     app.add_handler(CommandHandler("balance", handlers.balance_cmd, filters=only_new))
     app.add_handler(CallbackQueryHandler(handlers.on_payout_button, pattern=r"^payout:"))
+    app.add_handler(CallbackQueryHandler(handlers.on_amount_button, pattern=r"^amt:send:"))

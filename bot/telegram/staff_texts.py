@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.services.providers import provider_name
 from bot.services.reports import Stats
+from bot.services.reversals import Reversible
 from bot.telegram.texts import kes, phone, staff_name, when
 from models import (
     Order,
@@ -294,18 +295,37 @@ def export_filename(period: str, now: datetime, *, full_numbers: bool) -> str:
     return f"payments-{period}-{day}{suffix}.csv"
 
 
-def reverse_question(receipt: str, payment: Payment | None) -> str:
-    """The /reverse confirmation card."""
-    if payment is None:
-        return (
-            f"<b>Reverse the payment with receipt <code>{escape(receipt)}</code>?</b>\n"
-            "The money goes back to the payer."
-        )
+AMOUNT_QUESTION_GONE = (
+    "This question no longer matches the command it answers; type the command again."
+)
+
+
+def amount_question(joined: int, first: int, command: str) -> str:
+    """Which amount "/request … 1 500" meant: KES 1,500, or KES 1 with "500" in the text."""
+    rest = "reason" if command == "send" else "description"
+    tail = str(joined)[len(str(first)) :]
     return (
-        f"<b>Reverse {kes(payment.paid_amount or payment.amount)} received from "
-        f"{phone(payment.msisdn)}, receipt <code>{escape(receipt)}</code> (#{payment.id})?</b>\n"
-        "The money goes back to the payer."
+        f"<b>{kes(joined)} or {kes(first)}?</b>\n"
+        f"“{first} {tail}” reads both ways: with {kes(first)}, “{tail}” starts the {rest}."
     )
+
+
+def amount_chosen(amount: int) -> str:
+    """The amount question once answered."""
+    return f"✔️ {kes(amount)}"
+
+
+def reverse_question(reversible: Reversible) -> str:
+    """The /reverse confirmation card: what goes back, to whom."""
+    receipt = f"receipt <code>{escape(reversible.receipt)}</code>"
+    payment, c2b = reversible.payment, reversible.c2b
+    if payment is not None:
+        came = f"received from {phone(payment.msisdn)}, {receipt} (#{payment.id})"
+    elif c2b is not None and c2b.payer_name:
+        came = f"paid to the paybill by {escape(c2b.payer_name)}, {receipt}"
+    else:
+        came = f"paid to the paybill, {receipt}"
+    return f"<b>Reverse {kes(reversible.amount)} {came}?</b>\nThe money goes back to the payer."
 
 
 REVERSAL_HEADLINE = {

@@ -11,7 +11,7 @@ from bot.services.errors import ServiceError
 from bot.services.providers import provider_name
 from models import Order, Payment, PaymentStatus, Payout, PayoutStatus, Provider, Staff
 from mpesa.amounts import format_kes
-from mpesa.codes import Api, describe_result
+from mpesa.codes import Api, describe_result, is_api_error_code
 from mpesa.security import NAIROBI
 
 # {provider} is "M-Pesa" or "Airtel Money"
@@ -102,10 +102,7 @@ def payment_card(payment: Payment, order: Order | None = None) -> str:
         if info.next_step and payment.result_code:
             lines.append(f"👉 {escape(info.next_step)}")
     elif status.is_final:
-        info = describe_result(payment.result_code, payment.result_desc or "", api=Api.STK)
-        lines.append(escape(info.meaning if payment.result_code else (payment.result_desc or "")))
-        if info.next_step and payment.result_code:
-            lines.append(f"👉 {escape(info.next_step)}")
+        lines.extend(mpesa_result_lines(payment.result_code, payment.result_desc, api=Api.STK))
     if payment.resolved_by is not None:
         lines.append(f"<i>Resolved by an admin at {when(payment.resolved_at)}</i>")
     if payment.superseded_by_id is not None:
@@ -163,10 +160,7 @@ def payout_card(
     elif status is PayoutStatus.FAILED:
         # a failure has a non-zero code, or none (e.g. told by Transaction Status): never "0"
         code = payout.result_code if payout.result_code not in (None, "0") else None
-        info = describe_result(code, payout.result_desc or "", api=Api.B2C)
-        lines.append(escape(info.meaning if code else (payout.result_desc or "")))
-        if code and info.next_step:
-            lines.append(f"👉 {escape(info.next_step)}")
+        lines.extend(mpesa_result_lines(code, payout.result_desc, api=Api.B2C))
     elif status is PayoutStatus.UNKNOWN:
         lines.append(
             f"Do not send it again: the money may have gone. {name} is asked until it says; "
@@ -175,9 +169,29 @@ def payout_card(
     return "\n".join(lines)
 
 
+def mpesa_result_lines(code: str | None, desc: str | None, *, api: Api) -> list[str]:
+    """What an M-Pesa result means and what to do next; the stored reason when no table knows
+    the code (a spike arrest's "busy, nothing was sent", in our words, with the wait)."""
+    if not code:
+        return [escape(desc)] if desc else []
+    info = describe_result(code, desc or "", api=api)
+    if not info.recognised and desc:
+        # the reason recorded with the code; a refusal of the API itself (500.003.02 spike
+        # arrest, 429.001.01) was written in our words, with what to do
+        lines = [escape(desc)]
+        if not is_api_error_code(code):
+            lines.append(f"👉 {escape(info.next_step)}")
+        return lines
+    lines = [escape(info.meaning)]
+    if info.next_step:
+        lines.append(f"👉 {escape(info.next_step)}")
+    return lines
+
+
 def staff_name(staff: Staff) -> str:
-    """A staff member's name, or their Telegram id when they have none."""
-    return escape(staff.name) if staff.name else f"user {staff.telegram_id}"
+    """A staff member's name: as an admin gave it, else as Telegram shows it, else their id."""
+    name = staff.display_name
+    return escape(name) if name else f"user {staff.telegram_id}"
 
 
 def refusal(exc: ServiceError | str, usage: str | None = None) -> str:

@@ -95,6 +95,7 @@ class InProcessBotApi(BaseRequest):
     calls: list[ApiCall] = field(default_factory=list)
     _message_ids: dict[int, itertools.count] = field(default_factory=dict)
     _messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    _received: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _update_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
@@ -113,6 +114,10 @@ class InProcessBotApi(BaseRequest):
             "file_name": file_name,
             "file_size": len(content),
         }
+
+    def received(self, message: dict[str, Any]) -> None:
+        """A message a user sent (fed as an update): a reply to it carries it, as Telegram's do."""
+        self._received[(int(message["chat"]["id"]), int(message["message_id"]))] = message
 
     def push_update(self, update: dict[str, Any]) -> int:
         """Queue an update for getUpdates (polling mode), as if a user had just acted."""
@@ -304,6 +309,15 @@ class InProcessBotApi(BaseRequest):
         markup = params.get("reply_markup")
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             message["reply_markup"] = markup
+        answered = params.get("reply_parameters")
+        if isinstance(answered, dict):
+            key = (int(answered.get("chat_id") or chat_id), int(answered["message_id"]))
+            quoted = self._received.get(key) or self._messages.get(key)
+            if quoted is not None:
+                # Telegram nests one level only
+                message["reply_to_message"] = {
+                    k: v for k, v in quoted.items() if k != "reply_to_message"
+                }
         self._messages[(chat_id, message_id)] = message
         return message
 

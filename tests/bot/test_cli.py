@@ -298,13 +298,72 @@ def test_staff_limit_from_the_shell(env, capsys):
     capsys.readouterr()
 
     assert cli("staff", "limit", "42", "25,000") == 0
-    assert cli("staff", "limit", "42", "1.5") == 1
-    assert cli("staff", "limit", "42", "default") == 0
+    assert cli("staff", "limit", "42", "0") == 0
+    assert cli("staff", "limit", "42", "DEFAULT") == 0
 
     out, err = capsys.readouterr()
-    assert "42 may send payouts up to KES 25,000 a day (own limit)" in out
-    assert "1.5 is not a whole number of shillings" in err
-    assert "42 may send payouts up to KES 100,000 a day (default limit)" in out
+    assert out.splitlines() == [
+        "42 may send payouts up to KES 25,000 a day (own limit)",
+        "42 may send payouts up to KES 0 a day (own limit)",
+        "42 may send payouts up to KES 100,000 a day (default limit)",
+    ]
+    assert err == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (
+            ("42", "1.5"),
+            "error: 1.5 is not a whole number of shillings; M-Pesa moves whole shillings only. "
+            "Give whole shillings (e.g. 50000), 0 for no payouts, or default for KES 100,000.",
+        ),
+        (
+            ("42", "lots"),
+            "error: lots is not an amount; enter whole shillings, e.g. 1500. Give whole "
+            "shillings (e.g. 50000), 0 for no payouts, or default for KES 100,000.",
+        ),
+        (
+            ("42", "-5"),
+            "error: -5 is not a valid amount; enter a positive amount of at least KES 1.",
+        ),
+        (
+            ("42", "100000001"),
+            "error: KES 100,000,001 is over the largest daily payout limit, KES 100,000,000.",
+        ),
+        (("99", "5000"), "error: No active staff member has the Telegram id 99."),
+        (("43", "5000"), "error: No active staff member has the Telegram id 43."),  # removed
+    ],
+)
+def test_staff_limit_refuses_each_bad_input_with_its_reason(env, capsys, argv, says):
+    assert cli("migrate") == 0
+    assert cli("staff", "add", "42", "admin", "Jane") == 0
+    assert cli("staff", "add", "43", "cashier", "Brian") == 0
+    assert cli("staff", "remove", "43") == 0
+    capsys.readouterr()
+
+    assert cli("staff", "limit", *argv) == 1
+
+    out, err = capsys.readouterr()
+    assert err.startswith(says)
+    assert out == ""
+    assert cli("staff", "list") == 0
+    assert "daily payout limit KES 100,000" in capsys.readouterr().out  # nothing changed
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (("staff", "limit", "jane", "5000"), "invalid int value: 'jane'"),
+        (("staff", "limit", "42"), "the following arguments are required: amount"),
+        (("resolve",), "the following arguments are required: ref"),
+        (("resolve", "#1", "--wait", "soon"), "invalid float value: 'soon'"),
+        (("resolve", "#1", "paid", "extra"), "unrecognized arguments: extra"),
+    ],
+)
+def test_malformed_command_lines_say_what_is_wrong(env, capsys, argv, says):
+    assert cli(*argv) == 2
+    assert says in capsys.readouterr().err
 
 
 def test_resolve_an_unknown_push_from_the_shell(env, simulator_process, capsys, monkeypatch):
@@ -368,3 +427,138 @@ def test_resolve_an_unknown_push_from_the_shell(env, simulator_process, capsys, 
     assert f"#{payment_id} is now failed" in out
     resolved = asyncio.run(stored(payment_id))
     assert (resolved.status, resolved.resolved_by) == (PaymentStatus.FAILED, "cli")
+
+
+@pytest.fixture
+def resolve_env(env, simulator_process, monkeypatch):
+    """`mpesa-bot resolve` against the simulator, Telegram in-process; returns a DB runner."""
+    import asyncio
+    import functools
+
+    import bot.main
+    from bot.config import load_settings
+    from bot.telegram.transport import InProcessBotApi
+    from models.db import close_db, init_db
+
+    env.setenv("MPESA_BASE_URL", simulator_process)
+    env.setenv("PUBLIC_BASE_URL", f"http://127.0.0.1:{_free_port()}")
+    env.setenv("TELEGRAM_BOT_TOKEN", "7000000001:TEST")
+    monkeypatch.setattr(
+        bot.main,
+        "build_runtime",
+        functools.partial(bot.main.build_runtime, telegram_request=InProcessBotApi()),
+    )
+    assert cli("migrate") == 0
+    settings = load_settings()
+
+    def in_db(work):
+        async def run():
+            await init_db(settings.resolved_database_url)
+            try:
+                return await work()
+            finally:
+                await close_db()
+
+        return asyncio.run(run())
+
+    return in_db
+
+
+def _unknown_push():
+    from models import Payment, PaymentStatus, PostState
+
+    return Payment.create(
+        msisdn="254708374149",
+        amount=150,
+        account_reference="HP",
+        status=PaymentStatus.UNKNOWN,
+        post_state=PostState.UNKNOWN,
+        in_flight_msisdn="254708374149",
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (
+            ("twelve",),
+            "error: twelve is not a reference to resolve: give a payment (#12), a payout (P12) "
+            "or a reversal (R12).",
+        ),
+        (
+            ("X12", "paid"),
+            "error: X12 is not a reference to resolve: give a payment (#12), a payout (P12) or "
+            "a reversal (R12).",
+        ),
+        (("#{id}", "maybe"), "error: For #{id} say paid or failed."),
+        (("P{id}", "paid"), "error: For P{id} say sent or failed."),
+        (("R{id}", "sent"), "error: For R{id} say reversed or failed."),
+        (("#999999",), "error: There is no payment #999999."),
+        (("#{paid}", "paid"), "error: Payment #{paid} is paid: there is nothing to resolve."),
+    ],
+)
+def test_resolve_refuses_each_bad_input_with_its_reason(resolve_env, capsys, argv, says):
+    from models import Payment, PaymentStatus
+
+    async def records():
+        parked = await _unknown_push()
+        paid = await Payment.create(
+            msisdn="254708374150",
+            amount=150,
+            account_reference="HP",
+            status=PaymentStatus.PAID,
+            receipt="UKK4Q7M2XB",
+        )
+        return parked.id, paid.id
+
+    parked_id, paid_id = resolve_env(records)
+    capsys.readouterr()
+    filled = [a.format(id=parked_id, paid=paid_id) for a in argv]
+
+    assert cli("resolve", *filled) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith(says.format(id=parked_id, paid=paid_id))
+    stored = resolve_env(lambda: Payment.get(id=parked_id))
+    assert (stored.status, stored.resolved_by) == (PaymentStatus.UNKNOWN, None)
+
+
+def test_resolve_with_yes_records_the_verdict_without_asking(resolve_env, capsys, monkeypatch):
+    from models import AuditEvent, Payment, PaymentStatus
+
+    payment_id = resolve_env(lambda: _unknown_push()).id
+    monkeypatch.setattr("builtins.input", _never_asked)
+    capsys.readouterr()
+
+    assert cli("resolve", f"#{payment_id}", "FAILED", "--yes") == 0
+
+    out, _ = capsys.readouterr()
+    assert f"#{payment_id}: recorded as unknown" in out
+    assert out.rstrip().endswith(f"#{payment_id} is now failed")
+    stored = resolve_env(lambda: Payment.get(id=payment_id))
+    assert (stored.status, stored.resolved_by) == (PaymentStatus.FAILED, "cli")
+    decided = resolve_env(lambda: AuditEvent.filter(action="payment.resolved").count())
+    assert decided == 1
+
+
+def test_resolve_without_an_answer_to_the_question_changes_nothing(
+    resolve_env, capsys, monkeypatch
+):
+    from models import Payment, PaymentStatus
+
+    payment_id = resolve_env(lambda: _unknown_push()).id
+
+    def closed_input(question: str) -> str:
+        raise EOFError  # run from a script with no terminal
+
+    monkeypatch.setattr("builtins.input", closed_input)
+    capsys.readouterr()
+
+    assert cli("resolve", f"#{payment_id}", "paid") == 1
+
+    assert "nothing was changed" in capsys.readouterr().out
+    assert resolve_env(lambda: Payment.get(id=payment_id)).status is PaymentStatus.UNKNOWN
+
+
+def _never_asked(question: str) -> str:
+    raise AssertionError(f"--yes must not ask: {question}")

@@ -21,13 +21,17 @@ ADMIN, ADMIN2, CASHIER = 1001, 1002, 2002
 # one database is enough to drive a browser: PostgreSQL is covered by the page tests
 pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
-PAID_PHONE = "0708 374 149"
+PAID_PHONE, CANCELS_PHONE = "0708 374 149", "0722 000 032"
+# the simulated customer takes this long to answer, so "Waiting for PIN" is seen first
+CALLBACK_DELAY_S = 1.5
+SETTLED_MS = 15_000  # how long an expect waits for a settled record (callback, then the stream)
 
 
 @pytest.fixture
 async def live(db, aiohttp_server, settings, simulators) -> AsyncIterator[SimpleNamespace]:
     """The real web app and services against the simulator (callbacks after a short delay)."""
-    simulator = await simulators(SimulatorConfig(query_pending_s=0.0, callback_delay_s=0.5))
+    config = SimulatorConfig(query_pending_s=0.0, callback_delay_s=CALLBACK_DELAY_S)
+    simulator = await simulators(config)
     holder = SimpleNamespace(dashboard=None)
     server = await aiohttp_server(create_app(holder, settings=settings))
     url = str(server.make_url("")).rstrip("/")
@@ -56,6 +60,49 @@ async def signed_in(browser, live, telegram_id: int, *, width: int = 1280, **opt
     await page.click("#sign-in")
     await page.wait_for_url(f"{live.url}/dashboard/")
     return context, page
+
+
+async def test_a_cashier_requests_a_payment_and_watches_it_turn_paid(browser, live):
+    from playwright.async_api import expect
+
+    context, page = await signed_in(browser, live, CASHIER)
+    await page.goto(f"{live.url}/dashboard/request")
+    await page.fill("#phone", PAID_PHONE)
+    await page.fill("#amount", "1500")
+    await expect(page.locator("#amount-preview")).to_have_text("KES 1,500")
+    await expect(page.locator("#phone-check")).to_have_text("M-Pesa number 0708 374 149")
+    await page.click("form.money-form button[type=submit]")
+    await expect(page.locator("h1")).to_have_text("Confirm the request")
+    await page.click("text=Send the request")
+    await page.wait_for_url("**/dashboard/payments/*")
+    await expect(page.locator("#payment-live")).to_contain_text("Waiting for PIN")
+    await page.evaluate("window.notReloaded = true")  # a reload would forget it
+
+    status = page.locator("#payment-live .status-line")
+    await expect(status).to_contain_text("Paid", timeout=SETTLED_MS)
+    await expect(page.locator("#payment-live")).to_contain_text("Receipt")
+    assert await page.evaluate("window.notReloaded === true")
+    await context.close()
+
+
+async def test_a_cancelled_request_offers_retry(browser, live):
+    from playwright.async_api import expect
+
+    context, page = await signed_in(browser, live, CASHIER)
+    await page.goto(f"{live.url}/dashboard/request")
+    await page.fill("#phone", CANCELS_PHONE)
+    await page.fill("#amount", "250")
+    await page.click("form.money-form button[type=submit]")
+    await page.click("text=Send the request")
+    await page.wait_for_url("**/dashboard/payments/*")
+
+    live_part = page.locator("#payment-live")
+    await page.evaluate("window.notReloaded = true")
+    status = live_part.locator(".status-line")
+    await expect(status).to_contain_text("Cancelled", timeout=SETTLED_MS)
+    await expect(live_part.get_by_role("button", name="Retry")).to_be_visible()
+    assert await page.evaluate("window.notReloaded === true")
+    await context.close()
 
 
 async def test_form_messages_as_typed_and_without_javascript(browser, live):
@@ -114,10 +161,12 @@ async def test_a_payout_above_the_threshold_needs_a_second_admin(browser, live):
     await other.goto(f"{live.url}/dashboard/payouts/{payout.id}")
     await other.get_by_role("button", name="Approve").click()
     sent = re.compile(r"✓\s*Sent$")  # completed, not "Sent to M-Pesa" on the way
-    await expect(other.locator("#payout-live .record-status")).to_have_text(sent)
+    await expect(other.locator("#payout-live .record-status")).to_have_text(
+        sent, timeout=SETTLED_MS
+    )
     # the first admin's page follows without a reload
     await expect(live_part).to_contain_text("Approved by Achieng")
-    await expect(live_part.locator(".record-status")).to_have_text(sent)
+    await expect(live_part.locator(".record-status")).to_have_text(sent, timeout=SETTLED_MS)
     await first.close()
     await second.close()
 

@@ -61,6 +61,8 @@ class TelegramHarness:
     async def _feed(self, payload: dict[str, Any]) -> list[ApiCall]:
         before = len(self.api.calls)
         payload = {"update_id": next(_update_ids), **payload}
+        if "message" in payload:
+            self.api.received(payload["message"])
         await self.app.process_update(Update.de_json(payload, self.app.bot))
         return self.api.calls[before:]
 
@@ -99,6 +101,7 @@ class TelegramHarness:
         message_id: int,
         chat_id: int | None = None,
         language_code: str | None = None,
+        first_name: str = "User",
     ) -> list[ApiCall]:
         """The user presses an inline button with callback ``data`` on a bot message."""
         chat = user_id if chat_id is None else chat_id
@@ -108,7 +111,7 @@ class TelegramHarness:
             "chat": {"id": chat, "type": "private"},
             "text": "",
         }
-        query = callback_query(user_id, "User", data, shown)
+        query = callback_query(user_id, first_name, data, shown)
         _with_language(query, language_code)
         return await self._feed({"callback_query": query})
 

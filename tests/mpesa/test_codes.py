@@ -9,6 +9,7 @@ from mpesa.codes import (
     ResultCategory,
     ResultInfo,
     describe_result,
+    is_api_error_code,
     is_still_processing,
     normalize_result_code,
 )
@@ -298,6 +299,24 @@ def test_stk_query_error_codes(code: str, description: str, category: ResultCate
 def test_lock_subscriber_error_reads_like_1001() -> None:
     info = describe_result("500.001.1001", "Unable to lock subscriber, a transaction is in process")
     assert (info.meaning, info.retryable) == (describe_result("1001").meaning, True)
+
+
+@pytest.mark.parametrize(
+    ("code", "api_error", "recognised"),
+    [
+        ("500.003.02", True, False),
+        ("429.001.01", True, False),
+        ("400.002.02", True, False),
+        ("1032", False, True),
+        ("E9999", False, False),
+        ("0", False, True),
+    ],
+)
+def test_api_error_codes_are_told_apart_from_results(
+    code: str, api_error: bool, recognised: bool
+) -> None:
+    assert is_api_error_code(code) is api_error
+    assert describe_result(code, api=Api.STK).recognised is recognised
 
 
 def test_result_info_is_frozen() -> None:

@@ -102,6 +102,17 @@ def test_error_for_maps_each_refusal(
     assert type(error_for("op", fault, money=money)) is error
 
 
+@pytest.mark.parametrize(("header", "told", "wait"), [("30", 30.0, 30.0), (None, None, 5.0)])
+def test_a_rate_limit_says_whether_daraja_gave_the_wait(
+    header: str | None, told: float | None, wait: float
+) -> None:
+    content = body({"errorCode": "500.003.02", "errorMessage": "Spike Arrest Violation"})
+    error = error_for("op", read_fault(500, content, retry_after=header), money=True)
+
+    assert isinstance(error, RateLimited)
+    assert (error.retry_after_told_s, error.retry_after_s) == (told, wait)
+
+
 def test_a_2xx_that_is_not_json_is_an_unknown_outcome_only_for_money() -> None:
     with pytest.raises(OutcomeUnknown):
         json_object(200, b"<html>", "stk_push", money=True)

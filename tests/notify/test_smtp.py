@@ -432,3 +432,21 @@ async def test_the_kiswahili_receipt_email_has_no_english(db, settings, smtp, cl
     read = message["Subject"] + "\n" + message.get_body(("plain",)).get_content()
     read = read.replace("Household Planet Kenya", "").replace("Blender 2L", "")
     assert words(read) & english_only_words() == set()
+
+
+async def test_starttls_required_but_not_offered_sends_nothing_and_is_retried(
+    db, settings, smtp: SmtpServer, clock
+):
+    # SMTP_STARTTLS (the default) is required: a server without it never gets the message
+    settings = smtp_settings(settings, smtp.port, smtp_starttls=True)
+    row = await receipt_row(settings, clock, await paid_order())
+
+    assert (
+        await outbox(SmtpEmail(settings, EmailComposer(settings, clock=clock)), clock).run_once()
+        == 0
+    )
+
+    later = await Notification.get(id=row.id)
+    assert later.status == NotificationStatus.PENDING
+    assert "nothing was sent" in later.last_error
+    assert (smtp.logins, smtp.received) == ([], [])

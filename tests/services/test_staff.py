@@ -88,10 +88,48 @@ async def test_daily_limit_defaults_to_the_setting(staff_service):
     assert staff_service.daily_payout_limit(staff) == 5_000
 
 
-async def test_a_nameless_member_gets_their_telegram_name_when_they_act(staff_service):
+async def test_a_members_telegram_name_is_kept_as_it_changes(staff_service):
+    await staff_service.add(ADMIN, 2002, "cashier", "Till 1")
+
+    await staff_service.note_name(2002, "Brian")
+    assert (await Staff.get(telegram_id=2002)).telegram_name == "Brian"
+    await staff_service.note_name(2002, "  Brian   Otieno ")
+    member = await Staff.get(telegram_id=2002)
+    # the name an admin gave stays as it was, beside it
+    assert (member.name, member.telegram_name) == ("Till 1", "Brian Otieno")
+
+
+async def test_the_same_name_again_costs_no_write(staff_service):
+    await staff_service.add(ADMIN, 2002, "cashier")
+    await staff_service.note_name(2002, "Brian")
+    # changed behind the service's back: a repeated name must not even be written
+    await Staff.filter(telegram_id=2002).update(telegram_name="Changed elsewhere")
+
+    await staff_service.note_name(2002, "Brian")
+
+    assert (await Staff.get(telegram_id=2002)).telegram_name == "Changed elsewhere"
+
+
+async def test_a_bootstrap_admins_first_update_names_them(staff_service):
+    await staff_service.note_name(ADMIN, "Amina")
+
+    admin = await Staff.get(telegram_id=ADMIN)
+    assert (admin.role, admin.name, admin.telegram_name) == (StaffRole.ADMIN, "", "Amina")
+
+
+async def test_a_strangers_name_is_not_kept(staff_service):
+    await staff_service.note_name(555, "Stranger")
+    await staff_service.note_name(555, "")
+
+    assert await Staff.filter(telegram_id=555).exists() is False
+
+
+async def test_someone_added_after_their_name_was_seen_gets_it_at_their_next_update(
+    staff_service,
+):
+    await staff_service.note_name(2002, "Brian")  # not staff yet: nothing kept
     await staff_service.add(ADMIN, 2002, "cashier")
 
-    await staff_service.require(2002, name="Brian")
-    await staff_service.require(2002, name="Someone Else")
+    await staff_service.note_name(2002, "Brian")
 
-    assert (await Staff.get(telegram_id=2002)).name == "Brian"
+    assert (await Staff.get(telegram_id=2002)).telegram_name == "Brian"

@@ -10,6 +10,8 @@ from bot.services.documents import qr_png
 from bot.services.staff import ADMINS_ONLY, REFUSAL
 from bot.telegram import menus, staff_keyboards, staff_texts, texts
 from models import (
+    AuditEvent,
+    C2BTransaction,
     Customer,
     Notification,
     NotificationChannel,
@@ -297,15 +299,73 @@ async def test_reverse_cancel_sends_nothing(world: World) -> None:
     assert world.daraja.called("reversal") == []
 
 
-async def test_reverse_of_an_unknown_receipt_is_refused_on_confirm(world: World) -> None:
-    asked = await world.h.send(ADMIN_ID, "/reverse ZZZ9999999")
+async def test_reverse_of_an_unknown_receipt_is_refused_at_once(world: World) -> None:
+    calls = await world.h.send(ADMIN_ID, "/reverse ZZZ9999999")
 
-    calls = await world.h.press(
-        ADMIN_ID, "rev:confirm:ZZZ9999999", message_id=asked[0].result["message_id"]
+    # looked up first (STK payments and paybill payments): no question, no button
+    assert world.h.texts(calls) == [
+        texts.refusal(
+            "No payment we received has the receipt ZZZ9999999.", staff_texts.USAGE_REVERSE
+        )
+    ]
+    assert markup(calls) is None
+    assert world.daraja.called("reversal") == []
+    refused = await AuditEvent.get(action="reversal.request")
+    assert (refused.subject, refused.outcome) == ("receipt:ZZZ9999999", "refused")
+
+
+async def test_reverse_of_a_paybill_payment_asks_with_its_amount(world: World) -> None:
+    await C2BTransaction.create(
+        trans_id="UKL1C2B9ZZ", amount=2300, shortcode="600000", payer_name="John <Doe>"
     )
 
-    assert calls[0].params["text"] == "No payment we received has the receipt ZZZ9999999."
-    assert world.daraja.called("reversal") == []
+    asked = await world.h.send(ADMIN_ID, "/reverse ukl1c2b9zz")
+
+    assert world.h.texts(asked) == [
+        "<b>Reverse KES 2,300 paid to the paybill by John &lt;Doe&gt;, receipt "
+        "<code>UKL1C2B9ZZ</code>?</b>\nThe money goes back to the payer."
+    ]
+    assert markup(asked) == staff_keyboards.reverse_buttons("UKL1C2B9ZZ").to_dict()
+    await world.h.press(
+        ADMIN_ID, "rev:confirm:UKL1C2B9ZZ", message_id=asked[0].result["message_id"]
+    )
+    assert world.daraja.called("reversal") == [
+        {"transaction_id": "UKL1C2B9ZZ", "amount": 2300, "remarks": "Reversal"}
+    ]
+
+
+async def test_reverse_of_a_receipt_already_reversed_is_refused_at_once(world: World) -> None:
+    await paid_payment(world)
+    asked = await world.h.send(ADMIN_ID, "/reverse UKK4Q7M2XB")
+    await world.h.press(
+        ADMIN_ID, "rev:confirm:UKK4Q7M2XB", message_id=asked[0].result["message_id"]
+    )
+    reversal = await Reversal.get()
+
+    calls = await world.h.send(ADMIN_ID, "/reverse UKK4Q7M2XB")
+
+    assert world.h.texts(calls) == [
+        texts.refusal(f"Receipt UKK4Q7M2XB already has a reversal (R{reversal.id}, submitted).")
+    ]
+    assert markup(calls) is None
+    assert len(world.daraja.called("reversal")) == 1
+
+
+async def test_reverse_of_an_order_code_says_to_give_its_receipt(world: World) -> None:
+    order = await world.services.orders.create_order(
+        "1500", "Blender", created_by=await Staff.get(telegram_id=CASHIER_ID), actor="test"
+    )
+
+    calls = await world.h.send(ADMIN_ID, f"/reverse {order.code}")
+
+    assert world.h.texts(calls) == [
+        texts.refusal(
+            f"{order.code} is an order code; give the M-Pesa receipt of its payment "
+            f"(see /status {order.code}).",
+            staff_texts.USAGE_REVERSE,
+        )
+    ]
+    assert markup(calls) is None
 
 
 @pytest.mark.parametrize(
@@ -335,8 +395,29 @@ async def test_reverse_of_an_unpaid_payment_is_refused(world: World) -> None:
     calls = await world.h.send(ADMIN_ID, "/reverse UKK4Q7M2XB")
 
     assert world.h.texts(calls) == [
-        texts.refusal(f"Payment #{payment.id} is review; only a received payment is reversed.")
+        texts.refusal(
+            f"Payment #{payment.id} with receipt UKK4Q7M2XB is under review; resolve it first "
+            f"(/resolve #{payment.id}), then reverse it if the money must go back."
+        )
     ]
+    assert markup(calls) is None
+
+
+async def test_reverse_of_a_payment_that_brought_nothing_in_is_refused(world: World) -> None:
+    await world.h.send(CASHIER_ID, "/request 0708374149 1500")
+    payment = await Payment.get()
+    await Payment.filter(id=payment.id).update(
+        status=PaymentStatus.INSUFFICIENT_FUNDS, receipt="UKK4Q7M2XB", in_flight_msisdn=None
+    )
+
+    calls = await world.h.send(ADMIN_ID, "/reverse UKK4Q7M2XB")
+
+    assert world.h.texts(calls) == [
+        texts.refusal(
+            f"Payment #{payment.id} is insufficient funds; only a received payment is reversed."
+        )
+    ]
+    assert markup(calls) is None
 
 
 async def test_reverse_for_a_cashier_and_a_stranger(world: World) -> None:

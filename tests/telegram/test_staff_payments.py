@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,6 +11,7 @@ from bot.services.staff import REFUSAL
 from bot.telegram import keyboards, staff_texts, texts
 from models import AuditEvent, Notification, Order, Payment, PaymentStatus, Staff, StaffRole
 from mpesa.errors import InvalidRequest
+from mpesa.faults import error_for, read_fault
 from tests.helpers.stk import stk_callback, stk_query_answer
 from tests.helpers.telegram import World, staff_world
 
@@ -153,6 +155,151 @@ async def test_refused_by_daraja_shows_the_failed_card_with_retry(world: World) 
     assert markup(calls) == {
         "inline_keyboard": [[{"text": "🔁 Retry", "callback_data": f"pay:retry:{payment.id}"}]]
     }
+
+
+def throttled(http_status: int, code: str, retry_after: str | None) -> Exception:
+    """The error the Daraja client raises for a throttled money POST (spike arrest, 429)."""
+    body = json.dumps(
+        {"requestId": "1-2-3", "errorCode": code, "errorMessage": "Spike Arrest Violation"}
+    )
+    fault = read_fault(http_status, body.encode(), retry_after=retry_after)
+    return error_for("stk push", fault, money=True)
+
+
+BUSY_CASES = [
+    pytest.param(500, "500.003.02", None, "Try again in a minute.", id="spike-arrest"),
+    pytest.param(500, "500.003.02", "30", "Try again in 30 seconds.", id="spike-arrest-wait"),
+    pytest.param(429, "429.001.01", "120", "Try again in 2 minutes.", id="429-wait"),
+    pytest.param(429, "429.001.01", None, "Try again in a minute.", id="429"),
+]
+
+
+@pytest.mark.parametrize(("http_status", "code", "retry_after", "wait"), BUSY_CASES)
+async def test_a_throttled_request_says_m_pesa_is_busy_and_nothing_was_sent(
+    world: World, http_status: int, code: str, retry_after: str | None, wait: str
+) -> None:
+    world.daraja.queue("stk_push", throttled(http_status, code, retry_after))
+
+    calls = await world.h.send(CASHIER_ID, "/request 0708374149 1500")
+
+    payment = await Payment.get()
+    assert (payment.status, payment.result_code) == (PaymentStatus.FAILED, code)
+    reason = f"M-Pesa is busy right now; nothing was sent. {wait}"
+    assert payment.result_desc == reason
+    card = world.h.texts(calls)[0]
+    assert card.endswith(f"<b>✖️ Failed</b>\n{reason}")
+    assert "unrecognised" not in card
+    assert markup(calls) == {
+        "inline_keyboard": [[{"text": "🔁 Retry", "callback_data": f"pay:retry:{payment.id}"}]]
+    }
+
+
+# -- an amount typed with a space ----------------------------------------------------------------
+
+
+async def test_an_amount_typed_with_a_space_is_asked_about_not_guessed(world: World) -> None:
+    calls = await world.h.send(CASHIER_ID, "/request 0708374149 1 500")
+
+    assert world.h.texts(calls) == [
+        "<b>KES 1,500 or KES 1?</b>\n“1 500” reads both ways: with KES 1, “500” starts the "
+        "description."
+    ]
+    assert markup(calls) == {
+        "inline_keyboard": [
+            [
+                {"text": "KES 1,500", "callback_data": "amt:request:1500"},
+                {"text": "KES 1", "callback_data": "amt:request:1"},
+            ]
+        ]
+    }
+    # a reply to the command: the buttons read it back
+    assert "message_id" in calls[0].params["reply_parameters"]
+    assert world.daraja.called("stk_push") == []
+    assert await Payment.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("button", "amount", "description"),
+    [("1500", 1500, "Blender"), ("1", 1, "500 Blender")],
+)
+async def test_each_amount_button_continues_the_request(
+    world: World, button: str, amount: int, description: str
+) -> None:
+    asked = await world.h.send(CASHIER_ID, "/request 0708374149 1 500 Blender")
+    question = asked[0].result["message_id"]
+
+    calls = await world.h.press(CASHIER_ID, f"amt:request:{button}", message_id=question)
+
+    payment = await Payment.get()
+    assert (payment.amount, payment.description) == (amount, description)
+    assert [c["amount"] for c in world.daraja.called("stk_push")] == [amount]
+    assert [c.method for c in calls] == ["answerCallbackQuery", "editMessageText", "sendMessage"]
+    # the question is answered (its buttons gone); the live card is a message of its own
+    assert world.h.api.message(CASHIER_ID, question) == {
+        **world.h.api.message(CASHIER_ID, question),
+        "text": f"✔️ KES {amount:,}",
+    }
+    assert "reply_markup" not in world.h.api.message(CASHIER_ID, question)
+    assert calls[2].params["text"] == texts.payment_card(payment)
+    assert payment.message_id == calls[2].result["message_id"]
+
+
+@pytest.mark.parametrize(
+    ("command", "amount", "description"),
+    [
+        ("/request 0708374149 1500 500", 1500, "500"),
+        ("/request 0708374149 1 50 chairs", 1, "50 chairs"),
+        ("/request 0708374149 1 5000", 1, "5000"),
+        ("/request 0708374149 1,500 200", 1500, "200"),
+        ("/request 0708374149 0 500", None, None),
+    ],
+)
+async def test_no_question_when_the_words_read_one_way(
+    world: World, command: str, amount: int | None, description: str | None
+) -> None:
+    calls = await world.h.send(CASHIER_ID, command)
+
+    assert "or KES" not in world.h.texts(calls)[0]
+    payment = await Payment.get_or_none()
+    if amount is None:
+        assert payment is None  # refused as a bad amount, as ever
+    else:
+        assert (payment.amount, payment.description) == (amount, description)
+
+
+async def test_an_amount_button_for_a_stranger_sends_nothing(world: World) -> None:
+    asked = await world.h.send(CASHIER_ID, "/request 0708374149 1 500")
+
+    calls = await world.h.press(
+        STRANGER_ID,
+        "amt:request:1500",
+        message_id=asked[0].result["message_id"],
+        chat_id=CASHIER_ID,
+    )
+
+    assert [(c.method, c.params.get("text")) for c in calls] == [("answerCallbackQuery", REFUSAL)]
+    assert world.daraja.called("stk_push") == []
+
+
+@pytest.mark.parametrize(
+    "data", ["amt:request:1500", "amt:request:15", "amt:request:x", "amt:request:1" + "0" * 12]
+)
+async def test_an_amount_button_whose_command_is_gone_or_changed_sends_nothing(
+    world: World, data: str
+) -> None:
+    # a question the bot asked without the command it answers (deleted, or too old to show)
+    card = await world.h.app.bot.send_message(CASHIER_ID, "KES 1,500 or KES 1?", reply_markup=None)
+    orphan = await world.h.press(CASHIER_ID, data, message_id=card.message_id)
+    asked = await world.h.send(CASHIER_ID, "/request 0708374149 1 500")
+    wrong = await world.h.press(
+        CASHIER_ID, "amt:request:999", message_id=asked[0].result["message_id"]
+    )
+
+    for calls in (orphan, wrong):
+        assert [(c.method, c.params.get("text")) for c in calls] == [
+            ("answerCallbackQuery", staff_texts.AMOUNT_QUESTION_GONE)
+        ]
+    assert world.daraja.called("stk_push") == []
 
 
 async def test_callback_queues_the_status_edit(world: World) -> None:

@@ -17,10 +17,12 @@ from tests.helpers.fakes import FakeDaraja
 from tests.helpers.telegram import TelegramHarness, World, staff_world, user
 from tests.telegram.test_staff_payments import (
     ADMIN_ID,
+    BUSY_CASES,
     CASHIER_ID,
     STRANGER_ID,
     as_sent,
     markup,
+    throttled,
 )
 
 SECOND_ADMIN_ID = 3003
@@ -64,6 +66,47 @@ async def test_send_shows_a_summary_to_confirm(world: World) -> None:
     )
     assert (payout.chat_id, payout.message_id) == (ADMIN_ID, calls[0].result["message_id"])
     assert world.daraja.called("b2c_payment") == []
+
+
+@pytest.mark.parametrize(
+    ("button", "outcome"),
+    [("1500", (1500, "Refund")), ("1", "KES 1 is below the KES 10 minimum")],
+)
+async def test_send_with_a_spaced_amount_asks_then_continues(
+    world: World, button: str, outcome: tuple[int, str] | str
+) -> None:
+    asked = await world.h.send(ADMIN_ID, "/send 0708374149 1 500 Refund")
+    assert world.h.texts(asked) == [
+        "<b>KES 1,500 or KES 1?</b>\n“1 500” reads both ways: with KES 1, “500” starts the reason."
+    ]
+    assert await Payout.all().count() == 0
+
+    calls = await world.h.press(
+        ADMIN_ID, f"amt:send:{button}", message_id=asked[0].result["message_id"]
+    )
+
+    payout = await Payout.get_or_none()
+    if isinstance(outcome, tuple):
+        assert (payout.amount, payout.remarks) == outcome
+        assert payout.status == PayoutStatus.AWAITING_CONFIRMATION
+        assert markup(calls) == as_sent(keyboards.payout_buttons(payout))
+    else:
+        assert payout is None
+        assert world.h.texts(calls)[-1] == texts.refusal(outcome, staff_texts.USAGE_SEND)
+    assert world.daraja.called("b2c_payment") == []
+
+
+async def test_a_cashier_cannot_answer_the_send_amount_question(world: World) -> None:
+    asked = await world.h.send(ADMIN_ID, "/send 0708374149 1 500 Refund")
+
+    calls = await world.h.press(
+        CASHIER_ID, "amt:send:1500", message_id=asked[0].result["message_id"], chat_id=ADMIN_ID
+    )
+
+    assert [(c.method, c.params.get("text")) for c in calls] == [
+        ("answerCallbackQuery", ADMINS_ONLY)
+    ]
+    assert await Payout.all().count() == 0
 
 
 async def test_send_above_threshold_says_a_second_admin_must_approve(world: World) -> None:
@@ -136,6 +179,26 @@ async def test_confirm_sends_once_and_edits_the_same_message(world: World) -> No
     assert [c["originator_conversation_id"] for c in world.daraja.called("b2c_payment")] == [
         payout.originator_conversation_id
     ]
+
+
+@pytest.mark.parametrize(("http_status", "code", "retry_after", "wait"), BUSY_CASES)
+async def test_a_throttled_payout_says_m_pesa_is_busy_and_nothing_was_sent(
+    world: World, http_status: int, code: str, retry_after: str | None, wait: str
+) -> None:
+    message_id = await send_payout(world)
+    payout = await Payout.get()
+    world.daraja.queue("b2c_payment", throttled(http_status, code, retry_after))
+
+    calls = await world.h.press(ADMIN_ID, f"payout:confirm:{payout.id}", message_id=message_id)
+
+    payout = await Payout.get()
+    assert (payout.status, payout.result_code) == (PayoutStatus.FAILED, code)
+    reason = f"M-Pesa is busy right now; nothing was sent. {wait}"
+    assert payout.result_desc == reason
+    card = world.h.texts(calls)[0]
+    assert card.endswith(f"<b>✖️ Failed</b>\n{reason}")
+    assert "unrecognised" not in card
+    assert len(world.daraja.called("b2c_payment")) == 1
 
 
 async def test_second_press_of_confirm_sends_nothing_more(world: World) -> None:
@@ -290,6 +353,33 @@ async def test_approval_by_a_second_admin(world: World) -> None:
     assert await Notification.filter(
         recipient=str(ADMIN_ID), event_key__startswith=f"payout:{payout.id}:submitted"
     ).exists()
+
+
+async def test_a_bootstrap_admin_is_named_by_their_telegram_name_as_it_changes(
+    db, settings
+) -> None:
+    settings = settings.model_copy(update={"admin_telegram_ids": [ADMIN_ID, 1002]})
+    async with staff_world(settings) as world:
+        message_id = await send_payout(world, "/send 0708374149 20000 Supplier")
+        payout = await Payout.get()
+        await world.h.press(ADMIN_ID, f"payout:confirm:{payout.id}", message_id=message_id)
+        card = await world.h.app.bot.send_message(
+            1002, "approve?", reply_markup=keyboards.approval_buttons(payout)
+        )
+
+        # their first update ever is the button: no command told us their name before
+        calls = await world.h.press(
+            1002, f"payout:approve:{payout.id}", message_id=card.message_id, first_name="Achieng"
+        )
+
+        assert "Approved by Achieng" in calls[1].params["text"]
+        assert "user 1002" not in calls[1].params["text"]
+        # they change their Telegram name: the new one is kept
+        listed = await world.h.send(1002, "/staff", first_name="Achieng W.")
+        assert "• Achieng W. — <code>1002</code> — admin" in world.h.texts(listed)[0]
+        payout = await Payout.get()
+        people = await world.services.staff.payout_people(payout)
+        assert "Approved by Achieng W." in texts.payout_card(payout, approver=people.approver)
 
 
 async def test_reject_by_a_second_admin(world: World) -> None:
