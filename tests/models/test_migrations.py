@@ -162,3 +162,51 @@ async def test_records_from_before_airtel_are_mpesas(empty_database):
         assert payout.provider is Provider.MPESA
     finally:
         await close_db()
+
+
+async def _indexed_columns(url: str) -> set[tuple[str, str]]:
+    """(table, column) pairs that lead some index of the migrated database at ``url``."""
+    from tortoise import connections
+
+    conn = connections.get("default")
+    if url.startswith("sqlite"):
+        _, tables = await conn.execute_query("SELECT name FROM sqlite_master WHERE type='table'")
+        found = set()
+        for table in (row["name"] for row in tables):
+            _, indexes = await conn.execute_query(f"PRAGMA index_list('{table}')")
+            for index in indexes:
+                _, columns = await conn.execute_query(f"PRAGMA index_info('{index['name']}')")
+                first = min(columns, key=lambda c: c["seqno"])
+                found.add((table, first["name"]))
+        return found
+    _, rows = await conn.execute_query(
+        "SELECT t.relname AS tbl, a.attname AS col FROM pg_index i "
+        "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0] "
+        "WHERE n.nspname = 'public'"
+    )
+    return {(row["tbl"], row["col"]) for row in rows}
+
+
+async def test_every_indexed_field_has_its_index_in_the_migrated_database(empty_database):
+    """A field declared db_index is looked up by (inbox match keys, outbox due times, a phone's
+    payments): the migrated schema must carry its index on both engines. SQLite rebuilds a table
+    on AlterField and may drop its indexes, so a later migration has to put them back."""
+    from tortoise import Tortoise
+
+    await migrate(empty_database)
+    await init_db(empty_database)
+    try:
+        wanted = {
+            (model._meta.db_table, field.source_field or field.model_field_name)
+            for app in Tortoise.apps.values()
+            for model in app.values()
+            if not model._meta.abstract
+            for field in model._meta.fields_map.values()
+            if field.index and not field.pk
+        }
+        missing = wanted - await _indexed_columns(empty_database)
+    finally:
+        await close_db()
+
+    assert sorted(missing) == []

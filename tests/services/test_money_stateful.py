@@ -6,7 +6,8 @@ POST, keeps M-Pesa's own truth (which pushes, payouts and reversals it really ha
 ended) and answers as each step chooses.
 
 Rules (steps, in any order):
-- ``push``: an STK Push to one of three phones; ``payout``: /send and Confirm (above the approval
+- ``push``: an STK Push to one of three phones, or ``pay_order`` (an order the shop opened with
+  ``open_order``: its attempts are one intent); ``payout``: /send and Confirm (above the approval
   threshold a second admin's ``approve`` sends it); ``reverse``: /reverse of a received receipt.
   Each POST is answered ``ok``, ``timeout`` (after M-Pesa took it), ``5xx`` (M-Pesa did not take
   it, but we cannot know), ``dropped`` (before connecting: never left), ``refused`` (400), or
@@ -20,7 +21,8 @@ Rules (steps, in any order):
 - ``answers``: what STK queries and Transaction Status say from now on: the truth, "still
   processing", "not found" (2032), or the request fails; ``deliver_status_answers`` sends the
   Transaction Status results M-Pesa owes (or their queue time-outs).
-- ``reconcile``: one reconciliation pass of worker 0 or 1 (each its own leases).
+- ``reconcile``: one reconciliation pass of worker 0 or 1 (each its own leases); ``rush``: both
+  at once, while held-back callbacks arrive.
 - ``restart``: a worker dies (its slow POSTs cancelled mid-call: their rows stay "sending") and a
   new one is built over the same database; the dead one's leases lapse with time.
 - ``advance``: the clock moves (seconds to minutes), starting at 23:50 in Nairobi, so Confirm
@@ -34,6 +36,7 @@ Invariants (after every step):
   first counted on its row (``post_count``);
 - a settled record never changes (only the allowed transitions; ``unknown``/``review`` leave only
   by M-Pesa's word or a person's, never by time), and what we record agrees with M-Pesa's truth;
+- an order is paid (and the customer charged) at most once, by the attempt it records;
 - per initiator and Nairobi day of confirmation, counted payouts (and what M-Pesa really paid)
   stay within the daily limit;
 - every record not settled has a way out: a lease that will lapse, a due query, or an admin alert
@@ -83,6 +86,8 @@ from models import (
     InboxStatus,
     Notification,
     NotificationChannel,
+    Order,
+    OrderStatus,
     Payment,
     PaymentStatus,
     Payout,
@@ -393,6 +398,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.snapshot: dict[tuple[str, int], tuple[Any, ...]] = {}
         self.last_pass: datetime | None = None
         self.seen: Counter[Any] = Counter()
+        self.orders = 0
         self.db: Any = None
         self.run(self._open_database())
         self.engine_settings = self.base_settings
@@ -495,6 +501,34 @@ class MoneyMachine(RuleBasedStateMachine):
         payments = self.workers[worker].payments
         call = payments.request_payment(
             phone, amount, initiator=None, actor="tg:2002", chat_id=CHAT
+        )
+        self._start(worker, mode, call)
+
+    @precondition(lambda self: self.seen["payment", "retryable"])
+    @rule(amount=st.sampled_from([100, 150]))
+    def open_order(self, amount: int) -> None:
+        """The shop opens an order (its payments are attempts of one intent: paid at most once)."""
+        self.run(
+            self.workers[0].orders.create_order(
+                amount, "Blender", created_by=None, actor="api:shop"
+            )
+        )
+        self.orders += 1
+
+    @precondition(lambda self: self.orders)
+    @rule(
+        worker=st.integers(0, 1),
+        pick=st.integers(0, 20),
+        phone=st.sampled_from(PHONES),
+        mode=DRAWN,
+    )
+    def pay_order(self, worker: int, pick: int, phone: str, mode: str) -> None:
+        """The customer asks to pay an order (a paid, held or cancelled one is refused)."""
+        orders = self.query(lambda: Order.all().order_by("id"))
+        order = orders[pick % len(orders)]
+        services = self.workers[worker]
+        call = services.order_payments.start_for_order(
+            order, phone, actor="api:shop", via="api:shop", chat_id=CHAT
         )
         self._start(worker, mode, call)
 
@@ -800,6 +834,24 @@ class MoneyMachine(RuleBasedStateMachine):
         assert report.errors == (), report.errors
         self.last_pass = self.clock.now
 
+    @rule(mode=st.sampled_from([m for m in MODES if m != "slow"]))
+    def rush(self, mode: str) -> None:
+        """Both workers reconcile at once while the callbacks M-Pesa held back arrive."""
+        waiting, self.later = self.later, []
+
+        async def together() -> list[Any]:
+            jobs: list[Awaitable[Any]] = [w.reconciler.run_once() for w in self.workers]
+            jobs += [self._ingest(kind, body, n % 2) for n, (kind, body) in enumerate(waiting)]
+            return await asyncio.gather(*jobs)
+
+        self.daraja.mode = mode
+        try:
+            reports = self.run(together())
+        finally:
+            self.daraja.mode = "ok"
+        assert [r.errors for r in reports[:2]] == [(), ()], reports[:2]
+        self.last_pass = self.clock.now
+
     @rule(worker=st.integers(0, 1))
     def restart(self, worker: int) -> None:
         """The worker dies mid-call (its slow POSTs never end) and a new one starts."""
@@ -875,6 +927,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self._one_post_per_intent(payments, payouts, reversals)
         self._settled_records_never_change(payments, payouts, reversals)
         self._records_agree_with_mpesa(payments, payouts)
+        await self._orders_paid_once(payments)
         self._within_daily_limits(payouts)
         await self._every_record_has_a_way_out(payments, payouts, reversals)
         await self._one_notice_per_settlement(payments, payouts)
@@ -976,6 +1029,25 @@ class MoneyMachine(RuleBasedStateMachine):
                 assert tx is not None and tx.result == "completed", f"payout {payout.id}"
             if payout.status == PayoutStatus.FAILED:
                 assert tx is None or tx.result != "completed", f"payout {payout.id} was paid"
+
+    async def _orders_paid_once(self, payments: list[Payment]) -> None:
+        """An order is paid at most once, by the payment it records, whatever its attempts."""
+        orders = {o.id: o for o in await Order.all()}
+        for order_id, order in orders.items():
+            attempts = [p for p in payments if p.order_id == order_id]
+            charged = [
+                tx for tx in self.daraja.stk.values()
+                if tx.result == "paid" and any(tx.payment_id == p.id for p in attempts)
+            ]  # fmt: skip
+            assert len(charged) <= 1, f"order {order.code}: the customer paid {len(charged)} times"
+            paid = [p for p in attempts if p.status in (PaymentStatus.PAID, PaymentStatus.REVERSED)]
+            assert len(paid) <= 1, f"order {order.code} has {len(paid)} paid attempts"
+            if paid:
+                assert order.status in (OrderStatus.PAID, OrderStatus.REVERSED), order.code
+                if paid[0].receipt is not None:
+                    assert order.paid_receipt == paid[0].receipt, order.code
+            else:
+                assert order.status == OrderStatus.OPEN, f"order {order.code} {order.status}"
 
     def _within_daily_limits(self, payouts: list[Payout]) -> None:
         counted: Counter[tuple[int, datetime]] = Counter()
@@ -1082,14 +1154,15 @@ async def _on_the_wire(entered: asyncio.Event, task: asyncio.Task[Any]) -> None:
 
 # sized for `make test` (seconds, not minutes); MONEY_STATEFUL_EXAMPLES=500 explores far deeper
 # (PostgreSQL runs a quarter of them: each example empties some forty tables)
-EXAMPLES = int(os.environ.get("MONEY_STATEFUL_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("MONEY_STATEFUL_EXAMPLES", "16"))
+STEPS = int(os.environ.get("MONEY_STATEFUL_STEPS", "30"))
 
 
 def budget(engine: str) -> hypothesis.settings:
     """Hypothesis settings for one engine: fixed examples (derandomized), no deadline."""
     return hypothesis.settings(
         max_examples=EXAMPLES if engine == "sqlite" else max(EXAMPLES // 4, 1),
-        stateful_step_count=30,
+        stateful_step_count=STEPS,
         deadline=None,
         derandomize=True,  # the same examples on every run: CI is reproducible
         database=None,
