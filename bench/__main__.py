@@ -1,4 +1,4 @@
-"""``python -m bench [ingest|ingest-pg|bot|startup|token|auth] [--quick]``: one table.
+"""``python -m bench [ingest|ingest-pg|bot|startup|token|auth|bulk] [--quick]``: one table.
 
 Exit code 1 only when callbacks were lost or a benchmark crashed; a missed target is printed as
 FAIL in the table but is a finding, not an error.
@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
-from bench import auth, bot_updates, ingest, oauth, startup
+from bench import auth, bot_updates, bulk, ingest, oauth, startup
 from bench.common import Figure, machine
 
 # the PostgreSQL run of the ingest benchmark connects here as admin and makes its own database
@@ -42,6 +42,7 @@ BENCHES: dict[str, Callable[..., Awaitable[list[Figure]]]] = {
     "startup": startup.run,
     "token": oauth.run,
     "auth": auth.run,
+    "bulk": bulk.run,
 }
 
 

@@ -225,7 +225,10 @@ PAYOUT_TRANSITIONS: dict[PayoutStatus, frozenset[PayoutStatus]] = {
     PayoutStatus.AWAITING_CONFIRMATION: frozenset(
         {PayoutStatus.AWAITING_APPROVAL, PayoutStatus.SUBMITTING, PayoutStatus.CANCELLED}
     ),
-    PayoutStatus.AWAITING_APPROVAL: frozenset({PayoutStatus.SUBMITTING, PayoutStatus.REJECTED}),
+    # CANCELLED: a bulk row whose batch was cancelled before its turn
+    PayoutStatus.AWAITING_APPROVAL: frozenset(
+        {PayoutStatus.SUBMITTING, PayoutStatus.REJECTED, PayoutStatus.CANCELLED}
+    ),
     PayoutStatus.SUBMITTING: frozenset(
         {
             PayoutStatus.SUBMITTED,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from bot.config import Settings
-from bot.notify.notifier import Notifier
+from bot.notify.notifier import Notifier, OutboxRow
 from bot.services.audit import actor_for_telegram, audit
 from bot.services.bulk_files import BulkFile, read_bulk_file
 from bot.services.bulk_rows import CheckedRow, check_rows, json_rows_hash, rows_from_json
@@ -29,6 +29,7 @@ from models import (
     BatchRowStatus,
     BatchStatus,
     BulkUploadWait,
+    NotificationChannel,
     PayoutBatch,
     PayoutBatchRow,
     PayoutStatus,
@@ -115,6 +116,11 @@ class BulkService:
         self._staff = staff
         self._settings = settings
         self._clock = clock
+
+    @property
+    def settings(self) -> Settings:
+        """The settings batches are checked against (limits, threshold, pace)."""
+        return self._settings
 
     # -- ways in ----------------------------------------------------------------------------
 
@@ -352,6 +358,11 @@ class BulkService:
                 source=source,
                 same_file_as=same_file.id if same_file else None,
             )
+            if created_by is None and valid:
+                # an API key never releases money: the admins confirm it in the chat
+                await self._notifier.write(
+                    await batch_event_rows(self._notifier, batch, "batch_review")
+                )
         log.info(
             "bulk.created batch=%s rows=%d valid=%d total=%d source=%s",
             batch.id,
@@ -372,22 +383,36 @@ class BulkService:
 
 def counts_of(rows: Sequence[PayoutBatchRow]) -> BatchCounts:
     """Count rows by where they stand (a sent row by its payout's status)."""
+    return counts_of_values(
+        {
+            "status": row.status,
+            "payout__status": row.payout.status if row.payout is not None else None,
+            "payout__amount": row.payout.amount if row.payout is not None else None,
+        }
+        for row in rows
+    )
+
+
+def counts_of_values(rows: Iterable[dict[str, Any]]) -> BatchCounts:
+    """Count rows given as ``{"status", "payout__status", "payout__amount"}``."""
     tally: Counter[str] = Counter()
     payouts: Counter[str] = Counter()
-    paid = failed_amount = 0
+    paid = failed_amount = total = 0
     for row in rows:
-        status = BatchRowStatus(row.status)
-        if status is not BatchRowStatus.SENT or row.payout is None:
+        total += 1
+        status = BatchRowStatus(row["status"])
+        if status is not BatchRowStatus.SENT or row["payout__status"] is None:
             tally[status.value] += 1
             continue
-        payout_status = PayoutStatus(row.payout.status)
+        payout_status = PayoutStatus(row["payout__status"])
+        amount = row["payout__amount"] or 0
         payouts[payout_status.value] += 1
         if payout_status is PayoutStatus.COMPLETED:
             tally["completed"] += 1
-            paid += row.payout.amount
+            paid += amount
         elif payout_status in (PayoutStatus.FAILED, PayoutStatus.CANCELLED, PayoutStatus.REJECTED):
             tally["failed"] += 1
-            failed_amount += row.payout.amount
+            failed_amount += amount
         elif payout_status is PayoutStatus.UNKNOWN:
             tally["unknown"] += 1
         elif payout_status is PayoutStatus.SUBMITTED:
@@ -395,7 +420,7 @@ def counts_of(rows: Sequence[PayoutBatchRow]) -> BatchCounts:
         else:
             tally["sending"] += 1
     return BatchCounts(
-        total_rows=len(rows),
+        total_rows=total,
         rejected=tally["rejected"],
         queued=tally["queued"],
         cancelled=tally["cancelled"],
@@ -419,3 +444,19 @@ def _ignored_note(parsed: BulkFile) -> tuple[str, ...]:
     if not parsed.ignored_headers:
         return ()
     return (f"columns ignored: {', '.join(parsed.ignored_headers)}",)
+
+
+async def batch_event_rows(
+    notifier: Notifier, batch: PayoutBatch, event: str, *, skip: tuple[int, ...] = ()
+) -> list[OutboxRow]:
+    """One chat event per active admin about this batch (its review, its approval)."""
+    return [
+        OutboxRow(
+            f"batch:{batch.id}:{event}:admin:{admin_id}",
+            NotificationChannel.CHAT,
+            str(admin_id),
+            {"event": event, "batch_id": batch.id},
+        )
+        for admin_id in await notifier.admin_ids()
+        if admin_id not in skip
+    ]

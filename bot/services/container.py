@@ -19,6 +19,8 @@ from bot.services.accounts import AccountService
 from bot.services.airtel_money import AirtelMoney
 from bot.services.api_keys import ApiKeyService
 from bot.services.bulk import BulkService
+from bot.services.bulk_decisions import BatchDecisions
+from bot.services.bulk_sender import BulkSender
 from bot.services.c2b import C2BService
 from bot.services.callbacks import CallbackService
 from bot.services.checkout import CheckoutService
@@ -73,6 +75,8 @@ class Services:
     customers: CustomerService
     checkout: CheckoutService
     bulk: BulkService
+    batches: BatchDecisions
+    bulk_sender: BulkSender
     schedules: ScheduleService
     dashboard: DashboardAccess
     payment_search: PaymentSearch
@@ -141,6 +145,18 @@ def build_services(
     orders = OrderService(notifier=notifier, settings=settings, clock=clock)
     order_payments = OrderPaymentService(orders=orders, payments=payments)
     api_keys = ApiKeyService(clock=clock)
+    bulk = BulkService(notifier=notifier, staff=staff, settings=settings, clock=clock)
+    bulk_sender = BulkSender(
+        payouts=payouts, notifier=notifier, pace_per_s=settings.bulk_payouts_per_s, clock=clock
+    )
+    schedules = ScheduleService(
+        payments=payments,
+        staff=staff,
+        notifier=notifier,
+        settings=settings,
+        clock=clock,
+        start_payout=bulk_sender.start_scheduled_payout,
+    )
 
     async def housekeeping() -> int:
         # audit the failed API authentications of closed windows, forget old idempotency keys
@@ -173,6 +189,7 @@ def build_services(
             reversals=reversals,
             callbacks=callbacks,
             housekeeping=housekeeping,
+            batches=bulk_sender,
         ),
         api_keys=api_keys,
         idempotency=IdempotencyStore(in_progress_s=settings.daraja_call_max_s, clock=clock),
@@ -187,10 +204,12 @@ def build_services(
             notifier=notifier,
             clock=clock,
         ),
-        bulk=BulkService(notifier=notifier, staff=staff, settings=settings, clock=clock),
-        schedules=ScheduleService(
-            payments=payments, staff=staff, notifier=notifier, settings=settings, clock=clock
+        bulk=bulk,
+        batches=BatchDecisions(
+            bulk=bulk, payouts=payouts, staff=staff, notifier=notifier, clock=clock
         ),
+        bulk_sender=bulk_sender,
+        schedules=schedules,
         summaries=DailySummaries(notifier=notifier, settings=settings, clock=clock),
         dashboard=DashboardAccess(
             staff=staff,

@@ -56,6 +56,8 @@ REFUSED = (
     airtel_errors.RateLimited,
     airtel_errors.ConfigurationError,
 )
+# throttled at the gateway (spike arrest, quota, 429): refused before anything happened
+RATE_LIMITED = (RateLimited, airtel_errors.RateLimited)
 # the request failed before connecting: it never left
 NEVER_LEFT = (DarajaUnreachable, airtel_errors.AirtelUnreachable)
 # any other provider error after sending: it may have landed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,7 +32,16 @@ from bot.services.errors import (
     NotFound,
     ServiceError,
 )
-from bot.services.intents import Accepted, Intents, Lease, NeverLeft, NotSent, Refused, Unknown
+from bot.services.intents import (
+    RATE_LIMITED,
+    Accepted,
+    Intents,
+    Lease,
+    NeverLeft,
+    NotSent,
+    Refused,
+    Unknown,
+)
 from bot.services.outcome import Clock, ReplayUnmatched, busy_reason, utcnow
 from bot.services.payout_results import PayoutResults
 from bot.services.payout_rules import (
@@ -42,7 +52,16 @@ from bot.services.payout_rules import (
 )
 from bot.services.providers import Routed, provider_name
 from bot.services.staff import StaffService
-from models import CallbackKind, Payout, PayoutStatus, PostState, Provider, Staff, StaffRole
+from models import (
+    CallbackKind,
+    Payout,
+    PayoutBatchRow,
+    PayoutStatus,
+    PostState,
+    Provider,
+    Staff,
+    StaffRole,
+)
 from mpesa.amounts import format_kes
 from mpesa.errors import RateLimited
 from mpesa.models import AsyncAccepted
@@ -62,6 +81,8 @@ COUNTED = (
 )
 CRASHED = "the B2C request was on its way when its worker stopped; M-Pesa may have it"
 AIRTEL_CRASHED = "the payout was on its way to Airtel when its worker stopped; Airtel may have it"
+# a throttled POST (spike arrest, 429) of a paced payout: hand it back to its pacer
+RateLimitedHook = Callable[[Payout, Lease, float], Awaitable[None]]
 
 
 def nairobi_day(moment: datetime) -> tuple[datetime, datetime]:
@@ -123,6 +144,11 @@ class PayoutService:
                 intents=self._intents,
                 clock=clock,
             )
+
+    @property
+    def settings(self) -> Settings:
+        """The settings payouts are checked and sent with."""
+        return self._settings
 
     @property
     def intents(self) -> Intents:
@@ -274,7 +300,7 @@ class PayoutService:
                 # the staff row lock serialises the limit checks of one initiator (PostgreSQL;
                 # SQLite has one writer): concurrent confirms send exactly those that fit
                 await Staff.select_for_update().get(id=staff.id)
-                await self._check_daily_limit(staff, payout, now)
+                await self.check_daily_limit(staff, payout.amount, now)
                 won = await Payout.filter(
                     id=payout.id, status=PayoutStatus.AWAITING_CONFIRMATION
                 ).update(status=wanted, confirmed_by_id=staff.id, confirmed_at=now, **sending)
@@ -297,6 +323,7 @@ class PayoutService:
         staff = await self._staff.require(by_telegram_id, StaffRole.ADMIN, action="payout.approve")
         payout = await self._get(payout_id)
         subject = f"payout:{payout.id}"
+        await self._refuse_batch_row(actor, "payout.approve", payout)
         if payout.initiated_by_id == staff.id:
             raise await self._refused(
                 actor,
@@ -367,10 +394,26 @@ class PayoutService:
         """The columns of a payout handed to us for sending: held, due now, never sent yet."""
         return {"submitted_at": now, "next_query_at": now, **self._intents.held_fields(holder)}
 
-    async def _send(self, payout: Payout, lease: Lease) -> Payout:
+    def sending_fields(self, now: datetime, holder: str) -> dict:
+        """The columns of a payout handed to ``holder`` for sending (bulk rows, schedules)."""
+        return self._sending(now, holder)
+
+    async def send_held(
+        self, payout: Payout, lease: Lease, *, rate_limited: RateLimitedHook | None = None
+    ) -> Payout:
+        """Send a payout someone else queued and claimed (a bulk row, a scheduled payout).
+
+        With ``rate_limited``, a throttled POST (refused at the gateway: nothing happened) is
+        handed back to the caller, which paces it again, instead of failing the payout.
+        """
+        return await self._send(payout, lease, rate_limited=rate_limited)
+
+    async def _send(
+        self, payout: Payout, lease: Lease, *, rate_limited: RateLimitedHook | None = None
+    ) -> Payout:
         """Make the B2C POST of a held payout (once) and record what came of it."""
         if payout.provider == Provider.AIRTEL:
-            return await self._send_airtel(payout, lease)
+            return await self._send_airtel(payout, lease, rate_limited=rate_limited)
         outcome = await self._intents.post(
             lease,
             lambda: self._daraja.b2c_payment(
@@ -396,6 +439,13 @@ class PayoutService:
                 await self._record_submitted(payout, answer)
         elif isinstance(outcome, NeverLeft):
             await self._defer(payout, lease, str(outcome.error))
+        elif (
+            isinstance(outcome, Refused)
+            and rate_limited
+            and isinstance(outcome.error, RATE_LIMITED)
+        ):
+            # spike arrest / 429: the gateway refused it before anything happened
+            await rate_limited(payout, lease, _retry_after(outcome.error))
         elif isinstance(outcome, Refused):
             # refused before any money moved
             exc = outcome.error
@@ -414,7 +464,9 @@ class PayoutService:
             log.warning("payout.not_sent payout=%s reason=%s", payout.id, outcome.reason)
         return await Payout.get(id=payout.id)
 
-    async def _send_airtel(self, payout: Payout, lease: Lease) -> Payout:
+    async def _send_airtel(
+        self, payout: Payout, lease: Lease, *, rate_limited: RateLimitedHook | None = None
+    ) -> Payout:
         """The Airtel disbursement of a held payout (once), and what came of it."""
         airtel = self.airtel
         if airtel is None:
@@ -431,6 +483,12 @@ class PayoutService:
             await airtel.record_paid(payout, outcome.answer)
         elif isinstance(outcome, NeverLeft):
             await self._defer(payout, lease, str(outcome.error))
+        elif (
+            isinstance(outcome, Refused)
+            and rate_limited
+            and isinstance(outcome.error, RATE_LIMITED)
+        ):
+            await rate_limited(payout, lease, _retry_after(outcome.error))
         elif isinstance(outcome, Refused):
             # Airtel said it did not happen (or refused our request): nothing moved
             exc = outcome.error
@@ -579,17 +637,30 @@ class PayoutService:
         ).values_list("amount", flat=True)
         return sum(amounts)
 
-    async def _check_daily_limit(self, staff: Staff, payout: Payout, now: datetime) -> None:
-        """Refuse when this payout would bring the initiator's Nairobi day over their limit."""
+    async def check_daily_limit(
+        self, staff: Staff, amount: int, now: datetime, *, what: str = "This payout"
+    ) -> None:
+        """Refuse when ``amount`` shillings more would bring the initiator's Nairobi day over
+        their limit (call it in the transaction that reserves, with the staff row locked)."""
         reserved = await self.reserved_today(staff, now=now)
         limit = self._staff.daily_payout_limit(staff)
-        total = reserved + payout.amount
+        total = reserved + amount
         if total > limit:
             left = max(limit - reserved, 0)
             raise LimitExceeded(
-                f"This payout would bring your payouts today to {format_kes(total)}, over your "
+                f"{what} would bring your payouts today to {format_kes(total)}, over your "
                 f"daily limit of {format_kes(limit)} ({format_kes(left)} left today)."
             )
+
+    async def _refuse_batch_row(self, actor: str, action: str, payout: Payout) -> None:
+        """A payout that is a row of a bulk batch is decided with its batch, never alone."""
+        row = await PayoutBatchRow.get_or_none(payout_id=payout.id)
+        if row is not None:
+            refusal = NotAllowed(
+                f"Payout #{payout.id} is line {row.line} of batch B{row.batch_id}: approve, "
+                "reject or cancel the batch instead."
+            )
+            raise await self._refused(actor, action, f"payout:{payout.id}", refusal)
 
     async def _close(
         self,
@@ -605,6 +676,7 @@ class PayoutService:
         staff = await self._staff.require(by_telegram_id, StaffRole.ADMIN, action=action)
         payout = await self._get(payout_id)
         subject = f"payout:{payout.id}"
+        await self._refuse_batch_row(actor, action, payout)
         if initiator_only and payout.initiated_by_id != staff.id:
             raise await self._refused(
                 actor, action, subject, NotAllowed("Only the admin who started this payout can.")
@@ -647,3 +719,9 @@ class PayoutService:
         """Audit a refusal and hand the error back for raising."""
         await audit(actor, action, subject=subject, outcome="refused", reason=str(exc))
         return exc
+
+
+def _retry_after(error: Exception) -> float:
+    """Seconds a throttling provider asked us to wait (1 s when it did not say)."""
+    value = getattr(error, "retry_after_s", None)
+    return float(value) if isinstance(value, int | float) and value > 0 else 1.0

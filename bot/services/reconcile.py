@@ -34,6 +34,11 @@ class _Callbacks(Protocol):
     async def replay_pending(self) -> int: ...
 
 
+class _Batches(Protocol):
+    async def settle_batches(self) -> int: ...
+    async def report_progress(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class ReconcileReport:
     """What one pass did: records settled or still waiting per kind, messages delivered."""
@@ -84,6 +89,7 @@ class Reconciler:
         reversals: _Reconcilable | None = None,
         callbacks: _Callbacks | None = None,
         housekeeping: Callable[[], Awaitable[int]] | None = None,
+        batches: _Batches | None = None,
         limit: int = 50,
     ) -> None:
         self.payments = payments
@@ -92,6 +98,7 @@ class Reconciler:
         self.outbox = outbox
         self.callbacks = callbacks
         self.housekeeping = housekeeping
+        self.batches = batches
         self.limit = limit
 
     async def run_once(self) -> ReconcileReport:
@@ -103,6 +110,9 @@ class Reconciler:
         payments = await self._step("payments", errors, self._payments, [])
         payouts = await self._step("payouts", errors, self._payouts, [])
         reversals = await self._step("reversals", errors, self._reversals, [])
+        if self.batches is not None:
+            # bulk batches whose last rows were settled by this pass: progress, results
+            await self._step("batches", errors, self._batches, 0)
         # last, so messages queued by this pass go out in it
         delivered = await self._step("outbox", errors, self.outbox.run_once, 0)
         if self.housekeeping is not None:
@@ -177,6 +187,10 @@ class Reconciler:
 
     async def _payouts(self) -> list[Any]:
         return await self.payouts.reconcile_pending(limit=self.limit)
+
+    async def _batches(self) -> int:
+        assert self.batches is not None
+        return await self.batches.settle_batches() + await self.batches.report_progress()
 
     async def _reversals(self) -> list[Any]:
         if self.reversals is None:

@@ -24,6 +24,7 @@ from bot.telegram import customer, staff
 log = logging.getLogger(__name__)
 
 SERVICES_KEY = "services"
+BULK_IDLE_S = 1.0  # between two bulk sending passes
 
 
 def build_application(
@@ -95,9 +96,28 @@ def schedule_jobs(app: Application, services: Any, settings: Settings) -> None:
         app.job_queue.run_repeating(
             _outbox_job, interval=1.0, first=1, name=f"outbox:{channel.value}", data=channel
         )
+    app.job_queue.run_repeating(
+        _schedules_job, interval=settings.schedule_check_interval_s, first=3, name="schedules"
+    )
+    # a sending pass lasts up to bulk_sender.PASS_S; the next one is queued when it ends, so
+    # two passes of one process never overlap
+    app.job_queue.run_once(_bulk_job, when=2, name="bulk")
     if services.summaries.enabled:
         # every minute: the summary's outbox key makes it once a day, whoever asks
         app.job_queue.run_repeating(_summary_job, interval=60.0, first=10, name="daily-summary")
+
+
+async def _bulk_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    try:
+        report = await context.application.bot_data[SERVICES_KEY].bulk_sender.run_once()
+        if report.sent or report.finished:
+            log.info("bulk.pass report=%s", report)
+    finally:
+        context.job_queue.run_once(_bulk_job, when=BULK_IDLE_S, name="bulk")
+
+
+async def _schedules_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await context.application.bot_data[SERVICES_KEY].schedules.run_due()
 
 
 async def _summary_job(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -13,12 +13,24 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
 
 from bot.notify.channels import PermanentDeliveryError
-from bot.telegram import customer_texts, keyboards, staff_keyboards, staff_texts, texts
+from bot.services.bulk import batch_ref, counts_of
+from bot.services.bulk_sender import batch_counts, name_check, result_csv_rows
+from bot.services.calendar import nairobi
+from bot.telegram import (
+    bulk_texts,
+    customer_texts,
+    keyboards,
+    staff_bulk,
+    staff_keyboards,
+    staff_schedules,
+    staff_texts,
+    texts,
+)
 from bot.telegram.customer import payment_buttons as customer_payment_buttons
 from bot.telegram.staff_base import payout_card
 from models import (
@@ -29,10 +41,14 @@ from models import (
     Payment,
     PaymentStatus,
     Payout,
+    PayoutBatch,
     Provider,
     QueryKind,
     QueryStatus,
     Reversal,
+    Schedule,
+    ScheduleOccurrence,
+    Staff,
 )
 from mpesa.amounts import format_cents
 
@@ -74,6 +90,14 @@ class TelegramChatChannel:
             "query": self._query,
             "reversal": self._reversal,
             "alert": self._alert,
+            "batch_progress": self._batch_progress,
+            "batch_approval": self._batch_approval,
+            "batch_review": self._batch_review,
+            "batch_done": self._batch_done,
+            "schedule_review": self._schedule_review,
+            "schedule_approval": self._schedule_approval,
+            "schedule_reminder": self._schedule_reminder,
+            "schedule_occurrence": self._schedule_occurrence,
         }
 
     def bind(self, bot: Bot, services: Any) -> None:
@@ -190,6 +214,75 @@ class TelegramChatChannel:
             self._services.reversals.set_reversal_message,
         )
 
+    async def _batch_progress(self, chat_id: int, payload: dict[str, Any]) -> None:
+        batch = await _get(PayoutBatch, payload.get("batch_id"))
+        text, markup = await staff_bulk.live_card(self._services, batch)
+        await self._show_live(batch, chat_id, text, markup, self._services.bulk.set_status_message)
+
+    async def _batch_approval(self, chat_id: int, payload: dict[str, Any]) -> None:
+        batch = await _get(PayoutBatch, payload.get("batch_id"))
+        counts = await batch_counts(batch.id)
+        requester = await Staff.get_or_none(id=batch.confirmed_by_id or 0)
+        who = requester.name if requester is not None and requester.name else "an admin"
+        await self._send(
+            chat_id,
+            bulk_texts.approval_card(batch, counts, who),
+            staff_bulk.approval_buttons(batch),
+        )
+
+    async def _batch_review(self, chat_id: int, payload: dict[str, Any]) -> None:
+        batch = await _get(PayoutBatch, payload.get("batch_id"))
+        counts = await batch_counts(batch.id)
+        await self._send(
+            chat_id, bulk_texts.review_card(batch, counts), staff_bulk.batch_buttons(batch)
+        )
+
+    async def _batch_done(self, chat_id: int, payload: dict[str, Any]) -> None:
+        batch = await _get(PayoutBatch, payload.get("batch_id"))
+        rows = await self._services.bulk.rows(batch.id)
+        counts = counts_of(rows)
+        content = result_csv_rows(rows)
+        differing = sum(
+            1
+            for row in rows
+            if row.payout is not None
+            and name_check(row.name, row.payout.receiver_name) == "differs"
+        )
+        await self._bot.send_document(
+            chat_id,
+            InputFile(content, filename=f"{batch_ref(batch)}-result.csv"),
+            caption=bulk_texts.done_caption(batch, counts, differing=differing),
+            parse_mode=ParseMode.HTML,
+            reply_markup=staff_bulk.batch_buttons(batch, failed=counts.failed),
+        )
+
+    async def _schedule_review(self, chat_id: int, payload: dict[str, Any]) -> None:
+        schedule = await _get(Schedule, payload.get("schedule_id"))
+        text = (
+            "🧾 <b>A schedule arrived through the API</b>; nothing runs until an admin confirms "
+            f"it.\n\n{bulk_texts.schedule_card(schedule)}"
+        )
+        await self._send(chat_id, text, staff_schedules.schedule_buttons(schedule))
+
+    async def _schedule_approval(self, chat_id: int, payload: dict[str, Any]) -> None:
+        schedule = await _get(Schedule, payload.get("schedule_id"))
+        text = f"🔔 <b>Approval needed</b>\n\n{bulk_texts.schedule_card(schedule)}"
+        await self._send(chat_id, text, staff_schedules.approval_buttons(schedule))
+
+    async def _schedule_reminder(self, chat_id: int, payload: dict[str, Any]) -> None:
+        schedule = await _get(Schedule, payload.get("schedule_id"))
+        due = datetime.fromisoformat(str(payload.get("due_at")))
+        await self._send(
+            chat_id,
+            bulk_texts.schedule_reminder(schedule, nairobi(due)),
+            staff_schedules.schedule_buttons(schedule),
+        )
+
+    async def _schedule_occurrence(self, chat_id: int, payload: dict[str, Any]) -> None:
+        occurrence = await _get(ScheduleOccurrence, payload.get("occurrence_id"))
+        schedule = await Schedule.get(id=occurrence.schedule_id)
+        await self._send(chat_id, bulk_texts.occurrence_summary(schedule, occurrence))
+
     async def _alert(self, chat_id: int, payload: dict[str, Any]) -> None:
         await self._send(chat_id, f"⚠️ {escape(str(payload.get('text', '')))}")
 
@@ -204,7 +297,7 @@ class TelegramChatChannel:
 
     async def _show_live(
         self,
-        record: Payment | Payout | Reversal,
+        record: Payment | Payout | Reversal | PayoutBatch,
         chat_id: int,
         text: str,
         markup: InlineKeyboardMarkup | None,
@@ -237,7 +330,7 @@ class TelegramChatChannel:
 
     async def _replace(
         self,
-        record: Payment | Payout | Reversal,
+        record: Payment | Payout | Reversal | PayoutBatch,
         chat_id: int,
         text: str,
         markup: InlineKeyboardMarkup | None,

@@ -45,6 +45,8 @@ ADMIN_COMMANDS = [
     BotCommand("send", "Pay out: /send <phone> <amount> [reason]"),
     BotCommand("balance", "M-Pesa account balance"),
     BotCommand("reverse", "Reverse a received payment: /reverse <receipt>"),
+    BotCommand("bulk", "Pay a list: send a CSV/XLSX with the caption /bulk"),
+    BotCommand("schedule", "Payouts and requests on a calendar: /schedule pay|request|list …"),
     BotCommand("resolve", "Settle what M-Pesa left unclear: /resolve #12|P12|R12 [verdict]"),
     BotCommand("staff", "Manage staff: /staff, /staff add|remove|limit …"),
     BotCommand("help", "What you can do here"),

@@ -14,11 +14,13 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.telegram import (
     staff_admin,
+    staff_bulk,
     staff_dashboard,
     staff_payments,
     staff_payouts,
     staff_reports,
     staff_resolve,
+    staff_schedules,
 )
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ def register(app: Application, services: Any) -> None:
         staff_admin,
         staff_resolve,
         staff_dashboard,
+        staff_bulk,
+        staff_schedules,
     ):
         module.register(app, services)
     app.add_handler(TypeHandler(Update, NameKeeper(services).on_update), group=NAMES_GROUP)

@@ -99,9 +99,21 @@ class InProcessBotApi(BaseRequest):
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _update_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
+    files: dict[str, bytes] = field(default_factory=dict)  # what users "uploaded", by file_id
 
     def __post_init__(self) -> None:
         super().__init__()
+
+    def add_file(self, content: bytes, file_name: str) -> dict[str, Any]:
+        """Keep a file a user sends; the Document object their message carries."""
+        file_id = f"upload-{len(self.files) + 1}"
+        self.files[file_id] = content
+        return {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "file_name": file_name,
+            "file_size": len(content),
+        }
 
     def received(self, message: dict[str, Any]) -> None:
         """A message a user sent (fed as an update): a reply to it carries it, as Telegram's do."""
@@ -135,6 +147,10 @@ class InProcessBotApi(BaseRequest):
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
         """Answer one Bot API call like Telegram would."""
+        if "/file/bot" in url:
+            # a file download (getFile's file_path under the file base URL)
+            content = self.files.get(url.rsplit("/", 1)[-1])
+            return (200, content) if content is not None else (404, b"Not Found")
         api_method = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
         if api_method == "getUpdates":
@@ -211,6 +227,17 @@ class InProcessBotApi(BaseRequest):
         if caption:
             extra["caption"] = caption
         return self._store(int(params["chat_id"]), extra, params)
+
+    def _on_getFile(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            raise BadRequestError("wrong file_id or the file is temporarily unavailable")
+        return {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "file_size": len(self.files[file_id]),
+            "file_path": f"documents/{file_id}",
+        }
 
     def _on_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
         caption = str(params.get("caption", ""))

@@ -19,7 +19,7 @@ from bot.web.api.resources import (
     ORDER_ID_LIMIT,
     REFERENCE_LIMIT,
 )
-from models import OrderStatus, PaymentStatus
+from models import BatchStatus, OccurrenceStatus, OrderStatus, PaymentStatus, ScheduleStatus
 from mpesa.amounts import DEFAULT_MAXIMUM, STK_MINIMUM
 
 MOMENT_DESCRIPTION = (
@@ -369,6 +369,310 @@ PATHS: dict[str, Any] = {
     },
 }
 
+COUNTS = {
+    "type": "object",
+    "description": "Rows by where they stand; paidAmount in whole shillings.",
+    "properties": {
+        name: {"type": "integer"}
+        for name in (
+            "rows",
+            "valid",
+            "rejected",
+            "queued",
+            "sending",
+            "submitted",
+            "completed",
+            "failed",
+            "unknown",
+            "cancelled",
+            "paidAmount",
+        )
+    },
+}
+BATCH_ROW_STATES = [
+    "rejected",
+    "queued",
+    "cancelled",
+    "sending",
+    "submitted",
+    "unknown",
+    "completed",
+    "failed",
+    "rejected_by_approver",
+    "awaiting_approval",
+    "awaiting_confirmation",
+]
+SCHEMAS["CreatePayoutBatch"] = {
+    "type": "object",
+    "required": ["rows"],
+    "additionalProperties": False,
+    "properties": {
+        "rows": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 5000,  # BULK_MAX_ROWS, filled in per server
+            "description": (
+                "One object per payout: phone (as people write it), amount (whole shillings as a "
+                "JSON integer), optional name and reference (the M-Pesa remarks; else the "
+                "description). A row that breaks a rule of /send is not refused here: it comes "
+                "back in `rejected` with its line (its position from 1) and reason."
+            ),
+            "items": {
+                "type": "object",
+                "properties": {
+                    "phone": {"description": "e.g. 0712345678"},
+                    "amount": {"description": "Whole shillings as a JSON integer, e.g. 1500."},
+                    "name": {"description": "The recipient's name (compared with M-Pesa's)."},
+                    "reference": {"description": "Sent to M-Pesa as the payout's remarks."},
+                },
+            },
+        },
+        "description": {
+            **_nullable("string"),
+            "description": "What the batch is for (the remarks of rows without a reference).",
+        },
+    },
+}
+SCHEMAS["PayoutBatch"] = {
+    "type": "object",
+    "required": ["batchId", "status", "totalAmount", "counts"],
+    "properties": {
+        "batchId": {"type": "integer"},
+        "status": {
+            "type": "string",
+            "enum": [status.value for status in BatchStatus],
+            "description": (
+                "awaiting_confirmation: an admin must press Confirm in the chat (an API key never "
+                "releases money); awaiting_approval: a second admin must approve; sending; "
+                "paused; cancelled; rejected; completed: every row settled."
+            ),
+        },
+        "description": {"type": "string"},
+        "source": {"type": "string"},
+        "totalAmount": {"type": "integer", "description": "Of the valid rows, whole shillings."},
+        "needsApproval": {"type": "boolean"},
+        "counts": COUNTS,
+        "createdAt": _nullable("string", format="date-time"),
+        "confirmedAt": _nullable("string", format="date-time"),
+        "settledAt": _nullable("string", format="date-time"),
+        "sameAsBatchId": {
+            **_nullable("integer"),
+            "description": "An earlier batch with exactly the same rows (a repeated upload).",
+        },
+        "rejected": {
+            "type": "array",
+            "description": "The rows validation refused (on creation).",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "line": {"type": "integer"},
+                    "phone": {"type": "string"},
+                    "amount": {"type": "string"},
+                    "name": {"type": "string"},
+                    "reference": {"type": "string"},
+                    "reason": _nullable("string"),
+                },
+            },
+        },
+        "rows": {
+            "type": "array",
+            "description": "Every row and its state (on GET).",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "line": {"type": "integer"},
+                    "phoneNumber": _nullable("string", description="Masked: 2547****149."),
+                    "amount": _nullable("integer"),
+                    "name": {"type": "string"},
+                    "reference": {"type": "string"},
+                    "status": {"type": "string"},
+                    "error": _nullable("string"),
+                    "payoutId": _nullable("integer"),
+                    "receipt": _nullable("string"),
+                    "recipientName": _nullable("string"),
+                    "nameCheck": {
+                        "type": "string",
+                        "enum": ["", "ok", "differs"],
+                        "description": (
+                            "differs: M-Pesa's recipient name shares no word with the file's."
+                        ),
+                    },
+                    "resultDesc": _nullable("string"),
+                },
+            },
+        },
+    },
+}
+SCHEMAS["CreateSchedule"] = {
+    "type": "object",
+    "required": ["kind", "phoneNumber", "amount", "frequency", "start", "at"],
+    "additionalProperties": False,
+    "properties": {
+        "kind": {
+            "type": "string",
+            "enum": ["payout", "payment_request"],
+            "description": (
+                "payout: waits for an admin's Confirm in the chat (and approval above "
+                "PAYOUT_APPROVAL_THRESHOLD); payment_request: an STK Push on the calendar, "
+                "active at once, the customer told by SMS beforehand."
+            ),
+        },
+        "phoneNumber": PHONE,
+        "amount": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": DEFAULT_MAXIMUM,
+            "description": "Whole shillings each occurrence (a payout's B2C minimum applies).",
+        },
+        "description": {"type": "string", "maxLength": 100},
+        "name": {"type": "string", "maxLength": 128},
+        "frequency": {"type": "string", "enum": ["once", "daily", "weekly", "monthly"]},
+        "start": {
+            "type": "string",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "description": "The first Nairobi day (for once: the day itself).",
+        },
+        "at": {
+            "type": "string",
+            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+            "description": "Nairobi time of day.",
+        },
+        "weekdays": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+            "description": "Weekly only.",
+        },
+        "monthDay": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 31,
+            "description": "Monthly only.",
+        },
+        "until": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+        "count": {"type": "integer", "minimum": 1},
+    },
+}
+SCHEMAS["Schedule"] = {
+    "type": "object",
+    "required": ["scheduleId", "kind", "status", "amount", "rule"],
+    "properties": {
+        "scheduleId": {"type": "integer"},
+        "kind": {"type": "string", "enum": ["payout", "payment_request"]},
+        "status": {"type": "string", "enum": [status.value for status in ScheduleStatus]},
+        "phoneNumber": {"type": "string", "description": "Masked."},
+        "amount": {"type": "integer"},
+        "description": {"type": "string"},
+        "name": {"type": "string"},
+        "rule": {"type": "string", "examples": ["every Friday at 17:00"]},
+        "nextDueAt": _nullable("string", format="date-time"),
+        "occurrenceCount": {"type": "integer"},
+        "needsApproval": {"type": "boolean"},
+        "occurrences": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "occurrenceId": {"type": "integer"},
+                    "dueAt": {"type": "string", "format": "date-time"},
+                    "number": {"type": "integer"},
+                    "status": {
+                        "type": "string",
+                        "enum": [status.value for status in OccurrenceStatus],
+                    },
+                    "payoutId": _nullable("integer"),
+                    "paymentId": _nullable("integer"),
+                    "note": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+SCHEMAS["SchedulePage"] = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"data": {"type": "array", "items": _ref("Schedule")}},
+}
+
+
+def _not_found(what: str) -> dict[str, Any]:
+    return _error(f"No {what} has this id.")
+
+
+PATHS["/payout-batches"] = {
+    "post": {
+        **_post(
+            "Create a bulk payout batch (it waits for an admin's Confirm in the chat)",
+            "createPayoutBatch",
+            "CreatePayoutBatch",
+            _ok("The batch, its counts and the rows validation refused.", "PayoutBatch"),
+            ["400", "401", "409", "422", "429"],
+        ),
+        "description": (
+            "Also takes multipart/form-data with a `file` part (a CSV or XLSX list, at most "
+            "BULK_MAX_FILE_BYTES and BULK_MAX_ROWS rows) and an optional `description` part; "
+            "the answer is the same. Nothing is paid until an admin confirms the batch in the "
+            "chat (the bot posts its summary to them) and, at or above "
+            "PAYOUT_APPROVAL_THRESHOLD, a second admin approves it. The webhook "
+            "payout_batch.completed tells when every row settled."
+        ),
+    }
+}
+PATHS["/payout-batches/{batchId}"] = {
+    "parameters": [
+        {
+            "name": "batchId",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999},
+        }
+    ],
+    "get": {
+        "summary": "A batch: status, counts and every row's state",
+        "operationId": "getPayoutBatch",
+        "responses": {
+            "200": _ok("The batch with its rows.", "PayoutBatch"),
+            "404": _not_found("batch"),
+            **{code: ERRORS[code] for code in ["400", "401", "429", "default"]},
+        },
+    },
+}
+PATHS["/schedules"] = {
+    "post": _post(
+        "Schedule a payout or a payment request on a calendar (Nairobi time)",
+        "createSchedule",
+        "CreateSchedule",
+        _ok("The schedule.", "Schedule"),
+        ["400", "401", "409", "422", "429"],
+    ),
+    "get": {
+        "summary": "Schedules not finished, next due first",
+        "operationId": "listSchedules",
+        "responses": {
+            "200": _ok("Up to 100 schedules.", "SchedulePage"),
+            **{code: ERRORS[code] for code in ["400", "401", "429", "default"]},
+        },
+    },
+}
+PATHS["/schedules/{scheduleId}"] = {
+    "parameters": [
+        {
+            "name": "scheduleId",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999},
+        }
+    ],
+    "get": {
+        "summary": "A schedule and its latest occurrences",
+        "operationId": "getSchedule",
+        "responses": {
+            "200": _ok("The schedule and its history.", "Schedule"),
+            "404": _not_found("schedule"),
+            **{code: ERRORS[code] for code in ["400", "401", "429", "default"]},
+        },
+    },
+}
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -405,6 +709,9 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
     maximum = settings.mpesa_max_amount if settings is not None else DEFAULT_MAXIMUM
     schemas = document["components"]["schemas"]
     schemas["CreateOrder"]["properties"]["amount"]["maximum"] = maximum
+    schemas["CreateSchedule"]["properties"]["amount"]["maximum"] = maximum
+    if settings is not None:
+        schemas["CreatePayoutBatch"]["properties"]["rows"]["maxItems"] = settings.bulk_max_rows
     patterns = grammar.provider_patterns(extra, airtel_extra, airtel=airtel)
     if airtel:
         # each paymentMethod takes the numbers of its own network (the router's decision)
@@ -415,6 +722,7 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
     else:
         schemas["InitiatePayment"]["properties"]["phoneNumber"]["pattern"] = patterns["MPESA"]
     history = grammar.any_phone_pattern(extra, airtel_extra, airtel=airtel)
+    schemas["CreateSchedule"]["properties"]["phoneNumber"]["pattern"] = history
     for parameter in document["paths"]["/payments/history"]["get"]["parameters"]:
         if parameter["name"] == "phone":
             parameter["schema"]["pattern"] = history

@@ -18,6 +18,7 @@ from bot.services.audit import audit
 from bot.services.errors import ServiceError
 from bot.services.idempotency import parse_json
 from bot.services.providers import provider_code, provider_name
+from bot.web.api import batches
 from bot.web.api.errors import (
     ApiError,
     Handler,
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 OPENAPI_ROUTE = "openapi"
+BATCH_CREATE = "batches.create"
 
 # the bot's @username for deep links: a str, or a callable asked per request (set once PTB knows it)
 BOT_USERNAME: web.AppKey[Any] = web.AppKey("bot_username", object)
@@ -75,6 +77,7 @@ def register_api(
     """Mount the API at /api/v1 of ``app`` (its SERVICES need .orders, .payments, .api_keys)."""
     api = web.Application(
         middlewares=[
+            bulk_body_size(settings),
             json_errors,
             authenticate,
             idempotency_middleware(lambda r: _services(r).idempotency, lambda r: r[API_KEY].id),
@@ -98,6 +101,15 @@ def register_api(
     api.router.add_post("/payments/retry/{orderId}", retry_payment, name="payments.retry")
     api.router.add_get(
         "/payments/history", payment_history, name="payments.history", allow_head=False
+    )
+    api.router.add_post("/payout-batches", create_payout_batch, name=BATCH_CREATE)
+    api.router.add_get(
+        "/payout-batches/{batchId}", get_payout_batch, name="batches.get", allow_head=False
+    )
+    api.router.add_post("/schedules", create_schedule, name="schedules.create")
+    api.router.add_get("/schedules", list_schedules, name="schedules.list", allow_head=False)
+    api.router.add_get(
+        "/schedules/{scheduleId}", get_schedule, name="schedules.get", allow_head=False
     )
     app.add_subapp(API_PREFIX, api)
     return api
@@ -177,6 +189,20 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         status=response.status,
     )
     return response
+
+
+def bulk_body_size(settings: Settings) -> Any:
+    """Only a bulk payout batch may be as large as BULK_MAX_FILE_BYTES (its file or its JSON
+    rows); every other request keeps the server's small body limit."""
+    limit = settings.bulk_max_file_bytes + 64 * 1024  # the multipart envelope and description
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.match_info.route.name == BATCH_CREATE:
+            request = request.clone(client_max_size=limit)
+        return await handler(request)
+
+    return middleware
 
 
 @web.middleware
@@ -295,6 +321,45 @@ async def payment_history(request: web.Request) -> web.Response:
     data = [payment_resource(p, page.order_codes.get(p.order_id or 0)) for p in page.payments]
     cursor = encode_cursor(page.next_before_id) if page.next_before_id is not None else None
     return web.json_response({"data": data, "nextCursor": cursor})
+
+
+async def create_payout_batch(request: web.Request) -> web.Response:
+    """POST /api/v1/payout-batches: rows (JSON) or a file (multipart); waits for an admin."""
+    body = None if batches.is_multipart(request) else await json_object(request)
+    batch, response = await batches.create_batch(request, _services(request), _actor(request), body)
+    request[AUDIT_SUBJECT] = f"batch:{batch.id}"
+    return response
+
+
+async def get_payout_batch(request: web.Request) -> web.Response:
+    """GET /api/v1/payout-batches/{batchId}: status, counts and every row's state."""
+    batch, response = await batches.batch_status(_services(request), request.match_info["batchId"])
+    request[AUDIT_SUBJECT] = f"batch:{batch.id}"
+    return response
+
+
+async def create_schedule(request: web.Request) -> web.Response:
+    """POST /api/v1/schedules: a scheduled payout (waits for an admin) or payment request."""
+    body = await json_object(request)
+    schedule = await batches.create_schedule(_services(request), _actor(request), body)
+    request[AUDIT_SUBJECT] = f"schedule:{schedule.id}"
+    return web.json_response(batches.schedule_resource(schedule), status=201)
+
+
+async def list_schedules(request: web.Request) -> web.Response:
+    """GET /api/v1/schedules: schedules not finished, next due first."""
+    schedules = await _services(request).schedules.active(limit=100)
+    return web.json_response({"data": [batches.schedule_resource(s) for s in schedules]})
+
+
+async def get_schedule(request: web.Request) -> web.Response:
+    """GET /api/v1/schedules/{scheduleId}: a schedule and its latest occurrences."""
+    schedule_id = batches.schedule_id(request.match_info["scheduleId"])
+    services = _services(request)
+    schedule = await services.schedules.get(schedule_id)
+    request[AUDIT_SUBJECT] = f"schedule:{schedule.id}"
+    history = await services.schedules.history(schedule.id)
+    return web.json_response(batches.schedule_resource(schedule, list(history)))
 
 
 # -- helpers ------------------------------------------------------------------------------------

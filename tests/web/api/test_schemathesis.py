@@ -52,8 +52,11 @@ def fuzz(base_url: str, headers: dict[str, str], order_code: str) -> list[str]:
         modes = [schemathesis.GenerationMode.POSITIVE]
         if operation.path != "/openapi.json":  # no input at all: nothing to make invalid
             modes.append(schemathesis.GenerationMode.NEGATIVE)
+        checks = CHECKS
+        if operation.definition.raw.get("operationId") in NO_POSITIVE_ACCEPTANCE:
+            checks = [c for c in CHECKS if c is not positive_data_acceptance]
         for mode in modes:
-            run_operation(operation.as_strategy(mode), base_url, headers)
+            run_operation(operation.as_strategy(mode), base_url, headers, checks)
             if fixed is not None and mode is schemathesis.GenerationMode.POSITIVE:
                 # also on a real order, so the handlers go past the 404
                 run_operation(operation.as_strategy(mode, path_parameters=fixed), base_url, headers)
@@ -61,7 +64,14 @@ def fuzz(base_url: str, headers: dict[str, str], order_code: str) -> list[str]:
     return ran
 
 
-def run_operation(strategy: Any, base_url: str, headers: dict[str, str]) -> None:
+# a schedule's validity also depends on the clock and the provider (a date already past, the
+# B2C minimum of a payout): JSON Schema cannot say it, so valid-looking ones may be 400
+NO_POSITIVE_ACCEPTANCE = {"createSchedule"}
+
+
+def run_operation(
+    strategy: Any, base_url: str, headers: dict[str, str], checks: list[Any] = CHECKS
+) -> None:
     @hypothesis.settings(
         max_examples=EXAMPLES_PER_OPERATION,
         derandomize=True,  # the same inputs on every run
@@ -73,7 +83,7 @@ def run_operation(strategy: Any, base_url: str, headers: dict[str, str]) -> None
     @hypothesis.given(case=strategy)
     def check(case: Any) -> None:
         response = case.call(base_url=base_url, headers=headers, timeout=10)
-        case.validate_response(response, checks=CHECKS, headers=headers)
+        case.validate_response(response, checks=checks, headers=headers)
 
     check()
 
@@ -89,4 +99,4 @@ async def test_generated_requests_never_fail_and_match_the_document(api) -> None
 
     ran = await in_thread(fuzz, base_url, api.headers, order["orderId"])
 
-    assert len(ran) == 11
+    assert len(ran) == 21
