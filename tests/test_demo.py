@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
+import re
+import signal
 from typing import Any
 
+import httpx
 import pytest
 
 import bot.demo
@@ -26,10 +31,22 @@ async def test_the_demo_day_succeeds_prints_a_readable_transcript_and_logs_nothi
         return settings
 
     monkeypatch.setattr(bot.demo, "demo_settings", settings_with_secrets)
-    out = io.StringIO()
+    out = _Watched()
 
-    code = await run_demo(out)
+    # --keep: after the day the service stays up for the newcomer's browser until Ctrl-C
+    demo = asyncio.create_task(run_demo(out, keep=True))
+    await asyncio.wait(
+        {demo, asyncio.create_task(out.kept.wait())}, timeout=300, return_when="FIRST_COMPLETED"
+    )
+    assert out.kept.is_set(), out.getvalue()[-3000:]
+    link = re.search(r"(http://127\.0\.0\.1:\d+/dashboard/login/\S+)", out.getvalue())
+    assert link is not None
+    async with httpx.AsyncClient() as http:
+        page = await http.get(link.group(1))
+    os.kill(os.getpid(), signal.SIGINT)  # the Ctrl-C
+    code = await demo
 
+    assert page.status_code == 200 and "Sign in" in page.text
     transcript = out.getvalue()
     assert code == 0, transcript[-3000:]
     assert "demo OK: 29 outcomes checked" in transcript
@@ -64,3 +81,16 @@ async def test_the_demo_day_succeeds_prints_a_readable_transcript_and_logs_nothi
     ]
     assert any(line.startswith("INFO bot.services.payments stk.sent") for line in captured.lines)
     assert leaks(captured.lines, secrets, phones) == []
+
+
+class _Watched(io.StringIO):
+    """The transcript, telling when the demo says it is kept running."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept = asyncio.Event()
+
+    def write(self, text: str) -> int:
+        if "Kept running: press Ctrl-C to stop." in text:
+            self.kept.set()
+        return super().write(text)
