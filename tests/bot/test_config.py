@@ -188,13 +188,16 @@ def test_a_callback_secret_with_a_word_safaricom_refuses_is_rejected():
     assert "CALLBACK_SECRET: contains 'sql'" in str(caught.value)
 
 
-def test_readme_documents_every_setting():
+def test_the_configuration_page_documents_every_setting_and_the_readme_links_it():
     from pathlib import Path
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    root = Path(__file__).parents[2]
+    page = (root / "docs" / "configuration.md").read_text()
+    readme = (root / "README.md").read_text()
 
-    missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in readme]
+    missing = [name.upper() for name in Settings.model_fields if f"| `{name.upper()}` |" not in page]
     assert missing == []
+    assert "(docs/configuration.md)" in readme
 
 
 @pytest.mark.parametrize(
