@@ -99,6 +99,14 @@ def normalize_msisdn(raw: str, *, extra_prefixes: Iterable[str] = ()) -> str:
     return msisdn
 
 
+def display_msisdn(msisdn: str) -> str:
+    """A Kenyan number as people write it: "254708374149" -> "0708 374 149" (others as given)."""
+    if len(msisdn) == 12 and msisdn.startswith("254") and msisdn.isdigit():
+        local = "0" + msisdn[3:]
+        return f"{local[:4]} {local[4:7]} {local[7:]}"
+    return msisdn
+
+
 def mask_msisdn(msisdn: str | None) -> str:
     """Mask a phone for logs: "254708374149" -> "2547****149" (first 4, last 3 characters kept)."""
     if not msisdn:

@@ -8,6 +8,7 @@ from bot.services.errors import InvalidInput, NotFound
 from bot.services.lookups import PreparedSelect, from_row, select_list
 from bot.services.orders import CODE_MAX_LENGTH, normalize_code
 from models import Order, Payment
+from mpesa.phone import display_msisdn
 
 # the longest reference we store (CheckoutRequestID column)
 REFERENCE_MAX_LENGTH = 96
@@ -29,10 +30,7 @@ _ANY_REFERENCE = PreparedSelect(
 )
 
 
-def display_phone(msisdn: str) -> str:
-    """A phone as Kenyans write it: "254708374149" -> "0708 374 149"."""
-    national = "0" + msisdn[3:] if msisdn.startswith("254") else msisdn
-    return f"{national[:4]} {national[4:7]} {national[7:]}".strip()
+display_phone = display_msisdn  # the name the services use
 
 
 async def find_payment_or_order(ref: str) -> Payment | Order:

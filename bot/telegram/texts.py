@@ -12,6 +12,7 @@ from bot.services.providers import provider_name
 from models import Order, Payment, PaymentStatus, Payout, PayoutStatus, Provider, Staff
 from mpesa.amounts import format_kes
 from mpesa.codes import Api, describe_result, is_api_error_code
+from mpesa.phone import display_msisdn
 from mpesa.security import NAIROBI
 
 # {provider} is "M-Pesa" or "Airtel Money"
@@ -51,10 +52,7 @@ def kes(amount: int) -> str:
 
 def phone(msisdn: str) -> str:
     """A Kenyan number as people write it: 0708 374 149."""
-    if len(msisdn) == 12 and msisdn.startswith("254"):
-        local = "0" + msisdn[3:]
-        return f"{local[:4]} {local[4:7]} {local[7:]}"
-    return msisdn
+    return display_msisdn(msisdn)
 
 
 def when(moment: datetime | None) -> str:

@@ -10,6 +10,7 @@ from phonenumbers import carrier
 
 from mpesa.phone import (
     PhoneError,
+    display_msisdn,
     mask_id,
     mask_msisdn,
     normalize_msisdn,
@@ -222,3 +223,16 @@ def test_masked_checkout_ids_stay_distinct_and_stable() -> None:
     assert mask_id(first) == mask_id(first)
     assert mask_id(first) != mask_id(same_second)
     assert "708374" not in mask_id(first)
+
+
+@pytest.mark.parametrize(
+    ("msisdn", "shown"),
+    [
+        ("254708374149", "0708 374 149"),
+        ("254110000001", "0110 000 001"),
+        ("2547****149", "2547****149"),  # a masked number is shown as it came
+        ("", ""),
+    ],
+)
+def test_a_number_is_shown_as_kenyans_write_it(msisdn, shown):
+    assert display_msisdn(msisdn) == shown

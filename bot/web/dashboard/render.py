@@ -19,6 +19,7 @@ from aiohttp import web
 from bot.i18n import kes
 from bot.web.dashboard.keys import CSRF_FIELD, JINJA_KEY, SETTINGS_KEY
 from models import StaffRole
+from mpesa.phone import display_msisdn
 from mpesa.security import NAIROBI
 
 HERE = Path(__file__).parent
@@ -80,10 +81,7 @@ def phone(msisdn: str | None) -> str:
     """A Kenyan number as people write it: 0708 374 149 (others as stored)."""
     if not msisdn:
         return "-"
-    if len(msisdn) == 12 and msisdn.startswith("254") and msisdn.isdigit():
-        local = "0" + msisdn[3:]
-        return f"{local[:4]} {local[4:7]} {local[7:]}"
-    return msisdn
+    return display_msisdn(msisdn)
 
 
 def when(moment: datetime | None) -> str:
