@@ -99,6 +99,10 @@ _CONTAINS = (
     ("reference", ("reference", "reason", "narration", "description", "remark", "purpose")),
     ("name", ("name", "recipient", "payee", "beneficiary", "employee")),
 )
+# control characters (NUL included) cannot be stored as text in PostgreSQL and mean nothing in a
+# payout list: shown as U+FFFD, so a cell holding one is refused by the row rules, never cleaned
+# into a valid number, and its reason can be recorded and shown
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LOOKS_LIKE_PHONE = re.compile(r"\+?[0-9][0-9 ()\-.]{7,16}")
 
 
@@ -168,7 +172,7 @@ def read_bulk_file(
         file_format = "xlsx"
     else:
         text, encoding_note = _decode(content)
-        table = _csv_cells(text)
+        table = _csv_cells(_CONTROL.sub("\ufffd", text))
         notes = (encoding_note,) if encoding_note else ()
         file_format = "csv"
     return _rows(table, file_format=file_format, digest=digest, max_rows=max_rows, notes=notes)
@@ -366,7 +370,7 @@ def _cell_text(value: object) -> str:
         return str(int(value))
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return str(value).replace("\ufeff", "").strip()
+    return _CONTROL.sub("\ufffd", str(value).replace("\ufeff", "")).strip()
 
 
 def _phone_text(value: object) -> str:

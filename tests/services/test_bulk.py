@@ -137,3 +137,27 @@ async def test_bulk_then_a_file_within_ten_minutes(services) -> None:
         b"phone,amount\n0712345678,100\n", file_name="a.csv", by_telegram_id=ADMIN
     )
     assert not await services.bulk.awaits_file(ADMIN)
+
+
+@pytest.mark.parametrize(
+    ("content", "judged"),
+    [
+        # stray bytes before the header: the header still reads, the row is judged as usual
+        (b"\x00\x01phone,amount\n0712345678,1500\n", [(2, BatchRowStatus.QUEUED)]),
+        # NUL inside a phone: refused, never cleaned into the valid 0712345678
+        (
+            b"phone,amount,name\n07\x0012345678,1500,Ann\x00e\n0712345679,2000,Bo\n",
+            [(2, BatchRowStatus.REJECTED), (3, BatchRowStatus.QUEUED)],
+        ),
+    ],
+)
+async def test_control_characters_in_a_file_are_refused_in_its_report_never_cleaned_away(
+    services, content, judged
+) -> None:
+    """NUL cannot be stored as text in PostgreSQL: a cell holding one is refused with a reason
+    that can be recorded (never cleaned into a valid number), and the rest of the file is judged."""
+    summary = await services.bulk.upload(content, file_name="nul.csv", by_telegram_id=ADMIN)
+
+    rows = await PayoutBatchRow.filter(batch_id=summary.batch.id).order_by("line")
+    assert [(r.line, r.status) for r in rows] == judged
+    assert all("\x00" not in (r.error or "") + (r.name or "") for r in rows)
