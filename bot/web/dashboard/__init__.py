@@ -66,6 +66,7 @@ def create_dashboard_app(container: Any, settings: Settings) -> web.Application:
     """The /dashboard sub-application over ``container`` (read per request)."""
     app = web.Application(
         middlewares=[
+            views_bulk.upload_body_size(settings),
             browser_headers,
             session_middleware(cookie_storage(settings)),
             auth.signed_in,

@@ -3,14 +3,17 @@ report, follow the batch.
 
 The page only hands the file to BulkService.create_from_file (the same reading and row checks
 as a file sent to the bot: /send's phone and amount rules, duplicates, the same file again);
-nothing is sent from here. Confirming, approving and sending a batch are the bulk service's.
+the batch's buttons call the same decisions as the chat's (BatchDecisions: Confirm reserves the
+total, a second admin approves at or above the threshold, never the requester; Pause, Resume,
+Cancel), so the rules, refusals and audit are the chat's.
 
-Routes: ``GET|POST /bulk``, ``GET /bulk/{id}``.
+Routes: ``GET|POST /bulk``, ``GET /bulk/{id}``, ``POST /bulk/{id}/{decision}``.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiohttp import web
 
@@ -23,6 +26,7 @@ from bot.web.dashboard.render import render
 log = logging.getLogger(__name__)
 
 ROWS_SHOWN = 200
+UPLOAD = "bulk_upload"  # the one form that may be as large as BULK_MAX_FILE_BYTES
 RECENT = 20
 
 
@@ -72,6 +76,12 @@ async def bulk_upload(request: web.Request) -> web.StreamResponse:
 @requires("admin")
 async def bulk_batch(request: web.Request) -> web.StreamResponse:
     """GET /bulk/{id}: the batch's validation report and where its rows stand."""
+    return await _batch_page(request)
+
+
+async def _batch_page(
+    request: web.Request, *, status: int = 200, refusal: str | None = None
+) -> web.StreamResponse:
     bulk = request.app[CONTAINER_KEY].bulk
     try:
         batch = await bulk.find(request.match_info["id"])
@@ -81,6 +91,9 @@ async def bulk_batch(request: web.Request) -> web.StreamResponse:
     return render(
         request,
         "bulk_batch.html",
+        status=status,
+        refusal=refusal,
+        decisions=DECISIONS.get(str(batch.status), ()),
         batch=batch,
         counts=await bulk.counts(batch.id),
         rejected=[r for r in rows if r.status == "rejected"],
@@ -91,8 +104,53 @@ async def bulk_batch(request: web.Request) -> web.StreamResponse:
     )
 
 
+# the buttons a batch in each status offers: (decision, label); the service has the last word
+DECISIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "awaiting_confirmation": (("confirm", "Confirm"), ("cancel", "Cancel")),
+    "awaiting_approval": (("approve", "Approve"), ("reject", "Reject")),
+    "sending": (("pause", "Pause"), ("cancel", "Cancel")),
+    "paused": (("resume", "Resume"), ("cancel", "Cancel")),
+}
+NAMES = {decision for offered in DECISIONS.values() for decision, _ in offered}
+
+
+@requires("admin")
+async def bulk_decide(request: web.Request) -> web.StreamResponse:
+    """POST /bulk/{id}/{decision}: Confirm, Approve, Reject, Pause, Resume or Cancel a batch."""
+    decision = request.match_info["decision"]
+    if decision not in NAMES:
+        raise web.HTTPNotFound()
+    bulk = request.app[CONTAINER_KEY].bulk
+    try:
+        batch = await bulk.find(request.match_info["id"])
+    except (NotFound, ServiceError) as exc:
+        return render(request, "message.html", status=404, title="No such batch", message=str(exc))
+    decide = getattr(request.app[CONTAINER_KEY].batches, decision)
+    try:
+        await decide(batch.id, by_telegram_id=request["staff"].telegram_id)
+    except ServiceError as exc:
+        return await _batch_page(request, status=409, refusal=str(exc))
+    raise web.HTTPSeeOther(f"{PREFIX}/bulk/{batch.id}")
+
+
+def upload_body_size(settings: Any) -> Any:
+    """Only the upload form may be as large as BULK_MAX_FILE_BYTES (and its multipart envelope);
+    every other request keeps the server's small body limit, as for the API's batch upload.
+    Runs before the CSRF check, which reads the form."""
+    limit = settings.bulk_max_file_bytes + 64 * 1024
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.match_info.route.name == UPLOAD:
+            request = request.clone(client_max_size=limit)
+        return await handler(request)
+
+    return middleware
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
-    """The bulk upload page and a batch's report."""
+    """The bulk upload page, a batch's report and its decisions."""
     router.add_get("/bulk", bulk_form, name="bulk")
-    router.add_post("/bulk", bulk_upload)
+    router.add_post("/bulk", bulk_upload, name=UPLOAD)
     router.add_get(r"/bulk/{id}", bulk_batch, name="bulk_batch")
+    router.add_post(r"/bulk/{id}/{decision}", bulk_decide)
