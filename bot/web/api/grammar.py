@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from airtel.phone import PhoneError as AirtelPhoneError
@@ -90,12 +90,11 @@ def decode_cursor(cursor: str) -> int | None:
     return int(cursor[1:], 16) if _CURSOR.fullmatch(cursor) else None
 
 
-@functools.lru_cache(maxsize=1)
-def safaricom_blocks() -> tuple[str, ...]:
-    """The 4-digit national prefixes (7XXX, 1XXX) whose numbers the M-Pesa check accepts.
+def _accepted_blocks(check: Callable[[str], object], refused: type[Exception]) -> tuple[str, ...]:
+    """The 4-digit national prefixes (7XXX, 1XXX) whose numbers ``check`` accepts.
 
-    Read from the phone library the server itself uses; Safaricom's ranges are allocated in
-    blocks of 100,000 numbers at least, so the first and last number of a block decide it.
+    Read from the phone library the server itself uses; ranges are allocated in blocks of
+    100,000 numbers at least, so the first and last number of a block decide it.
     """
     accepted = []
     for lead in "17":
@@ -103,27 +102,23 @@ def safaricom_blocks() -> tuple[str, ...]:
             national = f"{lead}{block:03d}"
             try:
                 for tail in ("00000", "99999"):
-                    normalize_msisdn(f"254{national}{tail}")
-            except PhoneError:
+                    check(f"254{national}{tail}")
+            except refused:
                 continue
             accepted.append(national)
     return tuple(accepted)
 
 
 @functools.lru_cache(maxsize=1)
+def safaricom_blocks() -> tuple[str, ...]:
+    """The 4-digit national prefixes whose numbers the M-Pesa check accepts."""
+    return _accepted_blocks(normalize_msisdn, PhoneError)
+
+
+@functools.lru_cache(maxsize=1)
 def airtel_blocks() -> tuple[str, ...]:
     """The 4-digit national prefixes whose numbers the Airtel check accepts (carrier data)."""
-    accepted = []
-    for lead in "17":
-        for block in range(1000):
-            national = f"{lead}{block:03d}"
-            try:
-                for tail in ("00000", "99999"):
-                    airtel_normalize(f"254{national}{tail}")
-            except AirtelPhoneError:
-                continue
-            accepted.append(national)
-    return tuple(accepted)
+    return _accepted_blocks(airtel_normalize, AirtelPhoneError)
 
 
 def routed_prefixes(
