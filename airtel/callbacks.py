@@ -10,14 +10,21 @@ so the candidates in ``hash_inputs`` are tried in order.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
+from typing import Final
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+from pydantic import ConfigDict
 
-from airtel.codes import TransactionStatus, parse_status
+from airtel.codes import TransactionStatus
+from airtel.codes import parse_status
 from airtel.errors import CallbackParseError
-from airtel.security import DEFAULT_HASH_INPUTS, HashInput, callback_hash, hashes_match
+from airtel.security import DEFAULT_HASH_INPUTS
+from airtel.security import HashInput
+from airtel.security import callback_hash
+from airtel.security import hashes_match
 
 # Airtel documents no acknowledgement body; a 200 with this is what we answer
 ACK: Final = {"status": "received"}

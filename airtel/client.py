@@ -18,61 +18,71 @@ import functools
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any
+from typing import Literal
+from typing import Self
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
-from airtel.codes import Api, Outcome, ResultInfo, TransactionStatus
-from airtel.errors import (
-    AirtelError,
-    AirtelUnreachable,
-    AuthFailed,
-    ConfigurationError,
-    Declined,
-    DuplicateTransaction,
-    InvalidRequest,
-    OutcomeUnknown,
-    RateLimited,
-    ServerError,
-)
-from airtel.models import (
-    AirtelRequest,
-    Balance,
-    CollectionStatus,
-    CollectionTransaction,
-    DisbursementRequest,
-    DisbursementResult,
-    DisbursementStatus,
-    DisbursementTransaction,
-    EncryptionKey,
-    Envelope,
-    KycUser,
-    Payee,
-    PushAccepted,
-    RefundRequest,
-    RefundResult,
-    RefundTransaction,
-    Subscriber,
-    TokenRequest,
-    TokenResponse,
-    UssdPushRequest,
-    balance,
-    disbursement_result,
-    encryption_key,
-    enquiry,
-    kyc_user,
-    push_accepted,
-    read_envelope,
-    refund_result,
-)
-from airtel.phone import airtel_msisdn, international_msisdn, mask_msisdn
-from airtel.security import RsaPadding, encrypt_pin, load_public_key, sign_message
+from airtel.codes import Api
+from airtel.codes import Outcome
+from airtel.codes import ResultInfo
+from airtel.codes import TransactionStatus
+from airtel.errors import AirtelError
+from airtel.errors import AirtelUnreachable
+from airtel.errors import AuthFailed
+from airtel.errors import ConfigurationError
+from airtel.errors import Declined
+from airtel.errors import DuplicateTransaction
+from airtel.errors import InvalidRequest
+from airtel.errors import OutcomeUnknown
+from airtel.errors import RateLimited
+from airtel.errors import ServerError
+from airtel.models import AirtelRequest
+from airtel.models import Balance
+from airtel.models import CollectionStatus
+from airtel.models import CollectionTransaction
+from airtel.models import DisbursementRequest
+from airtel.models import DisbursementResult
+from airtel.models import DisbursementStatus
+from airtel.models import DisbursementTransaction
+from airtel.models import EncryptionKey
+from airtel.models import Envelope
+from airtel.models import KycUser
+from airtel.models import Payee
+from airtel.models import PushAccepted
+from airtel.models import RefundRequest
+from airtel.models import RefundResult
+from airtel.models import RefundTransaction
+from airtel.models import Subscriber
+from airtel.models import TokenRequest
+from airtel.models import TokenResponse
+from airtel.models import UssdPushRequest
+from airtel.models import balance
+from airtel.models import disbursement_result
+from airtel.models import encryption_key
+from airtel.models import enquiry
+from airtel.models import kyc_user
+from airtel.models import push_accepted
+from airtel.models import read_envelope
+from airtel.models import refund_result
+from airtel.phone import airtel_msisdn
+from airtel.phone import international_msisdn
+from airtel.phone import mask_msisdn
+from airtel.security import RsaPadding
+from airtel.security import encrypt_pin
+from airtel.security import load_public_key
+from airtel.security import sign_message
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,24 @@ import re
 import secrets
 import string
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated
+from typing import Any
+from typing import ClassVar
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel
+from pydantic import BeforeValidator
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import StringConstraints
 
-from airtel.codes import Api, ResultInfo, TransactionStatus, describe, parse_status
-from airtel.phone import airtel_msisdn, international_msisdn
+from airtel.codes import Api
+from airtel.codes import ResultInfo
+from airtel.codes import TransactionStatus
+from airtel.codes import describe
+from airtel.codes import parse_status
+from airtel.phone import airtel_msisdn
+from airtel.phone import international_msisdn
 
 # our transaction ids: no documented limit; <= 32 alphanumerics is the reference's safe choice
 TransactionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,32}$")]

@@ -11,7 +11,9 @@ import re
 from collections.abc import Iterable
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType, carrier
+from phonenumbers import NumberParseException
+from phonenumbers import PhoneNumberType
+from phonenumbers import carrier
 
 KENYA = "KE"
 KENYA_CODE = "254"

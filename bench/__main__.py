@@ -13,11 +13,18 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from bench import auth, bot_updates, bulk, ingest, oauth, startup
-from bench.common import Figure, machine
+from bench import auth
+from bench import bot_updates
+from bench import bulk
+from bench import ingest
+from bench import oauth
+from bench import startup
+from bench.common import Figure
+from bench.common import machine
 
 # the PostgreSQL run of the ingest benchmark connects here as admin and makes its own database
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")

@@ -15,11 +15,15 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from bench.common import Figure, median
-from bench.ingest_server import NoDaraja, bench_settings
+from bench.common import Figure
+from bench.common import median
+from bench.ingest_server import NoDaraja
+from bench.ingest_server import bench_settings
 from bot.services.container import build_services
 from bot.web.app import create_app
-from models.db import close_db, init_db, migrate
+from models.db import close_db
+from models.db import init_db
+from models.db import migrate
 
 HISTORY = "/api/v1/payments/history"
 ROUNDS = 400

@@ -16,22 +16,33 @@ import itertools
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from telegram import Update
-from telegram.ext import ApplicationHandlerStop, CommandHandler, ContextTypes
+from telegram.ext import ApplicationHandlerStop
+from telegram.ext import CommandHandler
+from telegram.ext import ContextTypes
 
-from bench.common import Figure, median, percentile
+from bench.common import Figure
+from bench.common import median
+from bench.common import percentile
 from bench.ingest_server import NoDaraja
 from bot.config import Settings
 from bot.notify.sms import build_sms_channel
 from bot.services.container import build_services
 from bot.telegram.app import build_offline_application
 from bot.telegram.transport import InProcessBotApi
-from models import NotificationChannel, Order, OrderStatus, Payment, PaymentStatus
-from models.db import close_db, init_db, migrate
+from models import NotificationChannel
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models.db import close_db
+from models.db import init_db
+from models.db import migrate
 
 ADMIN_ID = 111_222_333
 TARGET_TO_BASELINE = 0.5  # the slowest /status at least half as fast as the trivial handler

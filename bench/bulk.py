@@ -21,17 +21,21 @@ from bench.ingest_server import bench_settings
 from bot.callback_paths import callback_urls
 from bot.services.container import build_services
 from bot.web.app import create_app
-from models import Payout, PayoutStatus, Staff, StaffRole
-from models.db import close_db, init_db, migrate
-from mpesa.client import DarajaClient, DarajaConfig
+from models import Payout
+from models import PayoutStatus
+from models import Staff
+from models import StaffRole
+from models.db import close_db
+from models.db import init_db
+from models.db import migrate
+from mpesa.client import DarajaClient
+from mpesa.client import DarajaConfig
 from mpesa.security import security_credential
-from mpesa.simulator import (
-    SANDBOX_INITIATOR_PASSWORD,
-    SANDBOX_PASSKEY,
-    SANDBOX_SHORTCODE,
-    SimulatorConfig,
-    create_simulator,
-)
+from mpesa.simulator import SANDBOX_INITIATOR_PASSWORD
+from mpesa.simulator import SANDBOX_PASSKEY
+from mpesa.simulator import SANDBOX_SHORTCODE
+from mpesa.simulator import SimulatorConfig
+from mpesa.simulator import create_simulator
 
 ROWS = 1_000
 QUICK_ROWS = 60

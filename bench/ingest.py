@@ -19,21 +19,27 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.common import BenchFailure, Figure, child_env, free_port, python_cmd, wait_until_up
-from models import (
-    CallbackInbox,
-    InboxStatus,
-    Notification,
-    NotificationChannel,
-    Payment,
-    PaymentStatus,
-)
-from models.db import close_db, init_db, migrate
+from bench.common import BenchFailure
+from bench.common import Figure
+from bench.common import child_env
+from bench.common import free_port
+from bench.common import python_cmd
+from bench.common import wait_until_up
+from models import CallbackInbox
+from models import InboxStatus
+from models import Notification
+from models import NotificationChannel
+from models import Payment
+from models import PaymentStatus
+from models.db import close_db
+from models.db import init_db
+from models.db import migrate
 
 SECRET = "bench-secret-0123456789"
 CHAT_ID = 4_242

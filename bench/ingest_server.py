@@ -23,13 +23,15 @@ from aiohttp import web
 from tortoise import connections
 
 from bot.config import Settings
-from bot.main import SHUTDOWN_TIMEOUT_S, configure_logging
+from bot.main import SHUTDOWN_TIMEOUT_S
+from bot.main import configure_logging
 from bot.notify.sms import build_sms_channel
 from bot.services.container import build_services
 from bot.web.app import create_app
 from bot.web.middlewares import redacting_access_logger
 from models import NotificationChannel
-from models.db import close_db, init_db
+from models.db import close_db
+from models.db import init_db
 
 ACK = {"ResultCode": 0, "ResultDesc": "Accepted"}
 

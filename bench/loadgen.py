@@ -19,7 +19,8 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import median, percentile
+from bench.common import median
+from bench.common import percentile
 
 HEADERS = {"Content-Type": "application/json"}
 

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 
 from aiohttp import web
 
 from bench.common import Figure
 from bot.callback_paths import callback_urls
-from mpesa.client import OAUTH_PATH, DarajaClient, DarajaConfig
-from mpesa.simulator import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, SimulatorConfig, create_simulator
+from mpesa.client import OAUTH_PATH
+from mpesa.client import DarajaClient
+from mpesa.client import DarajaConfig
+from mpesa.simulator import SANDBOX_PASSKEY
+from mpesa.simulator import SANDBOX_SHORTCODE
+from mpesa.simulator import SimulatorConfig
+from mpesa.simulator import create_simulator
 
 CALLS = 1_000
 

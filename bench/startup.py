@@ -18,15 +18,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bench.common import (
-    BenchFailure,
-    Figure,
-    child_env,
-    free_port,
-    median,
-    python_cmd,
-    wait_until_up,
-)
+from bench.common import BenchFailure
+from bench.common import Figure
+from bench.common import child_env
+from bench.common import free_port
+from bench.common import median
+from bench.common import python_cmd
+from bench.common import wait_until_up
 from bench.fake_telegram import FakeBotApi
 
 TARGET_READY_S = 1.0

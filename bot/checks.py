@@ -11,8 +11,14 @@ from telegram.error import TelegramError
 from airtel.errors import AirtelError
 from bot.config import Settings
 from bot.services.container import daraja_config
-from bot.startup import StartupError, build_airtel, daraja_credentials, resolve_public_base_url
-from models.db import DatabaseNotMigrated, close_db, init_db, pending_migrations
+from bot.startup import StartupError
+from bot.startup import build_airtel
+from bot.startup import daraja_credentials
+from bot.startup import resolve_public_base_url
+from models.db import DatabaseNotMigrated
+from models.db import close_db
+from models.db import init_db
+from models.db import pending_migrations
 from mpesa.client import DarajaClient
 from mpesa.errors import DarajaError
 
@@ -152,7 +158,8 @@ def _sms(settings: Settings) -> CheckResult:
 
 async def _email(settings: Settings) -> CheckResult:
     """Connect to SMTP_HOST and log in as configured (no e-mail is sent)."""
-    from bot.notify.smtp import EmailDeliveryError, check_login
+    from bot.notify.smtp import EmailDeliveryError
+    from bot.notify.smtp import check_login
 
     if not settings.smtp_host:
         return CheckResult("email", True, "SMTP_HOST is not set: e-mails are only logged")

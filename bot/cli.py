@@ -6,14 +6,22 @@ import argparse
 import asyncio
 import gc
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
 from contextlib import asynccontextmanager
-from datetime import date, datetime, time, timedelta
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+from typing import TextIO
 
 from airtel.simulator import cli as airtel_simulator_cli
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import Settings
+from bot.config import SettingsError
+from bot.config import load_settings
 from mpesa.simulator import cli as simulator_cli
 
 SIMULATOR_PORTS = {"mpesa": 8765, "airtel": airtel_simulator_cli.DEFAULT_PORT}
@@ -178,7 +186,8 @@ class CliError(Exception):
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.main import StartupError, run
+    from bot.main import StartupError
+    from bot.main import run
     from models.db import DatabaseNotMigrated
 
     try:
@@ -220,7 +229,9 @@ def _simulator(args: argparse.Namespace) -> None:
 
 @asynccontextmanager
 async def _database(settings: Settings) -> AsyncIterator[None]:
-    from models.db import DatabaseNotMigrated, close_db, init_db
+    from models.db import DatabaseNotMigrated
+    from models.db import close_db
+    from models.db import init_db
 
     try:
         await init_db(settings.resolved_database_url)
@@ -281,7 +292,9 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> int:
 
 @_async
 async def _c2b_register(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.main import StartupError, daraja_credentials, resolve_public_base_url
+    from bot.main import StartupError
+    from bot.main import daraja_credentials
+    from bot.main import resolve_public_base_url
     from bot.services.container import daraja_config
     from mpesa.client import DarajaClient
     from mpesa.errors import DarajaError
@@ -310,7 +323,8 @@ def _hide(url: str, settings: Settings) -> str:
 
 @_async
 async def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.main import StartupError, build_runtime
+    from bot.main import StartupError
+    from bot.main import build_runtime
     from bot.services.reconcile import ReconcileReport
 
     try:
@@ -344,9 +358,11 @@ async def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
 
 @_async
 async def _resolve(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.main import StartupError, build_runtime
+    from bot.main import StartupError
+    from bot.main import build_runtime
     from bot.services.errors import ServiceError
-    from bot.services.resolutions import checked_verdict, parse_reference
+    from bot.services.resolutions import checked_verdict
+    from bot.services.resolutions import parse_reference
 
     try:
         # a reference or verdict that cannot be right is refused before anything is asked

@@ -17,11 +17,14 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+from typing import TextIO
 
 import httpx
 from aiohttp import web
@@ -31,36 +34,35 @@ from airtel.simulator import SimulatorConfig as AirtelSimulatorConfig
 from airtel.simulator import create_simulator as create_airtel_simulator
 from bot.callback_paths import airtel_callback_url
 from bot.config import Settings
-from bot.main import AIRTEL_SIMULATOR_ID, AIRTEL_SIMULATOR_SECRET, Runtime, configure_logging, serve
-from bot.notify.emails import EmailComposer, mask_email
+from bot.main import AIRTEL_SIMULATOR_ID
+from bot.main import AIRTEL_SIMULATOR_SECRET
+from bot.main import Runtime
+from bot.main import configure_logging
+from bot.main import serve
+from bot.notify.emails import EmailComposer
+from bot.notify.emails import mask_email
 from bot.services.dashboard import login_url
-from bot.telegram.transport import (
-    ApiCall,
-    InProcessBotApi,
-    callback_query,
-    contact_message,
-    text_message,
-)
-from models import (
-    Notification,
-    NotificationChannel,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-    Provider,
-    Staff,
-)
+from bot.telegram.transport import ApiCall
+from bot.telegram.transport import InProcessBotApi
+from bot.telegram.transport import callback_query
+from bot.telegram.transport import contact_message
+from bot.telegram.transport import text_message
+from models import Notification
+from models import NotificationChannel
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import Provider
+from models import Staff
 from models.db import migrate
 from mpesa.phone import mask_msisdn
-from mpesa.simulator import (
-    SANDBOX_INITIATOR_PASSWORD,
-    SANDBOX_PASSKEY,
-    SimulatorConfig,
-    create_simulator,
-)
+from mpesa.simulator import SANDBOX_INITIATOR_PASSWORD
+from mpesa.simulator import SANDBOX_PASSKEY
+from mpesa.simulator import SimulatorConfig
+from mpesa.simulator import create_simulator
 
 ADMIN, ADMIN2, CASHIER, CUSTOMER, SWAHILI = 1001, 1002, 2002, 3003, 3004
 NAMES = {

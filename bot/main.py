@@ -6,14 +6,16 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from aiohttp import web
 from telegram.ext import Application
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
+from telegram.request import HTTPXRequest
 
 from airtel.client import AirtelClient
 from bot.config import Settings
@@ -21,26 +23,28 @@ from bot.notify.channels import Channel
 from bot.notify.emails import EmailComposer
 from bot.notify.sms import build_sms_channel
 from bot.notify.smtp import build_email_channel
-from bot.services.container import Services, build_services, daraja_config
-from bot.startup import (
-    AIRTEL_SIMULATOR_ID,
-    AIRTEL_SIMULATOR_SECRET,
-    SIMULATOR_KEY,
-    SIMULATOR_SECRET,
-    StartupError,
-    airtel_credentials,
-    build_airtel,
-    daraja_credentials,
-    resolve_public_base_url,
-)
-from bot.telegram.app import build_application, schedule_jobs
+from bot.services.container import Services
+from bot.services.container import build_services
+from bot.services.container import daraja_config
+from bot.startup import AIRTEL_SIMULATOR_ID
+from bot.startup import AIRTEL_SIMULATOR_SECRET
+from bot.startup import SIMULATOR_KEY
+from bot.startup import SIMULATOR_SECRET
+from bot.startup import StartupError
+from bot.startup import airtel_credentials
+from bot.startup import build_airtel
+from bot.startup import daraja_credentials
+from bot.startup import resolve_public_base_url
+from bot.telegram.app import build_application
+from bot.telegram.app import schedule_jobs
 from bot.telegram.chat_channel import TelegramChatChannel
 from bot.telegram.menus import publish_commands
 from bot.web import telegram_webhook
 from bot.web.app import create_app
 from bot.web.middlewares import redacting_access_logger
 from models import NotificationChannel
-from models.db import close_db, init_db
+from models.db import close_db
+from models.db import init_db
 from mpesa.client import DarajaClient
 
 # what the start-up needs lives in bot/startup.py (shared with bot/checks.py); named here too

@@ -9,7 +9,8 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-from models.enums import BatchRowStatus, BatchStatus
+from models.enums import BatchRowStatus
+from models.enums import BatchStatus
 
 STATUS_LENGTH = 32
 

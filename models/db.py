@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tortoise import Tortoise, connections
+from tortoise import Tortoise
+from tortoise import connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.executor import MigrationExecutor
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-from models.enums import OccurrenceStatus, ScheduleFrequency, ScheduleKind, ScheduleStatus
+from models.enums import OccurrenceStatus
+from models.enums import ScheduleFrequency
+from models.enums import ScheduleKind
+from models.enums import ScheduleStatus
 
 STATUS_LENGTH = 32
 

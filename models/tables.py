@@ -9,21 +9,19 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-from models.enums import (
-    CallbackKind,
-    InboxStatus,
-    NotificationChannel,
-    NotificationStatus,
-    OrderStatus,
-    PaymentStatus,
-    PayoutStatus,
-    PostState,
-    Provider,
-    QueryKind,
-    QueryStatus,
-    ReversalStatus,
-    StaffRole,
-)
+from models.enums import CallbackKind
+from models.enums import InboxStatus
+from models.enums import NotificationChannel
+from models.enums import NotificationStatus
+from models.enums import OrderStatus
+from models.enums import PaymentStatus
+from models.enums import PayoutStatus
+from models.enums import PostState
+from models.enums import Provider
+from models.enums import QueryKind
+from models.enums import QueryStatus
+from models.enums import ReversalStatus
+from models.enums import StaffRole
 
 STATUS_LENGTH = 32
 # Each model sets _no_comments: otherwise Tortoise reads and parses this file's source once per

@@ -7,47 +7,48 @@ import functools
 import logging
 import random
 import ssl
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from datetime import timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any
+from typing import Self
 
 import httpx
 
-from mpesa.errors import (
-    AuthFailed,
-    ConfigurationError,
-    DarajaUnreachable,
-    OutcomeUnknown,
-    ServerError,
-)
-from mpesa.faults import (
-    DEFAULT_RETRY_AFTER_S,
-    Fault,
-    error_for,
-    json_object,
-    parse_answer,
-    read_fault,
-)
-from mpesa.models import (
-    AccountBalanceRequest,
-    AsyncAccepted,
-    B2CRequest,
-    C2BRegisterRequest,
-    C2BRegisterResponse,
-    C2BSimulateRequest,
-    CallbackUrls,
-    OAuthToken,
-    ReversalRequest,
-    StkPushRequest,
-    StkPushResponse,
-    StkQueryRequest,
-    StkQueryResponse,
-    TransactionStatusRequest,
-)
-from mpesa.phone import mask_id, mask_msisdn
-from mpesa.security import daraja_timestamp, nairobi_now, stk_password
+from mpesa.errors import AuthFailed
+from mpesa.errors import ConfigurationError
+from mpesa.errors import DarajaUnreachable
+from mpesa.errors import OutcomeUnknown
+from mpesa.errors import ServerError
+from mpesa.faults import DEFAULT_RETRY_AFTER_S
+from mpesa.faults import Fault
+from mpesa.faults import error_for
+from mpesa.faults import json_object
+from mpesa.faults import parse_answer
+from mpesa.faults import read_fault
+from mpesa.models import AccountBalanceRequest
+from mpesa.models import AsyncAccepted
+from mpesa.models import B2CRequest
+from mpesa.models import C2BRegisterRequest
+from mpesa.models import C2BRegisterResponse
+from mpesa.models import C2BSimulateRequest
+from mpesa.models import CallbackUrls
+from mpesa.models import OAuthToken
+from mpesa.models import ReversalRequest
+from mpesa.models import StkPushRequest
+from mpesa.models import StkPushResponse
+from mpesa.models import StkQueryRequest
+from mpesa.models import StkQueryResponse
+from mpesa.models import TransactionStatusRequest
+from mpesa.phone import mask_id
+from mpesa.phone import mask_msisdn
+from mpesa.security import daraja_timestamp
+from mpesa.security import nairobi_now
+from mpesa.security import stk_password
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mpesa.amounts import B2C_MINIMUM, STK_MINIMUM, format_kes
+from mpesa.amounts import B2C_MINIMUM
+from mpesa.amounts import STK_MINIMUM
+from mpesa.amounts import format_kes
 
 STILL_PROCESSING_ERROR = "500.001.1001"  # STK Query's HTTP-500 "The transaction is being processed"
 _INTEGRAL = re.compile(r"[-+]?[0-9]+(?:\.0*)?")

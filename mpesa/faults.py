@@ -11,20 +11,21 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
 from pydantic import ValidationError
 
-from mpesa.errors import (
-    AuthFailed,
-    DarajaError,
-    DuplicateRequest,
-    InvalidRequest,
-    OutcomeUnknown,
-    RateLimited,
-    ServerError,
-)
-from mpesa.models import DarajaResponse, ErrorBody, GatewayFault
+from mpesa.errors import AuthFailed
+from mpesa.errors import DarajaError
+from mpesa.errors import DuplicateRequest
+from mpesa.errors import InvalidRequest
+from mpesa.errors import OutcomeUnknown
+from mpesa.errors import RateLimited
+from mpesa.errors import ServerError
+from mpesa.models import DarajaResponse
+from mpesa.models import ErrorBody
+from mpesa.models import GatewayFault
 
 DEFAULT_RETRY_AFTER_S = 5.0
 # three codes for one condition: Daraja's pages disagree per product (daraja.md §4)

@@ -7,7 +7,10 @@ import re
 from collections.abc import Iterable
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult, carrier
+from phonenumbers import NumberParseException
+from phonenumbers import PhoneNumberType
+from phonenumbers import ValidationResult
+from phonenumbers import carrier
 
 KENYA = "KE"
 KENYA_CODE = 254

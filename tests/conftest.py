@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
 from tortoise.backends.base.executor import EXECUTOR_CACHE
-from tortoise.context import TortoiseContext, tortoise_test_context
+from tortoise.context import TortoiseContext
+from tortoise.context import tortoise_test_context
 
 from bot.config import Settings
-from models.db import MODEL_MODULES, tortoise_config
+from models.db import MODEL_MODULES
+from models.db import tortoise_config
 from mpesa.simulator import SimulatorConfig
-from tests.helpers.browser import browser, browser_report_header
-from tests.helpers.simulator import RunningSimulator, describe_warnings, start_simulator
+from tests.helpers.browser import browser
+from tests.helpers.browser import browser_report_header
+from tests.helpers.simulator import RunningSimulator
+from tests.helpers.simulator import describe_warnings
+from tests.helpers.simulator import start_simulator
 
 __all__ = ["browser"]
 

@@ -13,33 +13,34 @@ import pytest
 
 from airtel.callbacks import sign_callback
 from airtel.security import HashInput
-from airtel.simulator import Portal, SimulatorConfig
+from airtel.simulator import Portal
+from airtel.simulator import SimulatorConfig
 from bot.callback_paths import airtel_callback_url
 from bot.main import build_airtel
 from bot.notify.channels import RecordingChatChannel
 from bot.services.container import build_services
-from bot.services.errors import Conflict, InvalidInput
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
 from bot.telegram.chat_channel import TelegramChatChannel
 from bot.web.app import create_app
 from bot.web.pay.security import CsrfTokens
-from models import (
-    CallbackInbox,
-    CallbackKind,
-    InboxStatus,
-    NotificationChannel,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-    Provider,
-    Reversal,
-    Staff,
-    StaffRole,
-)
+from models import CallbackInbox
+from models import CallbackKind
+from models import InboxStatus
+from models import NotificationChannel
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import Provider
+from models import Reversal
+from models import Staff
+from models import StaffRole
 from mpesa.simulator import SANDBOX_SHORTCODE
-from tests.helpers.airtel_sim import RunningAirtel, start_airtel
+from tests.helpers.airtel_sim import RunningAirtel
+from tests.helpers.airtel_sim import start_airtel
 from tests.helpers.engine import simulator_daraja
 from tests.helpers.telegram import TelegramHarness
 

@@ -10,17 +10,18 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.notify.webhook import (
-    EVENT_ID_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    verify_signature,
-)
+from bot.notify.webhook import EVENT_ID_HEADER
+from bot.notify.webhook import SIGNATURE_HEADER
+from bot.notify.webhook import TIMESTAMP_HEADER
+from bot.notify.webhook import verify_signature
 from bot.services.container import build_services
 from bot.web.api import BOT_USERNAME
 from bot.web.app import create_app
-from models import Notification, NotificationChannel, NotificationStatus
-from mpesa.simulator import SANDBOX_SHORTCODE, SimulatorConfig
+from models import Notification
+from models import NotificationChannel
+from models import NotificationStatus
+from mpesa.simulator import SANDBOX_SHORTCODE
+from mpesa.simulator import SimulatorConfig
 from tests.helpers.engine import simulator_daraja
 from tests.web.api.webhook_receiver import ShopReceiver
 

@@ -15,7 +15,10 @@ import pytest
 import bot.demo
 from bot.config import Settings
 from bot.demo import run_demo
-from tests.helpers.log_privacy import capture_logs, leaks, secrets_of, with_secrets
+from tests.helpers.log_privacy import capture_logs
+from tests.helpers.log_privacy import leaks
+from tests.helpers.log_privacy import secrets_of
+from tests.helpers.log_privacy import with_secrets
 
 
 async def test_the_demo_day_succeeds_prints_a_readable_transcript_and_logs_nothing_private(

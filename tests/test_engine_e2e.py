@@ -13,19 +13,18 @@ from bot.callback_paths import callback_path
 from bot.notify.channels import RecordingChatChannel
 from bot.services.container import build_services
 from bot.web.app import create_app
-from models import (
-    CallbackInbox,
-    CallbackKind,
-    InboxStatus,
-    NotificationChannel,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-)
-from mpesa.simulator import SANDBOX_SHORTCODE, SimulatorConfig
+from models import CallbackInbox
+from models import CallbackKind
+from models import InboxStatus
+from models import NotificationChannel
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from mpesa.simulator import SANDBOX_SHORTCODE
+from mpesa.simulator import SimulatorConfig
 from tests.helpers.engine import simulator_daraja
 
 CHAT_ID = 555

@@ -17,23 +17,29 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.main import Runtime, serve
+from bot.main import Runtime
+from bot.main import serve
 from bot.notify.channels import RecordingChatChannel
 from bot.telegram.transport import InProcessBotApi
-from models import Payment, PaymentStatus, Payout, PayoutStatus, Reversal, ReversalStatus
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import Reversal
+from models import ReversalStatus
 from models.db import migrate
-from mpesa.simulator import SANDBOX_INITIATOR_PASSWORD, SANDBOX_PASSKEY, SimulatorConfig
-from tests.helpers.log_privacy import (
-    AT_API_KEY,
-    BOT_TOKEN,
-    CALLBACK_SECRET,
-    SMTP_PASSWORD,
-    WEBHOOK_SECRET,
-    LogCapture,
-    capture_logs,
-    leaks,
-    secrets_of,
-)
+from mpesa.simulator import SANDBOX_INITIATOR_PASSWORD
+from mpesa.simulator import SANDBOX_PASSKEY
+from mpesa.simulator import SimulatorConfig
+from tests.helpers.log_privacy import AT_API_KEY
+from tests.helpers.log_privacy import BOT_TOKEN
+from tests.helpers.log_privacy import CALLBACK_SECRET
+from tests.helpers.log_privacy import SMTP_PASSWORD
+from tests.helpers.log_privacy import WEBHOOK_SECRET
+from tests.helpers.log_privacy import LogCapture
+from tests.helpers.log_privacy import capture_logs
+from tests.helpers.log_privacy import leaks
+from tests.helpers.log_privacy import secrets_of
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 
-from airtel.simulator.cli import DESCRIPTION, add_arguments, serve
+from airtel.simulator.cli import DESCRIPTION
+from airtel.simulator.cli import add_arguments
+from airtel.simulator.cli import serve
 
 
 def build_parser() -> argparse.ArgumentParser:

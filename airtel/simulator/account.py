@@ -10,13 +10,11 @@ from airtel.phone import is_airtel_number
 from airtel.security import public_key_base64
 from airtel.simulator import validation as v
 from airtel.simulator.keys import KEY_ID
-from airtel.simulator.scenarios import (
-    BARRED_MSISDN,
-    CUSTOMER_FIRST_NAME,
-    CUSTOMER_LAST_NAME,
-    PLACEHOLDER_NAME_MSISDN,
-    UNREGISTERED_MSISDN,
-)
+from airtel.simulator.scenarios import BARRED_MSISDN
+from airtel.simulator.scenarios import CUSTOMER_FIRST_NAME
+from airtel.simulator.scenarios import CUSTOMER_LAST_NAME
+from airtel.simulator.scenarios import PLACEHOLDER_NAME_MSISDN
+from airtel.simulator.scenarios import UNREGISTERED_MSISDN
 from airtel.simulator.state import SimulatorState
 
 KEY_VALIDITY = timedelta(days=365)

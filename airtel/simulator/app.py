@@ -9,24 +9,28 @@ import hashlib
 import hmac
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 from aiohttp import web
 
-from airtel.security import (
-    KEY_HEADER,
-    SIGNATURE_HEADER,
-    aes_signature,
-    hashes_match,
-    public_key_pem,
-)
-from airtel.simulator import account, collection, disbursement
+from airtel.security import KEY_HEADER
+from airtel.security import SIGNATURE_HEADER
+from airtel.security import aes_signature
+from airtel.security import hashes_match
+from airtel.security import public_key_pem
+from airtel.simulator import account
+from airtel.simulator import collection
+from airtel.simulator import disbursement
 from airtel.simulator import validation as v
 from airtel.simulator.config import SimulatorConfig
 from airtel.simulator.delivery import Deliverer
 from airtel.simulator.keys import decrypt
-from airtel.simulator.state import Call, SimulatorState
+from airtel.simulator.state import Call
+from airtel.simulator.state import SimulatorState
 
 log = logging.getLogger(__name__)
 

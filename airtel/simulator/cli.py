@@ -111,7 +111,9 @@ def add_airtel_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGro
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     """Build the simulator's configuration from parsed options."""
     from airtel.security import HashInput
-    from airtel.simulator.config import Level, Portal, SimulatorConfig
+    from airtel.simulator.config import Level
+    from airtel.simulator.config import Portal
+    from airtel.simulator.config import SimulatorConfig
 
     return SimulatorConfig(
         callback_delay_s=args.callback_delay,

@@ -8,17 +8,19 @@ from typing import Any
 
 from aiohttp import web
 
-from airtel.phone import is_airtel_number, mask_msisdn
+from airtel.phone import is_airtel_number
+from airtel.phone import mask_msisdn
 from airtel.simulator import validation as v
 from airtel.simulator.delivery import Deliverer
-from airtel.simulator.scenarios import (
-    AMBIGUOUS_MESSAGE,
-    PENDING_MESSAGE,
-    UNREGISTERED_MSISDN,
-    Settle,
-    collection_outcome,
-)
-from airtel.simulator.state import Collection, Phase, Refund, SimulatorState
+from airtel.simulator.scenarios import AMBIGUOUS_MESSAGE
+from airtel.simulator.scenarios import PENDING_MESSAGE
+from airtel.simulator.scenarios import UNREGISTERED_MSISDN
+from airtel.simulator.scenarios import Settle
+from airtel.simulator.scenarios import collection_outcome
+from airtel.simulator.state import Collection
+from airtel.simulator.state import Phase
+from airtel.simulator.state import Refund
+from airtel.simulator.state import SimulatorState
 
 log = logging.getLogger(__name__)
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
+from datetime import UTC
+from datetime import datetime
 from enum import StrEnum
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from airtel.security import HashInput, RsaPadding
+from airtel.security import HashInput
+from airtel.security import RsaPadding
 
 CLIENT_ID = "simulator-client-id"
 CLIENT_SECRET = "simulator-client-secret"  # noqa: S105 - a public test value

@@ -15,9 +15,13 @@ from typing import Any
 
 import aiohttp
 
-from airtel.callbacks import HASH_FIELD, HASH_HEADER, sign_callback
-from airtel.security import HashInput, callback_hash
-from airtel.simulator.state import Delivery, SimulatorState
+from airtel.callbacks import HASH_FIELD
+from airtel.callbacks import HASH_HEADER
+from airtel.callbacks import sign_callback
+from airtel.security import HashInput
+from airtel.security import callback_hash
+from airtel.simulator.state import Delivery
+from airtel.simulator.state import SimulatorState
 
 log = logging.getLogger(__name__)
 

@@ -9,16 +9,17 @@ from typing import Any
 
 from aiohttp import web
 
-from airtel.phone import is_airtel_number, mask_msisdn
+from airtel.phone import is_airtel_number
+from airtel.phone import mask_msisdn
 from airtel.simulator import validation as v
 from airtel.simulator.keys import decrypt
-from airtel.simulator.scenarios import (
-    AMBIGUOUS_MESSAGE,
-    BUSINESS_WALLET_MSISDN,
-    PayoutOutcome,
-    payout_outcome,
-)
-from airtel.simulator.state import Disbursement, Phase, SimulatorState
+from airtel.simulator.scenarios import AMBIGUOUS_MESSAGE
+from airtel.simulator.scenarios import BUSINESS_WALLET_MSISDN
+from airtel.simulator.scenarios import PayoutOutcome
+from airtel.simulator.scenarios import payout_outcome
+from airtel.simulator.state import Disbursement
+from airtel.simulator.state import Phase
+from airtel.simulator.state import SimulatorState
 
 log = logging.getLogger(__name__)
 

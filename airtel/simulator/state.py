@@ -12,21 +12,23 @@ import dataclasses
 import itertools
 import secrets
 import string
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from datetime import timedelta
 from enum import StrEnum
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from airtel.simulator.config import Faults, Portal, SimulatorConfig
+from airtel.simulator.config import Faults
+from airtel.simulator.config import Portal
+from airtel.simulator.config import SimulatorConfig
 from airtel.simulator.keys import default_private_key
-from airtel.simulator.scenarios import (
-    CUSTOMER_FIRST_NAME,
-    CUSTOMER_LAST_NAME,
-    CollectionOutcome,
-    PayoutOutcome,
-    Settle,
-)
+from airtel.simulator.scenarios import CUSTOMER_FIRST_NAME
+from airtel.simulator.scenarios import CUSTOMER_LAST_NAME
+from airtel.simulator.scenarios import CollectionOutcome
+from airtel.simulator.scenarios import PayoutOutcome
+from airtel.simulator.scenarios import Settle
 from airtel.simulator.validation import Warning_
 
 _TOKEN_CHARS = string.ascii_letters + string.digits

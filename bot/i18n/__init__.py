@@ -15,7 +15,8 @@ import re
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 from babel.dates import format_datetime
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from bot.i18n.catalogs import compile_catalogs, update
+from bot.i18n.catalogs import compile_catalogs
+from bot.i18n.catalogs import update
 
 USAGE = "usage: python -m bot.i18n update|compile"
 

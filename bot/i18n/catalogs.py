@@ -9,9 +9,13 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_file
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import read_po
+from babel.messages.pofile import write_po
 
-from bot.i18n import DOMAIN, ENGLISH, LANGUAGES, LOCALE_DIR
+from bot.i18n import DOMAIN
+from bot.i18n import ENGLISH
+from bot.i18n import LANGUAGES
+from bot.i18n import LOCALE_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 POT = LOCALE_DIR / f"{DOMAIN}.pot"

@@ -9,18 +9,29 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime
+from email.utils import parseaddr
 from typing import Any
 
 from bot.config import Settings
-from bot.i18n import kes, translator
+from bot.i18n import kes
+from bot.i18n import translator
 from bot.notify.channels import PermanentDeliveryError
-from bot.services.documents import receipt_lines, receipt_pdf, receipt_rows
-from bot.services.reports import ReportService, Stats
-from models import Notification, Order, OrderStatus, Payment, PaymentStatus
+from bot.services.documents import receipt_lines
+from bot.services.documents import receipt_pdf
+from bot.services.documents import receipt_rows
+from bot.services.reports import ReportService
+from bot.services.reports import Stats
+from models import Notification
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
 from mpesa.security import NAIROBI
 
 SUBJECT_LIMIT = 120

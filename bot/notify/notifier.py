@@ -10,27 +10,28 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from bot.notify import receipts
-from models import (
-    Customer,
-    DarajaQuery,
-    Notification,
-    NotificationChannel,
-    Order,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-    Provider,
-    Reversal,
-    Staff,
-    StaffRole,
-)
+from models import Customer
+from models import DarajaQuery
+from models import Notification
+from models import NotificationChannel
+from models import Order
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import Provider
+from models import Reversal
+from models import Staff
+from models import StaffRole
 from mpesa.phone import mask_msisdn
 
 log = logging.getLogger(__name__)

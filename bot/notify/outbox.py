@@ -6,13 +6,21 @@ import asyncio
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
+from tortoise.expressions import Q
 
-from bot.notify.channels import Channel, PermanentDeliveryError
-from models import Notification, NotificationChannel, NotificationStatus
+from bot.notify.channels import Channel
+from bot.notify.channels import PermanentDeliveryError
+from models import Notification
+from models import NotificationChannel
+from models import NotificationStatus
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,12 @@ a receipt is one or two 160-character segments, not 70-character UCS-2 ones.
 
 from __future__ import annotations
 
-from bot.i18n import kes, translator
-from models import Order, Payment, Payout, Provider
+from bot.i18n import kes
+from bot.i18n import translator
+from models import Order
+from models import Payment
+from models import Payout
+from models import Provider
 
 
 def payment_receipt_sms(

@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bot.config import Settings
-from bot.notify.channels import Channel, PermanentDeliveryError
+from bot.notify.channels import Channel
+from bot.notify.channels import PermanentDeliveryError
 from models import Notification
 from mpesa.phone import mask_msisdn
 

@@ -19,8 +19,11 @@ from email import policy
 from typing import Any
 
 from bot.config import Settings
-from bot.notify.channels import Channel, PermanentDeliveryError
-from bot.notify.emails import EmailComposer, mask_email, sender_domain
+from bot.notify.channels import Channel
+from bot.notify.channels import PermanentDeliveryError
+from bot.notify.emails import EmailComposer
+from bot.notify.emails import mask_email
+from bot.notify.emails import sender_domain
 from models import Notification
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 
 from bot.config import Settings
-from bot.notify.channels import Channel, PermanentDeliveryError
+from bot.notify.channels import Channel
+from bot.notify.channels import PermanentDeliveryError
 from models import Notification
 
 log = logging.getLogger(__name__)

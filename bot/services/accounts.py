@@ -14,33 +14,33 @@ from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services import daraja_queries
 from bot.services.airtel_money import AirtelMoney
-from bot.services.audit import actor_for_telegram, audit
+from bot.services.audit import actor_for_telegram
+from bot.services.audit import audit
 from bot.services.daraja import Daraja
 from bot.services.errors import UpstreamError
-from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, by_conversation, utcnow
+from bot.services.outcome import ApplyOutcome
+from bot.services.outcome import Clock
+from bot.services.outcome import ReplayUnmatched
+from bot.services.outcome import by_conversation
+from bot.services.outcome import utcnow
 from bot.services.payout_results import PayoutResults
 from bot.services.reversals import ReversalService
 from bot.services.staff import StaffService
-from models import (
-    CallbackKind,
-    DarajaQuery,
-    Payout,
-    Provider,
-    QueryKind,
-    QueryStatus,
-    Reversal,
-    Staff,
-    StaffRole,
-)
-from mpesa.callbacks import (
-    AccountBalanceResult,
-    QueueTimeout,
-    TransactionStatusResult,
-)
-from mpesa.codes import Api, describe_result
-from mpesa.errors import (
-    DarajaError,
-)
+from models import CallbackKind
+from models import DarajaQuery
+from models import Payout
+from models import Provider
+from models import QueryKind
+from models import QueryStatus
+from models import Reversal
+from models import Staff
+from models import StaffRole
+from mpesa.callbacks import AccountBalanceResult
+from mpesa.callbacks import QueueTimeout
+from mpesa.callbacks import TransactionStatusResult
+from mpesa.codes import Api
+from mpesa.codes import describe_result
+from mpesa.errors import DarajaError
 
 log = logging.getLogger(__name__)
 

@@ -8,16 +8,15 @@ transaction id, never resend.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Protocol
+from typing import runtime_checkable
 
-from airtel.models import (
-    Balance,
-    CollectionStatus,
-    DisbursementResult,
-    DisbursementStatus,
-    KycUser,
-    PushAccepted,
-)
+from airtel.models import Balance
+from airtel.models import CollectionStatus
+from airtel.models import DisbursementResult
+from airtel.models import DisbursementStatus
+from airtel.models import KycUser
+from airtel.models import PushAccepted
 
 
 @runtime_checkable

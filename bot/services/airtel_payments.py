@@ -15,26 +15,43 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from airtel.callbacks import CollectionCallback
-from airtel.codes import Api, ResultCategory, ResultInfo, TransactionStatus, describe
-from airtel.errors import AirtelError, RateLimited
-from airtel.models import CollectionStatus, DisbursementStatus, PushAccepted, new_transaction_id
+from airtel.codes import Api
+from airtel.codes import ResultCategory
+from airtel.codes import ResultInfo
+from airtel.codes import TransactionStatus
+from airtel.codes import describe
+from airtel.errors import AirtelError
+from airtel.errors import RateLimited
+from airtel.models import CollectionStatus
+from airtel.models import DisbursementStatus
+from airtel.models import PushAccepted
+from airtel.models import new_transaction_id
 from airtel.phone import mask_msisdn
 from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.airtel_money import AirtelMoney
 from bot.services.audit import audit
 from bot.services.errors import UpstreamError
-from bot.services.intents import Intents, Lease
-from bot.services.outcome import ApplyOutcome, Clock
-from bot.services.payment_callbacks import Drift, PaymentSettler, Settlement, subject
-from models import Payment, PaymentStatus, Provider
+from bot.services.intents import Intents
+from bot.services.intents import Lease
+from bot.services.outcome import ApplyOutcome
+from bot.services.outcome import Clock
+from bot.services.payment_callbacks import Drift
+from bot.services.payment_callbacks import PaymentSettler
+from bot.services.payment_callbacks import Settlement
+from bot.services.payment_callbacks import subject
+from models import Payment
+from models import PaymentStatus
+from models import Provider
 from mpesa.amounts import format_kes
 
 log = logging.getLogger(__name__)

@@ -22,19 +22,31 @@ from tortoise.transactions import in_transaction
 from airtel.callbacks import CollectionCallback
 from airtel.codes import TransactionStatus
 from airtel.errors import AirtelError
-from airtel.models import DisbursementResult, DisbursementStatus, KycUser, new_transaction_id
+from airtel.models import DisbursementResult
+from airtel.models import DisbursementStatus
+from airtel.models import KycUser
+from airtel.models import new_transaction_id
 from airtel.phone import mask_msisdn
 from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.airtel_money import AirtelMoney
-from bot.services.airtel_payments import airtel_reference, enquiry_delay_s, report_of_enquiry
+from bot.services.airtel_payments import airtel_reference
+from bot.services.airtel_payments import enquiry_delay_s
+from bot.services.airtel_payments import report_of_enquiry
 from bot.services.audit import audit
-from bot.services.errors import InvalidInput, UpstreamError
-from bot.services.intents import Intents, Lease
-from bot.services.outcome import ApplyOutcome, Clock
+from bot.services.errors import InvalidInput
+from bot.services.errors import UpstreamError
+from bot.services.intents import Intents
+from bot.services.intents import Lease
+from bot.services.outcome import ApplyOutcome
+from bot.services.outcome import Clock
 from bot.services.payment_lookup import display_phone
-from bot.services.payout_results import IN_FLIGHT, PayoutResults, subject
-from models import Payout, PayoutStatus, Provider
+from bot.services.payout_results import IN_FLIGHT
+from bot.services.payout_results import PayoutResults
+from bot.services.payout_results import subject
+from models import Payout
+from models import PayoutStatus
+from models import Provider
 from mpesa.amounts import format_kes
 
 log = logging.getLogger(__name__)

@@ -13,13 +13,18 @@ import re
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 from tortoise.exceptions import IntegrityError
 
 from bot.services.audit import audit
-from bot.services.errors import Conflict, InvalidInput, NotFound
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotFound
 from models import ApiKey
 
 log = logging.getLogger(__name__)

@@ -9,33 +9,41 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from bot.config import Settings
-from bot.notify.notifier import Notifier, OutboxRow
-from bot.services.audit import actor_for_telegram, audit
-from bot.services.bulk_files import BulkFile, read_bulk_file
-from bot.services.bulk_rows import CheckedRow, check_rows, json_rows_hash, rows_from_json
-from bot.services.errors import InvalidInput, NotFound
-from bot.services.outcome import Clock, utcnow
+from bot.notify.notifier import Notifier
+from bot.notify.notifier import OutboxRow
+from bot.services.audit import actor_for_telegram
+from bot.services.audit import audit
+from bot.services.bulk_files import BulkFile
+from bot.services.bulk_files import read_bulk_file
+from bot.services.bulk_rows import CheckedRow
+from bot.services.bulk_rows import check_rows
+from bot.services.bulk_rows import json_rows_hash
+from bot.services.bulk_rows import rows_from_json
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotFound
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from bot.services.payout_rules import REMARKS_MAX
 from bot.services.staff import StaffService
-from models import (
-    BatchRowStatus,
-    BatchStatus,
-    BulkUploadWait,
-    NotificationChannel,
-    PayoutBatch,
-    PayoutBatchRow,
-    PayoutStatus,
-    Staff,
-    StaffRole,
-)
+from models import BatchRowStatus
+from models import BatchStatus
+from models import BulkUploadWait
+from models import NotificationChannel
+from models import PayoutBatch
+from models import PayoutBatchRow
+from models import PayoutStatus
+from models import Staff
+from models import StaffRole
 
 log = logging.getLogger(__name__)
 

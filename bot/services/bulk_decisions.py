@@ -14,28 +14,37 @@ from collections.abc import Sequence
 
 from tortoise.transactions import in_transaction
 
-from bot.notify.notifier import Notifier, OutboxRow
-from bot.services.audit import actor_for_telegram, audit
-from bot.services.bulk import BatchSummary, BulkService, batch_event_rows, batch_ref
-from bot.services.bulk_files import BulkFile, RawRow
+from bot.notify.notifier import Notifier
+from bot.notify.notifier import OutboxRow
+from bot.services.audit import actor_for_telegram
+from bot.services.audit import audit
+from bot.services.bulk import BatchSummary
+from bot.services.bulk import BulkService
+from bot.services.bulk import batch_event_rows
+from bot.services.bulk import batch_ref
+from bot.services.bulk_files import BulkFile
+from bot.services.bulk_files import RawRow
 from bot.services.bulk_rows import check_rows
-from bot.services.errors import Conflict, InvalidInput, LimitExceeded, NotAllowed, ServiceError
-from bot.services.outcome import Clock, utcnow
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import LimitExceeded
+from bot.services.errors import NotAllowed
+from bot.services.errors import ServiceError
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from bot.services.payout_rules import payout_route
 from bot.services.payouts import PayoutService
 from bot.services.staff import StaffService
-from models import (
-    BatchRowStatus,
-    BatchStatus,
-    NotificationChannel,
-    Payout,
-    PayoutBatch,
-    PayoutBatchRow,
-    PayoutStatus,
-    PostState,
-    Staff,
-    StaffRole,
-)
+from models import BatchRowStatus
+from models import BatchStatus
+from models import NotificationChannel
+from models import Payout
+from models import PayoutBatch
+from models import PayoutBatchRow
+from models import PayoutStatus
+from models import PostState
+from models import Staff
+from models import StaffRole
 from mpesa.amounts import format_kes
 
 log = logging.getLogger(__name__)

@@ -12,14 +12,17 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Settings
 from bot.services.bulk_files import RawRow
 from bot.services.errors import InvalidInput
-from bot.services.payout_rules import payout_amount, payout_remarks, payout_route
+from bot.services.payout_rules import payout_amount
+from bot.services.payout_rules import payout_remarks
+from bot.services.payout_rules import payout_route
 
 NAME_LIMIT = 128
 REFERENCE_LIMIT = 100

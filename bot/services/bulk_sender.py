@@ -16,38 +16,44 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from bot.notify.notifier import Notifier, OutboxRow
+from bot.notify.notifier import Notifier
+from bot.notify.notifier import OutboxRow
 from bot.services.audit import audit
-from bot.services.bulk import BatchCounts, batch_ref, counts_of_values
-from bot.services.bulk_decisions import WAITING, progress_rows
+from bot.services.bulk import BatchCounts
+from bot.services.bulk import batch_ref
+from bot.services.bulk import counts_of_values
+from bot.services.bulk_decisions import WAITING
+from bot.services.bulk_decisions import progress_rows
 from bot.services.bulk_rows import csv_document
-from bot.services.errors import NotAllowed, ServiceError
+from bot.services.errors import NotAllowed
+from bot.services.errors import ServiceError
 from bot.services.intents import Lease
-from bot.services.outcome import Clock, utcnow
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from bot.services.payout_rules import payout_route
 from bot.services.payouts import PayoutService
-from models import (
-    BatchRowStatus,
-    BatchStatus,
-    NotificationChannel,
-    OccurrenceStatus,
-    Payout,
-    PayoutBatch,
-    PayoutBatchRow,
-    PayoutStatus,
-    PostState,
-    Provider,
-    Schedule,
-    ScheduleOccurrence,
-    Staff,
-)
+from models import BatchRowStatus
+from models import BatchStatus
+from models import NotificationChannel
+from models import OccurrenceStatus
+from models import Payout
+from models import PayoutBatch
+from models import PayoutBatchRow
+from models import PayoutStatus
+from models import PostState
+from models import Provider
+from models import Schedule
+from models import ScheduleOccurrence
+from models import Staff
 from mpesa.phone import mask_msisdn
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -13,17 +14,20 @@ from tortoise.transactions import in_transaction
 from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
-from bot.services.orders import CODE_MAX_LENGTH, normalize_code, settle_order
+from bot.services.orders import CODE_MAX_LENGTH
+from bot.services.orders import normalize_code
+from bot.services.orders import settle_order
 from bot.services.outcome import ApplyOutcome
-from models import C2BTransaction, Order, OrderStatus, Payment
+from models import C2BTransaction
+from models import Order
+from models import OrderStatus
+from models import Payment
 from mpesa.amounts import format_kes
-from mpesa.callbacks import (
-    C2B_INVALID_ACCOUNT,
-    C2B_INVALID_AMOUNT,
-    C2BPayment,
-    c2b_accept,
-    c2b_reject,
-)
+from mpesa.callbacks import C2B_INVALID_ACCOUNT
+from mpesa.callbacks import C2B_INVALID_AMOUNT
+from mpesa.callbacks import C2BPayment
+from mpesa.callbacks import c2b_accept
+from mpesa.callbacks import c2b_reject
 
 log = logging.getLogger(__name__)
 

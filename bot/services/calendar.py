@@ -10,8 +10,13 @@ from __future__ import annotations
 import calendar as _calendar
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
 
 from models.enums import ScheduleFrequency
 from mpesa.security import NAIROBI

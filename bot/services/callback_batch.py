@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 from tortoise import connections
@@ -24,26 +26,31 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from bot.notify.notifier import Notifier, OutboxRow
-from bot.services.callbacks import CallbackService, ack, body_text
+from bot.notify.notifier import Notifier
+from bot.notify.notifier import OutboxRow
+from bot.services.callbacks import CallbackService
+from bot.services.callbacks import ack
+from bot.services.callbacks import body_text
 from bot.services.outcome import ApplyOutcome
-from bot.services.payment_callbacks import Settlement, judge_callback, subject
-from models import (
-    AuditEvent,
-    CallbackInbox,
-    CallbackKind,
-    Customer,
-    InboxStatus,
-    Notification,
-    NotificationStatus,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-    Staff,
-)
-from mpesa.callbacks import StkCallback, parse_stk_callback
-from mpesa.codes import ResultCategory, describe_result
+from bot.services.payment_callbacks import Settlement
+from bot.services.payment_callbacks import judge_callback
+from bot.services.payment_callbacks import subject
+from models import AuditEvent
+from models import CallbackInbox
+from models import CallbackKind
+from models import Customer
+from models import InboxStatus
+from models import Notification
+from models import NotificationStatus
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import Staff
+from mpesa.callbacks import StkCallback
+from mpesa.callbacks import parse_stk_callback
+from mpesa.codes import ResultCategory
+from mpesa.codes import describe_result
 from mpesa.errors import CallbackParseError
 from mpesa.phone import mask_id
 

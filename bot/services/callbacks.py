@@ -10,14 +10,20 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from typing import Protocol
 
 from airtel import callbacks as airtel_cb
 from airtel.errors import CallbackParseError as AirtelCallbackParseError
-from airtel.security import DEFAULT_HASH_INPUTS, HashInput
+from airtel.security import DEFAULT_HASH_INPUTS
+from airtel.security import HashInput
 from bot.services.outcome import ApplyOutcome
-from models import CallbackInbox, CallbackKind, InboxStatus
+from models import CallbackInbox
+from models import CallbackKind
+from models import InboxStatus
 from mpesa import callbacks as cb
 from mpesa.errors import CallbackParseError as DarajaCallbackParseError
 from mpesa.phone import mask_id

@@ -11,19 +11,32 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 from bot.config import Settings
-from bot.i18n import N_, normalize
+from bot.i18n import N_
+from bot.i18n import normalize
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
 from bot.services.documents import masked_local
-from bot.services.errors import Conflict, InvalidInput, LimitExceeded, NotFound
-from bot.services.order_payments import OrderPaymentService, receipt_email
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import LimitExceeded
+from bot.services.errors import NotFound
+from bot.services.order_payments import OrderPaymentService
+from bot.services.order_payments import receipt_email
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
 from bot.services.providers import route_phone
-from models import AuditEvent, Customer, Order, OrderStatus, Payment, PaymentStatus, Staff
+from models import AuditEvent
+from models import Customer
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import Staff
 from mpesa.phone import mask_msisdn
 from mpesa.security import NAIROBI
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 
 from airtel.client import AirtelConfig
@@ -27,7 +29,8 @@ from bot.services.checkout import CheckoutService
 from bot.services.customers import CustomerService
 from bot.services.daraja import Daraja
 from bot.services.dashboard import DashboardAccess
-from bot.services.idempotency import IdempotencyStore, purge_idempotency_records
+from bot.services.idempotency import IdempotencyStore
+from bot.services.idempotency import purge_idempotency_records
 from bot.services.intents import Intents
 from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
@@ -46,7 +49,8 @@ from bot.services.summaries import DailySummaries
 from models import NotificationChannel
 from mpesa.client import DarajaConfig
 from mpesa.errors import ConfigurationError
-from mpesa.security import load_certificate, security_credential
+from mpesa.security import load_certificate
+from mpesa.security import security_credential
 
 log = logging.getLogger(__name__)
 

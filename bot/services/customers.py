@@ -12,14 +12,23 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from bot.config import Settings
-from bot.i18n import LANGUAGE_NAMES, N_, normalize
-from bot.services.audit import actor_for_telegram, audit
-from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.i18n import LANGUAGE_NAMES
+from bot.i18n import N_
+from bot.i18n import normalize
+from bot.services.audit import actor_for_telegram
+from bot.services.audit import audit
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotAllowed
+from bot.services.errors import NotFound
 from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
 from bot.services.providers import route_phone
-from models import Customer, Order, OrderStatus, Payment
+from models import Customer
+from models import Order
+from models import OrderStatus
+from models import Payment
 from mpesa.phone import mask_msisdn
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,12 @@ tests' FakeDaraja and a future Airtel adapter. Services depend on this, never on
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Protocol
+from typing import runtime_checkable
 
-from mpesa.models import AsyncAccepted, StkPushResponse, StkQueryResponse
+from mpesa.models import AsyncAccepted
+from mpesa.models import StkPushResponse
+from mpesa.models import StkQueryResponse
 
 
 @runtime_checkable

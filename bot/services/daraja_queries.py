@@ -6,9 +6,12 @@ Daraja's first answer names; ``accepted`` records those ids and re-applies a res
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 
-from models import CallbackKind, DarajaQuery, QueryStatus
+from models import CallbackKind
+from models import DarajaQuery
+from models import QueryStatus
 from mpesa.errors import DarajaError
 from mpesa.models import AsyncAccepted
 

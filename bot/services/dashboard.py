@@ -13,12 +13,18 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
-from bot.services.audit import actor_for_telegram, audit
+from bot.services.audit import actor_for_telegram
+from bot.services.audit import audit
 from bot.services.errors import NotAllowed
 from bot.services.staff import StaffService
-from models import DashboardLink, DashboardSession, Staff, StaffRole
+from models import DashboardLink
+from models import DashboardSession
+from models import Staff
+from models import StaffRole
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,12 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.i18n import kes, translator, when
-from models import Order, Payment, Provider
+from bot.i18n import kes
+from bot.i18n import translator
+from bot.i18n import when
+from models import Order
+from models import Payment
+from models import Provider
 
 QR_SCALE = 8  # pixels per module: about 300 px for a pay link, sharp when printed
 

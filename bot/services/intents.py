@@ -18,26 +18,30 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any
+from typing import Generic
+from typing import TypeVar
 
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
+from tortoise.expressions import Q
 
 from airtel import errors as airtel_errors
 from bot.services.outcome import Clock
 from models import PostState
 from models.tables import MoneyIntent
-from mpesa.errors import (
-    AuthFailed,
-    ConfigurationError,
-    DarajaError,
-    DarajaUnreachable,
-    InvalidRequest,
-    RateLimited,
-)
+from mpesa.errors import AuthFailed
+from mpesa.errors import ConfigurationError
+from mpesa.errors import DarajaError
+from mpesa.errors import DarajaUnreachable
+from mpesa.errors import InvalidRequest
+from mpesa.errors import RateLimited
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,17 @@ from __future__ import annotations
 import re
 
 from bot.i18n import N_
-from bot.services.errors import InvalidInput, NothingToRetry, PaymentInProgress
-from bot.services.orders import OrderService, refuse_settled
+from bot.services.errors import InvalidInput
+from bot.services.errors import NothingToRetry
+from bot.services.errors import PaymentInProgress
+from bot.services.orders import OrderService
+from bot.services.orders import refuse_settled
 from bot.services.payments import PaymentService
-from models import Customer, Order, OrderStatus, Payment, PaymentStatus
+from models import Customer
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
 
 # an attempt in these states may still reach the customer's phone
 WAITING = (PaymentStatus.CREATED, PaymentStatus.PENDING, PaymentStatus.UNKNOWN)

@@ -6,7 +6,8 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -15,9 +16,19 @@ from bot.config import Settings
 from bot.i18n import N_
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
-from bot.services.errors import AlreadyPaid, Conflict, InvalidInput, NotFound, OrderCancelled
-from models import Customer, Order, OrderStatus, Payment, Staff
-from mpesa.amounts import STK_MINIMUM, AmountError, parse_amount
+from bot.services.errors import AlreadyPaid
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotFound
+from bot.services.errors import OrderCancelled
+from models import Customer
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import Staff
+from mpesa.amounts import STK_MINIMUM
+from mpesa.amounts import AmountError
+from mpesa.amounts import parse_amount
 
 log = logging.getLogger(__name__)
 

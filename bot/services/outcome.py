@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable
+from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
 from tortoise.expressions import Q
 from tortoise.models import Model

@@ -4,25 +4,27 @@ needs someone's attention (read-only; the totals come from ReportService.stats).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
 
 from tortoise.expressions import Subquery
 
-from models import (
-    C2BTransaction,
-    CallbackInbox,
-    DarajaQuery,
-    InboxStatus,
-    Notification,
-    NotificationStatus,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-    QueryKind,
-    QueryStatus,
-)
+from models import C2BTransaction
+from models import CallbackInbox
+from models import DarajaQuery
+from models import InboxStatus
+from models import Notification
+from models import NotificationStatus
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import QueryKind
+from models import QueryStatus
 from mpesa.security import NAIROBI
 
 

@@ -14,7 +14,8 @@ report changes nothing and notifies nobody twice.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
@@ -25,14 +26,23 @@ from bot.notify.notifier import Notifier
 from bot.services.audit import audit
 from bot.services.daraja import Daraja
 from bot.services.orders import settle_order
-from bot.services.outcome import ApplyOutcome, Clock
-from models import Order, OrderStatus, Payment, PaymentStatus
+from bot.services.outcome import ApplyOutcome
+from bot.services.outcome import Clock
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
 from mpesa.amounts import format_kes
 from mpesa.callbacks import StkCallback
-from mpesa.codes import ResultCategory, ResultInfo, describe_result, is_still_processing
+from mpesa.codes import ResultCategory
+from mpesa.codes import ResultInfo
+from mpesa.codes import describe_result
+from mpesa.codes import is_still_processing
 from mpesa.errors import DarajaError
 from mpesa.models import StkQueryResponse
-from mpesa.phone import mask_id, mask_msisdn, reported_phone_matches
+from mpesa.phone import mask_id
+from mpesa.phone import mask_msisdn
+from mpesa.phone import reported_phone_matches
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import re
 
-from bot.services.errors import InvalidInput, NotFound
-from bot.services.lookups import PreparedSelect, from_row, select_list
-from bot.services.orders import CODE_MAX_LENGTH, normalize_code
-from models import Order, Payment
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotFound
+from bot.services.lookups import PreparedSelect
+from bot.services.lookups import from_row
+from bot.services.lookups import select_list
+from bot.services.orders import CODE_MAX_LENGTH
+from bot.services.orders import normalize_code
+from models import Order
+from models import Payment
 from mpesa.phone import display_msisdn
 
 # the longest reference we store (CheckoutRequestID column)

@@ -8,24 +8,36 @@ schedules a query or an alert, and never moves a push into a state from which mo
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from datetime import timedelta
 
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.audit import audit
 from bot.services.daraja import Daraja
-from bot.services.intents import Intents, Lease
+from bot.services.intents import Intents
+from bot.services.intents import Lease
 from bot.services.outcome import Clock
-from bot.services.payment_callbacks import PaymentSettler, subject
-from bot.services.stk_links import StkLinker, is_success
-from models import CallbackInbox, CallbackKind, InboxStatus, Payment, PaymentStatus, Provider
+from bot.services.payment_callbacks import PaymentSettler
+from bot.services.payment_callbacks import subject
+from bot.services.stk_links import StkLinker
+from bot.services.stk_links import is_success
+from models import CallbackInbox
+from models import CallbackKind
+from models import InboxStatus
+from models import Payment
+from models import PaymentStatus
+from models import Provider
 from mpesa.amounts import format_kes
 from mpesa.callbacks import parse_stk_callback
-from mpesa.errors import CallbackParseError, DarajaError, RateLimited
+from mpesa.errors import CallbackParseError
+from mpesa.errors import DarajaError
+from mpesa.errors import RateLimited
 from mpesa.phone import mask_msisdn
 
 log = logging.getLogger(__name__)

@@ -12,37 +12,41 @@ import csv
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TextIO
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from typing import Any
+from typing import TextIO
 
 from tortoise.expressions import Q
 
 from bot.config import Settings
-from bot.services.errors import InvalidInput, NotFound
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotFound
 from bot.services.orders import normalize_code
 from bot.services.providers import route_phone
-from bot.services.reports import (
-    EXPORT_CHUNK,
-    c2b_row,
-    export_header,
-    payment_row,
-    safe_cells,
-    shows_full_numbers,
-)
-from models import (
-    AuditEvent,
-    C2BTransaction,
-    CallbackInbox,
-    Notification,
-    Order,
-    Payment,
-    PaymentStatus,
-    Provider,
-    Reversal,
-    Staff,
-)
-from mpesa.amounts import AmountError, parse_amount
+from bot.services.reports import EXPORT_CHUNK
+from bot.services.reports import c2b_row
+from bot.services.reports import export_header
+from bot.services.reports import payment_row
+from bot.services.reports import safe_cells
+from bot.services.reports import shows_full_numbers
+from models import AuditEvent
+from models import C2BTransaction
+from models import CallbackInbox
+from models import Notification
+from models import Order
+from models import Payment
+from models import PaymentStatus
+from models import Provider
+from models import Reversal
+from models import Staff
+from mpesa.amounts import AmountError
+from mpesa.amounts import parse_amount
 from mpesa.phone import mask_msisdn
 from mpesa.security import NAIROBI
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,61 +25,62 @@ from bot.config import Settings
 from bot.i18n import N_
 from bot.notify.notifier import Notifier
 from bot.services.airtel_money import AirtelMoney
-from bot.services.airtel_payments import AirtelCollections, new_collection_id
+from bot.services.airtel_payments import AirtelCollections
+from bot.services.airtel_payments import new_collection_id
 from bot.services.audit import audit
 from bot.services.daraja import Daraja
-from bot.services.errors import (
-    Conflict,
-    InvalidInput,
-    NotFound,
-    PaymentInProgress,
-    ServiceError,
-    UpstreamError,
-)
-from bot.services.intents import (
-    PROVIDER_ERRORS,
-    Accepted,
-    Intents,
-    Lease,
-    NeverLeft,
-    NotSent,
-    Refused,
-    Unknown,
-)
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotFound
+from bot.services.errors import PaymentInProgress
+from bot.services.errors import ServiceError
+from bot.services.errors import UpstreamError
+from bot.services.intents import PROVIDER_ERRORS
+from bot.services.intents import Accepted
+from bot.services.intents import Intents
+from bot.services.intents import Lease
+from bot.services.intents import NeverLeft
+from bot.services.intents import NotSent
+from bot.services.intents import Refused
+from bot.services.intents import Unknown
 from bot.services.orders import refuse_settled
-from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, busy_reason, utcnow
-from bot.services.payment_callbacks import SETTLED, PaymentSettler, subject
-from bot.services.payment_lookup import display_phone, find_payment_or_order
+from bot.services.outcome import ApplyOutcome
+from bot.services.outcome import Clock
+from bot.services.outcome import ReplayUnmatched
+from bot.services.outcome import busy_reason
+from bot.services.outcome import utcnow
+from bot.services.payment_callbacks import SETTLED
+from bot.services.payment_callbacks import PaymentSettler
+from bot.services.payment_callbacks import subject
+from bot.services.payment_lookup import display_phone
+from bot.services.payment_lookup import find_payment_or_order
 from bot.services.payment_reconcile import PaymentReconciler
-from bot.services.providers import (
-    Routed,
-    max_amount,
-    provider_name,
-    request_amount,
-    route_phone,
-)
-from bot.services.stk_links import StkLinker, is_success
-from models import (
-    CallbackKind,
-    Customer,
-    Order,
-    Payment,
-    PaymentStatus,
-    PostState,
-    Provider,
-    Staff,
-)
+from bot.services.providers import Routed
+from bot.services.providers import max_amount
+from bot.services.providers import provider_name
+from bot.services.providers import request_amount
+from bot.services.providers import route_phone
+from bot.services.stk_links import StkLinker
+from bot.services.stk_links import is_success
+from models import CallbackKind
+from models import Customer
+from models import Order
+from models import Payment
+from models import PaymentStatus
+from models import PostState
+from models import Provider
+from models import Staff
 from mpesa.amounts import format_kes
 from mpesa.callbacks import StkCallback
-from mpesa.errors import (
-    AuthFailed,
-    ConfigurationError,
-    DarajaError,
-    DarajaUnreachable,
-    RateLimited,
-)
-from mpesa.models import StkPushResponse, StkQueryResponse
-from mpesa.phone import mask_id, mask_msisdn
+from mpesa.errors import AuthFailed
+from mpesa.errors import ConfigurationError
+from mpesa.errors import DarajaError
+from mpesa.errors import DarajaUnreachable
+from mpesa.errors import RateLimited
+from mpesa.models import StkPushResponse
+from mpesa.models import StkQueryResponse
+from mpesa.phone import mask_id
+from mpesa.phone import mask_msisdn
 
 log = logging.getLogger(__name__)
 

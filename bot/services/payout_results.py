@@ -7,7 +7,8 @@ downgrades a settled one; a later contradiction is drift, audited, and told to t
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
@@ -17,21 +18,28 @@ from bot.notify.notifier import Notifier
 from bot.services import daraja_queries
 from bot.services.audit import audit
 from bot.services.daraja import Daraja
-from bot.services.intents import Intents, Lease
-from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, by_conversation
-from models import (
-    CallbackKind,
-    DarajaQuery,
-    Payout,
-    PayoutStatus,
-    Provider,
-    QueryKind,
-    Staff,
-)
-from models.enums import PAYOUT_TRANSITIONS, sources_for
+from bot.services.intents import Intents
+from bot.services.intents import Lease
+from bot.services.outcome import ApplyOutcome
+from bot.services.outcome import Clock
+from bot.services.outcome import ReplayUnmatched
+from bot.services.outcome import by_conversation
+from models import CallbackKind
+from models import DarajaQuery
+from models import Payout
+from models import PayoutStatus
+from models import Provider
+from models import QueryKind
+from models import Staff
+from models.enums import PAYOUT_TRANSITIONS
+from models.enums import sources_for
 from mpesa.amounts import format_kes
-from mpesa.callbacks import B2CResult, QueueTimeout, TransactionStatusResult
-from mpesa.codes import Api, ResultCategory, describe_result
+from mpesa.callbacks import B2CResult
+from mpesa.callbacks import QueueTimeout
+from mpesa.callbacks import TransactionStatusResult
+from mpesa.codes import Api
+from mpesa.codes import ResultCategory
+from mpesa.codes import describe_result
 from mpesa.errors import DarajaError
 
 log = logging.getLogger(__name__)

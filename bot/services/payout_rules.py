@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.services import providers
 from bot.services.errors import InvalidInput
-from bot.services.providers import Routed, route_phone
+from bot.services.providers import Routed
+from bot.services.providers import route_phone
 from models import Provider
 
 DEFAULT_REMARKS = "Payout"

@@ -8,8 +8,12 @@ admin who asked. The daily limit left per admin is PayoutService's own count.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
 from typing import Any
 
 from tortoise.expressions import Q
@@ -18,8 +22,12 @@ from airtel.phone import PhoneError as AirtelPhoneError
 from airtel.phone import normalize_msisdn as airtel_msisdn
 from bot.services.payouts import PayoutService
 from bot.services.staff import StaffService
-from models import Payout, PayoutStatus, Staff, StaffRole
-from mpesa.phone import PhoneError, normalize_msisdn
+from models import Payout
+from models import PayoutStatus
+from models import Staff
+from models import StaffRole
+from mpesa.phone import PhoneError
+from mpesa.phone import normalize_msisdn
 from mpesa.security import NAIROBI
 
 PAGE_SIZE = 25

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -21,47 +24,45 @@ from airtel.models import KycUser
 from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services.airtel_money import AirtelMoney
-from bot.services.airtel_payouts import AirtelPayouts, new_payout_id
-from bot.services.audit import actor_for_telegram, audit
+from bot.services.airtel_payouts import AirtelPayouts
+from bot.services.airtel_payouts import new_payout_id
+from bot.services.audit import actor_for_telegram
+from bot.services.audit import audit
 from bot.services.daraja import Daraja
-from bot.services.errors import (
-    Conflict,
-    InvalidInput,
-    LimitExceeded,
-    NotAllowed,
-    NotFound,
-    ServiceError,
-)
-from bot.services.intents import (
-    RATE_LIMITED,
-    Accepted,
-    Intents,
-    Lease,
-    NeverLeft,
-    NotSent,
-    Refused,
-    Unknown,
-)
-from bot.services.outcome import Clock, ReplayUnmatched, busy_reason, utcnow
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import LimitExceeded
+from bot.services.errors import NotAllowed
+from bot.services.errors import NotFound
+from bot.services.errors import ServiceError
+from bot.services.intents import RATE_LIMITED
+from bot.services.intents import Accepted
+from bot.services.intents import Intents
+from bot.services.intents import Lease
+from bot.services.intents import NeverLeft
+from bot.services.intents import NotSent
+from bot.services.intents import Refused
+from bot.services.intents import Unknown
+from bot.services.outcome import Clock
+from bot.services.outcome import ReplayUnmatched
+from bot.services.outcome import busy_reason
+from bot.services.outcome import utcnow
 from bot.services.payout_results import PayoutResults
-from bot.services.payout_rules import (
-    payout_amount,
-    payout_remarks,
-    payout_route,
-    payout_terms,
-)
-from bot.services.providers import Routed, provider_name
+from bot.services.payout_rules import payout_amount
+from bot.services.payout_rules import payout_remarks
+from bot.services.payout_rules import payout_route
+from bot.services.payout_rules import payout_terms
+from bot.services.providers import Routed
+from bot.services.providers import provider_name
 from bot.services.staff import StaffService
-from models import (
-    CallbackKind,
-    Payout,
-    PayoutBatchRow,
-    PayoutStatus,
-    PostState,
-    Provider,
-    Staff,
-    StaffRole,
-)
+from models import CallbackKind
+from models import Payout
+from models import PayoutBatchRow
+from models import PayoutStatus
+from models import PostState
+from models import Provider
+from models import Staff
+from models import StaffRole
 from mpesa.amounts import format_kes
 from mpesa.errors import RateLimited
 from mpesa.models import AsyncAccepted

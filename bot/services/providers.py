@@ -15,12 +15,17 @@ from dataclasses import dataclass
 
 from airtel.phone import PhoneError as AirtelPhoneError
 from airtel.phone import normalize_msisdn as airtel_normalize
-from bot.config import Settings, normalized_prefix
+from bot.config import Settings
+from bot.config import normalized_prefix
 from bot.i18n import N_
 from bot.services.errors import InvalidInput
 from models import Provider
-from mpesa.amounts import B2C_MINIMUM, STK_MINIMUM, AmountError, parse_amount
-from mpesa.phone import PhoneError, normalize_msisdn
+from mpesa.amounts import B2C_MINIMUM
+from mpesa.amounts import STK_MINIMUM
+from mpesa.amounts import AmountError
+from mpesa.amounts import parse_amount
+from mpesa.phone import PhoneError
+from mpesa.phone import normalize_msisdn
 
 PROVIDER_NAMES = {Provider.MPESA: "M-Pesa", Provider.AIRTEL: "Airtel Money"}
 # the API's and the export's word for a provider

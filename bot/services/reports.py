@@ -5,30 +5,36 @@ from __future__ import annotations
 import csv
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TextIO
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from typing import Literal
+from typing import TextIO
 
 from tortoise import connections
 from tortoise.expressions import Subquery
-from tortoise.functions import Count, Sum
+from tortoise.functions import Count
+from tortoise.functions import Sum
 
 from bot.config import Settings
 from bot.services.errors import InvalidInput
 from bot.services.providers import route_phone
-from models import (
-    C2BTransaction,
-    Notification,
-    Order,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-    Provider,
-    Staff,
-    StaffRole,
-)
-from mpesa.phone import PhoneError, mask_msisdn, normalize_msisdn
+from models import C2BTransaction
+from models import Notification
+from models import Order
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import Provider
+from models import Staff
+from models import StaffRole
+from mpesa.phone import PhoneError
+from mpesa.phone import mask_msisdn
+from mpesa.phone import normalize_msisdn
 from mpesa.security import NAIROBI
 
 log = logging.getLogger(__name__)

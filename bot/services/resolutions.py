@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -23,31 +25,37 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from bot.services.airtel_payments import report_of_enquiry
-from bot.services.audit import actor_for_telegram, audit
-from bot.services.errors import Conflict, InvalidInput, NotFound, UpstreamError
-from bot.services.outcome import ApplyOutcome, Clock, utcnow
-from bot.services.payment_callbacks import Settlement, paid, subject
+from bot.services.audit import actor_for_telegram
+from bot.services.audit import audit
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotFound
+from bot.services.errors import UpstreamError
+from bot.services.outcome import ApplyOutcome
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
+from bot.services.payment_callbacks import Settlement
+from bot.services.payment_callbacks import paid
+from bot.services.payment_callbacks import subject
 from bot.services.payments import PaymentService
 from bot.services.payouts import PayoutService
 from bot.services.reversals import ReversalService
 from bot.services.staff import StaffService
 from bot.services.stk_links import Candidate
-from models import (
-    CallbackInbox,
-    DarajaQuery,
-    InboxStatus,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-    PostState,
-    Provider,
-    QueryStatus,
-    Reversal,
-    ReversalStatus,
-    Staff,
-    StaffRole,
-)
+from models import CallbackInbox
+from models import DarajaQuery
+from models import InboxStatus
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import PostState
+from models import Provider
+from models import QueryStatus
+from models import Reversal
+from models import ReversalStatus
+from models import Staff
+from models import StaffRole
 from mpesa.codes import describe_result
 
 log = logging.getLogger(__name__)

@@ -14,39 +14,55 @@ from datetime import timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.services import daraja_queries
-from bot.services.audit import actor_for_telegram, audit
+from bot.services.audit import actor_for_telegram
+from bot.services.audit import audit
 from bot.services.daraja import Daraja
-from bot.services.errors import Conflict, InvalidInput, NotFound
-from bot.services.intents import Accepted, Intents, Lease, NeverLeft, NotSent, Refused, Unknown
-from bot.services.outcome import ApplyOutcome, Clock, ReplayUnmatched, by_conversation, utcnow
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotFound
+from bot.services.intents import Accepted
+from bot.services.intents import Intents
+from bot.services.intents import Lease
+from bot.services.intents import NeverLeft
+from bot.services.intents import NotSent
+from bot.services.intents import Refused
+from bot.services.intents import Unknown
+from bot.services.outcome import ApplyOutcome
+from bot.services.outcome import Clock
+from bot.services.outcome import ReplayUnmatched
+from bot.services.outcome import by_conversation
+from bot.services.outcome import utcnow
 from bot.services.payout_results import query_delay_s
 from bot.services.staff import StaffService
-from models import (
-    C2BTransaction,
-    CallbackKind,
-    DarajaQuery,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-    PostState,
-    Provider,
-    QueryKind,
-    Reversal,
-    ReversalStatus,
-    Staff,
-    StaffRole,
-)
-from models.enums import REVERSAL_TRANSITIONS, sources_for
+from models import C2BTransaction
+from models import CallbackKind
+from models import DarajaQuery
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import PostState
+from models import Provider
+from models import QueryKind
+from models import Reversal
+from models import ReversalStatus
+from models import Staff
+from models import StaffRole
+from models.enums import REVERSAL_TRANSITIONS
+from models.enums import sources_for
 from mpesa.amounts import format_kes
-from mpesa.callbacks import QueueTimeout, ReversalResult, TransactionStatusResult
-from mpesa.codes import Api, describe_result
+from mpesa.callbacks import QueueTimeout
+from mpesa.callbacks import ReversalResult
+from mpesa.callbacks import TransactionStatusResult
+from mpesa.codes import Api
+from mpesa.codes import describe_result
 from mpesa.errors import DarajaError
 from mpesa.models import AsyncAccepted
 

@@ -10,9 +10,12 @@ service was down) is recorded as missed and reported, never run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -20,38 +23,39 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from bot.config import Settings
-from bot.notify.notifier import Notifier, OutboxRow
-from bot.services.audit import actor_for_telegram, audit
-from bot.services.calendar import (
-    CalendarError,
-    Frequency,
-    Recurrence,
-    nairobi,
-    parse_rule,
-)
-from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound, ServiceError
-from bot.services.outcome import Clock, utcnow
-from bot.services.payout_rules import (
-    REMARKS_MAX,
-    payout_route,
-    payout_terms,
-    request_amount,
-)
+from bot.notify.notifier import Notifier
+from bot.notify.notifier import OutboxRow
+from bot.services.audit import actor_for_telegram
+from bot.services.audit import audit
+from bot.services.calendar import CalendarError
+from bot.services.calendar import Frequency
+from bot.services.calendar import Recurrence
+from bot.services.calendar import nairobi
+from bot.services.calendar import parse_rule
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotAllowed
+from bot.services.errors import NotFound
+from bot.services.errors import ServiceError
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
+from bot.services.payout_rules import REMARKS_MAX
+from bot.services.payout_rules import payout_route
+from bot.services.payout_rules import payout_terms
+from bot.services.payout_rules import request_amount
 from bot.services.staff import StaffService
-from models import (
-    NotificationChannel,
-    OccurrenceStatus,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-    Schedule,
-    ScheduleKind,
-    ScheduleOccurrence,
-    ScheduleStatus,
-    Staff,
-    StaffRole,
-)
+from models import NotificationChannel
+from models import OccurrenceStatus
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import Schedule
+from models import ScheduleKind
+from models import ScheduleOccurrence
+from models import ScheduleStatus
+from models import Staff
+from models import StaffRole
 from mpesa.amounts import format_kes
 from mpesa.phone import mask_msisdn
 

@@ -9,11 +9,20 @@ from dataclasses import dataclass
 
 from tortoise.expressions import Q
 
-from bot.services.audit import actor_for_telegram, audit
-from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from bot.services.lookups import PreparedSelect, from_row, select_list
-from models import Payout, Staff, StaffRole
-from mpesa.amounts import AmountError, parse_amount
+from bot.services.audit import actor_for_telegram
+from bot.services.audit import audit
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotAllowed
+from bot.services.errors import NotFound
+from bot.services.lookups import PreparedSelect
+from bot.services.lookups import from_row
+from bot.services.lookups import select_list
+from models import Payout
+from models import Staff
+from models import StaffRole
+from mpesa.amounts import AmountError
+from mpesa.amounts import parse_amount
 
 log = logging.getLogger(__name__)
 

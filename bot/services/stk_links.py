@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 
-from bot.services.outcome import ApplyOutcome, Clock
+from bot.services.outcome import ApplyOutcome
+from bot.services.outcome import Clock
 from bot.services.payment_callbacks import PaymentSettler
-from models import CallbackInbox, CallbackKind, InboxStatus, Payment, PaymentStatus, Provider
-from mpesa.callbacks import StkCallback, parse_stk_callback
-from mpesa.codes import ResultCategory, describe_result
+from models import CallbackInbox
+from models import CallbackKind
+from models import InboxStatus
+from models import Payment
+from models import PaymentStatus
+from models import Provider
+from mpesa.callbacks import StkCallback
+from mpesa.callbacks import parse_stk_callback
+from mpesa.codes import ResultCategory
+from mpesa.codes import describe_result
 from mpesa.errors import CallbackParseError
-from mpesa.phone import mask_id, reported_phone_matches
+from mpesa.phone import mask_id
+from mpesa.phone import reported_phone_matches
 
 log = logging.getLogger(__name__)
 

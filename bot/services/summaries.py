@@ -7,7 +7,8 @@ makes it once: a restart, a second instance or a second look that day inserts no
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
 from bot.config import Settings
 from bot.notify.notifier import Notifier

@@ -9,17 +9,16 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import (
-    AIORateLimiter,
-    Application,
-    ApplicationBuilder,
-    ContextTypes,
-    Defaults,
-)
+from telegram.ext import AIORateLimiter
+from telegram.ext import Application
+from telegram.ext import ApplicationBuilder
+from telegram.ext import ContextTypes
+from telegram.ext import Defaults
 from telegram.request import BaseRequest
 
 from bot.config import Settings
-from bot.telegram import customer, staff
+from bot.telegram import customer
+from bot.telegram import staff
 
 log = logging.getLogger(__name__)
 

@@ -5,20 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from bot.services.bulk import BatchCounts, BatchSummary, batch_ref
+from bot.services.bulk import BatchCounts
+from bot.services.bulk import BatchSummary
+from bot.services.bulk import batch_ref
 from bot.services.calendar import nairobi
-from bot.services.schedules import recurrence_of, schedule_ref
-from bot.telegram.texts import kes, phone, when
-from models import (
-    BatchStatus,
-    OccurrenceStatus,
-    PayoutBatch,
-    PayoutBatchRow,
-    Schedule,
-    ScheduleKind,
-    ScheduleOccurrence,
-    ScheduleStatus,
-)
+from bot.services.schedules import recurrence_of
+from bot.services.schedules import schedule_ref
+from bot.telegram.texts import kes
+from bot.telegram.texts import phone
+from bot.telegram.texts import when
+from models import BatchStatus
+from models import OccurrenceStatus
+from models import PayoutBatch
+from models import PayoutBatchRow
+from models import Schedule
+from models import ScheduleKind
+from models import ScheduleOccurrence
+from models import ScheduleStatus
 
 SHOWN_REJECTED = 10  # rejected rows listed in the message; all of them are in the CSV
 BAR_WIDTH = 10

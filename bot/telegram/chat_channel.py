@@ -8,48 +8,54 @@ delivered; a user who blocked the bot is given up on; anything else is retried b
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable
+from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from html import escape
 from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
+from telegram import Bot
+from telegram import InlineKeyboardMarkup
+from telegram import InputFile
+from telegram import Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest
+from telegram.error import Forbidden
 
 from bot.notify.channels import PermanentDeliveryError
-from bot.services.bulk import batch_ref, counts_of
-from bot.services.bulk_sender import batch_counts, name_check, result_csv_rows
+from bot.services.bulk import batch_ref
+from bot.services.bulk import counts_of
+from bot.services.bulk_sender import batch_counts
+from bot.services.bulk_sender import name_check
+from bot.services.bulk_sender import result_csv_rows
 from bot.services.calendar import nairobi
-from bot.telegram import (
-    bulk_texts,
-    customer_texts,
-    keyboards,
-    staff_bulk,
-    staff_keyboards,
-    staff_schedules,
-    staff_texts,
-    texts,
-)
+from bot.telegram import bulk_texts
+from bot.telegram import customer_texts
+from bot.telegram import keyboards
+from bot.telegram import staff_bulk
+from bot.telegram import staff_keyboards
+from bot.telegram import staff_schedules
+from bot.telegram import staff_texts
+from bot.telegram import texts
 from bot.telegram.customer import payment_buttons as customer_payment_buttons
 from bot.telegram.staff_base import payout_card
-from models import (
-    Customer,
-    DarajaQuery,
-    Notification,
-    Order,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutBatch,
-    Provider,
-    QueryKind,
-    QueryStatus,
-    Reversal,
-    Schedule,
-    ScheduleOccurrence,
-    Staff,
-)
+from models import Customer
+from models import DarajaQuery
+from models import Notification
+from models import Order
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutBatch
+from models import Provider
+from models import QueryKind
+from models import QueryStatus
+from models import Reversal
+from models import Schedule
+from models import ScheduleOccurrence
+from models import Staff
 from mpesa.amounts import format_cents
 
 log = logging.getLogger(__name__)

@@ -9,31 +9,37 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    KeyboardButton,
-    Message,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-    Update,
-)
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
+from telegram import KeyboardButton
+from telegram import Message
+from telegram import ReplyKeyboardMarkup
+from telegram import ReplyKeyboardRemove
+from telegram import Update
 from telegram.error import BadRequest
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
-)
+from telegram.ext import Application
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
+from telegram.ext import ContextTypes
+from telegram.ext import MessageHandler
+from telegram.ext import filters
 
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, error_text, translate
+from bot.i18n import LANGUAGE_NAMES
+from bot.i18n import LANGUAGES
+from bot.i18n import error_text
+from bot.i18n import translate
 from bot.services.customers import AWAITING_PHONE
 from bot.services.errors import ServiceError
 from bot.services.providers import provider_of
-from bot.telegram import customer_texts, keyboards, staff_texts, texts
-from models import Customer, Order, Payment, PaymentStatus, Provider
+from bot.telegram import customer_texts
+from bot.telegram import keyboards
+from bot.telegram import staff_texts
+from bot.telegram import texts
+from models import Customer
+from models import Order
+from models import Payment
+from models import PaymentStatus
+from models import Provider
 
 log = logging.getLogger(__name__)
 

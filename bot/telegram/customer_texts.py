@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from html import escape
 
-from bot.i18n import LANGUAGE_NAMES, N_, kes, translate, translator, when
+from bot.i18n import LANGUAGE_NAMES
+from bot.i18n import N_
+from bot.i18n import kes
+from bot.i18n import translate
+from bot.i18n import translator
+from bot.i18n import when
 from bot.telegram.texts import phone
-from models import Order, OrderStatus, Payment, PaymentStatus, Provider
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import Provider
 
 MESSAGE_LIMIT = 4096
 # room for the "…and N more" line under a long list

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.services.payment_search import payment_actions
-from models import Payment, Payout, PayoutStatus, Provider
+from models import Payment
+from models import Payout
+from models import PayoutStatus
+from models import Provider
 
 CALLBACK_DATA_LIMIT = 64
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram import Bot
+from telegram import BotCommand
+from telegram import BotCommandScopeChat
+from telegram import BotCommandScopeDefault
 from telegram.error import TelegramError
 from telegram.ext import Application
 
-from bot.i18n import ENGLISH, KISWAHILI, N_, translate
-from models import Staff, StaffRole
+from bot.i18n import ENGLISH
+from bot.i18n import KISWAHILI
+from bot.i18n import N_
+from bot.i18n import translate
+from models import Staff
+from models import StaffRole
 
 log = logging.getLogger(__name__)
 

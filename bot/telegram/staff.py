@@ -10,18 +10,18 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.ext import Application
+from telegram.ext import ContextTypes
+from telegram.ext import TypeHandler
 
-from bot.telegram import (
-    staff_admin,
-    staff_bulk,
-    staff_dashboard,
-    staff_payments,
-    staff_payouts,
-    staff_reports,
-    staff_resolve,
-    staff_schedules,
-)
+from bot.telegram import staff_admin
+from bot.telegram import staff_bulk
+from bot.telegram import staff_dashboard
+from bot.telegram import staff_payments
+from bot.telegram import staff_payouts
+from bot.telegram import staff_reports
+from bot.telegram import staff_resolve
+from bot.telegram import staff_schedules
 
 log = logging.getLogger(__name__)
 

@@ -10,28 +10,27 @@ from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
-    filters,
-)
+from telegram.ext import Application
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
+from telegram.ext import ContextTypes
+from telegram.ext import filters
 
 from bot.services.documents import qr_png
-from bot.services.errors import InvalidInput, ServiceError
+from bot.services.errors import InvalidInput
+from bot.services.errors import ServiceError
 from bot.services.staff import parse_user_id
-from bot.telegram import keyboards, staff_keyboards, staff_texts
+from bot.telegram import keyboards
+from bot.telegram import staff_keyboards
+from bot.telegram import staff_texts
 from bot.telegram.menus import update_menu
-from bot.telegram.staff_base import (
-    ADMIN,
-    ANYONE,
-    StaffHandlerBase,
-    actor,
-    answer,
-    edit,
-    reply,
-)
+from bot.telegram.staff_base import ADMIN
+from bot.telegram.staff_base import ANYONE
+from bot.telegram.staff_base import StaffHandlerBase
+from bot.telegram.staff_base import actor
+from bot.telegram.staff_base import answer
+from bot.telegram.staff_base import edit
+from bot.telegram.staff_base import reply
 
 log = logging.getLogger(__name__)
 

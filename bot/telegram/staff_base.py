@@ -6,13 +6,21 @@ import logging
 import re
 from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery
+from telegram import InlineKeyboardMarkup
+from telegram import Message
+from telegram import Update
 from telegram.error import BadRequest
 
 from bot.services.audit import actor_for_telegram
-from bot.services.errors import NotAllowed, ServiceError
-from bot.telegram import staff_keyboards, staff_texts, texts
-from models import Payout, Staff, StaffRole
+from bot.services.errors import NotAllowed
+from bot.services.errors import ServiceError
+from bot.telegram import staff_keyboards
+from bot.telegram import staff_texts
+from bot.telegram import texts
+from models import Payout
+from models import Staff
+from models import StaffRole
 
 log = logging.getLogger(__name__)
 

@@ -10,24 +10,33 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
-)
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
+from telegram import InputFile
+from telegram import Message
+from telegram import Update
+from telegram.ext import Application
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
+from telegram.ext import ContextTypes
+from telegram.ext import MessageHandler
+from telegram.ext import filters
 
 from bot.services.bulk import batch_ref
 from bot.services.bulk_rows import rejected_csv
 from bot.services.bulk_sender import batch_counts
 from bot.services.errors import ServiceError
-from bot.telegram import bulk_texts, texts
+from bot.telegram import bulk_texts
+from bot.telegram import texts
 from bot.telegram.keyboards import data
-from bot.telegram.staff_base import ADMIN, StaffHandlerBase, answer, callback_id, chat_of, edit
-from models import BatchStatus, PayoutBatch
+from bot.telegram.staff_base import ADMIN
+from bot.telegram.staff_base import StaffHandlerBase
+from bot.telegram.staff_base import answer
+from bot.telegram.staff_base import callback_id
+from bot.telegram.staff_base import chat_of
+from bot.telegram.staff_base import edit
+from models import BatchStatus
+from models import PayoutBatch
 
 log = logging.getLogger(__name__)
 

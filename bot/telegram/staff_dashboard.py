@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import LinkPreviewOptions, Update
-from telegram.ext import Application, CommandHandler, ContextTypes, filters
+from telegram import LinkPreviewOptions
+from telegram import Update
+from telegram.ext import Application
+from telegram.ext import CommandHandler
+from telegram.ext import ContextTypes
+from telegram.ext import filters
 
 from bot.services.dashboard import login_url
 from bot.services.errors import ServiceError
-from bot.telegram import staff_texts, texts
-from bot.telegram.staff_base import ANYONE, StaffHandlerBase, reply
+from bot.telegram import staff_texts
+from bot.telegram import texts
+from bot.telegram.staff_base import ANYONE
+from bot.telegram.staff_base import StaffHandlerBase
+from bot.telegram.staff_base import reply
 
 
 class DashboardHandlers(StaffHandlerBase):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.telegram import staff_texts
-from bot.telegram.keyboards import data, resolve_button
+from bot.telegram.keyboards import data
+from bot.telegram.keyboards import resolve_button
 from bot.telegram.texts import kes
-from models import Reversal, ReversalStatus
+from models import Reversal
+from models import ReversalStatus
 
 HISTORY_NOUNS = {"hist": False, "phist": True}  # callback noun -> lists payouts
 NONE = "-"

@@ -4,28 +4,38 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import Application
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
+from telegram.ext import ContextTypes
+from telegram.ext import filters
 
-from bot.services.errors import InvalidInput, NotFound, ServiceError
-from bot.telegram import keyboards, staff_texts, texts
-from bot.telegram.staff_base import (
-    ANYONE,
-    StaffHandlerBase,
-    actor,
-    answer,
-    callback_id,
-    chat_of,
-    drop_buttons,
-    edit,
-    payout_card,
-    reply,
-    spaced_amount,
-)
-from models import Order, Payment, PaymentStatus, Staff
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotFound
+from bot.services.errors import ServiceError
+from bot.telegram import keyboards
+from bot.telegram import staff_texts
+from bot.telegram import texts
+from bot.telegram.staff_base import ANYONE
+from bot.telegram.staff_base import StaffHandlerBase
+from bot.telegram.staff_base import actor
+from bot.telegram.staff_base import answer
+from bot.telegram.staff_base import callback_id
+from bot.telegram.staff_base import chat_of
+from bot.telegram.staff_base import drop_buttons
+from bot.telegram.staff_base import edit
+from bot.telegram.staff_base import payout_card
+from bot.telegram.staff_base import reply
+from bot.telegram.staff_base import spaced_amount
+from models import Order
+from models import Payment
+from models import PaymentStatus
+from models import Staff
 
 log = logging.getLogger(__name__)
 

@@ -5,20 +5,37 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
-from telegram import InputFile, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram import InputFile
+from telegram import Update
+from telegram.ext import Application
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
+from telegram.ext import ContextTypes
+from telegram.ext import filters
 
 from bot.config import Settings
-from bot.services.errors import InvalidInput, ServiceError
+from bot.services.errors import InvalidInput
+from bot.services.errors import ServiceError
 from bot.services.providers import route_phone
-from bot.services.reports import PERIODS, period_bounds, shows_full_numbers
-from bot.telegram import staff_keyboards, staff_texts
-from bot.telegram.staff_base import ANYONE, StaffHandlerBase, answer, chat_of, edit, reply
-from models import PaymentStatus, PayoutStatus
-from mpesa.phone import PhoneError, normalize_msisdn
+from bot.services.reports import PERIODS
+from bot.services.reports import period_bounds
+from bot.services.reports import shows_full_numbers
+from bot.telegram import staff_keyboards
+from bot.telegram import staff_texts
+from bot.telegram.staff_base import ANYONE
+from bot.telegram.staff_base import StaffHandlerBase
+from bot.telegram.staff_base import answer
+from bot.telegram.staff_base import chat_of
+from bot.telegram.staff_base import edit
+from bot.telegram.staff_base import reply
+from models import PaymentStatus
+from models import PayoutStatus
+from mpesa.phone import PhoneError
+from mpesa.phone import normalize_msisdn
 
 log = logging.getLogger(__name__)
 

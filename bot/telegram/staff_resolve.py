@@ -9,11 +9,22 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import Application
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
+from telegram.ext import ContextTypes
+from telegram.ext import filters
 
 from bot.services.errors import ServiceError
-from bot.telegram import keyboards, staff_keyboards, staff_texts
-from bot.telegram.staff_base import ADMIN, StaffHandlerBase, answer, chat_of, edit, reply
+from bot.telegram import keyboards
+from bot.telegram import staff_keyboards
+from bot.telegram import staff_texts
+from bot.telegram.staff_base import ADMIN
+from bot.telegram.staff_base import StaffHandlerBase
+from bot.telegram.staff_base import answer
+from bot.telegram.staff_base import chat_of
+from bot.telegram.staff_base import edit
+from bot.telegram.staff_base import reply
 
 log = logging.getLogger(__name__)
 

@@ -10,23 +10,29 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
+from telegram import Update
+from telegram.ext import Application
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
+from telegram.ext import ContextTypes
+from telegram.ext import filters
 
 from bot.services.errors import ServiceError
 from bot.services.schedules import schedule_ref
 from bot.telegram import bulk_texts
 from bot.telegram.keyboards import data
-from bot.telegram.staff_base import (
-    ANYONE,
-    StaffHandlerBase,
-    answer,
-    callback_id,
-    chat_of,
-    edit,
-    reply,
-)
-from models import Schedule, ScheduleKind, ScheduleStatus
+from bot.telegram.staff_base import ANYONE
+from bot.telegram.staff_base import StaffHandlerBase
+from bot.telegram.staff_base import answer
+from bot.telegram.staff_base import callback_id
+from bot.telegram.staff_base import chat_of
+from bot.telegram.staff_base import edit
+from bot.telegram.staff_base import reply
+from models import Schedule
+from models import ScheduleKind
+from models import ScheduleStatus
 
 log = logging.getLogger(__name__)
 

@@ -10,19 +10,21 @@ from typing import Any
 from bot.services.providers import provider_name
 from bot.services.reports import Stats
 from bot.services.reversals import Reversible
-from bot.telegram.texts import kes, phone, staff_name, when
-from models import (
-    Order,
-    OrderStatus,
-    Payment,
-    Payout,
-    Provider,
-    Reversal,
-    ReversalStatus,
-    Staff,
-    StaffRole,
-)
-from mpesa.codes import Api, describe_result
+from bot.telegram.texts import kes
+from bot.telegram.texts import phone
+from bot.telegram.texts import staff_name
+from bot.telegram.texts import when
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import Payout
+from models import Provider
+from models import Reversal
+from models import ReversalStatus
+from models import Staff
+from models import StaffRole
+from mpesa.codes import Api
+from mpesa.codes import describe_result
 from mpesa.security import NAIROBI
 
 MESSAGE_LIMIT = 4096

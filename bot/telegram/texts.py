@@ -9,9 +9,17 @@ from airtel.codes import Api as AirtelApi
 from bot.services.airtel_payments import result_of
 from bot.services.errors import ServiceError
 from bot.services.providers import provider_name
-from models import Order, Payment, PaymentStatus, Payout, PayoutStatus, Provider, Staff
+from models import Order
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import Provider
+from models import Staff
 from mpesa.amounts import format_kes
-from mpesa.codes import Api, describe_result, is_api_error_code
+from mpesa.codes import Api
+from mpesa.codes import describe_result
+from mpesa.codes import is_api_error_code
 from mpesa.phone import display_msisdn
 from mpesa.security import NAIROBI
 

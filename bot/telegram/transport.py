@@ -13,11 +13,13 @@ import itertools
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from html.parser import HTMLParser
 from typing import Any
 
-from telegram.request import BaseRequest, RequestData
+from telegram.request import BaseRequest
+from telegram.request import RequestData
 
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024

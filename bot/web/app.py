@@ -13,7 +13,9 @@ from bot.services.callback_batch import IngestBatcher
 from bot.web import routes
 from bot.web.api import register_api
 from bot.web.dashboard import setup_dashboard
-from bot.web.middlewares import AllowList, ClientAddress, security_headers
+from bot.web.middlewares import AllowList
+from bot.web.middlewares import ClientAddress
+from bot.web.middlewares import security_headers
 from bot.web.pay import register_pay_page
 
 log = logging.getLogger(__name__)

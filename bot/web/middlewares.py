@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterable
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger

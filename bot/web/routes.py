@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from bot.callback_paths import AIRTEL_KINDS, CALLBACK_ROUTES, callback_path
+from bot.callback_paths import AIRTEL_KINDS
+from bot.callback_paths import CALLBACK_ROUTES
+from bot.callback_paths import callback_path
 from bot.services.callback_batch import IngestBatcher
-from bot.web.metrics import CONTENT_TYPE, render_metrics
-from bot.web.middlewares import AllowList, ClientAddress
+from bot.web.metrics import CONTENT_TYPE
+from bot.web.metrics import render_metrics
+from bot.web.middlewares import AllowList
+from bot.web.middlewares import ClientAddress
 from models import CallbackKind
 
 log = logging.getLogger(__name__)

@@ -5,23 +5,26 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from typing import Any
+from typing import TypeVar
 
 from pydantic import ValidationError
 
 from mpesa.errors import CallbackParseError
-from mpesa.models.callbacks import (
-    ITEM_NAME_KEYS,
-    ITEM_VALUE_KEY,
-    RESULT_ENVELOPE,
-    RESULT_ITEMS,
-    STK_ENVELOPE,
-    STK_ITEMS,
-    TIMEOUT_ID_KEYS,
-    Incoming,
-)
-from mpesa.models.values import compact_key, loose_key, scalar_text
+from mpesa.models.callbacks import ITEM_NAME_KEYS
+from mpesa.models.callbacks import ITEM_VALUE_KEY
+from mpesa.models.callbacks import RESULT_ENVELOPE
+from mpesa.models.callbacks import RESULT_ITEMS
+from mpesa.models.callbacks import STK_ENVELOPE
+from mpesa.models.callbacks import STK_ITEMS
+from mpesa.models.callbacks import TIMEOUT_ID_KEYS
+from mpesa.models.callbacks import Incoming
+from mpesa.models.values import compact_key
+from mpesa.models.values import loose_key
+from mpesa.models.values import scalar_text
 
 Body = bytes | str | Mapping[str, Any]
 M = TypeVar("M", bound=Incoming)

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from mpesa.callbacks._parsing import Body, build, details, find_ids, load, result_parts, split_party
-from mpesa.models.callbacks import RESULT_ENVELOPE, B2CItems, B2CResult, QueueTimeout
+from mpesa.callbacks._parsing import Body
+from mpesa.callbacks._parsing import build
+from mpesa.callbacks._parsing import details
+from mpesa.callbacks._parsing import find_ids
+from mpesa.callbacks._parsing import load
+from mpesa.callbacks._parsing import result_parts
+from mpesa.callbacks._parsing import split_party
+from mpesa.models.callbacks import RESULT_ENVELOPE
+from mpesa.models.callbacks import B2CItems
+from mpesa.models.callbacks import B2CResult
+from mpesa.models.callbacks import QueueTimeout
 
 
 def parse_b2c_result(body: Body) -> B2CResult:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from mpesa.callbacks._parsing import Body, build, details, result_parts
-from mpesa.models.callbacks import (
-    RESULT_ENVELOPE,
-    AccountBalanceItems,
-    AccountBalanceResult,
-    BalanceAccount,
-)
+from mpesa.callbacks._parsing import Body
+from mpesa.callbacks._parsing import build
+from mpesa.callbacks._parsing import details
+from mpesa.callbacks._parsing import result_parts
+from mpesa.models.callbacks import RESULT_ENVELOPE
+from mpesa.models.callbacks import AccountBalanceItems
+from mpesa.models.callbacks import AccountBalanceResult
+from mpesa.models.callbacks import BalanceAccount
 from mpesa.models.values import cents
 
 

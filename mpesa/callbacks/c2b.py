@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from mpesa.callbacks._parsing import Body, build, load
-from mpesa.models.callbacks import C2B_ACCEPT, C2B_THIRD_PARTY_ID, C2BPayment, c2b_rejection
+from mpesa.callbacks._parsing import Body
+from mpesa.callbacks._parsing import build
+from mpesa.callbacks._parsing import load
+from mpesa.models.callbacks import C2B_ACCEPT
+from mpesa.models.callbacks import C2B_THIRD_PARTY_ID
+from mpesa.models.callbacks import C2BPayment
+from mpesa.models.callbacks import c2b_rejection
 
 C2B_INVALID_MSISDN = "C2B00011"
 C2B_INVALID_ACCOUNT = "C2B00012"

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from mpesa.callbacks._parsing import Body, build, details, result_parts
-from mpesa.models.callbacks import RESULT_ENVELOPE, ReversalItems, ReversalResult
+from mpesa.callbacks._parsing import Body
+from mpesa.callbacks._parsing import build
+from mpesa.callbacks._parsing import details
+from mpesa.callbacks._parsing import result_parts
+from mpesa.models.callbacks import RESULT_ENVELOPE
+from mpesa.models.callbacks import ReversalItems
+from mpesa.models.callbacks import ReversalResult
 
 
 def parse_reversal_result(body: Body) -> ReversalResult:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from mpesa.callbacks._parsing import Body, build, details, result_parts
-from mpesa.models.callbacks import RESULT_ENVELOPE, TransactionStatusItems, TransactionStatusResult
+from mpesa.callbacks._parsing import Body
+from mpesa.callbacks._parsing import build
+from mpesa.callbacks._parsing import details
+from mpesa.callbacks._parsing import result_parts
+from mpesa.models.callbacks import RESULT_ENVELOPE
+from mpesa.models.callbacks import TransactionStatusItems
+from mpesa.models.callbacks import TransactionStatusResult
 
 
 def parse_transaction_status_result(body: Body) -> TransactionStatusResult:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from mpesa.callbacks._parsing import STK_WHERE, Body, build, details, stk_parts
-from mpesa.models.callbacks import StkCallback, StkItems
+from mpesa.callbacks._parsing import STK_WHERE
+from mpesa.callbacks._parsing import Body
+from mpesa.callbacks._parsing import build
+from mpesa.callbacks._parsing import details
+from mpesa.callbacks._parsing import stk_parts
+from mpesa.models.callbacks import StkCallback
+from mpesa.models.callbacks import StkItems
 
 
 def parse_stk_callback(body: Body) -> StkCallback:

@@ -4,38 +4,32 @@
 Daraja posts to our URLs (and what we answer), ``values`` the lenient types callbacks need.
 """
 
-from mpesa.models.callbacks import (
-    AccountBalanceResult,
-    B2CResult,
-    BalanceAccount,
-    C2BPayment,
-    QueueTimeout,
-    ReversalResult,
-    StkCallback,
-    TransactionStatusResult,
-)
-from mpesa.models.requests import (
-    AccountBalanceRequest,
-    B2CRequest,
-    C2BRegisterRequest,
-    C2BSimulateRequest,
-    CallbackUrls,
-    DarajaRequest,
-    ReversalRequest,
-    StkPushRequest,
-    StkQueryRequest,
-    TransactionStatusRequest,
-)
-from mpesa.models.responses import (
-    AsyncAccepted,
-    C2BRegisterResponse,
-    DarajaResponse,
-    ErrorBody,
-    GatewayFault,
-    OAuthToken,
-    StkPushResponse,
-    StkQueryResponse,
-)
+from mpesa.models.callbacks import AccountBalanceResult
+from mpesa.models.callbacks import B2CResult
+from mpesa.models.callbacks import BalanceAccount
+from mpesa.models.callbacks import C2BPayment
+from mpesa.models.callbacks import QueueTimeout
+from mpesa.models.callbacks import ReversalResult
+from mpesa.models.callbacks import StkCallback
+from mpesa.models.callbacks import TransactionStatusResult
+from mpesa.models.requests import AccountBalanceRequest
+from mpesa.models.requests import B2CRequest
+from mpesa.models.requests import C2BRegisterRequest
+from mpesa.models.requests import C2BSimulateRequest
+from mpesa.models.requests import CallbackUrls
+from mpesa.models.requests import DarajaRequest
+from mpesa.models.requests import ReversalRequest
+from mpesa.models.requests import StkPushRequest
+from mpesa.models.requests import StkQueryRequest
+from mpesa.models.requests import TransactionStatusRequest
+from mpesa.models.responses import AsyncAccepted
+from mpesa.models.responses import C2BRegisterResponse
+from mpesa.models.responses import DarajaResponse
+from mpesa.models.responses import ErrorBody
+from mpesa.models.responses import GatewayFault
+from mpesa.models.responses import OAuthToken
+from mpesa.models.responses import StkPushResponse
+from mpesa.models.responses import StkQueryResponse
 
 __all__ = [
     "AccountBalanceRequest",

@@ -9,23 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import model_validator
 
-from mpesa.models.values import (
-    Cents,
-    DarajaTime,
-    FreeText,
-    OptionalInt,
-    OptionalShillings,
-    OptionalText,
-    RequiredText,
-    ResultCode,
-    Shillings,
-    YesNo,
-    loose_key,
-)
+from mpesa.models.values import Cents
+from mpesa.models.values import DarajaTime
+from mpesa.models.values import FreeText
+from mpesa.models.values import OptionalInt
+from mpesa.models.values import OptionalShillings
+from mpesa.models.values import OptionalText
+from mpesa.models.values import RequiredText
+from mpesa.models.values import ResultCode
+from mpesa.models.values import Shillings
+from mpesa.models.values import YesNo
+from mpesa.models.values import loose_key
 
 # ---- where Daraja nests things ------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ from pydantic import BeforeValidator
 
 from mpesa.amounts import whole_shillings
 from mpesa.codes import normalize_result_code
-from mpesa.security import NAIROBI, parse_daraja_timestamp
+from mpesa.security import NAIROBI
+from mpesa.security import parse_daraja_timestamp
 
 _DARAJA_STAMP = re.compile(r"[0-9]{14}(?:\.0*)?")
 _DOTTED_TIME = "%d.%m.%Y %H:%M:%S"  # B2C TransactionCompletedDateTime, "20.11.2026 14:31:07"

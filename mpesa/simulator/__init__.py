@@ -51,17 +51,21 @@ Fault answers (spike arrest, fail_next_n) happen before the request is applied: 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 if TYPE_CHECKING:
-    from mpesa.simulator.app import SIM_DELIVERER, SIM_STATE, create_simulator
-    from mpesa.simulator.config import Faults, Level, PhoneForm, SimulatorConfig
+    from mpesa.simulator.app import SIM_DELIVERER
+    from mpesa.simulator.app import SIM_STATE
+    from mpesa.simulator.app import create_simulator
+    from mpesa.simulator.config import Faults
+    from mpesa.simulator.config import Level
+    from mpesa.simulator.config import PhoneForm
+    from mpesa.simulator.config import SimulatorConfig
     from mpesa.simulator.credentials import SimulatorKeys
-    from mpesa.simulator.defaults import (
-        SANDBOX_INITIATOR_PASSWORD,
-        SANDBOX_PASSKEY,
-        SANDBOX_SHORTCODE,
-    )
+    from mpesa.simulator.defaults import SANDBOX_INITIATOR_PASSWORD
+    from mpesa.simulator.defaults import SANDBOX_PASSKEY
+    from mpesa.simulator.defaults import SANDBOX_SHORTCODE
     from mpesa.simulator.scenarios import outcome_table
 
 # imported on first use, so the command line can read the options without loading aiohttp

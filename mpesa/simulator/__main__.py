@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from mpesa.simulator.cli import DESCRIPTION, add_arguments, serve
+from mpesa.simulator.cli import DESCRIPTION
+from mpesa.simulator.cli import add_arguments
+from mpesa.simulator.cli import serve
 
 
 def build_parser() -> argparse.ArgumentParser:

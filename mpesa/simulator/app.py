@@ -7,11 +7,16 @@ import base64
 import binascii
 import hmac
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
 
 from aiohttp import web
 
-from mpesa.simulator import b2c, c2b, express, ledger
+from mpesa.simulator import b2c
+from mpesa.simulator import c2b
+from mpesa.simulator import express
+from mpesa.simulator import ledger
 from mpesa.simulator.config import SimulatorConfig
 from mpesa.simulator.delivery import Deliverer
 from mpesa.simulator.state import SimulatorState

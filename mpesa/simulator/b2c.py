@@ -12,8 +12,12 @@ from mpesa.simulator import results
 from mpesa.simulator import validation as v
 from mpesa.simulator.config import PhoneForm
 from mpesa.simulator.delivery import Deliverer
-from mpesa.simulator.scenarios import B2C_QUEUE_TIMEOUT_MSISDN, QUEUE_TIMEOUT_DESC, public_name
-from mpesa.simulator.state import Payout, PayoutStatus, SimulatorState
+from mpesa.simulator.scenarios import B2C_QUEUE_TIMEOUT_MSISDN
+from mpesa.simulator.scenarios import QUEUE_TIMEOUT_DESC
+from mpesa.simulator.scenarios import public_name
+from mpesa.simulator.state import Payout
+from mpesa.simulator.state import PayoutStatus
+from mpesa.simulator.state import SimulatorState
 
 log = logging.getLogger(__name__)
 

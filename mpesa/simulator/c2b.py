@@ -12,7 +12,8 @@ from mpesa.phone import mask_msisdn
 from mpesa.security import daraja_timestamp
 from mpesa.simulator import validation as v
 from mpesa.simulator.delivery import Deliverer
-from mpesa.simulator.state import C2BRegistration, SimulatorState
+from mpesa.simulator.state import C2BRegistration
+from mpesa.simulator.state import SimulatorState
 
 log = logging.getLogger(__name__)
 

@@ -109,7 +109,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     """Build the simulator's configuration from parsed options."""
-    from mpesa.simulator.config import Level, PhoneForm, SimulatorConfig
+    from mpesa.simulator.config import Level
+    from mpesa.simulator.config import PhoneForm
+    from mpesa.simulator.config import SimulatorConfig
     from mpesa.simulator.credentials import load_or_create_keys
 
     return SimulatorConfig(

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
 from datetime import datetime
 from enum import StrEnum
 
 from mpesa.security import nairobi_now
 from mpesa.simulator.credentials import SimulatorKeys
-from mpesa.simulator.defaults import (
-    CONSUMER_KEY,
-    CONSUMER_SECRET,
-    INITIATOR_NAME,
-    SANDBOX_INITIATOR_PASSWORD,
-    SANDBOX_PASSKEY,
-    SANDBOX_SHORTCODE,
-    SECOND_SHORTCODE,
-    TIMESTAMP_SKEW_S,
-)
+from mpesa.simulator.defaults import CONSUMER_KEY
+from mpesa.simulator.defaults import CONSUMER_SECRET
+from mpesa.simulator.defaults import INITIATOR_NAME
+from mpesa.simulator.defaults import SANDBOX_INITIATOR_PASSWORD
+from mpesa.simulator.defaults import SANDBOX_PASSKEY
+from mpesa.simulator.defaults import SANDBOX_SHORTCODE
+from mpesa.simulator.defaults import SECOND_SHORTCODE
+from mpesa.simulator.defaults import TIMESTAMP_SKEW_S
 
 __all__ = [
     "SANDBOX_INITIATOR_PASSWORD",

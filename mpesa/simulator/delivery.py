@@ -6,11 +6,13 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 import aiohttp
 
-from mpesa.simulator.state import Delivery, SimulatorState
+from mpesa.simulator.state import Delivery
+from mpesa.simulator.state import SimulatorState
 
 log = logging.getLogger(__name__)
 

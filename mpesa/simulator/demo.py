@@ -12,11 +12,16 @@ import sys
 
 from aiohttp import web
 
-from mpesa.callbacks import ACK, StkCallback, parse_stk_callback
-from mpesa.client import DarajaClient, DarajaConfig
+from mpesa.callbacks import ACK
+from mpesa.callbacks import StkCallback
+from mpesa.callbacks import parse_stk_callback
+from mpesa.client import DarajaClient
+from mpesa.client import DarajaConfig
 from mpesa.codes import describe_result
 from mpesa.models import CallbackUrls
-from mpesa.simulator import SANDBOX_PASSKEY, SimulatorConfig, create_simulator
+from mpesa.simulator import SANDBOX_PASSKEY
+from mpesa.simulator import SimulatorConfig
+from mpesa.simulator import create_simulator
 
 
 async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:

@@ -8,19 +8,21 @@ from typing import Any
 
 from aiohttp import web
 
-from mpesa.phone import mask_id, mask_msisdn
-from mpesa.security import daraja_timestamp, parse_daraja_timestamp, stk_password
+from mpesa.phone import mask_id
+from mpesa.phone import mask_msisdn
+from mpesa.security import daraja_timestamp
+from mpesa.security import parse_daraja_timestamp
+from mpesa.security import stk_password
 from mpesa.simulator import validation as v
 from mpesa.simulator.config import PhoneForm
 from mpesa.simulator.delivery import Deliverer
-from mpesa.simulator.scenarios import (
-    PENDING_CODE,
-    PENDING_DESC,
-    StkOutcome,
-    masked_phone,
-    stk_outcome,
-)
-from mpesa.simulator.state import Prompt, SimulatorState
+from mpesa.simulator.scenarios import PENDING_CODE
+from mpesa.simulator.scenarios import PENDING_DESC
+from mpesa.simulator.scenarios import StkOutcome
+from mpesa.simulator.scenarios import masked_phone
+from mpesa.simulator.scenarios import stk_outcome
+from mpesa.simulator.state import Prompt
+from mpesa.simulator.state import SimulatorState
 
 log = logging.getLogger(__name__)
 

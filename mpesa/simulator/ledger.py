@@ -11,21 +11,24 @@ from aiohttp import web
 
 from mpesa.simulator import results
 from mpesa.simulator import validation as v
-from mpesa.simulator.b2c import accepted, shortcode
+from mpesa.simulator.b2c import accepted
+from mpesa.simulator.b2c import shortcode
 from mpesa.simulator.config import PhoneForm
 from mpesa.simulator.delivery import Deliverer
-from mpesa.simulator.scenarios import (
-    ALREADY_REVERSED_CODE,
-    ALREADY_REVERSED_DESC,
-    INITIATOR_INVALID_DESC,
-    INVALID_ORIGINAL_CODE,
-    INVALID_ORIGINAL_DESC,
-    STATUS_NOT_FOUND_CODE,
-    STATUS_NOT_FOUND_DESC,
-    SUCCESS_DESC,
-    public_name,
-)
-from mpesa.simulator.state import Payment, Payout, PayoutStatus, Reversal, SimulatorState
+from mpesa.simulator.scenarios import ALREADY_REVERSED_CODE
+from mpesa.simulator.scenarios import ALREADY_REVERSED_DESC
+from mpesa.simulator.scenarios import INITIATOR_INVALID_DESC
+from mpesa.simulator.scenarios import INVALID_ORIGINAL_CODE
+from mpesa.simulator.scenarios import INVALID_ORIGINAL_DESC
+from mpesa.simulator.scenarios import STATUS_NOT_FOUND_CODE
+from mpesa.simulator.scenarios import STATUS_NOT_FOUND_DESC
+from mpesa.simulator.scenarios import SUCCESS_DESC
+from mpesa.simulator.scenarios import public_name
+from mpesa.simulator.state import Payment
+from mpesa.simulator.state import Payout
+from mpesa.simulator.state import PayoutStatus
+from mpesa.simulator.state import Reversal
+from mpesa.simulator.state import SimulatorState
 
 log = logging.getLogger(__name__)
 

@@ -7,21 +7,24 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from datetime import timedelta
 from enum import StrEnum
 
-from mpesa.simulator.config import Faults, SimulatorConfig
-from mpesa.simulator.credentials import SimulatorKeys, default_keys
-from mpesa.simulator.ids import IdFactory, access_token
-from mpesa.simulator.scenarios import (
-    B2C_UNREGISTERED_MSISDN,
-    INITIATOR_INVALID_DESC,
-    INSUFFICIENT_DESC,
-    SUCCESS_DESC,
-    UNREGISTERED_DESC,
-    StkOutcome,
-)
+from mpesa.simulator.config import Faults
+from mpesa.simulator.config import SimulatorConfig
+from mpesa.simulator.credentials import SimulatorKeys
+from mpesa.simulator.credentials import default_keys
+from mpesa.simulator.ids import IdFactory
+from mpesa.simulator.ids import access_token
+from mpesa.simulator.scenarios import B2C_UNREGISTERED_MSISDN
+from mpesa.simulator.scenarios import INITIATOR_INVALID_DESC
+from mpesa.simulator.scenarios import INSUFFICIENT_DESC
+from mpesa.simulator.scenarios import SUCCESS_DESC
+from mpesa.simulator.scenarios import UNREGISTERED_DESC
+from mpesa.simulator.scenarios import StkOutcome
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,10 @@ import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Iterable
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from aiohttp import web

@@ -6,11 +6,14 @@ import json
 
 import pytest
 
-from airtel.callbacks import parse_collection_callback, sign_callback
+from airtel.callbacks import parse_collection_callback
+from airtel.callbacks import sign_callback
 from airtel.codes import TransactionStatus
 from airtel.errors import CallbackParseError
-from airtel.security import HashInput, callback_hash
-from tests.helpers.airtel import FIXTURES, fixture
+from airtel.security import HashInput
+from airtel.security import callback_hash
+from tests.helpers.airtel import FIXTURES
+from tests.helpers.airtel import fixture
 
 KEY = "example-callback-key"
 

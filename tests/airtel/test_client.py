@@ -10,9 +10,13 @@ import base64
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -20,22 +24,34 @@ import pytest
 import respx
 from pydantic import ValidationError
 
-from airtel.client import DEFAULT_TIMEOUT, AirtelClient, AirtelConfig, base_url_for
-from airtel.codes import Outcome, ResultCategory, TransactionStatus
-from airtel.errors import (
-    AirtelUnreachable,
-    AuthFailed,
-    ConfigurationError,
-    Declined,
-    DuplicateTransaction,
-    InvalidRequest,
-    OutcomeUnknown,
-    RateLimited,
-    ServerError,
-)
-from airtel.models import CollectionStatus, DisbursementStatus, KycUser, PushAccepted
-from airtel.security import RsaPadding, aes_signature, public_key_base64
-from tests.helpers.airtel import decrypt, fixture, private_key, public_pem, typed
+from airtel.client import DEFAULT_TIMEOUT
+from airtel.client import AirtelClient
+from airtel.client import AirtelConfig
+from airtel.client import base_url_for
+from airtel.codes import Outcome
+from airtel.codes import ResultCategory
+from airtel.codes import TransactionStatus
+from airtel.errors import AirtelUnreachable
+from airtel.errors import AuthFailed
+from airtel.errors import ConfigurationError
+from airtel.errors import Declined
+from airtel.errors import DuplicateTransaction
+from airtel.errors import InvalidRequest
+from airtel.errors import OutcomeUnknown
+from airtel.errors import RateLimited
+from airtel.errors import ServerError
+from airtel.models import CollectionStatus
+from airtel.models import DisbursementStatus
+from airtel.models import KycUser
+from airtel.models import PushAccepted
+from airtel.security import RsaPadding
+from airtel.security import aes_signature
+from airtel.security import public_key_base64
+from tests.helpers.airtel import decrypt
+from tests.helpers.airtel import fixture
+from tests.helpers.airtel import private_key
+from tests.helpers.airtel import public_pem
+from tests.helpers.airtel import typed
 
 BASE = "https://openapiuat.airtel.test"
 TOKEN = fixture("auth_token_response.json")["access_token"]

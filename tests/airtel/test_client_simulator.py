@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -13,19 +16,26 @@ from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from airtel.callbacks import parse_collection_callback
-from airtel.client import AirtelClient, AirtelConfig
-from airtel.codes import Outcome, ResultCategory, TransactionStatus
-from airtel.errors import (
-    AuthFailed,
-    Declined,
-    DuplicateTransaction,
-    InvalidRequest,
-    OutcomeUnknown,
-)
-from airtel.security import RsaPadding, public_key_pem
-from airtel.simulator import CLIENT_ID, CLIENT_SECRET, Faults, Portal, SimulatorConfig
+from airtel.client import AirtelClient
+from airtel.client import AirtelConfig
+from airtel.codes import Outcome
+from airtel.codes import ResultCategory
+from airtel.codes import TransactionStatus
+from airtel.errors import AuthFailed
+from airtel.errors import Declined
+from airtel.errors import DuplicateTransaction
+from airtel.errors import InvalidRequest
+from airtel.errors import OutcomeUnknown
+from airtel.security import RsaPadding
+from airtel.security import public_key_pem
+from airtel.simulator import CLIENT_ID
+from airtel.simulator import CLIENT_SECRET
+from airtel.simulator import Faults
+from airtel.simulator import Portal
+from airtel.simulator import SimulatorConfig
 from airtel.simulator import create_simulator as create_airtel_simulator
-from airtel.simulator.app import SIM_DELIVERER, SIM_STATE
+from airtel.simulator.app import SIM_DELIVERER
+from airtel.simulator.app import SIM_STATE
 from airtel.simulator.state import SimulatorState
 from tests.helpers.airtel import private_key
 from tests.helpers.receiver import CallbackReceiver

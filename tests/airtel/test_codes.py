@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from airtel.codes import Api, Outcome, ResultCategory, TransactionStatus, all_codes, describe
+from airtel.codes import Api
+from airtel.codes import Outcome
+from airtel.codes import ResultCategory
+from airtel.codes import TransactionStatus
+from airtel.codes import all_codes
+from airtel.codes import describe
 
 # airtel.md §8.5: the "outcome unknown, enquire later" set, by the API that reports it
 UNKNOWN = [

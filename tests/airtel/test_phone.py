@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from airtel.phone import (
-    AIRTEL_KE_PREFIXES,
-    PhoneError,
-    airtel_msisdn,
-    international_msisdn,
-    is_airtel_number,
-    mask_msisdn,
-    normalize_msisdn,
-)
+from airtel.phone import AIRTEL_KE_PREFIXES
+from airtel.phone import PhoneError
+from airtel.phone import airtel_msisdn
+from airtel.phone import international_msisdn
+from airtel.phone import is_airtel_number
+from airtel.phone import mask_msisdn
+from airtel.phone import normalize_msisdn
 
 
 @pytest.mark.parametrize(

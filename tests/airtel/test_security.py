@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from airtel.errors import ConfigurationError
-from airtel.security import (
-    RsaPadding,
-    aes_signature,
-    base64_der_to_pem,
-    callback_hash,
-    encrypt_pin,
-    load_public_key,
-    load_public_key_file,
-    public_key_base64,
-    public_key_pem,
-    sign_message,
-)
-from tests.helpers.airtel import decrypt, fixture, private_key
+from airtel.security import RsaPadding
+from airtel.security import aes_signature
+from airtel.security import base64_der_to_pem
+from airtel.security import callback_hash
+from airtel.security import encrypt_pin
+from airtel.security import load_public_key
+from airtel.security import load_public_key_file
+from airtel.security import public_key_base64
+from airtel.security import public_key_pem
+from airtel.security import sign_message
+from tests.helpers.airtel import decrypt
+from tests.helpers.airtel import fixture
+from tests.helpers.airtel import private_key
 
 # airtel.md §4: global-121/121-platform's message_signing.ts test vector, exact bytes
 VECTOR_BODY = (

@@ -5,35 +5,37 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from airtel.callbacks import parse_collection_callback
-from airtel.security import (
-    HashInput,
-    RsaPadding,
-    encrypt_pin,
-    load_public_key,
-    public_key_pem,
-    sign_message,
-)
-from airtel.simulator import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    Faults,
-    Level,
-    Portal,
-    SimulatorConfig,
-    create_simulator,
-    outcome_table,
-)
+from airtel.security import HashInput
+from airtel.security import RsaPadding
+from airtel.security import encrypt_pin
+from airtel.security import load_public_key
+from airtel.security import public_key_pem
+from airtel.security import sign_message
+from airtel.simulator import CLIENT_ID
+from airtel.simulator import CLIENT_SECRET
+from airtel.simulator import Faults
+from airtel.simulator import Level
+from airtel.simulator import Portal
+from airtel.simulator import SimulatorConfig
+from airtel.simulator import create_simulator
+from airtel.simulator import outcome_table
 from airtel.simulator.app import SIM_STATE
-from tests.helpers.airtel import fixture, private_key
+from tests.helpers.airtel import fixture
+from tests.helpers.airtel import private_key
 from tests.helpers.receiver import CallbackReceiver
 
 START = datetime(2026, 11, 20, 11, 30, 5, tzinfo=UTC)

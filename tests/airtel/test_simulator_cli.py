@@ -8,15 +8,18 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import bot.cli
 from airtel.callbacks import parse_collection_callback
-from airtel.client import AirtelClient, AirtelConfig
-from airtel.security import HashInput, load_public_key_file
+from airtel.client import AirtelClient
+from airtel.client import AirtelConfig
+from airtel.security import HashInput
+from airtel.security import load_public_key_file
 from airtel.simulator import cli as airtel_cli
 from airtel.simulator.__main__ import build_parser
 from tests.helpers.receiver import CallbackReceiver

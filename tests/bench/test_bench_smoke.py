@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bench.__main__ import table
 from bench.auth import measure as measure_auth
-from bench.common import Figure, percentile
+from bench.common import Figure
+from bench.common import percentile
 from bench.oauth import count_oauth_requests
 
 

@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.callback_paths import (
-    DARAJA_KINDS,
-    airtel_callback_url,
-    callback_path,
-    callback_urls,
-)
+from bot.callback_paths import DARAJA_KINDS
+from bot.callback_paths import airtel_callback_url
+from bot.callback_paths import callback_path
+from bot.callback_paths import callback_urls
 from bot.config import FORBIDDEN_URL_WORDS
 from models import CallbackKind
 

@@ -12,7 +12,9 @@ import urllib.request
 
 import pytest
 
-from bot.cli import COMMANDS_HELP, build_parser, main
+from bot.cli import COMMANDS_HELP
+from bot.cli import build_parser
+from bot.cli import main
 from tests.models.test_migrations import committed_migrations
 
 SIM_KEYS = {"MPESA_CONSUMER_KEY": "simulator-key", "MPESA_CONSUMER_SECRET": "simulator-secret"}
@@ -247,8 +249,10 @@ def test_reconcile_settles_a_payment_whose_callback_never_came(env, simulator_pr
     import bot.main
     from bot.config import load_settings
     from bot.telegram.transport import InProcessBotApi
-    from models import Payment, PaymentStatus
-    from models.db import close_db, init_db
+    from models import Payment
+    from models import PaymentStatus
+    from models.db import close_db
+    from models.db import init_db
 
     env.setenv("MPESA_BASE_URL", simulator_process)
     env.setenv("PUBLIC_BASE_URL", f"http://127.0.0.1:{_free_port()}")  # callbacks get nowhere
@@ -373,8 +377,11 @@ def test_resolve_an_unknown_push_from_the_shell(env, simulator_process, capsys, 
     import bot.main
     from bot.config import load_settings
     from bot.telegram.transport import InProcessBotApi
-    from models import Payment, PaymentStatus, PostState
-    from models.db import close_db, init_db
+    from models import Payment
+    from models import PaymentStatus
+    from models import PostState
+    from models.db import close_db
+    from models.db import init_db
 
     env.setenv("MPESA_BASE_URL", simulator_process)
     env.setenv("PUBLIC_BASE_URL", f"http://127.0.0.1:{_free_port()}")
@@ -438,7 +445,8 @@ def resolve_env(env, simulator_process, monkeypatch):
     import bot.main
     from bot.config import load_settings
     from bot.telegram.transport import InProcessBotApi
-    from models.db import close_db, init_db
+    from models.db import close_db
+    from models.db import init_db
 
     env.setenv("MPESA_BASE_URL", simulator_process)
     env.setenv("PUBLIC_BASE_URL", f"http://127.0.0.1:{_free_port()}")
@@ -465,7 +473,9 @@ def resolve_env(env, simulator_process, monkeypatch):
 
 
 def _unknown_push():
-    from models import Payment, PaymentStatus, PostState
+    from models import Payment
+    from models import PaymentStatus
+    from models import PostState
 
     return Payment.create(
         msisdn="254708374149",
@@ -498,7 +508,8 @@ def _unknown_push():
     ],
 )
 def test_resolve_refuses_each_bad_input_with_its_reason(resolve_env, capsys, argv, says):
-    from models import Payment, PaymentStatus
+    from models import Payment
+    from models import PaymentStatus
 
     async def records():
         parked = await _unknown_push()
@@ -524,7 +535,9 @@ def test_resolve_refuses_each_bad_input_with_its_reason(resolve_env, capsys, arg
 
 
 def test_resolve_with_yes_records_the_verdict_without_asking(resolve_env, capsys, monkeypatch):
-    from models import AuditEvent, Payment, PaymentStatus
+    from models import AuditEvent
+    from models import Payment
+    from models import PaymentStatus
 
     payment_id = resolve_env(lambda: _unknown_push()).id
     monkeypatch.setattr("builtins.input", _never_asked)
@@ -544,7 +557,8 @@ def test_resolve_with_yes_records_the_verdict_without_asking(resolve_env, capsys
 def test_resolve_without_an_answer_to_the_question_changes_nothing(
     resolve_env, capsys, monkeypatch
 ):
-    from models import Payment, PaymentStatus
+    from models import Payment
+    from models import PaymentStatus
 
     payment_id = resolve_env(lambda: _unknown_push()).id
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import Settings
+from bot.config import SettingsError
+from bot.config import load_settings
 
 
 def test_defaults_are_sandbox_and_sqlite_under_data_dir():

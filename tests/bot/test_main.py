@@ -6,19 +6,28 @@ import asyncio
 import contextlib
 import gc
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from bot.config import Settings
-from bot.main import StartupError, build_runtime, serve, webhook_secret
-from bot.telegram.transport import ApiCall, InProcessBotApi, text_message
+from bot.main import StartupError
+from bot.main import build_runtime
+from bot.main import serve
+from bot.main import webhook_secret
+from bot.telegram.transport import ApiCall
+from bot.telegram.transport import InProcessBotApi
+from bot.telegram.transport import text_message
 from bot.web.telegram_webhook import SECRET_HEADER
-from models import Payment, PaymentStatus
-from models.db import DatabaseNotMigrated, migrate
-from mpesa.simulator import SANDBOX_PASSKEY, SimulatorConfig
+from models import Payment
+from models import PaymentStatus
+from models.db import DatabaseNotMigrated
+from models.db import migrate
+from mpesa.simulator import SANDBOX_PASSKEY
+from mpesa.simulator import SimulatorConfig
 
 ADMIN = 1001
 

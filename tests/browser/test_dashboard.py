@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from models import Payment, PaymentStatus
-from tests.helpers.dashboard import ADMIN, CASHIER, live_dashboard
+from models import Payment
+from models import PaymentStatus
+from tests.helpers.dashboard import ADMIN
+from tests.helpers.dashboard import CASHIER
+from tests.helpers.dashboard import live_dashboard
 
 __all__ = ["live_dashboard"]
 

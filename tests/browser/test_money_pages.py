@@ -13,8 +13,12 @@ import pytest
 from bot.notify.channels import RecordingChatChannel
 from bot.services.container import build_services
 from bot.web.app import create_app
-from models import NotificationChannel, Payout, PayoutStatus, StaffRole
-from mpesa.simulator import SANDBOX_SHORTCODE, SimulatorConfig
+from models import NotificationChannel
+from models import Payout
+from models import PayoutStatus
+from models import StaffRole
+from mpesa.simulator import SANDBOX_SHORTCODE
+from mpesa.simulator import SimulatorConfig
 from tests.helpers.engine import simulator_daraja
 
 ADMIN, ADMIN2, CASHIER = 1001, 1002, 2002

@@ -11,9 +11,12 @@ import os
 import shutil
 from pathlib import Path
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Page
+from playwright.async_api import expect
 
-from models import Payment, PaymentStatus, Provider
+from models import Payment
+from models import PaymentStatus
+from models import Provider
 
 PHONE = {"width": 375, "height": 740}
 # the simulator answers the PIN prompt after this long, so the page is seen waiting first

@@ -10,7 +10,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from airtel.security import RsaPadding, public_key_pem
+from airtel.security import RsaPadding
+from airtel.security import public_key_pem
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "airtel"
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from airtel.client import AirtelClient
-from airtel.simulator import SIM_STATE, Portal, SimulatorConfig, create_simulator
+from airtel.simulator import SIM_STATE
+from airtel.simulator import Portal
+from airtel.simulator import SimulatorConfig
+from airtel.simulator import create_simulator
 from airtel.simulator.app import SIM_DELIVERER
 from airtel.simulator.state import SimulatorState
 from bot.config import Settings

@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +15,24 @@ from bot.config import Settings
 from bot.notify.notifier import Notifier
 from bot.notify.sms import LogOnlySms
 from bot.services.accounts import AccountService
-from bot.services.container import Services, build_services
+from bot.services.container import Services
+from bot.services.container import build_services
 from bot.services.payouts import PayoutService
 from bot.services.reversals import ReversalService
 from bot.services.staff import StaffService
-from models import NotificationChannel, Staff, StaffRole
-from mpesa.callbacks import (
-    AccountBalanceResult,
-    B2CResult,
-    QueueTimeout,
-    ReversalResult,
-    TransactionStatusResult,
-    parse_account_balance_result,
-    parse_b2c_result,
-    parse_b2c_timeout,
-    parse_reversal_result,
-    parse_transaction_status_result,
-)
+from models import NotificationChannel
+from models import Staff
+from models import StaffRole
+from mpesa.callbacks import AccountBalanceResult
+from mpesa.callbacks import B2CResult
+from mpesa.callbacks import QueueTimeout
+from mpesa.callbacks import ReversalResult
+from mpesa.callbacks import TransactionStatusResult
+from mpesa.callbacks import parse_account_balance_result
+from mpesa.callbacks import parse_b2c_result
+from mpesa.callbacks import parse_b2c_timeout
+from mpesa.callbacks import parse_reversal_result
+from mpesa.callbacks import parse_transaction_status_result
 from tests.helpers.fakes import FakeDaraja
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "daraja"

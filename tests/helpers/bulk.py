@@ -7,7 +7,8 @@ import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,11 +17,20 @@ import httpx
 from bot.callback_paths import callback_urls
 from bot.config import Settings
 from bot.notify.channels import RecordingChatChannel
-from bot.services.container import Services, build_services
+from bot.services.container import Services
+from bot.services.container import build_services
 from bot.web.app import create_app
-from models import NotificationChannel, Payout, PayoutBatch, Staff, StaffRole
-from mpesa.client import B2C_PATH, DarajaClient, DarajaConfig
-from mpesa.simulator import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, SimulatorConfig
+from models import NotificationChannel
+from models import Payout
+from models import PayoutBatch
+from models import Staff
+from models import StaffRole
+from mpesa.client import B2C_PATH
+from mpesa.client import DarajaClient
+from mpesa.client import DarajaConfig
+from mpesa.simulator import SANDBOX_PASSKEY
+from mpesa.simulator import SANDBOX_SHORTCODE
+from mpesa.simulator import SimulatorConfig
 from tests.helpers.engine import SIMULATOR_B2C_SHORTCODE
 from tests.helpers.simulator import RunningSimulator
 

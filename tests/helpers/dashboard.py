@@ -17,12 +17,15 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.main import Runtime, serve
+from bot.main import Runtime
+from bot.main import serve
 from bot.services.dashboard import login_url
 from bot.telegram.transport import InProcessBotApi
 from models import StaffRole
 from models.db import migrate
-from mpesa.simulator import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, SimulatorConfig
+from mpesa.simulator import SANDBOX_PASSKEY
+from mpesa.simulator import SANDBOX_SHORTCODE
+from mpesa.simulator import SimulatorConfig
 
 ADMIN, ADMIN2, CASHIER = 1001, 1002, 2002
 START_TIMEOUT_S = 60.0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from bot.callback_paths import callback_urls
-from mpesa.client import DarajaClient, DarajaConfig
-from mpesa.simulator import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
+from mpesa.client import DarajaClient
+from mpesa.client import DarajaConfig
+from mpesa.simulator import SANDBOX_PASSKEY
+from mpesa.simulator import SANDBOX_SHORTCODE
 from tests.helpers.simulator import RunningSimulator
 
 SIMULATOR_B2C_SHORTCODE = "600996"

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 from airtel.codes import TransactionStatus
-from airtel.models import (
-    Balance,
-    CollectionStatus,
-    DisbursementResult,
-    DisbursementStatus,
-    KycUser,
-    PushAccepted,
-)
-from mpesa.models import AsyncAccepted, C2BRegisterResponse, StkPushResponse, StkQueryResponse
+from airtel.models import Balance
+from airtel.models import CollectionStatus
+from airtel.models import DisbursementResult
+from airtel.models import DisbursementStatus
+from airtel.models import KycUser
+from airtel.models import PushAccepted
+from mpesa.models import AsyncAccepted
+from mpesa.models import C2BRegisterResponse
+from mpesa.models import StkPushResponse
+from mpesa.models import StkQueryResponse
 
 
 @dataclass

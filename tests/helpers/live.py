@@ -12,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +24,19 @@ import pytest
 
 from bot.callback_paths import airtel_callback_url
 from bot.config import Settings
-from bot.main import Runtime, serve
+from bot.main import Runtime
+from bot.main import serve
 from bot.notify.channels import RecordingChatChannel
 from bot.telegram.transport import InProcessBotApi
-from models import Notification, NotificationChannel, Order
+from models import Notification
+from models import NotificationChannel
+from models import Order
 from models.db import migrate
-from mpesa.simulator import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, SimulatorConfig
-from tests.helpers.airtel_sim import RunningAirtel, start_airtel
+from mpesa.simulator import SANDBOX_PASSKEY
+from mpesa.simulator import SANDBOX_SHORTCODE
+from mpesa.simulator import SimulatorConfig
+from tests.helpers.airtel_sim import RunningAirtel
+from tests.helpers.airtel_sim import start_airtel
 
 ADMIN = 1001
 START_TIMEOUT_S = 30.0

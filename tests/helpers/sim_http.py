@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +18,10 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from mpesa.security import NAIROBI, stk_password
-from mpesa.simulator import SANDBOX_INITIATOR_PASSWORD, SANDBOX_PASSKEY
+from mpesa.security import NAIROBI
+from mpesa.security import stk_password
+from mpesa.simulator import SANDBOX_INITIATOR_PASSWORD
+from mpesa.simulator import SANDBOX_PASSKEY
 from mpesa.simulator.credentials import default_keys
 from tests.helpers.receiver import CallbackReceiver
 

@@ -9,8 +9,12 @@ import httpx
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from mpesa.security import load_certificate, security_credential
-from mpesa.simulator import SANDBOX_INITIATOR_PASSWORD, SIM_STATE, SimulatorConfig, create_simulator
+from mpesa.security import load_certificate
+from mpesa.security import security_credential
+from mpesa.simulator import SANDBOX_INITIATOR_PASSWORD
+from mpesa.simulator import SIM_STATE
+from mpesa.simulator import SimulatorConfig
+from mpesa.simulator import create_simulator
 
 
 @dataclass

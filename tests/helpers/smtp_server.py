@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import warnings
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
+from dataclasses import dataclass
+from dataclasses import field
+from email import message_from_bytes
+from email import policy
 from email.message import EmailMessage
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import AuthResult
+from aiosmtpd.smtp import LoginPassword
 
 HOST = "127.0.0.1"
 

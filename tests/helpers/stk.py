@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
-from mpesa.callbacks import C2BPayment, StkCallback, parse_c2b, parse_stk_callback
+from mpesa.callbacks import C2BPayment
+from mpesa.callbacks import StkCallback
+from mpesa.callbacks import parse_c2b
+from mpesa.callbacks import parse_stk_callback
 from mpesa.models import StkQueryResponse
 
 RESULT_DESCS = {

@@ -14,17 +14,18 @@ from telegram.ext import Application
 
 from bot.config import Settings
 from bot.notify.channels import Channel
-from bot.services.container import Services, build_services
+from bot.services.container import Services
+from bot.services.container import build_services
 from bot.telegram.app import build_offline_application
-from bot.telegram.transport import (
-    ApiCall,
-    InProcessBotApi,
-    callback_query,
-    contact_message,
-    text_message,
-    user_payload,
-)
-from models import NotificationChannel, Staff, StaffRole
+from bot.telegram.transport import ApiCall
+from bot.telegram.transport import InProcessBotApi
+from bot.telegram.transport import callback_query
+from bot.telegram.transport import contact_message
+from bot.telegram.transport import text_message
+from bot.telegram.transport import user_payload
+from models import NotificationChannel
+from models import Staff
+from models import StaffRole
 from tests.helpers.fakes import FakeDaraja
 
 _update_ids = itertools.count(1)

@@ -6,19 +6,22 @@ import gettext
 
 import pytest
 
-from bot.i18n import (
-    KISWAHILI,
-    error_text,
-    gettext_for,
-    negotiate,
-    normalize,
-    placeholders,
-    translate,
-    when,
-)
-from bot.i18n.catalogs import POT, extract, mo_path, po_path, read_catalog
+from bot.i18n import KISWAHILI
+from bot.i18n import error_text
+from bot.i18n import gettext_for
+from bot.i18n import negotiate
+from bot.i18n import normalize
+from bot.i18n import placeholders
+from bot.i18n import translate
+from bot.i18n import when
+from bot.i18n.catalogs import POT
+from bot.i18n.catalogs import extract
+from bot.i18n.catalogs import mo_path
+from bot.i18n.catalogs import po_path
+from bot.i18n.catalogs import read_catalog
 from bot.services.errors import InvalidInput
-from mpesa.phone import PhoneError, normalize_msisdn
+from mpesa.phone import PhoneError
+from mpesa.phone import normalize_msisdn
 
 
 def messages(catalog) -> dict[str, str]:
@@ -109,7 +112,8 @@ def test_untranslated_text_stays_as_it_is():
 
 
 def test_nairobi_time_in_both_languages():
-    from datetime import UTC, datetime
+    from datetime import UTC
+    from datetime import datetime
 
     moment = datetime(2026, 8, 20, 11, 31, tzinfo=UTC)
     assert when(moment, "en") == "20 Aug 2026 14:31"

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from models.enums import (
-    PAYMENT_TRANSITIONS,
-    PAYOUT_TRANSITIONS,
-    IllegalTransition,
-    PaymentStatus,
-    PayoutStatus,
-    check_transition,
-    sources_for,
-)
+from models.enums import PAYMENT_TRANSITIONS
+from models.enums import PAYOUT_TRANSITIONS
+from models.enums import IllegalTransition
+from models.enums import PaymentStatus
+from models.enums import PayoutStatus
+from models.enums import check_transition
+from models.enums import sources_for
 
 
 @pytest.mark.parametrize(

@@ -10,17 +10,18 @@ import pytest
 from tortoise.cli.cli import tortoise_cli_context
 from tortoise.migrations.autodetector import MigrationAutodetector
 
-from models import Payment, Staff, StaffRole
+from models import Payment
+from models import Staff
+from models import StaffRole
 from models import migrations as migrations_package
-from models.db import (
-    DatabaseNotMigrated,
-    close_db,
-    init_db,
-    migrate,
-    pending_migrations,
-    tortoise_config,
-)
-from tests.conftest import POSTGRES_URL, postgres_reachable
+from models.db import DatabaseNotMigrated
+from models.db import close_db
+from models.db import init_db
+from models.db import migrate
+from models.db import pending_migrations
+from models.db import tortoise_config
+from tests.conftest import POSTGRES_URL
+from tests.conftest import postgres_reachable
 
 MONEY_INTENTS = "0005_money_intents"
 AIRTEL = "0006_airtel_provider"
@@ -89,10 +90,14 @@ async def test_committed_migrations_match_the_models():
 
 async def test_records_in_flight_before_the_money_intents_are_read_as_possibly_sent(empty_database):
     """An upgrade never turns a payout or push that may have left into one that is sent again."""
-    from tortoise import Tortoise, connections
-    from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
+    from tortoise import Tortoise
+    from tortoise import connections
+    from tortoise.migrations.executor import MigrationExecutor
+    from tortoise.migrations.executor import MigrationTarget
 
-    from models import Payout, PayoutStatus, PostState
+    from models import Payout
+    from models import PayoutStatus
+    from models import PostState
     from models.db import _apps_config
 
     await Tortoise.init(config=tortoise_config(empty_database), _enable_global_fallback=True)
@@ -125,10 +130,13 @@ async def test_records_in_flight_before_the_money_intents_are_read_as_possibly_s
 
 async def test_records_from_before_airtel_are_mpesas(empty_database):
     """Migration 0006 gives every existing payment and payout the provider M-Pesa."""
-    from tortoise import Tortoise, connections
-    from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
+    from tortoise import Tortoise
+    from tortoise import connections
+    from tortoise.migrations.executor import MigrationExecutor
+    from tortoise.migrations.executor import MigrationTarget
 
-    from models import Payout, Provider
+    from models import Payout
+    from models import Provider
     from models.db import _apps_config
 
     await Tortoise.init(config=tortoise_config(empty_database), _enable_global_fallback=True)

@@ -8,8 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from mpesa.simulator import SimulatorConfig, create_simulator
-from tests.helpers.sim_http import START, FakeClock, MakeSim, Sim
+from mpesa.simulator import SimulatorConfig
+from mpesa.simulator import create_simulator
+from tests.helpers.sim_http import START
+from tests.helpers.sim_http import FakeClock
+from tests.helpers.sim_http import MakeSim
+from tests.helpers.sim_http import Sim
 
 
 @pytest.fixture

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from mpesa.amounts import (
-    B2C_MINIMUM,
-    DEFAULT_MAXIMUM,
-    STK_MINIMUM,
-    AmountError,
-    format_cents,
-    format_kes,
-    parse_amount,
-    whole_shillings,
-)
+from mpesa.amounts import B2C_MINIMUM
+from mpesa.amounts import DEFAULT_MAXIMUM
+from mpesa.amounts import STK_MINIMUM
+from mpesa.amounts import AmountError
+from mpesa.amounts import format_cents
+from mpesa.amounts import format_kes
+from mpesa.amounts import parse_amount
+from mpesa.amounts import whole_shillings
 
 
 @pytest.mark.parametrize(

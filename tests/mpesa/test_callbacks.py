@@ -13,27 +13,26 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from mpesa.callbacks import (
-    ACK,
-    C2B_CONFIRMATION_ACK,
-    AccountBalanceResult,
-    B2CResult,
-    BalanceAccount,
-    C2BPayment,
-    QueueTimeout,
-    StkCallback,
-    c2b_accept,
-    c2b_reject,
-    parse_account_balance_result,
-    parse_b2c_result,
-    parse_b2c_timeout,
-    parse_balance_string,
-    parse_c2b,
-    parse_reversal_result,
-    parse_stk_callback,
-    parse_transaction_status_result,
-)
-from mpesa.errors import CallbackParseError, DarajaError
+from mpesa.callbacks import ACK
+from mpesa.callbacks import C2B_CONFIRMATION_ACK
+from mpesa.callbacks import AccountBalanceResult
+from mpesa.callbacks import B2CResult
+from mpesa.callbacks import BalanceAccount
+from mpesa.callbacks import C2BPayment
+from mpesa.callbacks import QueueTimeout
+from mpesa.callbacks import StkCallback
+from mpesa.callbacks import c2b_accept
+from mpesa.callbacks import c2b_reject
+from mpesa.callbacks import parse_account_balance_result
+from mpesa.callbacks import parse_b2c_result
+from mpesa.callbacks import parse_b2c_timeout
+from mpesa.callbacks import parse_balance_string
+from mpesa.callbacks import parse_c2b
+from mpesa.callbacks import parse_reversal_result
+from mpesa.callbacks import parse_stk_callback
+from mpesa.callbacks import parse_transaction_status_result
+from mpesa.errors import CallbackParseError
+from mpesa.errors import DarajaError
 from mpesa.security import NAIROBI
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "daraja"

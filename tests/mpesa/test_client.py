@@ -7,9 +7,13 @@ import base64
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +21,22 @@ import httpx
 import pytest
 import respx
 
-from mpesa.client import DEFAULT_TIMEOUT, DarajaClient, DarajaConfig
-from mpesa.errors import (
-    AuthFailed,
-    ConfigurationError,
-    DarajaUnreachable,
-    DuplicateRequest,
-    InvalidRequest,
-    OutcomeUnknown,
-    RateLimited,
-    ServerError,
-)
-from mpesa.models import (
-    AsyncAccepted,
-    C2BRegisterResponse,
-    CallbackUrls,
-    StkPushResponse,
-    StkQueryResponse,
-)
+from mpesa.client import DEFAULT_TIMEOUT
+from mpesa.client import DarajaClient
+from mpesa.client import DarajaConfig
+from mpesa.errors import AuthFailed
+from mpesa.errors import ConfigurationError
+from mpesa.errors import DarajaUnreachable
+from mpesa.errors import DuplicateRequest
+from mpesa.errors import InvalidRequest
+from mpesa.errors import OutcomeUnknown
+from mpesa.errors import RateLimited
+from mpesa.errors import ServerError
+from mpesa.models import AsyncAccepted
+from mpesa.models import C2BRegisterResponse
+from mpesa.models import CallbackUrls
+from mpesa.models import StkPushResponse
+from mpesa.models import StkQueryResponse
 from mpesa.security import stk_password
 
 BASE = "https://daraja.test"

@@ -8,19 +8,23 @@ from typing import Any
 import httpx
 import pytest
 
-from mpesa.callbacks import (
-    parse_account_balance_result,
-    parse_b2c_result,
-    parse_b2c_timeout,
-    parse_c2b,
-    parse_reversal_result,
-    parse_stk_callback,
-    parse_transaction_status_result,
-)
-from mpesa.client import DarajaClient, DarajaConfig
-from mpesa.errors import AuthFailed, DuplicateRequest, InvalidRequest, OutcomeUnknown, RateLimited
+from mpesa.callbacks import parse_account_balance_result
+from mpesa.callbacks import parse_b2c_result
+from mpesa.callbacks import parse_b2c_timeout
+from mpesa.callbacks import parse_c2b
+from mpesa.callbacks import parse_reversal_result
+from mpesa.callbacks import parse_stk_callback
+from mpesa.callbacks import parse_transaction_status_result
+from mpesa.client import DarajaClient
+from mpesa.client import DarajaConfig
+from mpesa.errors import AuthFailed
+from mpesa.errors import DuplicateRequest
+from mpesa.errors import InvalidRequest
+from mpesa.errors import OutcomeUnknown
+from mpesa.errors import RateLimited
 from mpesa.models import CallbackUrls
-from mpesa.simulator import SANDBOX_PASSKEY, SimulatorConfig
+from mpesa.simulator import SANDBOX_PASSKEY
+from mpesa.simulator import SimulatorConfig
 from tests.helpers.receiver import CallbackReceiver
 from tests.helpers.simulator import RunningSimulator
 

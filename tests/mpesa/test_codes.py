@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from mpesa.codes import (
-    Api,
-    ResultCategory,
-    ResultInfo,
-    describe_result,
-    is_api_error_code,
-    is_still_processing,
-    normalize_result_code,
-)
+from mpesa.codes import Api
+from mpesa.codes import ResultCategory
+from mpesa.codes import ResultInfo
+from mpesa.codes import describe_result
+from mpesa.codes import is_api_error_code
+from mpesa.codes import is_still_processing
+from mpesa.codes import normalize_result_code
 
 C = ResultCategory
 

@@ -6,15 +6,16 @@ import json
 
 import pytest
 
-from mpesa.errors import (
-    AuthFailed,
-    DuplicateRequest,
-    InvalidRequest,
-    OutcomeUnknown,
-    RateLimited,
-    ServerError,
-)
-from mpesa.faults import error_for, json_object, read_fault, retry_after_seconds
+from mpesa.errors import AuthFailed
+from mpesa.errors import DuplicateRequest
+from mpesa.errors import InvalidRequest
+from mpesa.errors import OutcomeUnknown
+from mpesa.errors import RateLimited
+from mpesa.errors import ServerError
+from mpesa.faults import error_for
+from mpesa.faults import json_object
+from mpesa.faults import read_fault
+from mpesa.faults import retry_after_seconds
 
 
 def body(data: object) -> bytes:

@@ -8,14 +8,12 @@ import phonenumbers
 import pytest
 from phonenumbers import carrier
 
-from mpesa.phone import (
-    PhoneError,
-    display_msisdn,
-    mask_id,
-    mask_msisdn,
-    normalize_msisdn,
-    reported_phone_matches,
-)
+from mpesa.phone import PhoneError
+from mpesa.phone import display_msisdn
+from mpesa.phone import mask_id
+from mpesa.phone import mask_msisdn
+from mpesa.phone import normalize_msisdn
+from mpesa.phone import reported_phone_matches
 
 
 @pytest.mark.parametrize(

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from mpesa.errors import ConfigurationError
-from mpesa.security import (
-    NAIROBI,
-    daraja_timestamp,
-    load_certificate,
-    parse_daraja_timestamp,
-    security_credential,
-    stk_password,
-)
-from tests.helpers.daraja_keys import generate_keys, shared_keys
+from mpesa.security import NAIROBI
+from mpesa.security import daraja_timestamp
+from mpesa.security import load_certificate
+from mpesa.security import parse_daraja_timestamp
+from mpesa.security import security_credential
+from mpesa.security import stk_password
+from tests.helpers.daraja_keys import generate_keys
+from tests.helpers.daraja_keys import shared_keys
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "daraja"
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"

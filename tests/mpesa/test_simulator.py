@@ -13,36 +13,32 @@ import pytest
 
 import mpesa.simulator
 from mpesa.security import daraja_timestamp
-from mpesa.simulator import (
-    SANDBOX_PASSKEY,
-    SIM_DELIVERER,
-    Faults,
-    SimulatorConfig,
-    create_simulator,
-    outcome_table,
-)
+from mpesa.simulator import SANDBOX_PASSKEY
+from mpesa.simulator import SIM_DELIVERER
+from mpesa.simulator import Faults
+from mpesa.simulator import SimulatorConfig
+from mpesa.simulator import create_simulator
+from mpesa.simulator import outcome_table
 from tests.helpers.receiver import CallbackReceiver
-from tests.helpers.sim_http import (
-    B2C,
-    BALANCE,
-    DROP,
-    RECEIPT,
-    REVERSAL,
-    START,
-    STATUS,
-    STK_PUSH,
-    STK_QUERY,
-    SUCCESS,
-    TS,
-    FakeClock,
-    MakeSim,
-    Sim,
-    apply,
-    error,
-    fixture,
-    params,
-    receipt_of,
-)
+from tests.helpers.sim_http import B2C
+from tests.helpers.sim_http import BALANCE
+from tests.helpers.sim_http import DROP
+from tests.helpers.sim_http import RECEIPT
+from tests.helpers.sim_http import REVERSAL
+from tests.helpers.sim_http import START
+from tests.helpers.sim_http import STATUS
+from tests.helpers.sim_http import STK_PUSH
+from tests.helpers.sim_http import STK_QUERY
+from tests.helpers.sim_http import SUCCESS
+from tests.helpers.sim_http import TS
+from tests.helpers.sim_http import FakeClock
+from tests.helpers.sim_http import MakeSim
+from tests.helpers.sim_http import Sim
+from tests.helpers.sim_http import apply
+from tests.helpers.sim_http import error
+from tests.helpers.sim_http import fixture
+from tests.helpers.sim_http import params
+from tests.helpers.sim_http import receipt_of
 
 # OAuth and the gateway
 

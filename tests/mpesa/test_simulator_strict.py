@@ -9,7 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,30 +22,31 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from airtel.simulator import cli as airtel_simulator_cli
 from bot.cli import build_parser as bot_parser
-from mpesa.security import daraja_timestamp, stk_password
-from mpesa.simulator import SANDBOX_INITIATOR_PASSWORD, SANDBOX_PASSKEY
+from mpesa.security import daraja_timestamp
+from mpesa.security import stk_password
+from mpesa.simulator import SANDBOX_INITIATOR_PASSWORD
+from mpesa.simulator import SANDBOX_PASSKEY
 from mpesa.simulator.__main__ import build_parser as module_parser
 from mpesa.simulator.cli import config_from_args
-from mpesa.simulator.credentials import generate_keys, load_or_create_keys
+from mpesa.simulator.credentials import generate_keys
+from mpesa.simulator.credentials import load_or_create_keys
 from mpesa.simulator.delivery import shown_url
-from tests.helpers.sim_http import (
-    B2C,
-    BALANCE,
-    DROP,
-    REVERSAL,
-    START,
-    STATUS,
-    STK_PUSH,
-    STK_QUERY,
-    TS,
-    FakeClock,
-    MakeSim,
-    Sim,
-    encrypt,
-    error,
-    params,
-    receipt_of,
-)
+from tests.helpers.sim_http import B2C
+from tests.helpers.sim_http import BALANCE
+from tests.helpers.sim_http import DROP
+from tests.helpers.sim_http import REVERSAL
+from tests.helpers.sim_http import START
+from tests.helpers.sim_http import STATUS
+from tests.helpers.sim_http import STK_PUSH
+from tests.helpers.sim_http import STK_QUERY
+from tests.helpers.sim_http import TS
+from tests.helpers.sim_http import FakeClock
+from tests.helpers.sim_http import MakeSim
+from tests.helpers.sim_http import Sim
+from tests.helpers.sim_http import encrypt
+from tests.helpers.sim_http import error
+from tests.helpers.sim_http import params
+from tests.helpers.sim_http import receipt_of
 
 INITIATOR_INVALID = (2001, "The initiator information is invalid.")
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 
-from bot.notify.channels import PermanentDeliveryError, RecordingChatChannel
+from bot.notify.channels import PermanentDeliveryError
+from bot.notify.channels import RecordingChatChannel
 from bot.notify.notifier import Notifier
 from bot.notify.outbox import OutboxWorker
-from models import Notification, NotificationChannel, NotificationStatus
+from models import Notification
+from models import NotificationChannel
+from models import NotificationStatus
 
 
 class Clock:

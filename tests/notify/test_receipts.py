@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
 import pytest
 
-from bot.notify.receipts import pay_link_sms, payment_receipt_sms, payout_sms, sms_segments
-from models import Order, Payment, Payout
+from bot.notify.receipts import pay_link_sms
+from bot.notify.receipts import payment_receipt_sms
+from bot.notify.receipts import payout_sms
+from bot.notify.receipts import sms_segments
+from models import Order
+from models import Payment
+from models import Payout
 
 BUSINESS = "Household Planet Kenya"
 # the longest values the columns allow where a customer's SMS shows them

@@ -8,7 +8,9 @@ import json
 import logging
 import socket
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 import pytest
@@ -16,20 +18,22 @@ import requests
 import responses
 from aiohttp import web
 
-from bot.notify.channels import PermanentDeliveryError, RecordingChatChannel
+from bot.notify.channels import PermanentDeliveryError
+from bot.notify.channels import RecordingChatChannel
 from bot.notify.notifier import Notifier
-from bot.notify.outbox import CLAIM_S, OutboxWorker
-from bot.notify.sms import (
-    CONNECT_TIMEOUT_S,
-    DEADLINE_S,
-    READ_TIMEOUT_S,
-    THREADS,
-    AfricasTalkingSms,
-    LogOnlySms,
-    SmsDeliveryError,
-    build_sms_channel,
-)
-from models import Notification, NotificationChannel, NotificationStatus
+from bot.notify.outbox import CLAIM_S
+from bot.notify.outbox import OutboxWorker
+from bot.notify.sms import CONNECT_TIMEOUT_S
+from bot.notify.sms import DEADLINE_S
+from bot.notify.sms import READ_TIMEOUT_S
+from bot.notify.sms import THREADS
+from bot.notify.sms import AfricasTalkingSms
+from bot.notify.sms import LogOnlySms
+from bot.notify.sms import SmsDeliveryError
+from bot.notify.sms import build_sms_channel
+from models import Notification
+from models import NotificationChannel
+from models import NotificationStatus
 
 SANDBOX_URL = "https://api.sandbox.africastalking.com/version1/messaging"
 PRODUCTION_URL = "https://api.africastalking.com/version1/messaging"

@@ -5,29 +5,36 @@ from __future__ import annotations
 import logging
 import re
 import zlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
 import pytest
 from pydantic import SecretStr
 
 from bot.checks import _email as email_check
-from bot.notify.emails import EmailComposer, mask_email
+from bot.notify.emails import EmailComposer
+from bot.notify.emails import mask_email
 from bot.notify.notifier import Notifier
-from bot.notify.outbox import CLAIM_S, OutboxWorker
-from bot.notify.smtp import DEADLINE_S, LogOnlyEmail, SmtpEmail, build_email_channel
+from bot.notify.outbox import CLAIM_S
+from bot.notify.outbox import OutboxWorker
+from bot.notify.smtp import DEADLINE_S
+from bot.notify.smtp import LogOnlyEmail
+from bot.notify.smtp import SmtpEmail
+from bot.notify.smtp import build_email_channel
 from bot.services.summaries import DailySummaries
-from models import (
-    Customer,
-    Notification,
-    NotificationChannel,
-    NotificationStatus,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-)
-from tests.helpers.smtp_server import SmtpServer, free_port, start_smtp_server
+from models import Customer
+from models import Notification
+from models import NotificationChannel
+from models import NotificationStatus
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from tests.helpers.smtp_server import SmtpServer
+from tests.helpers.smtp_server import free_port
+from tests.helpers.smtp_server import start_smtp_server
 
 SENDER = "Household Planet Kenya <receipts@householdplanet.co.ke>"
 CUSTOMER = "wanjiku@example.co.ke"
@@ -422,7 +429,8 @@ async def test_the_smtp_password_is_never_logged(db, settings, smtp: SmtpServer,
 
 
 async def test_the_kiswahili_receipt_email_has_no_english(db, settings, smtp, clock):
-    from tests.telegram.test_customer_kiswahili import english_only_words, words
+    from tests.telegram.test_customer_kiswahili import english_only_words
+    from tests.telegram.test_customer_kiswahili import words
 
     settings = smtp_settings(settings, smtp.port)
     await receipt_row(settings, clock, await paid_order(language="sw"))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -15,25 +17,21 @@ from pydantic import SecretStr
 from bot.notify.channels import PermanentDeliveryError
 from bot.notify.notifier import Notifier
 from bot.notify.outbox import OutboxWorker
-from bot.notify.webhook import (
-    EVENT_ID_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    WebhookChannel,
-    WebhookDeliveryError,
-    event_body,
-    sign,
-    verify_signature,
-    webhook_channel,
-)
-from models import (
-    Notification,
-    NotificationChannel,
-    NotificationStatus,
-    Order,
-    Payment,
-    PaymentStatus,
-)
+from bot.notify.webhook import EVENT_ID_HEADER
+from bot.notify.webhook import SIGNATURE_HEADER
+from bot.notify.webhook import TIMESTAMP_HEADER
+from bot.notify.webhook import WebhookChannel
+from bot.notify.webhook import WebhookDeliveryError
+from bot.notify.webhook import event_body
+from bot.notify.webhook import sign
+from bot.notify.webhook import verify_signature
+from bot.notify.webhook import webhook_channel
+from models import Notification
+from models import NotificationChannel
+from models import NotificationStatus
+from models import Order
+from models import Payment
+from models import PaymentStatus
 from tests.web.api.webhook_receiver import ShopReceiver
 
 SECRET = "whsec_test_0123456789abcdef"

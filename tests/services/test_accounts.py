@@ -6,37 +6,37 @@ import asyncio
 
 import pytest
 
-from bot.services.errors import Conflict, NotAllowed, NotFound, UpstreamError
+from bot.services.errors import Conflict
+from bot.services.errors import NotAllowed
+from bot.services.errors import NotFound
+from bot.services.errors import UpstreamError
 from bot.services.outcome import ApplyOutcome
-from models import (
-    AuditEvent,
-    C2BTransaction,
-    CallbackKind,
-    DarajaQuery,
-    Notification,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-    QueryKind,
-    QueryStatus,
-    Reversal,
-    ReversalStatus,
-)
+from models import AuditEvent
+from models import C2BTransaction
+from models import CallbackKind
+from models import DarajaQuery
+from models import Notification
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import QueryKind
+from models import QueryStatus
+from models import Reversal
+from models import ReversalStatus
 from mpesa.callbacks import parse_b2c_timeout
-from mpesa.errors import DarajaUnreachable, OutcomeUnknown
-from tests.helpers.b2c import (
-    ADMIN,
-    CASHIER,
-    SECOND_ADMIN,
-    B2CWorld,
-    b2c_success,
-    b2c_timeout,
-    b2c_world,
-    balance_result,
-    reversal_result,
-    status_result,
-)
+from mpesa.errors import DarajaUnreachable
+from mpesa.errors import OutcomeUnknown
+from tests.helpers.b2c import ADMIN
+from tests.helpers.b2c import CASHIER
+from tests.helpers.b2c import SECOND_ADMIN
+from tests.helpers.b2c import B2CWorld
+from tests.helpers.b2c import b2c_success
+from tests.helpers.b2c import b2c_timeout
+from tests.helpers.b2c import b2c_world
+from tests.helpers.b2c import balance_result
+from tests.helpers.b2c import reversal_result
+from tests.helpers.b2c import status_result
 
 RECEIPT = "UKK2M8P4RS"
 

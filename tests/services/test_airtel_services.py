@@ -12,22 +12,28 @@ from types import SimpleNamespace
 
 import pytest
 
-from airtel.codes import Api, describe
-from airtel.errors import AirtelUnreachable, Declined, InvalidRequest, OutcomeUnknown, ServerError
-from airtel.models import CollectionStatus, DisbursementStatus
+from airtel.codes import Api
+from airtel.codes import describe
+from airtel.errors import AirtelUnreachable
+from airtel.errors import Declined
+from airtel.errors import InvalidRequest
+from airtel.errors import OutcomeUnknown
+from airtel.errors import ServerError
+from airtel.models import CollectionStatus
+from airtel.models import DisbursementStatus
 from bot.config import Settings
 from bot.services.container import build_services
 from bot.services.errors import UpstreamError
-from models import (
-    Notification,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-    PostState,
-    Provider,
-)
-from tests.helpers.fakes import FakeAirtel, FakeDaraja, airtel_status
+from models import Notification
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import PostState
+from models import Provider
+from tests.helpers.fakes import FakeAirtel
+from tests.helpers.fakes import FakeDaraja
+from tests.helpers.fakes import airtel_status
 from tests.helpers.stk import Clock
 
 ADMIN = 1001

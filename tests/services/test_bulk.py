@@ -7,8 +7,14 @@ from pathlib import Path
 import pytest
 
 from bot.services.container import build_services
-from bot.services.errors import InvalidInput, NotAllowed
-from models import BatchRowStatus, BatchStatus, PayoutBatch, PayoutBatchRow, Staff, StaffRole
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotAllowed
+from models import BatchRowStatus
+from models import BatchStatus
+from models import PayoutBatch
+from models import PayoutBatchRow
+from models import Staff
+from models import StaffRole
 from tests.helpers.fakes import FakeDaraja
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "bulk"

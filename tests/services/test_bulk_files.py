@@ -8,8 +8,15 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from bot.services.bulk_files import BulkFileError, RawRow, content_hash, read_bulk_file, size_text
-from bot.services.bulk_rows import check_rows, csv_cell, rejected_csv, rows_from_json
+from bot.services.bulk_files import BulkFileError
+from bot.services.bulk_files import RawRow
+from bot.services.bulk_files import content_hash
+from bot.services.bulk_files import read_bulk_file
+from bot.services.bulk_files import size_text
+from bot.services.bulk_rows import check_rows
+from bot.services.bulk_rows import csv_cell
+from bot.services.bulk_rows import rejected_csv
+from bot.services.bulk_rows import rows_from_json
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "bulk"
 LIMITS = {"max_bytes": 2 * 1024 * 1024, "max_rows": 5000}

@@ -8,8 +8,14 @@ import pytest
 
 from bot.config import Settings
 from bot.services.container import build_services
-from models import BatchRowStatus, BatchStatus, Payout, PayoutBatchRow, PayoutStatus, Provider
-from tests.helpers.fakes import FakeAirtel, FakeDaraja
+from models import BatchRowStatus
+from models import BatchStatus
+from models import Payout
+from models import PayoutBatchRow
+from models import PayoutStatus
+from models import Provider
+from tests.helpers.fakes import FakeAirtel
+from tests.helpers.fakes import FakeDaraja
 
 ADMIN = 1001
 FILE = (

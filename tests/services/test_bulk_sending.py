@@ -7,30 +7,27 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.services.errors import LimitExceeded, NotAllowed
-from models import (
-    BatchRowStatus,
-    BatchStatus,
-    DarajaQuery,
-    Notification,
-    Payout,
-    PayoutBatch,
-    PayoutBatchRow,
-    PayoutStatus,
-    PostState,
-    QueryKind,
-)
-from tests.helpers.bulk import (
-    ADMIN,
-    SECOND_ADMIN,
-    FaultyB2C,
-    confirmed_batch,
-    rows_csv,
-    settle_all,
-    sim_config,
-    simulator_payouts,
-    world,
-)
+from bot.services.errors import LimitExceeded
+from bot.services.errors import NotAllowed
+from models import BatchRowStatus
+from models import BatchStatus
+from models import DarajaQuery
+from models import Notification
+from models import Payout
+from models import PayoutBatch
+from models import PayoutBatchRow
+from models import PayoutStatus
+from models import PostState
+from models import QueryKind
+from tests.helpers.bulk import ADMIN
+from tests.helpers.bulk import SECOND_ADMIN
+from tests.helpers.bulk import FaultyB2C
+from tests.helpers.bulk import confirmed_batch
+from tests.helpers.bulk import rows_csv
+from tests.helpers.bulk import settle_all
+from tests.helpers.bulk import sim_config
+from tests.helpers.bulk import simulator_payouts
+from tests.helpers.bulk import world
 
 
 @pytest.fixture

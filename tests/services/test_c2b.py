@@ -7,17 +7,15 @@ import pytest
 from bot.notify.notifier import Notifier
 from bot.services.c2b import C2BService
 from bot.services.outcome import ApplyOutcome
-from models import (
-    AuditEvent,
-    C2BTransaction,
-    Notification,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-    Staff,
-    StaffRole,
-)
+from models import AuditEvent
+from models import C2BTransaction
+from models import Notification
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import Staff
+from models import StaffRole
 from tests.helpers.stk import c2b_payment
 
 ACCEPT = {"ResultCode": "0", "ResultDesc": "Accepted"}

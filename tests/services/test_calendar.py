@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from calendar import monthrange
-from datetime import UTC, date, datetime, time
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from bot.services.calendar import (
-    CalendarError,
-    Frequency,
-    Recurrence,
-    nairobi,
-    parse_day,
-    parse_rule,
-    parse_time_of_day,
-    parse_weekdays,
-)
+from bot.services.calendar import CalendarError
+from bot.services.calendar import Frequency
+from bot.services.calendar import Recurrence
+from bot.services.calendar import nairobi
+from bot.services.calendar import parse_day
+from bot.services.calendar import parse_rule
+from bot.services.calendar import parse_time_of_day
+from bot.services.calendar import parse_weekdays
 from mpesa.security import NAIROBI
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,23 +15,22 @@ from tortoise import connections
 from bot.callback_paths import CALLBACK_ROUTES
 from bot.config import Settings
 from bot.services.callback_batch import IngestBatcher
-from bot.services.container import Services, build_services
+from bot.services.container import Services
+from bot.services.container import build_services
 from bot.web.app import create_app
-from models import (
-    AuditEvent,
-    CallbackInbox,
-    CallbackKind,
-    Customer,
-    InboxStatus,
-    Notification,
-    NotificationChannel,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-    Staff,
-    StaffRole,
-)
+from models import AuditEvent
+from models import CallbackInbox
+from models import CallbackKind
+from models import Customer
+from models import InboxStatus
+from models import Notification
+from models import NotificationChannel
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import Staff
+from models import StaffRole
 from mpesa.callbacks import ACK
 from tests.helpers.db_faults import first_insert_fails
 from tests.helpers.stk import stk_callback_body

@@ -10,8 +10,12 @@ import pytest
 
 from bot.services.callbacks import CallbackService
 from bot.services.outcome import ApplyOutcome
-from models import CallbackInbox, CallbackKind, InboxStatus
-from mpesa.callbacks import ACK, C2B_CONFIRMATION_ACK, c2b_reject
+from models import CallbackInbox
+from models import CallbackKind
+from models import InboxStatus
+from mpesa.callbacks import ACK
+from mpesa.callbacks import C2B_CONFIRMATION_ACK
+from mpesa.callbacks import c2b_reject
 from tests.helpers.stub_services import StubDomain
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "daraja"
@@ -192,7 +196,9 @@ async def test_replay_of_a_still_unknown_key_leaves_the_row_unmatched(db, servic
 
 
 async def test_replay_pending_retries_rows_whose_processing_failed(db, domain) -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC
+    from datetime import datetime
+    from datetime import timedelta
 
     now = [datetime.now(UTC)]
     service = CallbackService(

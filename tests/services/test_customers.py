@@ -5,12 +5,24 @@ from __future__ import annotations
 import pytest
 
 from bot.notify.notifier import Notifier
-from bot.services.customers import AWAITING_PHONE, IDLE, OWN_NUMBER, CustomerService
-from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.services.customers import AWAITING_PHONE
+from bot.services.customers import IDLE
+from bot.services.customers import OWN_NUMBER
+from bot.services.customers import CustomerService
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotAllowed
+from bot.services.errors import NotFound
 from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
 from bot.services.payments import PaymentService
-from models import Customer, Order, OrderStatus, Payment, PaymentStatus, Staff, StaffRole
+from models import Customer
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import Staff
+from models import StaffRole
 from tests.helpers.fakes import FakeDaraja
 from tests.helpers.stk import stk_callback
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 
 from bot.services.payments import PaymentService
-from models import AuditEvent, Payment, Payout, Provider
-from tests.helpers.b2c import ADMIN, B2CWorld, b2c_world
+from models import AuditEvent
+from models import Payment
+from models import Payout
+from models import Provider
+from tests.helpers.b2c import ADMIN
+from tests.helpers.b2c import B2CWorld
+from tests.helpers.b2c import b2c_world
 from tests.helpers.fakes import FakeDaraja
 
 BOTH = "we take M-Pesa (Safaricom) and Airtel Money (Airtel) numbers"

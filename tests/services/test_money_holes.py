@@ -8,42 +8,45 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from bot.services.errors import Conflict, LimitExceeded
+from bot.services.errors import Conflict
+from bot.services.errors import LimitExceeded
 from bot.services.outcome import ApplyOutcome
-from bot.telegram import keyboards, texts
-from models import (
-    CallbackInbox,
-    CallbackKind,
-    DarajaQuery,
-    InboxStatus,
-    Notification,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-    Reversal,
-    ReversalStatus,
-    Staff,
-)
-from mpesa.errors import DarajaUnreachable, OutcomeUnknown
+from bot.telegram import keyboards
+from bot.telegram import texts
+from models import CallbackInbox
+from models import CallbackKind
+from models import DarajaQuery
+from models import InboxStatus
+from models import Notification
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import Reversal
+from models import ReversalStatus
+from models import Staff
+from mpesa.errors import DarajaUnreachable
+from mpesa.errors import OutcomeUnknown
 from mpesa.models import AsyncAccepted
-from tests.helpers.b2c import (
-    ADMIN,
-    B2CWorld,
-    b2c_world,
-    reversal_result,
-    status_result,
-)
+from tests.helpers.b2c import ADMIN
+from tests.helpers.b2c import B2CWorld
+from tests.helpers.b2c import b2c_world
+from tests.helpers.b2c import reversal_result
+from tests.helpers.b2c import status_result
 from tests.helpers.fakes import FakeDaraja
-from tests.helpers.stk import stk_callback_body, stk_query_answer
+from tests.helpers.stk import stk_callback_body
+from tests.helpers.stk import stk_query_answer
 
 PHONE = "0708374149"
 MSISDN = "254708374149"

@@ -51,77 +51,84 @@ import contextvars
 import itertools
 import json
 import os
-from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from collections import Counter
+from collections import defaultdict
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from typing import TypeVar
 
 import hypothesis
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    initialize,
-    invariant,
-    precondition,
-    rule,
-    run_state_machine_as_test,
-)
+from hypothesis.stateful import RuleBasedStateMachine
+from hypothesis.stateful import initialize
+from hypothesis.stateful import invariant
+from hypothesis.stateful import precondition
+from hypothesis.stateful import rule
+from hypothesis.stateful import run_state_machine_as_test
 from tortoise.backends.base.executor import EXECUTOR_CACHE
-from tortoise.context import TortoiseContext, tortoise_test_context
+from tortoise.context import TortoiseContext
+from tortoise.context import tortoise_test_context
 
 from bot.config import Settings
 from bot.notify.channels import RecordingChatChannel
 from bot.services.callback_batch import IngestBatcher
-from bot.services.container import Services, build_services
+from bot.services.container import Services
+from bot.services.container import build_services
 from bot.services.daraja import Daraja
-from bot.services.errors import LimitExceeded, ServiceError
-from bot.services.payouts import COUNTED, nairobi_day
-from bot.services.resolutions import PARKED, Kind
-from models import (
-    CallbackInbox,
-    CallbackKind,
-    InboxStatus,
-    Notification,
-    NotificationChannel,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-    PostState,
-    Reversal,
-    ReversalStatus,
-    Staff,
-    StaffRole,
-)
-from models.db import MODEL_MODULES, tortoise_config
-from models.enums import (
-    PAYMENT_TRANSITIONS,
-    PAYOUT_TRANSITIONS,
-    RETRYABLE_PAYMENT_STATUSES,
-    REVERSAL_TRANSITIONS,
-)
+from bot.services.errors import LimitExceeded
+from bot.services.errors import ServiceError
+from bot.services.payouts import COUNTED
+from bot.services.payouts import nairobi_day
+from bot.services.resolutions import PARKED
+from bot.services.resolutions import Kind
+from models import CallbackInbox
+from models import CallbackKind
+from models import InboxStatus
+from models import Notification
+from models import NotificationChannel
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import PostState
+from models import Reversal
+from models import ReversalStatus
+from models import Staff
+from models import StaffRole
+from models.db import MODEL_MODULES
+from models.db import tortoise_config
+from models.enums import PAYMENT_TRANSITIONS
+from models.enums import PAYOUT_TRANSITIONS
+from models.enums import RETRYABLE_PAYMENT_STATUSES
+from models.enums import REVERSAL_TRANSITIONS
 from mpesa.amounts import format_kes
-from mpesa.errors import DarajaUnreachable, InvalidRequest, OutcomeUnknown, ServerError
-from mpesa.models import AsyncAccepted, StkPushResponse, StkQueryResponse
-from tests.conftest import (
-    _prepare_postgres,
-    _prepared_pg,
-    _truncate_all,
-    _worker_database_url,
-    postgres_reachable,
-)
-from tests.helpers.b2c import (
-    b2c_failure_body,
-    b2c_success_body,
-    queue_timeout_body,
-    reversal_result_body,
-    status_result_body,
-)
+from mpesa.errors import DarajaUnreachable
+from mpesa.errors import InvalidRequest
+from mpesa.errors import OutcomeUnknown
+from mpesa.errors import ServerError
+from mpesa.models import AsyncAccepted
+from mpesa.models import StkPushResponse
+from mpesa.models import StkQueryResponse
+from tests.conftest import _prepare_postgres
+from tests.conftest import _prepared_pg
+from tests.conftest import _truncate_all
+from tests.conftest import _worker_database_url
+from tests.conftest import postgres_reachable
+from tests.helpers.b2c import b2c_failure_body
+from tests.helpers.b2c import b2c_success_body
+from tests.helpers.b2c import queue_timeout_body
+from tests.helpers.b2c import reversal_result_body
+from tests.helpers.b2c import status_result_body
 from tests.helpers.stk import stk_callback_body
 
 T = TypeVar("T")

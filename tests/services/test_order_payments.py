@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bot.services.container import build_services
-from bot.services.errors import (
-    AlreadyPaid,
-    NothingToRetry,
-    OrderCancelled,
-    PaymentInProgress,
-)
-from models import Order, OrderStatus, Payment, PaymentStatus
+from bot.services.errors import AlreadyPaid
+from bot.services.errors import NothingToRetry
+from bot.services.errors import OrderCancelled
+from bot.services.errors import PaymentInProgress
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
 from mpesa.errors import InvalidRequest
 from tests.helpers.fakes import FakeDaraja
 

@@ -7,9 +7,16 @@ import re
 import pytest
 
 from bot.notify.notifier import Notifier
-from bot.services.errors import Conflict, InvalidInput, NotFound
-from bot.services.orders import CODE_ALPHABET, OrderService, default_code_prefix
-from models import AuditEvent, Customer, Order, OrderStatus
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotFound
+from bot.services.orders import CODE_ALPHABET
+from bot.services.orders import OrderService
+from bot.services.orders import default_code_prefix
+from models import AuditEvent
+from models import Customer
+from models import Order
+from models import OrderStatus
 
 
 @pytest.fixture

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
 import pytest
 from tortoise import connections
 
 from bot.services.errors import NotFound
-from bot.services.payment_lookup import _ANY_REFERENCE, find_payment_or_order
-from models import (
-    Customer,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-    Provider,
-    Staff,
-    StaffRole,
-)
+from bot.services.payment_lookup import _ANY_REFERENCE
+from bot.services.payment_lookup import find_payment_or_order
+from models import Customer
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import Provider
+from models import Staff
+from models import StaffRole
 
 PAID_AT = datetime(2026, 11, 20, 11, 30, 41, tzinfo=UTC)
 

@@ -11,19 +11,20 @@ import pytest
 from bot.notify.notifier import Notifier
 from bot.services.errors import Conflict
 from bot.services.payments import PaymentService
-from models import (
-    CallbackInbox,
-    CallbackKind,
-    InboxStatus,
-    Notification,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-)
-from mpesa.errors import OutcomeUnknown, RateLimited
+from models import CallbackInbox
+from models import CallbackKind
+from models import InboxStatus
+from models import Notification
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from mpesa.errors import OutcomeUnknown
+from mpesa.errors import RateLimited
 from tests.helpers.fakes import FakeDaraja
-from tests.helpers.stk import Clock, stk_callback_body, stk_query_answer
+from tests.helpers.stk import Clock
+from tests.helpers.stk import stk_callback_body
+from tests.helpers.stk import stk_query_answer
 
 PHONES = ["0708 374 149", "0712 345 678", "0722 000 111"]
 

@@ -7,23 +7,28 @@ from datetime import timedelta
 import pytest
 
 from bot.notify.notifier import Notifier
-from bot.services.errors import Conflict, InvalidInput, NotFound
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotFound
 from bot.services.outcome import ApplyOutcome
-from bot.services.payments import UNREACHABLE, PaymentService
-from models import (
-    AuditEvent,
-    CallbackKind,
-    Notification,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-    Staff,
-    StaffRole,
-)
-from mpesa.errors import DarajaUnreachable, InvalidRequest, OutcomeUnknown
+from bot.services.payments import UNREACHABLE
+from bot.services.payments import PaymentService
+from models import AuditEvent
+from models import CallbackKind
+from models import Notification
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import Staff
+from models import StaffRole
+from mpesa.errors import DarajaUnreachable
+from mpesa.errors import InvalidRequest
+from mpesa.errors import OutcomeUnknown
 from tests.helpers.fakes import FakeDaraja
-from tests.helpers.stk import Clock, stk_callback, stk_query_answer
+from tests.helpers.stk import Clock
+from tests.helpers.stk import stk_callback
+from tests.helpers.stk import stk_query_answer
 
 PHONE = "0708 374 149"
 MSISDN = "254708374149"

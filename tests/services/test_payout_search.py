@@ -6,10 +6,17 @@ from datetime import date
 
 import pytest
 
-from bot.services.payout_search import PayoutFilter, PayoutSearch, phone_of
-from models import Payout, PayoutStatus, Staff
+from bot.services.payout_search import PayoutFilter
+from bot.services.payout_search import PayoutSearch
+from bot.services.payout_search import phone_of
+from models import Payout
+from models import PayoutStatus
+from models import Staff
 from mpesa.security import NAIROBI
-from tests.helpers.b2c import ADMIN, SECOND_ADMIN, B2CWorld, b2c_world
+from tests.helpers.b2c import ADMIN
+from tests.helpers.b2c import SECOND_ADMIN
+from tests.helpers.b2c import B2CWorld
+from tests.helpers.b2c import b2c_world
 
 
 @pytest.fixture

@@ -7,30 +7,32 @@ import uuid
 
 import pytest
 
-from bot.services.errors import Conflict, InvalidInput, LimitExceeded, NotAllowed
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import LimitExceeded
+from bot.services.errors import NotAllowed
 from bot.services.outcome import ApplyOutcome
-from models import (
-    AuditEvent,
-    CallbackKind,
-    DarajaQuery,
-    Notification,
-    NotificationChannel,
-    Payout,
-    PayoutStatus,
-    Staff,
-)
-from mpesa.errors import DarajaUnreachable, DuplicateRequest, InvalidRequest, OutcomeUnknown
-from tests.helpers.b2c import (
-    ADMIN,
-    CASHIER,
-    SECOND_ADMIN,
-    THIRD_ADMIN,
-    B2CWorld,
-    b2c_failure,
-    b2c_success,
-    b2c_timeout,
-    b2c_world,
-)
+from models import AuditEvent
+from models import CallbackKind
+from models import DarajaQuery
+from models import Notification
+from models import NotificationChannel
+from models import Payout
+from models import PayoutStatus
+from models import Staff
+from mpesa.errors import DarajaUnreachable
+from mpesa.errors import DuplicateRequest
+from mpesa.errors import InvalidRequest
+from mpesa.errors import OutcomeUnknown
+from tests.helpers.b2c import ADMIN
+from tests.helpers.b2c import CASHIER
+from tests.helpers.b2c import SECOND_ADMIN
+from tests.helpers.b2c import THIRD_ADMIN
+from tests.helpers.b2c import B2CWorld
+from tests.helpers.b2c import b2c_failure
+from tests.helpers.b2c import b2c_success
+from tests.helpers.b2c import b2c_timeout
+from tests.helpers.b2c import b2c_world
 
 PHONE = "0708374149"
 MSISDN = "254708374149"

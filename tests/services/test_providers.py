@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import Settings
+from bot.config import SettingsError
+from bot.config import load_settings
 from bot.services.bulk_files import RawRow
 from bot.services.bulk_rows import check_rows
 from bot.services.errors import InvalidInput
 from bot.services.payout_rules import payout_terms
-from bot.services.providers import (
-    max_amount,
-    provider_code,
-    provider_for_code,
-    provider_name,
-    route_phone,
-)
+from bot.services.providers import max_amount
+from bot.services.providers import provider_code
+from bot.services.providers import provider_for_code
+from bot.services.providers import provider_name
+from bot.services.providers import route_phone
 from models import Provider
 
 BOTH = "we take M-Pesa (Safaricom) and Airtel Money (Airtel) numbers"

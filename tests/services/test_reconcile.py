@@ -7,9 +7,13 @@ from types import SimpleNamespace
 from bot.notify.channels import RecordingChatChannel
 from bot.notify.notifier import Notifier
 from bot.notify.outbox import OutboxWorker
-from bot.services.reconcile import Reconciler, ReconcileReport
-from models import NotificationChannel, PaymentStatus, PayoutStatus
-from tests.helpers.stub_services import StubPayments, StubPayouts
+from bot.services.reconcile import Reconciler
+from bot.services.reconcile import ReconcileReport
+from models import NotificationChannel
+from models import PaymentStatus
+from models import PayoutStatus
+from tests.helpers.stub_services import StubPayments
+from tests.helpers.stub_services import StubPayouts
 
 
 class StubCallbacks:
@@ -74,7 +78,9 @@ async def test_a_failing_step_does_not_stop_the_others(db) -> None:
 
 
 async def test_idempotency_records_past_their_day_are_purged(db):
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC
+    from datetime import datetime
+    from datetime import timedelta
 
     from bot.services.api_keys import ApiKeyService
     from bot.services.idempotency import purge_idempotency_records

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 
 from bot.services.errors import InvalidInput
-from bot.services.reports import ReportService, export_header, payer_name, period_bounds
-from models import (
-    C2BTransaction,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-    Staff,
-    StaffRole,
-)
+from bot.services.reports import ReportService
+from bot.services.reports import export_header
+from bot.services.reports import payer_name
+from bot.services.reports import period_bounds
+from models import C2BTransaction
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import Staff
+from models import StaffRole
 from mpesa.security import NAIROBI
 
 # Friday 20 Nov 2026, 14:00 in Nairobi

@@ -6,28 +6,38 @@ import json
 
 import pytest
 
-from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from bot.services.resolutions import FRESH_S, Kind, parse_reference
-from bot.telegram import keyboards, texts
-from models import (
-    AuditEvent,
-    CallbackInbox,
-    CallbackKind,
-    DarajaQuery,
-    InboxStatus,
-    Notification,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-    Reversal,
-    ReversalStatus,
-)
-from mpesa.errors import OutcomeUnknown, ServerError
-from tests.helpers.b2c import ADMIN, CASHIER, B2CWorld, b2c_world, status_result
-from tests.helpers.stk import stk_callback_body, stk_query_answer
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotAllowed
+from bot.services.errors import NotFound
+from bot.services.resolutions import FRESH_S
+from bot.services.resolutions import Kind
+from bot.services.resolutions import parse_reference
+from bot.telegram import keyboards
+from bot.telegram import texts
+from models import AuditEvent
+from models import CallbackInbox
+from models import CallbackKind
+from models import DarajaQuery
+from models import InboxStatus
+from models import Notification
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import Reversal
+from models import ReversalStatus
+from mpesa.errors import OutcomeUnknown
+from mpesa.errors import ServerError
+from tests.helpers.b2c import ADMIN
+from tests.helpers.b2c import CASHIER
+from tests.helpers.b2c import B2CWorld
+from tests.helpers.b2c import b2c_world
+from tests.helpers.b2c import status_result
+from tests.helpers.stk import stk_callback_body
+from tests.helpers.stk import stk_query_answer
 
 PHONE = "0708374149"
 

@@ -3,31 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import time, timedelta
+from datetime import time
+from datetime import timedelta
 
 import pytest
 
-from bot.services.calendar import Frequency, Recurrence
-from models import (
-    OccurrenceStatus,
-    Payout,
-    PayoutStatus,
-    ScheduleKind,
-    ScheduleOccurrence,
-    ScheduleStatus,
-    Staff,
-    StaffRole,
-)
+from bot.services.calendar import Frequency
+from bot.services.calendar import Recurrence
+from models import OccurrenceStatus
+from models import Payout
+from models import PayoutStatus
+from models import ScheduleKind
+from models import ScheduleOccurrence
+from models import ScheduleStatus
+from models import Staff
+from models import StaffRole
 from tests.helpers.fakes import FakeDaraja
 from tests.helpers.stk import Clock
-from tests.services.test_schedules import (
-    ADMIN,
-    SECOND_ADMIN,
-    WEDNESDAY_NOON,
-    World,
-    nairobi,
-    process,
-)
+from tests.services.test_schedules import ADMIN
+from tests.services.test_schedules import SECOND_ADMIN
+from tests.services.test_schedules import WEDNESDAY_NOON
+from tests.services.test_schedules import World
+from tests.services.test_schedules import nairobi
+from tests.services.test_schedules import process
 
 
 @pytest.fixture

@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 
 from bot.notify.channels import RecordingChatChannel
-from bot.services.calendar import Frequency, Recurrence
+from bot.services.calendar import Frequency
+from bot.services.calendar import Recurrence
 from bot.services.container import build_services
-from bot.services.errors import Conflict, InvalidInput, NotAllowed
-from models import (
-    Notification,
-    NotificationChannel,
-    OccurrenceStatus,
-    Payment,
-    PaymentStatus,
-    Schedule,
-    ScheduleKind,
-    ScheduleOccurrence,
-    ScheduleStatus,
-    Staff,
-    StaffRole,
-)
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotAllowed
+from models import Notification
+from models import NotificationChannel
+from models import OccurrenceStatus
+from models import Payment
+from models import PaymentStatus
+from models import Schedule
+from models import ScheduleKind
+from models import ScheduleOccurrence
+from models import ScheduleStatus
+from models import Staff
+from models import StaffRole
 from mpesa.security import NAIROBI
 from tests.helpers.fakes import FakeDaraja
 from tests.helpers.stk import Clock

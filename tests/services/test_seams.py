@@ -13,7 +13,8 @@ from bot.services.daraja import Daraja
 from bot.services.payout_results import PayoutResults
 from bot.services.payouts import PayoutService
 from bot.services.reversals import ReversalService
-from mpesa.client import DarajaClient, DarajaConfig
+from mpesa.client import DarajaClient
+from mpesa.client import DarajaConfig
 from tests.helpers.fakes import FakeDaraja
 
 PROTOCOL_METHODS = [

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from bot.services.staff import REFUSAL, StaffService
-from models import AuditEvent, Staff, StaffRole
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotAllowed
+from bot.services.errors import NotFound
+from bot.services.staff import REFUSAL
+from bot.services.staff import StaffService
+from models import AuditEvent
+from models import Staff
+from models import StaffRole
 
 ADMIN = 1001
 

@@ -17,18 +17,18 @@ import pytest
 
 from bot.services.container import build_services
 from bot.telegram import customer_texts
-from bot.telegram.chat_channel import TelegramChatChannel, order_paid
+from bot.telegram.chat_channel import TelegramChatChannel
+from bot.telegram.chat_channel import order_paid
 from bot.web.app import create_app
-from models import (
-    CallbackInbox,
-    InboxStatus,
-    NotificationChannel,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-)
-from mpesa.simulator import SANDBOX_SHORTCODE, SimulatorConfig
+from models import CallbackInbox
+from models import InboxStatus
+from models import NotificationChannel
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from mpesa.simulator import SANDBOX_SHORTCODE
+from mpesa.simulator import SimulatorConfig
 from mpesa.simulator.config import Faults
 from tests.helpers.engine import simulator_daraja
 from tests.helpers.telegram import TelegramHarness

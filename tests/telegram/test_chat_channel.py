@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,28 +14,31 @@ from telegram import Bot
 
 from bot.notify.channels import PermanentDeliveryError
 from bot.services.container import build_services
-from bot.telegram import customer_texts, keyboards, staff_texts, texts
-from bot.telegram.chat_channel import StatusMessagePending, TelegramChatChannel
+from bot.telegram import customer_texts
+from bot.telegram import keyboards
+from bot.telegram import staff_texts
+from bot.telegram import texts
+from bot.telegram.chat_channel import StatusMessagePending
+from bot.telegram.chat_channel import TelegramChatChannel
 from bot.telegram.transport import InProcessBotApi
-from models import (
-    DarajaQuery,
-    Notification,
-    NotificationChannel,
-    NotificationStatus,
-    Order,
-    Payment,
-    Payout,
-    PayoutStatus,
-    QueryKind,
-    QueryStatus,
-    Reversal,
-    ReversalStatus,
-    Staff,
-    StaffRole,
-)
+from models import DarajaQuery
+from models import Notification
+from models import NotificationChannel
+from models import NotificationStatus
+from models import Order
+from models import Payment
+from models import Payout
+from models import PayoutStatus
+from models import QueryKind
+from models import QueryStatus
+from models import Reversal
+from models import ReversalStatus
+from models import Staff
+from models import StaffRole
 from tests.helpers.b2c import balance_result
 from tests.helpers.fakes import FakeDaraja
-from tests.helpers.stk import Clock, stk_callback
+from tests.helpers.stk import Clock
+from tests.helpers.stk import stk_callback
 
 ADMIN = 1001
 CASHIER = 2002

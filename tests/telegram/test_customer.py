@@ -11,9 +11,15 @@ import pytest
 from bot.notify.channels import RecordingChatChannel
 from bot.services.container import build_services
 from bot.services.customers import OWN_NUMBER
-from bot.telegram import customer_texts, staff_texts
+from bot.telegram import customer_texts
+from bot.telegram import staff_texts
 from bot.telegram.transport import ApiCall
-from models import Customer, NotificationChannel, Order, OrderStatus, Payment, PaymentStatus
+from models import Customer
+from models import NotificationChannel
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
 from tests.helpers.fakes import FakeDaraja
 from tests.helpers.stk import stk_callback
 from tests.helpers.telegram import TelegramHarness

@@ -10,11 +10,16 @@ from typing import Any
 import pytest
 
 from bot.i18n import KISWAHILI
-from bot.i18n.catalogs import POT, po_path, read_catalog
+from bot.i18n.catalogs import POT
+from bot.i18n.catalogs import po_path
+from bot.i18n.catalogs import read_catalog
 from bot.notify.channels import RecordingChatChannel
 from bot.services.container import build_services
 from bot.telegram.chat_channel import TelegramChatChannel
-from models import Customer, NotificationChannel, Payment, PaymentStatus
+from models import Customer
+from models import NotificationChannel
+from models import Payment
+from models import PaymentStatus
 from tests.helpers.fakes import FakeDaraja
 from tests.helpers.stk import stk_callback
 from tests.helpers.telegram import TelegramHarness

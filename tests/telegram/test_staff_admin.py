@@ -7,25 +7,31 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.services.documents import qr_png
-from bot.services.staff import ADMINS_ONLY, REFUSAL
-from bot.telegram import menus, staff_keyboards, staff_texts, texts
-from models import (
-    AuditEvent,
-    C2BTransaction,
-    Customer,
-    Notification,
-    NotificationChannel,
-    Order,
-    Payment,
-    PaymentStatus,
-    Reversal,
-    ReversalStatus,
-    Staff,
-    StaffRole,
-)
+from bot.services.staff import ADMINS_ONLY
+from bot.services.staff import REFUSAL
+from bot.telegram import menus
+from bot.telegram import staff_keyboards
+from bot.telegram import staff_texts
+from bot.telegram import texts
+from models import AuditEvent
+from models import C2BTransaction
+from models import Customer
+from models import Notification
+from models import NotificationChannel
+from models import Order
+from models import Payment
+from models import PaymentStatus
+from models import Reversal
+from models import ReversalStatus
+from models import Staff
+from models import StaffRole
 from tests.helpers.stk import stk_callback
-from tests.helpers.telegram import World, staff_world
-from tests.telegram.test_staff_payments import ADMIN_ID, CASHIER_ID, STRANGER_ID, markup
+from tests.helpers.telegram import World
+from tests.helpers.telegram import staff_world
+from tests.telegram.test_staff_payments import ADMIN_ID
+from tests.telegram.test_staff_payments import CASHIER_ID
+from tests.telegram.test_staff_payments import STRANGER_ID
+from tests.telegram.test_staff_payments import markup
 
 NEW_ID = 4004
 

@@ -9,8 +9,14 @@ import pytest
 
 from bot.notify.channels import RecordingChatChannel
 from bot.telegram.transport import text_message
-from models import BatchStatus, Notification, PayoutBatch, Schedule, ScheduleStatus, StaffRole
-from tests.helpers.telegram import World, staff_world
+from models import BatchStatus
+from models import Notification
+from models import PayoutBatch
+from models import Schedule
+from models import ScheduleStatus
+from models import StaffRole
+from tests.helpers.telegram import World
+from tests.helpers.telegram import staff_world
 
 ADMIN_ID, SECOND_ADMIN_ID, CASHIER_ID = 1001, 3003, 2002
 FILE = (

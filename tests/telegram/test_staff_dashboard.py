@@ -8,9 +8,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.services.staff import REFUSAL
-from bot.telegram import staff_texts, texts
-from models import AuditEvent, DashboardLink, StaffRole
-from tests.helpers.telegram import World, staff_world
+from bot.telegram import staff_texts
+from bot.telegram import texts
+from models import AuditEvent
+from models import DashboardLink
+from models import StaffRole
+from tests.helpers.telegram import World
+from tests.helpers.telegram import staff_world
 
 ADMIN_ID, CASHIER_ID, STRANGER_ID = 1001, 2002, 4242
 LINK = re.compile(r"https://pay\.example\.co\.ke/dashboard/login/([A-Za-z0-9_-]{40,})")

@@ -6,20 +6,21 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.telegram import keyboards, texts
+from bot.telegram import keyboards
+from bot.telegram import texts
 from bot.telegram.chat_channel import TelegramChatChannel
-from models import (
-    NotificationChannel,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-    StaffRole,
-)
+from models import NotificationChannel
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import StaffRole
 from tests.helpers.b2c import b2c_success
 from tests.helpers.stk import stk_callback
-from tests.helpers.telegram import World, staff_world
-from tests.telegram.test_staff_payments import ADMIN_ID, CASHIER_ID
+from tests.helpers.telegram import World
+from tests.helpers.telegram import staff_world
+from tests.telegram.test_staff_payments import ADMIN_ID
+from tests.telegram.test_staff_payments import CASHIER_ID
 
 SECOND_ADMIN_ID = 3003
 

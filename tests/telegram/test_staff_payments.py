@@ -8,12 +8,23 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.services.staff import REFUSAL
-from bot.telegram import keyboards, staff_texts, texts
-from models import AuditEvent, Notification, Order, Payment, PaymentStatus, Staff, StaffRole
+from bot.telegram import keyboards
+from bot.telegram import staff_texts
+from bot.telegram import texts
+from models import AuditEvent
+from models import Notification
+from models import Order
+from models import Payment
+from models import PaymentStatus
+from models import Staff
+from models import StaffRole
 from mpesa.errors import InvalidRequest
-from mpesa.faults import error_for, read_fault
-from tests.helpers.stk import stk_callback, stk_query_answer
-from tests.helpers.telegram import World, staff_world
+from mpesa.faults import error_for
+from mpesa.faults import read_fault
+from tests.helpers.stk import stk_callback
+from tests.helpers.stk import stk_query_answer
+from tests.helpers.telegram import World
+from tests.helpers.telegram import staff_world
 
 ADMIN_ID = 1001  # a bootstrap admin in the settings fixture
 CASHIER_ID = 2002

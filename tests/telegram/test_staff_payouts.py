@@ -9,21 +9,30 @@ import pytest
 from telegram import Update
 
 from bot.services.container import build_services
-from bot.services.staff import ADMINS_ONLY, REFUSAL
-from bot.telegram import keyboards, staff_texts, texts
+from bot.services.staff import ADMINS_ONLY
+from bot.services.staff import REFUSAL
+from bot.telegram import keyboards
+from bot.telegram import staff_texts
+from bot.telegram import texts
 from bot.telegram.app import build_application
-from models import DarajaQuery, Notification, Payout, PayoutStatus, Staff, StaffRole
+from models import DarajaQuery
+from models import Notification
+from models import Payout
+from models import PayoutStatus
+from models import Staff
+from models import StaffRole
 from tests.helpers.fakes import FakeDaraja
-from tests.helpers.telegram import TelegramHarness, World, staff_world, user
-from tests.telegram.test_staff_payments import (
-    ADMIN_ID,
-    BUSY_CASES,
-    CASHIER_ID,
-    STRANGER_ID,
-    as_sent,
-    markup,
-    throttled,
-)
+from tests.helpers.telegram import TelegramHarness
+from tests.helpers.telegram import World
+from tests.helpers.telegram import staff_world
+from tests.helpers.telegram import user
+from tests.telegram.test_staff_payments import ADMIN_ID
+from tests.telegram.test_staff_payments import BUSY_CASES
+from tests.telegram.test_staff_payments import CASHIER_ID
+from tests.telegram.test_staff_payments import STRANGER_ID
+from tests.telegram.test_staff_payments import as_sent
+from tests.telegram.test_staff_payments import markup
+from tests.telegram.test_staff_payments import throttled
 
 SECOND_ADMIN_ID = 3003
 

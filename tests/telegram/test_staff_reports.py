@@ -5,16 +5,28 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
 import pytest
 
-from bot.telegram import staff_keyboards, staff_texts, texts
-from bot.telegram.staff_reports import HistoryQuery, parse_history_args
-from models import Payment, PaymentStatus, Payout, PayoutStatus, Staff, StaffRole
+from bot.telegram import staff_keyboards
+from bot.telegram import staff_texts
+from bot.telegram import texts
+from bot.telegram.staff_reports import HistoryQuery
+from bot.telegram.staff_reports import parse_history_args
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import Staff
+from models import StaffRole
 from mpesa.security import NAIROBI
-from tests.helpers.telegram import World, staff_world
-from tests.telegram.test_staff_payments import ADMIN_ID, CASHIER_ID, markup
+from tests.helpers.telegram import World
+from tests.helpers.telegram import staff_world
+from tests.telegram.test_staff_payments import ADMIN_ID
+from tests.telegram.test_staff_payments import CASHIER_ID
+from tests.telegram.test_staff_payments import markup
 
 OTHER_PHONE = "254722000111"
 

@@ -7,25 +7,29 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.services.staff import ADMINS_ONLY, REFUSAL
-from bot.telegram import staff_texts, texts
-from models import (
-    CallbackKind,
-    DarajaQuery,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-    Payout,
-    PayoutStatus,
-    Staff,
-    StaffRole,
-)
+from bot.services.staff import ADMINS_ONLY
+from bot.services.staff import REFUSAL
+from bot.telegram import staff_texts
+from bot.telegram import texts
+from models import CallbackKind
+from models import DarajaQuery
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import Staff
+from models import StaffRole
 from mpesa.errors import OutcomeUnknown
 from tests.helpers.b2c import status_result
-from tests.helpers.stk import stk_callback_body, stk_query_answer
-from tests.helpers.telegram import World, staff_world
-from tests.telegram.test_staff_payments import ADMIN_ID, CASHIER_ID, STRANGER_ID
+from tests.helpers.stk import stk_callback_body
+from tests.helpers.stk import stk_query_answer
+from tests.helpers.telegram import World
+from tests.helpers.telegram import staff_world
+from tests.telegram.test_staff_payments import ADMIN_ID
+from tests.telegram.test_staff_payments import CASHIER_ID
+from tests.telegram.test_staff_payments import STRANGER_ID
 
 PHONE = "0708374149"
 
@@ -131,7 +135,8 @@ async def test_resolve_is_for_admins(world: World) -> None:
 
 
 async def test_a_payouts_status_answer_comes_back_with_the_decisions(world: World) -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC
+    from datetime import datetime
 
     from bot.telegram.chat_channel import TelegramChatChannel
     from models import Notification

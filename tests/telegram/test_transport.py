@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from bot.telegram.transport import InProcessBotApi, check_html
+from bot.telegram.transport import InProcessBotApi
+from bot.telegram.transport import check_html
 
 
 @pytest.fixture

@@ -15,9 +15,16 @@ from bot.notify.outbox import OutboxWorker
 from bot.services.callbacks import CallbackService
 from bot.services.outcome import ApplyOutcome
 from bot.services.reports import ReportService
-from bot.web.app import MAX_BODY_BYTES, create_app
-from models import CallbackInbox, CallbackKind, InboxStatus, Payment, PaymentStatus
-from mpesa.callbacks import ACK, C2B_CONFIRMATION_ACK, c2b_accept
+from bot.web.app import MAX_BODY_BYTES
+from bot.web.app import create_app
+from models import CallbackInbox
+from models import CallbackKind
+from models import InboxStatus
+from models import Payment
+from models import PaymentStatus
+from mpesa.callbacks import ACK
+from mpesa.callbacks import C2B_CONFIRMATION_ACK
+from mpesa.callbacks import c2b_accept
 from tests.helpers.stub_services import StubDomain
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "daraja"

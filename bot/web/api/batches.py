@@ -7,18 +7,31 @@ these handlers; they read the request, call BulkService / ScheduleService, rende
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date
+from datetime import time
 from typing import Any
 
 from aiohttp import web
 
-from bot.services.bulk import BatchCounts, BatchSummary
-from bot.services.bulk_sender import batch_counts, counts_json, name_check, row_status
-from bot.services.calendar import WEEKDAY_NAMES, CalendarError, Frequency, Recurrence
+from bot.services.bulk import BatchCounts
+from bot.services.bulk import BatchSummary
+from bot.services.bulk_sender import batch_counts
+from bot.services.bulk_sender import counts_json
+from bot.services.bulk_sender import name_check
+from bot.services.bulk_sender import row_status
+from bot.services.calendar import WEEKDAY_NAMES
+from bot.services.calendar import CalendarError
+from bot.services.calendar import Frequency
+from bot.services.calendar import Recurrence
 from bot.services.errors import InvalidInput
 from bot.web.api.errors import ApiError
-from bot.web.api.resources import invalid, whole_shillings
-from models import PayoutBatch, PayoutBatchRow, Schedule, ScheduleKind, ScheduleOccurrence
+from bot.web.api.resources import invalid
+from bot.web.api.resources import whole_shillings
+from models import PayoutBatch
+from models import PayoutBatchRow
+from models import Schedule
+from models import ScheduleKind
+from models import ScheduleOccurrence
 from mpesa.phone import mask_msisdn
 
 DESCRIPTION_LIMIT = 100

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from bot.services.errors import (
-    Conflict,
-    InvalidInput,
-    LimitExceeded,
-    NotAllowed,
-    NotFound,
-    PaymentInProgress,
-    ServiceError,
-    UpstreamError,
-)
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import LimitExceeded
+from bot.services.errors import NotAllowed
+from bot.services.errors import NotFound
+from bot.services.errors import PaymentInProgress
+from bot.services.errors import ServiceError
+from bot.services.errors import UpstreamError
 
 log = logging.getLogger(__name__)
 

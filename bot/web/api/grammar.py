@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from collections.abc import Callable
+from collections.abc import Iterable
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
+from datetime import tzinfo
 
 from airtel.phone import PhoneError as AirtelPhoneError
 from airtel.phone import normalize_msisdn as airtel_normalize
-from mpesa.phone import PhoneError, normalize_msisdn
+from mpesa.phone import PhoneError
+from mpesa.phone import normalize_msisdn
 
 # -- text: no control characters (PostgreSQL refuses NUL; none belongs in an order) ------------
 

@@ -13,8 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.services.idempotency import HEADER, IdempotencyStore, Replay, request_hash
-from bot.web.api.errors import ApiError, Handler
+from bot.services.idempotency import HEADER
+from bot.services.idempotency import IdempotencyStore
+from bot.services.idempotency import Replay
+from bot.services.idempotency import request_hash
+from bot.web.api.errors import ApiError
+from bot.web.api.errors import Handler
 
 log = logging.getLogger(__name__)
 

@@ -10,17 +10,22 @@ from copy import deepcopy
 from typing import Any
 
 from bot.config import Settings
-from bot.services.order_payments import EMAIL_LIMIT, EMAIL_PATTERN
+from bot.services.order_payments import EMAIL_LIMIT
+from bot.services.order_payments import EMAIL_PATTERN
 from bot.web.api import grammar
-from bot.web.api.idempotency import KEY_LIMIT, KEY_PATTERN
-from bot.web.api.resources import (
-    DESCRIPTION_LIMIT,
-    HISTORY_MAX_LIMIT,
-    ORDER_ID_LIMIT,
-    REFERENCE_LIMIT,
-)
-from models import BatchStatus, OccurrenceStatus, OrderStatus, PaymentStatus, ScheduleStatus
-from mpesa.amounts import DEFAULT_MAXIMUM, STK_MINIMUM
+from bot.web.api.idempotency import KEY_LIMIT
+from bot.web.api.idempotency import KEY_PATTERN
+from bot.web.api.resources import DESCRIPTION_LIMIT
+from bot.web.api.resources import HISTORY_MAX_LIMIT
+from bot.web.api.resources import ORDER_ID_LIMIT
+from bot.web.api.resources import REFERENCE_LIMIT
+from models import BatchStatus
+from models import OccurrenceStatus
+from models import OrderStatus
+from models import PaymentStatus
+from models import ScheduleStatus
+from mpesa.amounts import DEFAULT_MAXIMUM
+from mpesa.amounts import STK_MINIMUM
 
 MOMENT_DESCRIPTION = (
     "A date (2026-11-20: its midnight) or a date-time to the minute, second or microsecond "

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 # buckets kept before the full ones (nobody used them lately) are dropped

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 from bot.config import Settings
 from bot.services.errors import InvalidInput
-from bot.services.order_payments import EMAIL_LIMIT, EMAIL_PATTERN
-from bot.services.providers import Routed, provider_code, route_phone
+from bot.services.order_payments import EMAIL_LIMIT
+from bot.services.order_payments import EMAIL_PATTERN
+from bot.services.providers import Routed
+from bot.services.providers import provider_code
+from bot.services.providers import route_phone
 from bot.web.api import grammar
 from bot.web.api.errors import ApiError
-from models import Order, OrderStatus, Payment, PaymentStatus
-from mpesa.phone import PhoneError, mask_msisdn, normalize_msisdn
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from mpesa.phone import PhoneError
+from mpesa.phone import mask_msisdn
+from mpesa.phone import normalize_msisdn
 from mpesa.security import NAIROBI
 
 # every paymentMethod the API knows; payment_methods() says which this server takes

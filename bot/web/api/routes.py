@@ -13,39 +13,43 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import Settings
-from bot.services.api_keys import actor_for_key, key_prefix
+from bot.services.api_keys import actor_for_key
+from bot.services.api_keys import key_prefix
 from bot.services.audit import audit
 from bot.services.errors import ServiceError
 from bot.services.idempotency import parse_json
-from bot.services.providers import provider_code, provider_name
+from bot.services.providers import provider_code
+from bot.services.providers import provider_name
 from bot.web.api import batches
-from bot.web.api.errors import (
-    ApiError,
-    Handler,
-    error_response,
-    from_service_error,
-    json_errors,
-)
+from bot.web.api.errors import ApiError
+from bot.web.api.errors import Handler
+from bot.web.api.errors import error_response
+from bot.web.api.errors import from_service_error
+from bot.web.api.errors import json_errors
 from bot.web.api.idempotency import idempotency_middleware
 from bot.web.api.openapi import openapi_document
-from bot.web.api.ratelimit import AuthThrottle, RateLimiter, retry_after_header
-from bot.web.api.resources import (
-    decode_cursor,
-    email_field,
-    encode_cursor,
-    invalid,
-    limit_param,
-    moment,
-    order_id,
-    order_resource,
-    payment_methods,
-    payment_resource,
-    phone_route,
-    text_field,
-    whole_shillings,
-)
-from bot.web.routes import CLIENT_ADDRESS, SERVICES
-from models import ApiKey, Order, Payment, PaymentStatus
+from bot.web.api.ratelimit import AuthThrottle
+from bot.web.api.ratelimit import RateLimiter
+from bot.web.api.ratelimit import retry_after_header
+from bot.web.api.resources import decode_cursor
+from bot.web.api.resources import email_field
+from bot.web.api.resources import encode_cursor
+from bot.web.api.resources import invalid
+from bot.web.api.resources import limit_param
+from bot.web.api.resources import moment
+from bot.web.api.resources import order_id
+from bot.web.api.resources import order_resource
+from bot.web.api.resources import payment_methods
+from bot.web.api.resources import payment_resource
+from bot.web.api.resources import phone_route
+from bot.web.api.resources import text_field
+from bot.web.api.resources import whole_shillings
+from bot.web.routes import CLIENT_ADDRESS
+from bot.web.routes import SERVICES
+from models import ApiKey
+from models import Order
+from models import Payment
+from models import PaymentStatus
 
 log = logging.getLogger(__name__)
 

@@ -18,20 +18,22 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
 from bot.config import Settings
-from bot.web.dashboard import (
-    auth,
-    live,
-    views_bulk,
-    views_forms,
-    views_overview,
-    views_payments,
-    views_payouts,
-    views_settings,
-    views_staff,
-)
-from bot.web.dashboard.keys import CONTAINER_KEY, COOKIE_NAME, PREFIX, SETTINGS_KEY
+from bot.web.dashboard import auth
+from bot.web.dashboard import live
+from bot.web.dashboard import views_bulk
+from bot.web.dashboard import views_forms
+from bot.web.dashboard import views_overview
+from bot.web.dashboard import views_payments
+from bot.web.dashboard import views_payouts
+from bot.web.dashboard import views_settings
+from bot.web.dashboard import views_staff
+from bot.web.dashboard.keys import CONTAINER_KEY
+from bot.web.dashboard.keys import COOKIE_NAME
+from bot.web.dashboard.keys import PREFIX
+from bot.web.dashboard.keys import SETTINGS_KEY
 from bot.web.dashboard.render import setup_templates
-from bot.web.dashboard.security import browser_headers, csrf_check
+from bot.web.dashboard.security import browser_headers
+from bot.web.dashboard.security import csrf_check
 
 HERE = Path(__file__).parent
 # the page modules, each with add_routes(router)

@@ -14,20 +14,20 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 
 from aiohttp import web
-from aiohttp_session import get_session, new_session
+from aiohttp_session import get_session
+from aiohttp_session import new_session
 
 from bot.services.dashboard import LinkRefused
 from bot.services.errors import NotAllowed
-from bot.web.dashboard.keys import (
-    CONTAINER_KEY,
-    PREFIX,
-    SESSION_CSRF,
-    SESSION_TOKEN,
-    SETTINGS_KEY,
-)
+from bot.web.dashboard.keys import CONTAINER_KEY
+from bot.web.dashboard.keys import PREFIX
+from bot.web.dashboard.keys import SESSION_CSRF
+from bot.web.dashboard.keys import SESSION_TOKEN
+from bot.web.dashboard.keys import SETTINGS_KEY
 from bot.web.dashboard.render import render
 from bot.web.dashboard.security import client_of
 from models import StaffRole

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -22,7 +23,10 @@ from aiohttp_sse import sse_response
 from bot.services.errors import NotFound
 from bot.web.dashboard.auth import requires
 from bot.web.dashboard.keys import CONTAINER_KEY
-from models import Payment, PaymentStatus, Payout, PayoutStatus
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,9 @@ import jinja2
 from aiohttp import web
 
 from bot.i18n import kes
-from bot.web.dashboard.keys import CSRF_FIELD, JINJA_KEY, SETTINGS_KEY
+from bot.web.dashboard.keys import CSRF_FIELD
+from bot.web.dashboard.keys import JINJA_KEY
+from bot.web.dashboard.keys import SETTINGS_KEY
 from models import StaffRole
 from mpesa.phone import display_msisdn
 from mpesa.security import NAIROBI

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.web.dashboard.keys import CONTAINER_KEY, CSRF_FIELD, CSRF_HEADER, SETTINGS_KEY
+from bot.web.dashboard.keys import CONTAINER_KEY
+from bot.web.dashboard.keys import CSRF_FIELD
+from bot.web.dashboard.keys import CSRF_HEADER
+from bot.web.dashboard.keys import SETTINGS_KEY
 from bot.web.dashboard.render import render
 from bot.web.routes import CLIENT_ADDRESS
 

@@ -18,9 +18,11 @@ from typing import Any
 from aiohttp import web
 
 from bot.services.audit import actor_for_telegram
-from bot.services.errors import NotFound, ServiceError
+from bot.services.errors import NotFound
+from bot.services.errors import ServiceError
 from bot.web.dashboard.auth import requires
-from bot.web.dashboard.keys import CONTAINER_KEY, PREFIX
+from bot.web.dashboard.keys import CONTAINER_KEY
+from bot.web.dashboard.keys import PREFIX
 from bot.web.dashboard.render import render
 
 log = logging.getLogger(__name__)

@@ -19,11 +19,14 @@ from aiohttp import web
 
 from bot.i18n import kes
 from bot.services.audit import actor_for_telegram
-from bot.services.errors import InvalidInput, ServiceError
+from bot.services.errors import InvalidInput
+from bot.services.errors import ServiceError
 from bot.services.providers import provider_name
 from bot.web.dashboard.auth import requires
-from bot.web.dashboard.keys import CONTAINER_KEY, PREFIX
-from bot.web.dashboard.render import phone, render
+from bot.web.dashboard.keys import CONTAINER_KEY
+from bot.web.dashboard.keys import PREFIX
+from bot.web.dashboard.render import phone
+from bot.web.dashboard.render import render
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ from aiohttp import web
 
 from bot.web.dashboard.auth import requires
 from bot.web.dashboard.keys import CONTAINER_KEY
-from bot.web.dashboard.render import render, status_parts
+from bot.web.dashboard.render import render
+from bot.web.dashboard.render import status_parts
 
 PERIODS = {"today": "Today", "7d": "7 days", "30d": "30 days"}
 CHART_W, CHART_H, CHART_PAD = 600, 180, 24

@@ -10,20 +10,28 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from bot.services.audit import actor_for_telegram, audit
-from bot.services.errors import InvalidInput, NotFound, ServiceError
-from bot.services.payment_search import SORTS, PaymentQuery, parse_payment_query
+from bot.services.audit import actor_for_telegram
+from bot.services.audit import audit
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotFound
+from bot.services.errors import ServiceError
+from bot.services.payment_search import SORTS
+from bot.services.payment_search import PaymentQuery
+from bot.services.payment_search import parse_payment_query
 from bot.services.reports import shows_full_numbers
 from bot.web.dashboard.auth import requires
-from bot.web.dashboard.keys import CONTAINER_KEY, SETTINGS_KEY
+from bot.web.dashboard.keys import CONTAINER_KEY
+from bot.web.dashboard.keys import SETTINGS_KEY
 from bot.web.dashboard.render import render
-from models import PaymentStatus, StaffRole
+from models import PaymentStatus
+from models import StaffRole
 
 log = logging.getLogger(__name__)
 

@@ -18,13 +18,18 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from bot.services.errors import NotFound, ServiceError
-from bot.services.payout_search import SORTS, PayoutFilter, PayoutSearch
+from bot.services.errors import NotFound
+from bot.services.errors import ServiceError
+from bot.services.payout_search import SORTS
+from bot.services.payout_search import PayoutFilter
+from bot.services.payout_search import PayoutSearch
 from bot.web.dashboard.auth import requires
-from bot.web.dashboard.keys import CONTAINER_KEY, PREFIX
+from bot.web.dashboard.keys import CONTAINER_KEY
+from bot.web.dashboard.keys import PREFIX
 from bot.web.dashboard.render import render
 from models import PayoutStatus
-from mpesa.amounts import AmountError, parse_amount
+from mpesa.amounts import AmountError
+from mpesa.amounts import parse_amount
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.callback_paths import airtel_callback_url, callback_urls
+from bot.callback_paths import airtel_callback_url
+from bot.callback_paths import callback_urls
 from bot.checks import run_checks
-from bot.services.audit import actor_for_telegram, audit
+from bot.services.audit import actor_for_telegram
+from bot.services.audit import audit
 from bot.web.dashboard.auth import requires
 from bot.web.dashboard.keys import SETTINGS_KEY
 from bot.web.dashboard.render import render

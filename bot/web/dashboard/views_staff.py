@@ -16,7 +16,8 @@ from aiohttp import web
 from bot.services.errors import ServiceError
 from bot.services.staff import parse_user_id
 from bot.web.dashboard.auth import requires
-from bot.web.dashboard.keys import CONTAINER_KEY, PREFIX
+from bot.web.dashboard.keys import CONTAINER_KEY
+from bot.web.dashboard.keys import PREFIX
 from bot.web.dashboard.render import render
 from models import StaffRole
 

@@ -17,7 +17,9 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.web.pay import views
-from bot.web.pay.security import CsrfTokens, MissLimiter, browser_headers
+from bot.web.pay.security import CsrfTokens
+from bot.web.pay.security import MissLimiter
+from bot.web.pay.security import browser_headers
 
 HERE = Path(__file__).parent
 MAX_FORM_BYTES = 16 * 1024

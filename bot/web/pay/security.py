@@ -10,7 +10,8 @@ import hashlib
 import hmac
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 
 from aiohttp import web
 

@@ -10,24 +10,31 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot.config import Settings
-from bot.i18n import (
-    LANGUAGE_NAMES,
-    LANGUAGES,
-    N_,
-    error_text,
-    kes,
-    negotiate,
-    normalize,
-    translator,
-    when,
-)
+from bot.i18n import LANGUAGE_NAMES
+from bot.i18n import LANGUAGES
+from bot.i18n import N_
+from bot.i18n import error_text
+from bot.i18n import kes
+from bot.i18n import negotiate
+from bot.i18n import normalize
+from bot.i18n import translator
+from bot.i18n import when
 from bot.services.checkout import Checkout
-from bot.services.documents import ReceiptLines, qr_png, receipt_lines, receipt_rows
+from bot.services.documents import ReceiptLines
+from bot.services.documents import qr_png
+from bot.services.documents import receipt_lines
 from bot.services.documents import receipt_pdf as render_pdf
-from bot.services.errors import LimitExceeded, NotFound, ServiceError
-from bot.web.pay.security import CsrfTokens, MissLimiter, same_origin
-from bot.web.routes import CLIENT_ADDRESS, SERVICES
-from models import PaymentStatus, Provider
+from bot.services.documents import receipt_rows
+from bot.services.errors import LimitExceeded
+from bot.services.errors import NotFound
+from bot.services.errors import ServiceError
+from bot.web.pay.security import CsrfTokens
+from bot.web.pay.security import MissLimiter
+from bot.web.pay.security import same_origin
+from bot.web.routes import CLIENT_ADDRESS
+from bot.web.routes import SERVICES
+from models import PaymentStatus
+from models import Provider
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ import aiohttp
 import pytest
 
 from bot.services.container import build_services
-from bot.web.api.ratelimit import RateLimiter, retry_after_header
+from bot.web.api.ratelimit import RateLimiter
+from bot.web.api.ratelimit import retry_after_header
 from bot.web.app import create_app
 from models import AuditEvent
 from tests.helpers.fakes import FakeDaraja

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import aiohttp
 
-from models import Notification, PayoutBatch, Schedule, ScheduleStatus
+from models import Notification
+from models import PayoutBatch
+from models import Schedule
+from models import ScheduleStatus
 from tests.web.api.conftest import SQLITE_ONLY
 
 ROWS = [

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from bot.config import Settings
 from bot.services.errors import InvalidInput
-from bot.services.providers import provider_code, route_phone
+from bot.services.providers import provider_code
+from bot.services.providers import route_phone
 from bot.web.api import grammar
-from mpesa.phone import PhoneError, normalize_msisdn
+from mpesa.phone import PhoneError
+from mpesa.phone import normalize_msisdn
 from mpesa.security import NAIROBI
 
 # East Africa Time as a fixed offset (Nairobi's zone has odd offsets before 1960)

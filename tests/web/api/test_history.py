@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 
-from models import Order, Payment, PaymentStatus
+from models import Order
+from models import Payment
+from models import PaymentStatus
 from tests.web.api.conftest import SQLITE_ONLY
 
 HISTORY = "/api/v1/payments/history"

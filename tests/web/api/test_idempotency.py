@@ -7,8 +7,13 @@ import json
 import pytest
 
 from bot.services.idempotency import request_hash
-from models import ApiKey, AuditEvent, IdempotencyRecord, Order, Payment
-from tests.web.api.conftest import create_order, initiate
+from models import ApiKey
+from models import AuditEvent
+from models import IdempotencyRecord
+from models import Order
+from models import Payment
+from tests.web.api.conftest import create_order
+from tests.web.api.conftest import initiate
 
 ORDERS = "/api/v1/orders"
 BODY = {"amount": 1500, "description": "2 x cooking oil"}

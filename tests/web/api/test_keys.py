@@ -9,8 +9,11 @@ import pytest
 
 from bot.services import api_keys
 from bot.services.api_keys import ApiKeyService
-from bot.services.errors import Conflict, InvalidInput, NotFound
-from models import ApiKey, AuditEvent
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import NotFound
+from models import ApiKey
+from models import AuditEvent
 from tests.helpers.stk import Clock
 from tests.web.api.conftest import SQLITE_ONLY
 

@@ -8,15 +8,13 @@ from types import SimpleNamespace
 import pytest
 import schemathesis
 
-from bot.services.errors import (
-    Conflict,
-    InvalidInput,
-    LimitExceeded,
-    NotAllowed,
-    NotFound,
-    ServiceError,
-    UpstreamError,
-)
+from bot.services.errors import Conflict
+from bot.services.errors import InvalidInput
+from bot.services.errors import LimitExceeded
+from bot.services.errors import NotAllowed
+from bot.services.errors import NotFound
+from bot.services.errors import ServiceError
+from bot.services.errors import UpstreamError
 from bot.web.api import API_PREFIX
 from bot.web.api.errors import from_service_error
 from bot.web.api.openapi import openapi_document

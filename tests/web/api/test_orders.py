@@ -6,9 +6,12 @@ import pytest
 
 from bot.services.container import build_services
 from bot.web.app import create_app
-from models import AuditEvent, Order
+from models import AuditEvent
+from models import Order
 from tests.helpers.fakes import FakeDaraja
-from tests.web.api.conftest import BOT, SQLITE_ONLY, create_order
+from tests.web.api.conftest import BOT
+from tests.web.api.conftest import SQLITE_ONLY
+from tests.web.api.conftest import create_order
 
 ORDERS = "/api/v1/orders"
 

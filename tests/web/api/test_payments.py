@@ -7,11 +7,17 @@ from typing import Any
 
 import pytest
 
-from models import Order, OrderStatus, Payment, PaymentStatus
-from mpesa.errors import DarajaUnreachable, InvalidRequest
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
+from mpesa.errors import DarajaUnreachable
+from mpesa.errors import InvalidRequest
 from mpesa.models import StkPushResponse
 from tests.helpers.stk import stk_callback
-from tests.web.api.conftest import SQLITE_ONLY, create_order, initiate
+from tests.web.api.conftest import SQLITE_ONLY
+from tests.web.api.conftest import create_order
+from tests.web.api.conftest import initiate
 
 STATUS = "/api/v1/payments/status/{}"
 RETRY = "/api/v1/payments/retry/{}"

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from bot.web.api.openapi import openapi_document
-from models import AuditEvent, IdempotencyRecord, Order
+from models import AuditEvent
+from models import IdempotencyRecord
+from models import Order
 from tests.web.api.conftest import create_order
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")

@@ -15,16 +15,15 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase
+from hypothesis import HealthCheck
+from hypothesis import Phase
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    negative_data_rejection,
-    positive_data_acceptance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.specs.openapi.checks import content_type_conformance
+from schemathesis.specs.openapi.checks import negative_data_rejection
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import response_headers_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import status_code_conformance
 
 from bot.web.api.openapi import openapi_document
 from tests.web.api.conftest import create_order

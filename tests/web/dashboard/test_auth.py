@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from models import AuditEvent, DashboardLink, DashboardSession
-from tests.web.dashboard.conftest import ADMIN, CASHIER, csrf_of
+from models import AuditEvent
+from models import DashboardLink
+from models import DashboardSession
+from tests.web.dashboard.conftest import ADMIN
+from tests.web.dashboard.conftest import CASHIER
+from tests.web.dashboard.conftest import csrf_of
 
 
 async def test_a_link_signs_in_once_and_shows_the_overview(dash) -> None:

@@ -6,8 +6,15 @@ from pathlib import Path
 
 import aiohttp
 
-from models import AuditEvent, BatchStatus, Payout, PayoutBatch, StaffRole
-from tests.web.dashboard.conftest import ADMIN, ADMIN2, CASHIER, csrf_of
+from models import AuditEvent
+from models import BatchStatus
+from models import Payout
+from models import PayoutBatch
+from models import StaffRole
+from tests.web.dashboard.conftest import ADMIN
+from tests.web.dashboard.conftest import ADMIN2
+from tests.web.dashboard.conftest import CASHIER
+from tests.web.dashboard.conftest import csrf_of
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "bulk" / "messy.csv"
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from models import AuditEvent, Payment, PaymentStatus, Payout, PayoutStatus
-from tests.web.dashboard.conftest import ADMIN, CASHIER, csrf_of
+from models import AuditEvent
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from tests.web.dashboard.conftest import ADMIN
+from tests.web.dashboard.conftest import CASHIER
+from tests.web.dashboard.conftest import csrf_of
 
 AIRTEL_OFF = "0733 123 456 is an Airtel number; M-Pesa needs Safaricom"
 

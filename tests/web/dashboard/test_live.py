@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from models import Payment, PaymentStatus
+from models import Payment
+from models import PaymentStatus
 from tests.web.dashboard.conftest import CASHIER
 
 EVENT_WAIT_S = 10.0

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from models import CallbackInbox, DarajaQuery, Payment, PaymentStatus, Payout, PayoutStatus, Staff
-from tests.web.dashboard.conftest import ADMIN, CASHIER
+from models import CallbackInbox
+from models import DarajaQuery
+from models import Payment
+from models import PaymentStatus
+from models import Payout
+from models import PayoutStatus
+from models import Staff
+from tests.web.dashboard.conftest import ADMIN
+from tests.web.dashboard.conftest import CASHIER
 
 
 async def test_the_overview_shows_figures_charts_latest_and_attention(dash) -> None:

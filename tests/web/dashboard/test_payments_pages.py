@@ -7,8 +7,16 @@ import io
 
 from aiohttp.test_utils import TestClient
 
-from models import AuditEvent, C2BTransaction, CallbackInbox, Order, Payment, PaymentStatus, Staff
-from tests.web.dashboard.conftest import ADMIN, CASHIER, csrf_of
+from models import AuditEvent
+from models import C2BTransaction
+from models import CallbackInbox
+from models import Order
+from models import Payment
+from models import PaymentStatus
+from models import Staff
+from tests.web.dashboard.conftest import ADMIN
+from tests.web.dashboard.conftest import CASHIER
+from tests.web.dashboard.conftest import csrf_of
 
 
 async def make(n: int, **fields):

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from models import AuditEvent, Payout, PayoutStatus, StaffRole
-from tests.web.dashboard.conftest import ADMIN, ADMIN2, CASHIER, csrf_of
+from models import AuditEvent
+from models import Payout
+from models import PayoutStatus
+from models import StaffRole
+from tests.web.dashboard.conftest import ADMIN
+from tests.web.dashboard.conftest import ADMIN2
+from tests.web.dashboard.conftest import CASHIER
+from tests.web.dashboard.conftest import csrf_of
 
 
 @pytest.fixture

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from models import AuditEvent, Staff, StaffRole
-from tests.web.dashboard.conftest import ADMIN, CASHIER, csrf_of
+from models import AuditEvent
+from models import Staff
+from models import StaffRole
+from tests.web.dashboard.conftest import ADMIN
+from tests.web.dashboard.conftest import CASHIER
+from tests.web.dashboard.conftest import csrf_of
 
 
 async def post(dash, path: str, **data: str):

@@ -11,7 +11,12 @@ from bot.notify.channels import RecordingChatChannel
 from bot.services.container import build_services
 from bot.web.app import create_app
 from bot.web.pay.security import CsrfTokens
-from models import AuditEvent, Customer, Order, OrderStatus, Payment, PaymentStatus
+from models import AuditEvent
+from models import Customer
+from models import Order
+from models import OrderStatus
+from models import Payment
+from models import PaymentStatus
 from tests.helpers.fakes import FakeDaraja
 from tests.helpers.stk import stk_callback
 
@@ -239,7 +244,8 @@ async def test_the_qr_code_is_a_png_of_the_pay_link(page):
 
 
 async def test_a_whole_page_flow_in_kiswahili_has_no_english(page):
-    from tests.telegram.test_customer_kiswahili import english_only_words, words
+    from tests.telegram.test_customer_kiswahili import english_only_words
+    from tests.telegram.test_customer_kiswahili import words
 
     swahili = {"Accept-Language": "sw-KE,sw;q=0.9"}
     shown = [(await get(page, **swahili))[1]]  # the form
