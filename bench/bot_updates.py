@@ -196,7 +196,8 @@ async def run(*, quick: bool = False) -> list[Figure]:
             await services.staff.bootstrap_admins()
             api = InProcessBotApi()
             app = build_offline_application(settings, services, api)
-            app.add_handler(CommandHandler("ping", ping), group=-1)  # before the bot's own
+            # before every handler of the bot (its name keeper is group -1): only "pong" answers
+            app.add_handler(CommandHandler("ping", ping), group=-2)
             await app.initialize()
             try:
                 results = await _lookups(app, api, count, lookups)

@@ -16,6 +16,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any
 from typing import Self
+from typing import TypeVar
 
 import httpx
 
@@ -37,6 +38,7 @@ from mpesa.models import C2BRegisterRequest
 from mpesa.models import C2BRegisterResponse
 from mpesa.models import C2BSimulateRequest
 from mpesa.models import CallbackUrls
+from mpesa.models import DarajaResponse
 from mpesa.models import OAuthToken
 from mpesa.models import ReversalRequest
 from mpesa.models import StkPushRequest
@@ -70,6 +72,7 @@ _PENDING_RESULT_CODE = "4999"
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
+_R = TypeVar("_R", bound=DarajaResponse)  # the answer model a product call is read into
 
 
 @dataclass(frozen=True)
@@ -230,8 +233,7 @@ class DarajaClient:
             amount,
             reference,
         )
-        answer = await self._post("stk_push", STK_PUSH_PATH, body, money=True)
-        result = parse_answer(StkPushResponse, answer, "stk_push", money=True)
+        result = await self._post_for(StkPushResponse, "stk_push", STK_PUSH_PATH, body, money=True)
         log.info(
             "daraja.stk_push.accepted checkout_request_id=%s merchant_request_id=%s",
             mask_id(result.checkout_request_id),
@@ -308,8 +310,7 @@ class DarajaClient:
             mask_msisdn(msisdn),
             amount,
         )
-        answer = await self._post("b2c_payment", B2C_PATH, body, money=True)
-        result = parse_answer(AsyncAccepted, answer, "b2c_payment", money=True)
+        result = await self._post_for(AsyncAccepted, "b2c_payment", B2C_PATH, body, money=True)
         log.info(
             "daraja.b2c.accepted originator_conversation_id=%s conversation_id=%s",
             result.originator_conversation_id,
@@ -347,8 +348,9 @@ class DarajaClient:
             remarks=remarks,
             occasion=occasion,
         ).to_body()
-        answer = await self._post("transaction_status", STATUS_PATH, body, money=False)
-        result = parse_answer(AsyncAccepted, answer, "transaction_status", money=False)
+        result = await self._post_for(
+            AsyncAccepted, "transaction_status", STATUS_PATH, body, money=False
+        )
         log.info(
             "daraja.status.accepted originator_conversation_id=%s transaction_id=%s "
             "conversation_id=%s",
@@ -370,8 +372,9 @@ class DarajaClient:
             queue_timeout_url=config.callbacks.balance_timeout,
             result_url=config.callbacks.balance_result,
         ).to_body()
-        answer = await self._post("account_balance", BALANCE_PATH, body, money=False)
-        result = parse_answer(AsyncAccepted, answer, "account_balance", money=False)
+        result = await self._post_for(
+            AsyncAccepted, "account_balance", BALANCE_PATH, body, money=False
+        )
         log.info("daraja.balance.accepted conversation_id=%s", result.conversation_id)
         return result
 
@@ -393,8 +396,7 @@ class DarajaClient:
             occasion=occasion,
         ).to_body()
         log.info("daraja.reversal.send transaction_id=%s amount=%s", transaction_id, amount)
-        answer = await self._post("reversal", REVERSAL_PATH, body, money=True)
-        result = parse_answer(AsyncAccepted, answer, "reversal", money=True)
+        result = await self._post_for(AsyncAccepted, "reversal", REVERSAL_PATH, body, money=True)
         log.info(
             "daraja.reversal.accepted transaction_id=%s conversation_id=%s",
             transaction_id,
@@ -414,8 +416,9 @@ class DarajaClient:
             validation_url=config.callbacks.c2b_validation,
         ).to_body()
         # not money, but production refuses a second registration: never blind-resend
-        answer = await self._post("c2b_register_urls", C2B_REGISTER_PATH, body, money=True)
-        result = parse_answer(C2BRegisterResponse, answer, "c2b_register_urls", money=True)
+        result = await self._post_for(
+            C2BRegisterResponse, "c2b_register_urls", C2B_REGISTER_PATH, body, money=True
+        )
         log.info("daraja.c2b_register.ok response_code=%s", result.response_code)
         return result
 
@@ -442,14 +445,22 @@ class DarajaClient:
             bill_ref_number,
         )
         # a resend would simulate a second payment, so it is treated like a money POST
-        answer = await self._post("c2b_simulate", C2B_SIMULATE_PATH, body, money=True)
-        return parse_answer(C2BRegisterResponse, answer, "c2b_simulate", money=True)
+        return await self._post_for(
+            C2BRegisterResponse, "c2b_simulate", C2B_SIMULATE_PATH, body, money=True
+        )
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def _require_initiator(self, op: str) -> None:
         if not self._config.initiator_name or not self._config.security_credential:
             raise ConfigurationError(f"{op} needs an initiator name and security credential")
+
+    async def _post_for(
+        self, model: type[_R], op: str, path: str, body: dict[str, Any], *, money: bool
+    ) -> _R:
+        """POST a product call and read its 2xx answer as ``model``."""
+        answer = await self._post(op, path, body, money=money)
+        return parse_answer(model, answer, op, money=money)
 
     async def _post(
         self,

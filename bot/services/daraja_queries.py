@@ -8,12 +8,51 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from tortoise.expressions import F
 
 from models import CallbackKind
 from models import DarajaQuery
+from models import Payout
+from models import QueryKind
 from models import QueryStatus
+from models import Reversal
+from models import Staff
 from mpesa.errors import DarajaError
 from mpesa.models import AsyncAccepted
+
+if TYPE_CHECKING:
+    from bot.services.intents import Intents
+    from bot.services.intents import Lease
+
+
+async def status_asked(
+    record: Payout | Reversal,
+    *,
+    next_query_at: datetime,
+    intents: Intents,
+    lease: Lease | None,
+    asked_by: Staff | None,
+    chat_id: int | None,
+) -> DarajaQuery:
+    """Record a Transaction Status question about a payout or reversal (caller's transaction):
+    the query row, one more ask counted, the next one due at ``next_query_at``, and the
+    reconciler's lease (when it holds one) released."""
+    about = {"payout": record} if isinstance(record, Payout) else {"reversal": record}
+    query = await DarajaQuery.create(
+        kind=QueryKind.TRANSACTION_STATUS, requested_by=asked_by, chat_id=chat_id, **about
+    )
+    moved = type(record).filter(id=record.id)
+    if lease is not None:
+        moved = moved.filter(claimed_by=lease.holder)
+    await moved.update(
+        query_count=F("query_count") + 1,
+        next_query_at=next_query_at,
+        **(intents.released() if lease is not None else {}),
+    )
+    return query
 
 
 async def failed(query_id: int, exc: DarajaError) -> DarajaQuery:

@@ -10,7 +10,6 @@ import logging
 from datetime import datetime
 from datetime import timedelta
 
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from bot.config import Settings
@@ -29,7 +28,6 @@ from models import DarajaQuery
 from models import Payout
 from models import PayoutStatus
 from models import Provider
-from models import QueryKind
 from models import Staff
 from models.enums import PAYOUT_TRANSITIONS
 from models.enums import sources_for
@@ -143,19 +141,13 @@ class PayoutResults:
         now = self._clock()
         asked = payout.query_count + 1
         async with in_transaction():
-            query = await DarajaQuery.create(
-                kind=QueryKind.TRANSACTION_STATUS,
-                payout=payout,
-                requested_by=asked_by,
-                chat_id=chat_id,
-            )
-            moved = Payout.filter(id=payout.id)
-            if lease is not None:
-                moved = moved.filter(claimed_by=lease.holder)
-            await moved.update(
-                query_count=F("query_count") + 1,
+            query = await daraja_queries.status_asked(
+                payout,
                 next_query_at=now + timedelta(seconds=query_delay_s(self._settings, asked)),
-                **(self._intents.released() if lease is not None else {}),
+                intents=self._intents,
+                lease=lease,
+                asked_by=asked_by,
+                chat_id=chat_id,
             )
             await audit(actor, "payout.status_query", subject=subject(payout), queries=asked)
             if asked == self._settings.b2c_query_max_attempts:

@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
@@ -50,7 +49,6 @@ from models import Payment
 from models import PaymentStatus
 from models import PostState
 from models import Provider
-from models import QueryKind
 from models import Reversal
 from models import ReversalStatus
 from models import Staff
@@ -382,20 +380,14 @@ class ReversalService:
         """Ask Transaction Status about the reversed receipt; the answer comes by callback."""
         asked = reversal.query_count + 1
         async with in_transaction():
-            query = await DarajaQuery.create(
-                kind=QueryKind.TRANSACTION_STATUS,
-                reversal=reversal,
-                requested_by=asked_by,
-                chat_id=chat_id,
-            )
-            moved = Reversal.filter(id=reversal.id)
-            if lease is not None:
-                moved = moved.filter(claimed_by=lease.holder)
-            await moved.update(
-                query_count=F("query_count") + 1,
+            query = await daraja_queries.status_asked(
+                reversal,
                 next_query_at=self._clock()
                 + timedelta(seconds=query_delay_s(self._settings, asked)),
-                **(self._intents.released() if lease is not None else {}),
+                intents=self._intents,
+                lease=lease,
+                asked_by=asked_by,
+                chat_id=chat_id,
             )
             await audit(actor, "reversal.status_query", subject=subject(reversal), queries=asked)
             if asked == self._settings.b2c_query_max_attempts:

@@ -1,7 +1,8 @@
 """Daraja's bodies as typed models: the only home of Daraja's field names.
 
 ``requests`` holds what we send, ``responses`` Daraja's synchronous answers, ``callbacks`` what
-Daraja posts to our URLs (and what we answer), ``values`` the lenient types callbacks need.
+Daraja posts to our URLs (and what we answer), ``values`` the lenient types callbacks need,
+``base`` the lookup of Daraja's name of a field that answers and callbacks share.
 """
 
 from mpesa.models.callbacks import AccountBalanceResult

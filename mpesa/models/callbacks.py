@@ -17,6 +17,7 @@ from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import model_validator
 
+from mpesa.models.base import DarajaNamed
 from mpesa.models.values import Cents
 from mpesa.models.values import DarajaTime
 from mpesa.models.values import FreeText
@@ -63,7 +64,7 @@ def c2b_rejection(code: str) -> dict[str, str]:
 _LOOSE_ALIASES: dict[type[BaseModel], dict[str, str]] = {}
 
 
-class Incoming(BaseModel):
+class Incoming(DarajaNamed):
     """Base of callback models: frozen, unknown fields ignored, Daraja keys matched loosely."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
@@ -92,14 +93,6 @@ class Incoming(BaseModel):
             elif key == alias or alias not in matched:  # the exact spelling wins
                 matched[alias] = value
         return {**rest, **matched}
-
-    @classmethod
-    def alias_of(cls, field_name: str) -> str:
-        """Daraja's name for one of this model's fields."""
-        alias = cls.model_fields[field_name].alias
-        if alias is None:
-            raise KeyError(f"{cls.__name__}.{field_name} has no Daraja name")
-        return alias
 
 
 # ---- STK Push --------------------------------------------------------------------------------

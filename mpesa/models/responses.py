@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import field_validator
 
+from mpesa.models.base import DarajaNamed
 
-class DarajaResponse(BaseModel):
+
+class DarajaResponse(DarajaNamed):
     """Base of every synchronous answer: tolerant of extra fields and of numbers sent as strings."""
 
     model_config = ConfigDict(
@@ -18,14 +19,6 @@ class DarajaResponse(BaseModel):
         validate_by_name=True,
         validate_by_alias=True,
     )
-
-    @classmethod
-    def alias_of(cls, field_name: str) -> str:
-        """Daraja's name for one of this model's fields."""
-        alias = cls.model_fields[field_name].alias
-        if alias is None:
-            raise KeyError(f"{cls.__name__}.{field_name} has no Daraja name")
-        return alias
 
 
 class StkPushResponse(DarajaResponse):
