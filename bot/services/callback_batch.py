@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
 from collections.abc import Sequence
@@ -241,7 +242,7 @@ class IngestBatcher:
     async def _store(self, batch: list[_Item]) -> None:
         """Insert every raw body in one committed statement; give each item its inbox id."""
         db = connections.get(self._connection)
-        received_at = _db(CallbackInbox, "received_at", self._callbacks.clock())
+        received_at = _ToDb(db)(CallbackInbox, "received_at", self._callbacks.clock())
         values: list[Any] = []
         for item in batch:
             text, note = body_text(item.body)
@@ -355,7 +356,7 @@ class IngestBatcher:
 
     async def _write(self, db: BaseDBAsyncClient, plan: list[_Settlement]) -> None:
         now = datetime.now(UTC)
-        to_db = _ToDb()  # a batch's settlements mostly share their values: convert each once
+        to_db = _ToDb(db)  # a batch's settlements mostly share their values: convert each once
         # one moment for the whole batch: it commits at once
         created_at = to_db(AuditEvent, "created_at", now)
         processed_at = to_db(CallbackInbox, "processed_at", self._callbacks.clock())
@@ -516,10 +517,15 @@ _SHAREABLE = (str, int, float, Enum, datetime, date, time, timedelta)
 
 
 class _ToDb:
-    """``_db`` for one batch, converting each distinct (field, value) once (the same answer)."""
+    """``_db`` for one batch, converting each distinct (field, value) once (the same answer).
 
-    def __init__(self) -> None:
+    On SQLite a date or time is also handed over as the text its registered sqlite3 adapter
+    makes (what the driver would do for every row, through a Python call per value).
+    """
+
+    def __init__(self, db: BaseDBAsyncClient) -> None:
         self._seen: dict[tuple[Any, ...], Any] = {}
+        self._sqlite = db.capabilities.dialect == "sqlite"
 
     def __call__(self, model: type[Any], field: str, value: Any) -> Any:
         if isinstance(value, dict | list):  # JSON: unhashable, and mostly different each time
@@ -528,7 +534,12 @@ class _ToDb:
         key = (model, field, type(value), value, getattr(value, "tzinfo", None))
         converted = self._seen.get(key, _MISSING)
         if converted is _MISSING:
-            converted = self._seen[key] = _db(model, field, value)
+            converted = _db(model, field, value)
+            if self._sqlite and isinstance(converted, date | time):
+                adapter = sqlite3.adapters.get((type(converted), sqlite3.PrepareProtocol))
+                if adapter is not None:
+                    converted = adapter(converted)
+            self._seen[key] = converted
         return converted
 
 
