@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 
-from bot.callback_paths import callback_urls
 from bot.config import Settings
 from bot.notify.channels import RecordingChatChannel
 from bot.services.container import Services
@@ -26,12 +25,9 @@ from models import PayoutBatch
 from models import Staff
 from models import StaffRole
 from mpesa.client import B2C_PATH
-from mpesa.client import DarajaClient
-from mpesa.client import DarajaConfig
-from mpesa.simulator import SANDBOX_PASSKEY
 from mpesa.simulator import SANDBOX_SHORTCODE
 from mpesa.simulator import SimulatorConfig
-from tests.helpers.engine import SIMULATOR_B2C_SHORTCODE
+from tests.helpers.engine import simulator_daraja
 from tests.helpers.simulator import RunningSimulator
 
 ADMIN, SECOND_ADMIN = 1001, 1002
@@ -91,26 +87,6 @@ class FaultyB2C(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def faulty_daraja(
-    sim: RunningSimulator, our_url: str, secret: str, transport: FaultyB2C
-) -> DarajaClient:
-    """The real client for ``sim`` over ``transport`` (see tests/helpers/engine.py)."""
-    return DarajaClient(
-        DarajaConfig(
-            base_url=sim.url,
-            consumer_key="simulator-key",
-            consumer_secret="simulator-secret",
-            shortcode=SANDBOX_SHORTCODE,
-            passkey=SANDBOX_PASSKEY,
-            callbacks=callback_urls(our_url, secret),
-            b2c_shortcode=SIMULATOR_B2C_SHORTCODE,
-            initiator_name="testapi",
-            security_credential=sim.credential(),
-        ),
-        http=httpx.AsyncClient(transport=transport),
-    )
-
-
 def rows_csv(count: int, *, amount: int = 100, start: int = 0) -> bytes:
     """A batch file of ``count`` distinct Safaricom numbers."""
     lines = ["phone,amount,name,reference"]
@@ -151,7 +127,7 @@ async def world(
     secret = settings.resolved_callback_secret()
     clients, sets = [], []
     for _ in range(instances):
-        daraja = faulty_daraja(sim, our_url, secret, transport)
+        daraja = simulator_daraja(sim, our_url, secret, http=httpx.AsyncClient(transport=transport))
         clients.append(daraja)
         sets.append(
             build_services(

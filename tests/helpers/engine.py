@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from bot.callback_paths import callback_urls
 from mpesa.client import DarajaClient
 from mpesa.client import DarajaConfig
@@ -12,8 +14,10 @@ from tests.helpers.simulator import RunningSimulator
 SIMULATOR_B2C_SHORTCODE = "600996"
 
 
-def simulator_daraja(sim: RunningSimulator, our_url: str, secret: str) -> DarajaClient:
-    """A DarajaClient for ``sim`` whose callbacks reach ``our_url``.
+def simulator_daraja(
+    sim: RunningSimulator, our_url: str, secret: str, *, http: httpx.AsyncClient | None = None
+) -> DarajaClient:
+    """A DarajaClient for ``sim`` whose callbacks reach ``our_url`` (over ``http`` when given).
 
     The SecurityCredential is the sandbox initiator password encrypted by ``mpesa.security`` with
     the certificate the simulator served, so the simulator's decryption proves it end to end.
@@ -29,5 +33,6 @@ def simulator_daraja(sim: RunningSimulator, our_url: str, secret: str) -> Daraja
             b2c_shortcode=SIMULATOR_B2C_SHORTCODE,
             initiator_name="testapi",
             security_credential=sim.credential(),
-        )
+        ),
+        http=http,
     )

@@ -21,8 +21,8 @@ from mpesa.models import StkQueryResponse
 
 
 @dataclass
-class FakeDaraja:
-    """Records every call; answers from queued results (an exception instance is raised)."""
+class Scripted:
+    """Records every call as ``(method, kwargs)``; answers from queued results (or raises them)."""
 
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     results: dict[str, list[Any]] = field(default_factory=dict)
@@ -42,6 +42,11 @@ class FakeDaraja:
         if isinstance(result, BaseException):
             raise result
         return result
+
+
+@dataclass
+class FakeDaraja(Scripted):
+    """A scriptable stand-in for DarajaClient; unqueued, every request is accepted."""
 
     def _accepted(self, originator: str | None = None) -> AsyncAccepted:
         n = next(self._ids)
@@ -105,30 +110,11 @@ class FakeDaraja:
 
 
 @dataclass
-class FakeAirtel:
-    """A scriptable stand-in for AirtelClient: records calls, answers from queued results.
+class FakeAirtel(Scripted):
+    """A scriptable stand-in for AirtelClient.
 
     Unqueued, a push is accepted, a payout paid (TS), an enquiry says TIP, KYC names JOHN DOE.
     """
-
-    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    results: dict[str, list[Any]] = field(default_factory=dict)
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
-
-    def queue(self, method: str, *results: Any) -> None:
-        """Queue answers (or exceptions to raise) for the next calls of ``method``."""
-        self.results.setdefault(method, []).extend(results)
-
-    def called(self, method: str) -> list[dict[str, Any]]:
-        """The keyword arguments of every call to ``method``, in order."""
-        return [kwargs for name, kwargs in self.calls if name == method]
-
-    def _answer(self, method: str, default: Any) -> Any:
-        queued = self.results.get(method)
-        result = queued.pop(0) if queued else default
-        if isinstance(result, BaseException):
-            raise result
-        return result
 
     def receipt(self) -> str:
         return f"MP261120.1130.K{next(self._ids):05d}"
