@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import Settings
+from bot.services.api_keys import UNKNOWN_KEY_ACTOR
 from bot.services.api_keys import actor_for_key
 from bot.services.api_keys import key_prefix
 from bot.services.audit import audit
@@ -143,7 +144,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     wait_s = throttle.wait_s(address, prefix)
     if wait_s > 0:
         # refused before any lookup: a guessing client costs nothing and learns nothing
-        _services(request).api_keys.failures.note(None, prefix or "-", address, "throttled")
+        _services(request).api_keys.failures.note(
+            UNKNOWN_KEY_ACTOR, prefix or "-", address, "throttled"
+        )
         raise ApiError(
             429,
             "rate_limited",
