@@ -104,9 +104,7 @@ class CollectionHandlers:
         state = self._state
         config = state.config
         body = await v.read_json(request, v.COLLECTION)
-        check = v.Checker(
-            body, path=request.path, family=v.COLLECTION, level=config.level, sink=state.warnings
-        )
+        check = state.checker(body, path=request.path, family=v.COLLECTION)
         check.unknown_fields(PUSH_SCHEMA)
         reference = check.reference()
         check.object("subscriber")
@@ -188,13 +186,7 @@ class CollectionHandlers:
         """POST /standard/v1/payments/refund (or v2): refund a paid collection in full."""
         state = self._state
         body = await v.read_json(request, v.COLLECTION)
-        check = v.Checker(
-            body,
-            path=request.path,
-            family=v.COLLECTION,
-            level=state.config.level,
-            sink=state.warnings,
-        )
+        check = state.checker(body, path=request.path, family=v.COLLECTION)
         check.unknown_fields(REFUND_SCHEMA)
         check.object("transaction")
         receipt = check.text("transaction.airtel_money_id")
