@@ -6,9 +6,8 @@ a duplicate id) raises ``OutcomeUnknown``, and the caller settles it with the en
 transaction id. Only ``AirtelUnreachable`` (the request never left) may be sent again.
 
 The token cache (single flight), the retry loop and the client's lifetime are twins of
-``mpesa/client.py``:
-``airtel/`` and ``mpesa/`` stand alone and import nothing from each other, so the shared shape is
-kept twice on purpose rather than in a third package.
+``mpesa/client.py``: ``airtel/`` and ``mpesa/`` stand alone and import nothing from each other,
+so the shared shape is kept twice on purpose rather than in a third package.
 """
 
 from __future__ import annotations
