@@ -5,9 +5,9 @@ a time-out after sending, a 5xx, 408 or 429, or an ambiguous code (TA, TIP, DP..
 a duplicate id) raises ``OutcomeUnknown``, and the caller settles it with the enquiry by the same
 transaction id. Only ``AirtelUnreachable`` (the request never left) may be sent again.
 
-The token cache (single flight) and the client's lifetime are twins of ``mpesa/client.py``:
-``airtel/`` and ``mpesa/`` stand alone and import nothing from each other, so the shared shape is
-kept twice on purpose rather than in a third package.
+The token cache (single flight), the retry loop and the client's lifetime are twins of
+``mpesa/client.py``: ``airtel/`` and ``mpesa/`` stand alone and import nothing from each other,
+so the shared shape is kept twice on purpose rather than in a third package.
 """
 
 from __future__ import annotations
@@ -625,6 +625,8 @@ class AirtelClient:
             return _Answer(http_status=response.status_code, envelope=envelope)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    # Twin of mpesa/client.py's retry loop (_exchange, _backoff); kept apart:
+    # airtel/ imports nothing from mpesa/ (docs/architecture.md)
     async def _exchange(
         self, op: str, send: Callable[[], Awaitable[httpx.Response]], *, money: bool
     ) -> httpx.Response:
@@ -753,6 +755,8 @@ def _path_id(transaction_id: str) -> str:
     return transaction_id
 
 
+# Twin of mpesa/faults.py's retry_after_seconds; kept apart:
+# airtel/ imports nothing from mpesa/ (docs/architecture.md)
 def _retry_after(value: str | None) -> float | None:
     if value is None:
         return None

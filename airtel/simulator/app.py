@@ -263,6 +263,8 @@ class OAuthHandler:
         return id_ok and secret_ok
 
 
+# reset and drain are twins of mpesa/simulator/app.py's; kept apart:
+# airtel/ imports nothing from mpesa/ (docs/architecture.md)
 class ControlHandlers:
     """Endpoints for tests and the demo: state, faults, portal, reset, drain, tokens, key."""
 

@@ -92,6 +92,8 @@ def enquiry_body(collection: Collection, state: SimulatorState) -> dict[str, Any
     return {"data": {"transaction": transaction}, "status": status}
 
 
+# Twin of mpesa/simulator/express.py's ExpressHandlers set-up; kept apart:
+# airtel/ imports nothing from mpesa/ (docs/architecture.md)
 class CollectionHandlers:
     """Answers USSD push, enquiry and refund like Airtel, then calls back after the delay."""
 
