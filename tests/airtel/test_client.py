@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -52,6 +51,7 @@ from tests.helpers.airtel import fixture
 from tests.helpers.airtel import private_key
 from tests.helpers.airtel import public_pem
 from tests.helpers.airtel import typed
+from tests.helpers.clock import Clock
 
 BASE = "https://openapiuat.airtel.test"
 TOKEN = fixture("auth_token_response.json")["access_token"]
@@ -78,19 +78,6 @@ CONFIG = AirtelConfig(
     disbursement_pin="1234",
     public_key=public_pem(),
 )
-
-
-class FakeClock:
-    """An aware clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def sent(route: respx.Route, index: int = -1) -> dict[str, Any]:
@@ -122,8 +109,8 @@ def oauth(router: respx.MockRouter) -> respx.Route:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(NOW)
+def clock() -> Clock:
+    return Clock(NOW)
 
 
 @pytest.fixture
@@ -133,7 +120,7 @@ def delays() -> list[float]:
 
 @pytest.fixture
 async def make_airtel(
-    clock: FakeClock, delays: list[float]
+    clock: Clock, delays: list[float]
 ) -> AsyncIterator[Callable[..., AirtelClient]]:
     clients: list[AirtelClient] = []
 

@@ -22,15 +22,10 @@ from airtel.security import HashInput
 from airtel.security import load_public_key_file
 from airtel.simulator import cli as airtel_cli
 from airtel.simulator.__main__ import build_parser
+from tests.helpers.ports import free_port
 from tests.helpers.receiver import CallbackReceiver
 
 HOOK = "/airtel/collection"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -42,7 +37,7 @@ async def receiver() -> AsyncIterator[CallbackReceiver]:
 @pytest.fixture
 def airtel_process(receiver: CallbackReceiver, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`mpesa-bot simulator --provider airtel` in a child process: (base URL, key file)."""
-    port = _free_port()
+    port = free_port()
     key_file = tmp_path / "keys" / "airtel.pem"
     command = [
         sys.executable, "-m", "bot", "simulator", "--provider", "airtel",

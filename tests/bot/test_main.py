@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import socket
 from collections.abc import AsyncIterator
 from collections.abc import Callable
 from pathlib import Path
@@ -28,14 +27,9 @@ from models.db import DatabaseNotMigrated
 from models.db import migrate
 from mpesa.simulator import SANDBOX_PASSKEY
 from mpesa.simulator import SimulatorConfig
+from tests.helpers.ports import free_port
 
 ADMIN = 1001
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

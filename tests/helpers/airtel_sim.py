@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +23,7 @@ from airtel.simulator.app import SIM_DELIVERER
 from airtel.simulator.state import SimulatorState
 from bot.config import Settings
 from tests.helpers.airtel import private_key
-
-
-class SimClock:
-    """The Airtel simulator's clock, moved by hand so "later" needs no sleeping."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 20, 11, 30, 5, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+from tests.helpers.clock import Clock
 
 
 @dataclass
@@ -47,7 +34,7 @@ class RunningAirtel:
     app: web.Application
     server: TestServer
     public_key_pem: bytes
-    clock: SimClock
+    clock: Clock
     clients: list[AirtelClient] = field(default_factory=list)
 
     @property
@@ -105,7 +92,7 @@ class RunningAirtel:
 
 async def start_airtel(config: SimulatorConfig | None = None) -> RunningAirtel:
     """Serve a strict Airtel simulator with a fake clock; download its key like a user would."""
-    clock = SimClock()
+    clock = Clock(datetime(2026, 11, 20, 11, 30, 5, tzinfo=UTC))
     config = config or SimulatorConfig()
     config.clock = clock
     config.private_key = config.private_key or private_key()

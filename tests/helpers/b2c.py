@@ -20,7 +20,9 @@ from bot.services.container import build_services
 from bot.services.payouts import PayoutService
 from bot.services.reversals import ReversalService
 from bot.services.staff import StaffService
+from models import DarajaQuery
 from models import NotificationChannel
+from models import Payout
 from models import Staff
 from models import StaffRole
 from mpesa.callbacks import AccountBalanceResult
@@ -134,6 +136,16 @@ def status_result(
     _set_param(body, "ReceiptNo", receipt)
     _set_param(body, "Amount", amount)
     return parse_transaction_status_result(body)
+
+
+def status_answer(query: DarajaQuery, payout: Payout, **fields: Any) -> TransactionStatusResult:
+    """The Transaction Status result answering our ``query`` about ``payout``."""
+    return status_result(
+        originator=query.originator_conversation_id,
+        conversation=query.conversation_id,
+        queried_originator=payout.originator_conversation_id,
+        **fields,
+    )
 
 
 def balance_result(*, originator: str, conversation: str) -> AccountBalanceResult:

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from mpesa.models import CallbackUrls
 from mpesa.models import StkPushResponse
 from mpesa.models import StkQueryResponse
 from mpesa.security import stk_password
+from tests.helpers.clock import Clock
 
 BASE = "https://daraja.test"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "daraja"
@@ -95,19 +95,16 @@ CONFIG = DarajaConfig(
 C2B_CONFIG = replace(CONFIG, shortcode="600984")
 
 
-class FakeClock:
-    """An aware clock the test moves by hand."""
+class FakeClock(Clock):
+    """A clock moved by hand that counts how often it is read."""
 
     def __init__(self, now: datetime) -> None:
-        self.now = now
+        super().__init__(now)
         self.calls = 0
 
     def __call__(self) -> datetime:
         self.calls += 1
         return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 class TickingClock(FakeClock):

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.helpers.stk import Clock
+from tests.helpers.clock import Clock
 
 
 @pytest.fixture

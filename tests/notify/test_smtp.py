@@ -31,8 +31,8 @@ from models import Order
 from models import OrderStatus
 from models import Payment
 from models import PaymentStatus
+from tests.helpers.ports import free_port
 from tests.helpers.smtp_server import SmtpServer
-from tests.helpers.smtp_server import free_port
 from tests.helpers.smtp_server import start_smtp_server
 
 SENDER = "Household Planet Kenya <receipts@householdplanet.co.ke>"

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from bot.notify.notifier import Notifier
 from bot.services.errors import Conflict
 from bot.services.errors import InvalidInput
 from bot.services.errors import NotFound
@@ -25,8 +24,6 @@ from models import StaffRole
 from mpesa.errors import DarajaUnreachable
 from mpesa.errors import InvalidRequest
 from mpesa.errors import OutcomeUnknown
-from tests.helpers.fakes import FakeDaraja
-from tests.helpers.stk import Clock
 from tests.helpers.stk import stk_callback
 from tests.helpers.stk import stk_query_answer
 
@@ -34,21 +31,6 @@ PHONE = "0708 374 149"
 MSISDN = "254708374149"
 OTHER_PHONE = "0712 345 678"
 CASHIER_TG = 2002
-
-
-@pytest.fixture
-def daraja() -> FakeDaraja:
-    return FakeDaraja()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def notifier(settings) -> Notifier:
-    return Notifier(business_name="Household Planet Kenya", admin_telegram_ids=[1001])
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ from models import ScheduleStatus
 from models import Staff
 from models import StaffRole
 from mpesa.security import NAIROBI
+from tests.helpers.clock import Clock
 from tests.helpers.fakes import FakeDaraja
-from tests.helpers.stk import Clock
 
 ADMIN, CASHIER, SECOND_ADMIN = 1001, 2001, 1002
 
