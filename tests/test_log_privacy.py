@@ -47,6 +47,9 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> LogCapture:
     return capture_logs(monkeypatch)
 
 
+# like tests/helpers/live.py's live_service, on purpose not it: only SMS is recorded here, so the
+# real e-mail and webhook channels run and log (what this file checks), where live_service
+# records e-mail too
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, str]]:
     """The real `run` (web server, callbacks, jobs, bot) until the block ends."""

@@ -51,6 +51,7 @@ from tests.helpers.airtel import fixture
 from tests.helpers.airtel import private_key
 from tests.helpers.airtel import public_pem
 from tests.helpers.airtel import typed
+from tests.helpers.clients import client_maker
 from tests.helpers.clock import Clock
 
 BASE = "https://openapiuat.airtel.test"
@@ -97,6 +98,8 @@ def envelope(response_code: str | None, *, result_code: str | None = None, **sta
     return {"status": body}
 
 
+# The same fixtures as tests/mpesa/test_client.py, kept parallel on purpose: each names its own
+# provider's base URL, token route and client; what they share is client_maker.
 @pytest.fixture
 def router() -> Iterator[respx.MockRouter]:
     with respx.mock(base_url=BASE, assert_all_called=False, assert_all_mocked=True) as mock:
@@ -122,20 +125,8 @@ def delays() -> list[float]:
 async def make_airtel(
     clock: Clock, delays: list[float]
 ) -> AsyncIterator[Callable[..., AirtelClient]]:
-    clients: list[AirtelClient] = []
-
-    async def record_sleep(seconds: float) -> None:
-        delays.append(seconds)
-
-    def make(config: AirtelConfig = CONFIG, **kwargs: Any) -> AirtelClient:
-        kwargs.setdefault("clock", clock)
-        client = AirtelClient(config, sleep=record_sleep, **kwargs)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.aclose()
+    async with client_maker(AirtelClient, CONFIG, clock, delays) as make:
+        yield make
 
 
 @pytest.fixture

@@ -47,6 +47,9 @@ REFUND = "/standard/v1/payments/refund"
 _DROP = object()
 
 
+# Sim and make_sim mirror tests/helpers/sim_http.py and tests/mpesa/conftest.py on purpose: the
+# skeleton is the same, but each speaks its own provider's wire (Airtel's headers and JSON token
+# request, Daraja's basic-auth GET), and a shared base would tie two simulators' tests together.
 @dataclass
 class Sim:
     """A running simulator, an httpx client on it, a token and a callback receiver."""

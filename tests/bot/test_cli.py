@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import csv
-import json
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
@@ -16,6 +12,7 @@ from bot.cli import COMMANDS_HELP
 from bot.cli import build_parser
 from bot.cli import main
 from tests.helpers.ports import free_port
+from tests.helpers.processes import simulator_process
 from tests.models.test_migrations import committed_migrations
 
 SIM_KEYS = {"MPESA_CONSUMER_KEY": "simulator-key", "MPESA_CONSUMER_SECRET": "simulator-secret"}
@@ -118,31 +115,9 @@ def test_check_reports_each_part_and_fails_without_credentials(env, capsys):
 @pytest.fixture
 def airtel_process():
     """`mpesa-bot simulator --provider airtel` in a child process; yields its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(  # noqa: S603 - our own module
-        [sys.executable, "-m", "bot", "simulator", "--provider", "airtel", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_for(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _wait_for(port: int, proc: subprocess.Popen) -> None:
-    """Until something listens on ``port`` (the child process printed its first line)."""
-    proc.stdout.readline()
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
+    # a wrong secret is what one test sends on purpose: the simulator may warn about it
+    with simulator_process("--provider", "airtel", warnings_fail=False) as base:
+        yield base
 
 
 @pytest.mark.parametrize(
@@ -174,37 +149,14 @@ def test_check_tests_the_airtel_credentials(env, airtel_process, capsys, secret,
 
 
 @pytest.fixture
-def simulator_process():
+def mpesa_process():
     """`mpesa-bot simulator` in a child process; yields its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(  # noqa: S603 - our own module
-        [sys.executable, "-m", "bot", "simulator", "--port", str(port), "--callback-delay", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        # the first line is printed once the app is about to serve
-        first = proc.stdout.readline().decode()
-        assert f"127.0.0.1:{port}" in first
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-        yield f"http://127.0.0.1:{port}"
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/simulator/state") as answer:
-            warnings = json.load(answer)["warnings"]
-        assert warnings == [], f"the simulator warned: {warnings}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with simulator_process("--callback-delay", "0") as base:
+        yield base
 
 
-def test_c2b_register_against_the_simulator(env, simulator_process, capsys):
-    env.setenv("MPESA_BASE_URL", simulator_process)
+def test_c2b_register_against_the_simulator(env, mpesa_process, capsys):
+    env.setenv("MPESA_BASE_URL", mpesa_process)
     env.setenv("MPESA_SHORTCODE", "174379")
     env.setenv("PUBLIC_BASE_URL", "https://pay.householdplanet.co.ke")
     env.setenv("CALLBACK_SECRET", "operators-secret-0123")
@@ -219,8 +171,8 @@ def test_c2b_register_against_the_simulator(env, simulator_process, capsys):
     assert "registered: Success (code 0)" in out
 
 
-def test_c2b_register_reports_a_refusal(env, simulator_process, capsys):
-    env.setenv("MPESA_BASE_URL", simulator_process)
+def test_c2b_register_reports_a_refusal(env, mpesa_process, capsys):
+    env.setenv("MPESA_BASE_URL", mpesa_process)
     env.setenv("PUBLIC_BASE_URL", "https://pay.householdplanet.co.ke")
     env.setenv("MPESA_CONSUMER_KEY", "wrong")
     env.setenv("MPESA_CONSUMER_SECRET", "wrong")
@@ -365,7 +317,7 @@ def test_resolve_an_unknown_push_from_the_shell(shell_db, capsys, monkeypatch):
 
 
 @pytest.fixture
-def shell_db(env, simulator_process, monkeypatch):
+def shell_db(env, mpesa_process, monkeypatch):
     """The CLI against the simulator, Telegram in-process, callbacks to nowhere, the database
     migrated; returns a runner: ``shell_db(work)`` is ``await work()`` with the database open."""
     import asyncio
@@ -377,7 +329,7 @@ def shell_db(env, simulator_process, monkeypatch):
     from models.db import close_db
     from models.db import init_db
 
-    env.setenv("MPESA_BASE_URL", simulator_process)
+    env.setenv("MPESA_BASE_URL", mpesa_process)
     env.setenv("PUBLIC_BASE_URL", f"http://127.0.0.1:{free_port()}")  # callbacks get nowhere
     env.setenv("TELEGRAM_BOT_TOKEN", "7000000001:TEST")
     monkeypatch.setattr(

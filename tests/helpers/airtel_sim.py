@@ -10,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -24,6 +23,7 @@ from airtel.simulator.state import SimulatorState
 from bot.config import Settings
 from tests.helpers.airtel import private_key
 from tests.helpers.clock import Clock
+from tests.helpers.simulator import serve_on_loopback
 
 
 @dataclass
@@ -98,10 +98,5 @@ async def start_airtel(config: SimulatorConfig | None = None) -> RunningAirtel:
     config.private_key = config.private_key or private_key()
     config.portal = config.portal or Portal()
     app = create_simulator(config)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    url = str(server.make_url("")).rstrip("/")
-    async with httpx.AsyncClient() as http:
-        answer = await http.get(f"{url}/simulator/public-key")
-        answer.raise_for_status()
-    return RunningAirtel(url, app, server, answer.content, clock)
+    server, url, public_key_pem = await serve_on_loopback(app, "/simulator/public-key")
+    return RunningAirtel(url, app, server, public_key_pem, clock)

@@ -208,6 +208,8 @@ class B2CWorld:
     daraja: FakeDaraja
     services: Services
 
+    # one typed shortcut per service the tests drive, repeated on purpose: a __getattr__ would
+    # save the lines but hide from the reader (and the type checker) which services there are
     @property
     def notifier(self) -> Notifier:
         return self.services.notifier

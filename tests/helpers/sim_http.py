@@ -1,4 +1,4 @@
-"""Raw-HTTP access to a simulator under test: request bodies, a fake clock, Daraja error shapes."""
+"""Raw-HTTP access to a simulator under test: request bodies, Daraja's paths and error shapes."""
 
 from __future__ import annotations
 
