@@ -13,7 +13,6 @@ from collections.abc import Iterable
 import phonenumbers
 from phonenumbers import NumberParseException
 from phonenumbers import PhoneNumberType
-from phonenumbers import carrier
 
 KENYA = "KE"
 KENYA_CODE = "254"
@@ -52,6 +51,10 @@ def normalize_msisdn(raw: str, *, extra_prefixes: Iterable[str] = ()) -> str:
         raise PhoneError(f"{shown} is not a valid Kenyan mobile number")
     if phonenumbers.number_type(number) not in _MOBILE_TYPES:
         raise PhoneError(f"{shown} is not a mobile number")
+    # imported here, not at the top: the carrier tables take a noticeable share of start-up,
+    # and only an Airtel number being checked needs them
+    from phonenumbers import carrier
+
     network = carrier.name_for_number(number, "en")
     if network != AIRTEL_CARRIER:
         if not network:
@@ -103,6 +106,8 @@ def mask_msisdn(msisdn: str | int | None) -> str:
     return f"{text[:4]}****{text[-3:]}"
 
 
+# _parse and _prefixes are twins of mpesa/phone.py's; kept apart:
+# airtel/ imports nothing from mpesa/ (docs/architecture.md)
 def _parse(raw: object, shown: str) -> phonenumbers.PhoneNumber:
     text = str(raw).strip()
     if not text:

@@ -10,7 +10,6 @@ import phonenumbers
 from phonenumbers import NumberParseException
 from phonenumbers import PhoneNumberType
 from phonenumbers import ValidationResult
-from phonenumbers import carrier
 
 KENYA = "KE"
 KENYA_CODE = 254
@@ -84,6 +83,10 @@ def normalize_msisdn(raw: str, *, extra_prefixes: Iterable[str] = ()) -> str:
         raise PhoneError("{phone} is a landline, not a mobile number", phone=shown)
     if kind not in _MOBILE_TYPES:
         raise PhoneError("{phone} is not a mobile number", phone=shown)
+    # imported here, not at the top: the carrier tables take a noticeable share of start-up,
+    # and only a number being checked needs them
+    from phonenumbers import carrier
+
     network = carrier.name_for_number(number, "en")
     if network != M_PESA_CARRIER:
         if not network:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -41,6 +42,8 @@ from bot.services.intents import Intents
 from bot.services.intents import Lease
 from bot.services.intents import NeverLeft
 from bot.services.intents import NotSent
+from bot.services.intents import PostOutcome
+from bot.services.intents import ProviderError
 from bot.services.intents import Refused
 from bot.services.intents import Unknown
 from bot.services.outcome import Clock
@@ -426,44 +429,14 @@ class PayoutService:
                 command_id=payout.command_id,
             ),
         )
-        if isinstance(outcome, Accepted):
-            answer: AsyncAccepted = outcome.answer
-            if answer.response_code != "0":
-                await self.results.settle_failed(
-                    payout,
-                    code=answer.response_code,
-                    desc=answer.response_description or "refused by M-Pesa",
-                    actor="system",
-                    post=self._intents.answered(),
-                )
-            else:
-                await self._record_submitted(payout, answer)
-        elif isinstance(outcome, NeverLeft):
-            await self._defer(payout, lease, str(outcome.error))
-        elif (
-            isinstance(outcome, Refused)
-            and rate_limited
-            and isinstance(outcome.error, RATE_LIMITED)
-        ):
-            # spike arrest / 429: the gateway refused it before anything happened
-            await rate_limited(payout, lease, _retry_after(outcome.error))
-        elif isinstance(outcome, Refused):
-            # refused before any money moved
-            exc = outcome.error
-            await self.results.settle_failed(
-                payout,
-                code=exc.code,
-                desc=busy_reason(exc) if isinstance(exc, RateLimited) else str(exc),
-                actor="system",
-                post=self._intents.answered(),
-            )
-        elif isinstance(outcome, Unknown):
-            # OutcomeUnknown, a duplicate id, a 5xx: the money may be moving; ask, never resend
-            await self.results.to_unknown(payout.id, reason=outcome.reason, actor="system")
-        else:
-            assert isinstance(outcome, NotSent)
-            log.warning("payout.not_sent payout=%s reason=%s", payout.id, outcome.reason)
-        return await Payout.get(id=payout.id)
+        return await self._record_post(
+            payout,
+            lease,
+            outcome,
+            answered=self._b2c_answered,
+            refused=self._b2c_refused,
+            rate_limited=rate_limited,
+        )
 
     async def _send_airtel(
         self, payout: Payout, lease: Lease, *, rate_limited: RateLimitedHook | None = None
@@ -480,8 +453,29 @@ class PayoutService:
             )
             return await Payout.get(id=payout.id)
         outcome = await self._intents.post(lease, lambda: airtel.disburse(payout))
+        return await self._record_post(
+            payout,
+            lease,
+            outcome,
+            answered=airtel.record_paid,
+            refused=self._airtel_refused,
+            rate_limited=rate_limited,
+        )
+
+    async def _record_post(
+        self,
+        payout: Payout,
+        lease: Lease,
+        outcome: PostOutcome[Any],
+        *,
+        answered: Callable[[Payout, Any], Awaitable[object]],
+        refused: Callable[[Payout, ProviderError], Awaitable[None]],
+        rate_limited: RateLimitedHook | None,
+    ) -> Payout:
+        """Record what came of a payout's POST: M-Pesa and Airtel differ only in reading an
+        answer and a refusal; never left, throttled, unknown and not sent are the same."""
         if isinstance(outcome, Accepted):
-            await airtel.record_paid(payout, outcome.answer)
+            await answered(payout, outcome.answer)
         elif isinstance(outcome, NeverLeft):
             await self._defer(payout, lease, str(outcome.error))
         elif (
@@ -489,32 +483,63 @@ class PayoutService:
             and rate_limited
             and isinstance(outcome.error, RATE_LIMITED)
         ):
+            # spike arrest / 429: the gateway refused it before anything happened
             await rate_limited(payout, lease, _retry_after(outcome.error))
         elif isinstance(outcome, Refused):
-            # Airtel said it did not happen (or refused our request): nothing moved
-            exc = outcome.error
-            info = getattr(exc, "info", None)
-            alert_needed = info.alert_admin if info is not None else True
-            await self.results.settle_failed(
-                payout,
-                code=(info.code if info is not None else exc.code),
-                desc=(info.description or info.meaning) if info is not None else str(exc),
-                actor="system",
-                post=self._intents.answered(),
-                alert=(
-                    f"Airtel payout #{payout.id} failed: "
-                    + (f"{info.meaning} {info.next_step}" if info is not None else str(exc))
-                )
-                if alert_needed
-                else None,
-            )
+            await refused(payout, outcome.error)
         elif isinstance(outcome, Unknown):
-            # TA, TIP, a time-out, a duplicate id: the money may be moving; enquire, never resend
+            # OutcomeUnknown, Airtel's TA or TIP, a 5xx, a time-out, a duplicate id: the money
+            # may be moving; ask, never resend
             await self.results.to_unknown(payout.id, reason=outcome.reason, actor="system")
         else:
             assert isinstance(outcome, NotSent)
-            log.warning("airtel.payout.not_sent payout=%s reason=%s", payout.id, outcome.reason)
+            log.warning(
+                "payout.not_sent payout=%s provider=%s reason=%s",
+                payout.id,
+                payout.provider,
+                outcome.reason,
+            )
         return await Payout.get(id=payout.id)
+
+    async def _b2c_answered(self, payout: Payout, answer: AsyncAccepted) -> None:
+        if answer.response_code != "0":
+            await self.results.settle_failed(
+                payout,
+                code=answer.response_code,
+                desc=answer.response_description or "refused by M-Pesa",
+                actor="system",
+                post=self._intents.answered(),
+            )
+        else:
+            await self._record_submitted(payout, answer)
+
+    async def _b2c_refused(self, payout: Payout, exc: ProviderError) -> None:
+        # refused before any money moved
+        await self.results.settle_failed(
+            payout,
+            code=exc.code,
+            desc=busy_reason(exc) if isinstance(exc, RateLimited) else str(exc),
+            actor="system",
+            post=self._intents.answered(),
+        )
+
+    async def _airtel_refused(self, payout: Payout, exc: ProviderError) -> None:
+        # Airtel said it did not happen (or refused our request): nothing moved
+        info = getattr(exc, "info", None)
+        alert_needed = info.alert_admin if info is not None else True
+        await self.results.settle_failed(
+            payout,
+            code=(info.code if info is not None else exc.code),
+            desc=(info.description or info.meaning) if info is not None else str(exc),
+            actor="system",
+            post=self._intents.answered(),
+            alert=(
+                f"Airtel payout #{payout.id} failed: "
+                + (f"{info.meaning} {info.next_step}" if info is not None else str(exc))
+            )
+            if alert_needed
+            else None,
+        )
 
     async def _record_submitted(self, payout: Payout, answer: AsyncAccepted) -> None:
         now = self._clock()

@@ -15,6 +15,7 @@ from tortoise import connections
 from bot.callback_paths import CALLBACK_ROUTES
 from bot.config import Settings
 from bot.services.callback_batch import IngestBatcher
+from bot.services.callback_batch import read_payments
 from bot.services.container import Services
 from bot.services.container import build_services
 from bot.web.app import create_app
@@ -212,6 +213,29 @@ async def test_a_mixed_batch_ends_exactly_as_one_by_one(services) -> None:
     }
     order = await Order.get(code="HP-1")
     assert (order.status, order.paid_receipt) == (OrderStatus.PAID, "RCPT002")
+
+
+async def test_payments_read_by_the_batch_are_the_ones_the_orm_reads(services) -> None:
+    await seed()
+    # every kind of column filled somewhere: dates, enums, foreign keys, NULLs, a settled one
+    await Payment.filter(checkout_request_id="ws_CO_3").update(
+        status=PaymentStatus.PAID, receipt="RCPT003", paid_amount=150, paid_at=PAID_AT
+    )
+    db = connections.get("default")
+
+    rows = await db.execute_query_dict("SELECT * FROM payment ORDER BY id")
+    ours = read_payments(rows)
+
+    orm = await Payment.all().order_by("id")
+    assert [vars(p) for p in ours] == [vars(p) for p in orm]
+    assert [{k: type(v) for k, v in vars(p).items()} for p in ours] == [
+        {k: type(v) for k, v in vars(p).items()} for p in orm
+    ]
+    assert ours[1].order_id is not None
+    assert (await ours[1].order).code == "HP-1"
+    ours[0].description = "saved through the ORM"
+    await ours[0].save(update_fields=["description"])
+    assert (await Payment.get(id=ours[0].id)).description == "saved through the ORM"
 
 
 async def test_rows_written_by_the_batch_read_back_like_the_orm_writes_them(services) -> None:

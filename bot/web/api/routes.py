@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import Settings
+from bot.services.api_keys import UNKNOWN_KEY_ACTOR
 from bot.services.api_keys import actor_for_key
 from bot.services.api_keys import key_prefix
 from bot.services.audit import audit
@@ -44,6 +45,7 @@ from bot.web.api.resources import payment_resource
 from bot.web.api.resources import phone_route
 from bot.web.api.resources import text_field
 from bot.web.api.resources import whole_shillings
+from bot.web.limits import bulk_body_size
 from bot.web.routes import CLIENT_ADDRESS
 from bot.web.routes import SERVICES
 from models import ApiKey
@@ -81,7 +83,7 @@ def register_api(
     """Mount the API at /api/v1 of ``app`` (its SERVICES need .orders, .payments, .api_keys)."""
     api = web.Application(
         middlewares=[
-            bulk_body_size(settings),
+            bulk_body_size(settings, BATCH_CREATE),
             json_errors,
             authenticate,
             idempotency_middleware(lambda r: _services(r).idempotency, lambda r: r[API_KEY].id),
@@ -143,7 +145,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     wait_s = throttle.wait_s(address, prefix)
     if wait_s > 0:
         # refused before any lookup: a guessing client costs nothing and learns nothing
-        _services(request).api_keys.failures.note(None, prefix or "-", address, "throttled")
+        _services(request).api_keys.failures.note(
+            UNKNOWN_KEY_ACTOR, prefix or "-", address, "throttled"
+        )
         raise ApiError(
             429,
             "rate_limited",
@@ -193,20 +197,6 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         status=response.status,
     )
     return response
-
-
-def bulk_body_size(settings: Settings) -> Any:
-    """Only a bulk payout batch may be as large as BULK_MAX_FILE_BYTES (its file or its JSON
-    rows); every other request keeps the server's small body limit."""
-    limit = settings.bulk_max_file_bytes + 64 * 1024  # the multipart envelope and description
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.match_info.route.name == BATCH_CREATE:
-            request = request.clone(client_max_size=limit)
-        return await handler(request)
-
-    return middleware
 
 
 @web.middleware

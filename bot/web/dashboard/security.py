@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot.web import browser
 from bot.web.dashboard.keys import CONTAINER_KEY
 from bot.web.dashboard.keys import CSRF_FIELD
 from bot.web.dashboard.keys import CSRF_HEADER
@@ -26,23 +27,11 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# no inline script or style anywhere: scripts, styles and images come from this server only
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
 HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    # sign-in links carry a token in the URL: never hand it to another site ("no-referrer" would
-    # also make Chromium send "Origin: null" with every form, which the origin check refuses)
-    "Referrer-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    **browser.HEADERS,
+    "Content-Security-Policy": browser.content_security_policy(img_src="'self' data:"),
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-# pages show names, phones and amounts: no copy in any cache (static files say otherwise)
-NO_STORE = "no-store"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_REFUSED = (
     "This form was not sent from a dashboard page that is still open, so nothing was done. "
@@ -56,20 +45,8 @@ def client_of(request: web.Request) -> str:
     return finder(request) if finder is not None else (request.remote or "")
 
 
-@web.middleware
-async def browser_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every dashboard answer, errors included, carries the security headers."""
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        for name, value in HEADERS.items():
-            exc.headers.setdefault(name, value)
-        exc.headers.setdefault("Cache-Control", NO_STORE)
-        raise
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    response.headers.setdefault("Cache-Control", NO_STORE)
-    return response
+browser_headers = browser.browser_headers(HEADERS)
+"""Every dashboard answer, errors included, carries the security headers."""
 
 
 def _same_origin(request: web.Request) -> bool:

@@ -10,28 +10,14 @@ import hashlib
 import hmac
 import time
 from collections import deque
-from collections.abc import Awaitable
 from collections.abc import Callable
 
 from aiohttp import web
 
+from bot.web import browser
+
 TOKEN_LIFETIME_S = 12 * 3600
-# a browser with JavaScript, none inline: scripts, styles and images come from this server only
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    # the order code is in the URL: never hand it to another site ("no-referrer" would also
-    # make Chromium send "Origin: null" with the page's own forms, which the origin check refuses:
-    # the browser tests found every payment refused as "sent from another website")
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-}
+HEADERS = {**browser.HEADERS, "Content-Security-Policy": browser.content_security_policy()}
 
 
 class CsrfTokens:
@@ -91,20 +77,8 @@ class MissLimiter:
         return misses
 
 
-@web.middleware
-async def browser_headers(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Every answer of the payment page, errors included, carries the security headers."""
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        for name, value in HEADERS.items():
-            exc.headers.setdefault(name, value)
-        raise
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+browser_headers = browser.browser_headers(HEADERS)
+"""Every answer of the payment page, errors included, carries the security headers."""
 
 
 def same_origin(request: web.Request) -> bool:
