@@ -21,6 +21,7 @@ from pydantic import ConfigDict
 from airtel.codes import TransactionStatus
 from airtel.codes import parse_status
 from airtel.errors import CallbackParseError
+from airtel.models import scalar_text
 from airtel.security import DEFAULT_HASH_INPUTS
 from airtel.security import HashInput
 from airtel.security import callback_hash
@@ -68,13 +69,13 @@ def parse_collection_callback(
         transaction = data  # a flat body: the fields without their wrapper
     if not isinstance(transaction, Mapping):
         raise CallbackParseError("no transaction object")
-    transaction_id = _text(_lookup(transaction, "id"))
+    transaction_id = scalar_text(_lookup(transaction, "id"))
     if transaction_id is None:
         raise CallbackParseError("no transaction.id")
-    status_code = _text(_lookup(transaction, "status_code")) or _text(
+    status_code = scalar_text(_lookup(transaction, "status_code")) or scalar_text(
         _lookup(transaction, "status")
     )
-    received_hash = _text(_lookup(data, HASH_FIELD)) or _text(header_hash)
+    received_hash = scalar_text(_lookup(data, HASH_FIELD)) or scalar_text(header_hash)
     verified: bool | None = None
     matched: HashInput | None = None
     if hash_key:
@@ -84,9 +85,9 @@ def parse_collection_callback(
         transaction_id=transaction_id,
         status=parse_status(status_code),
         status_code=status_code or "",
-        message=_text(_lookup(transaction, "message")) or "",
-        airtel_money_id=_text(_lookup(transaction, "airtel_money_id")),
-        code=_text(_lookup(transaction, "code")),
+        message=scalar_text(_lookup(transaction, "message")) or "",
+        airtel_money_id=scalar_text(_lookup(transaction, "airtel_money_id")),
+        code=scalar_text(_lookup(transaction, "code")),
         hash=received_hash,
         verified=verified,
         matched_input=matched,
@@ -162,12 +163,3 @@ def _lookup(mapping: Mapping[str, Any], name: str) -> Any:
 
 def _norm(key: str) -> str:
     return "".join(ch for ch in key if ch.isalnum()).casefold()
-
-
-def _text(value: object) -> str | None:
-    if value is None or isinstance(value, bool | Mapping | list):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
-    return text or None

@@ -5,9 +5,9 @@ a time-out after sending, a 5xx, 408 or 429, or an ambiguous code (TA, TIP, DP..
 a duplicate id) raises ``OutcomeUnknown``, and the caller settles it with the enquiry by the same
 transaction id. Only ``AirtelUnreachable`` (the request never left) may be sent again.
 
-The token cache (single flight) and the client's lifetime are twins of ``mpesa/client.py``:
-``airtel/`` and ``mpesa/`` stand alone and import nothing from each other, so the shared shape is
-kept twice on purpose rather than in a third package.
+The token cache (single flight), the retry loop and the client's lifetime are twins of
+``mpesa/client.py``: ``airtel/`` and ``mpesa/`` stand alone and import nothing from each other,
+so the shared shape is kept twice on purpose rather than in a third package.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any
 from typing import Literal
 from typing import Self
+from typing import TypeVar
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -110,6 +111,7 @@ KEYS_PATH = "/v1/rsa/encryption-keys"
 Version = Literal["v1", "v2"]
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
+_T = TypeVar("_T")  # what an account call's answer is read into
 
 # the request never left this machine, so sending it again cannot move money twice
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -298,12 +300,7 @@ class AirtelClient:
 
     async def encryption_key(self) -> EncryptionKey:
         """Fetch Airtel's RSA public key (``GET /v1/rsa/encryption-keys``); not cached here."""
-        answer = await self._call("encryption_key", "GET", KEYS_PATH, money=False)
-        info = answer.envelope.describe(Api.KEYS, http_status=answer.http_status)
-        found = encryption_key(answer.envelope)
-        if found is None or info.outcome is not Outcome.SUCCESS:
-            raise self._not_answered("encryption_key", answer, info)
-        return found
+        return await self._read("encryption_key", KEYS_PATH, Api.KEYS, encryption_key)
 
     async def public_key(self) -> rsa.RSAPublicKey:
         """The configured public key, or Airtel's, fetched once and kept until ``valid_upto``."""
@@ -394,13 +391,10 @@ class AirtelClient:
             # no collection with that receipt: nothing was refunded
             info = dataclasses.replace(info, outcome=Outcome.FAILED)
         elif info.outcome is Outcome.PENDING:
-            info = ResultInfo(
-                code=info.code,
-                outcome=Outcome.UNKNOWN,
-                category=info.category,
+            info = _unconfirmed(
+                info,
                 meaning="Airtel is still processing the refund.",
                 next_step="Check the payment's status later; do not refund again.",
-                description=info.description,
             )
         raise self._money_error("refund", None, answer, info)
 
@@ -451,13 +445,10 @@ class AirtelClient:
             return result
         if info.outcome in (Outcome.SUCCESS, Outcome.PENDING):
             # accepted without saying the money moved: only the enquiry can tell
-            info = ResultInfo(
-                code=info.code,
-                outcome=Outcome.UNKNOWN,
-                category=info.category,
+            info = _unconfirmed(
+                info,
                 meaning="Airtel accepted the payout but has not confirmed it.",
                 next_step="Check the payout's status later; do not send it again.",
-                description=info.description,
             )
         raise self._money_error("disburse", transaction_id, answer, info)
 
@@ -491,14 +482,20 @@ class AirtelClient:
 
     async def balance(self) -> Balance:
         """The wallet balance Airtel reports (v1: which wallet is not documented), in cents."""
-        answer = await self._call("balance", "GET", BALANCE_PATH, money=False)
-        info = answer.envelope.describe(Api.BALANCE, http_status=answer.http_status)
-        result = balance(answer.envelope)
-        if result is None or info.outcome is not Outcome.SUCCESS:
-            raise self._not_answered("balance", answer, info)
-        return result
+        return await self._read("balance", BALANCE_PATH, Api.BALANCE, balance)
 
     # -- results ----------------------------------------------------------------------------
+
+    async def _read(
+        self, op: str, path: str, api: Api, read: Callable[[Envelope], _T | None]
+    ) -> _T:
+        """GET ``path`` and ``read`` its answer; a refusal or an unreadable answer raises."""
+        answer = await self._call(op, "GET", path, money=False)
+        info = answer.envelope.describe(api, http_status=answer.http_status)
+        found = read(answer.envelope)
+        if found is None or info.outcome is not Outcome.SUCCESS:
+            raise self._not_answered(op, answer, info)
+        return found
 
     def _enquiry_result(
         self,
@@ -628,6 +625,8 @@ class AirtelClient:
             return _Answer(http_status=response.status_code, envelope=envelope)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    # Twin of mpesa/client.py's retry loop (_exchange, _backoff); kept apart:
+    # airtel/ imports nothing from mpesa/ (docs/architecture.md)
     async def _exchange(
         self, op: str, send: Callable[[], Awaitable[httpx.Response]], *, money: bool
     ) -> httpx.Response:
@@ -727,6 +726,18 @@ def _envelope(response: httpx.Response, *, money: bool = False, op: str = "") ->
     return read_envelope(body)
 
 
+def _unconfirmed(info: ResultInfo, *, meaning: str, next_step: str) -> ResultInfo:
+    """``info`` turned into an unknown outcome: Airtel took a money POST but did not finish it."""
+    return ResultInfo(
+        code=info.code,
+        outcome=Outcome.UNKNOWN,
+        category=info.category,
+        meaning=meaning,
+        next_step=next_step,
+        description=info.description,
+    )
+
+
 def _details(answer: _Answer, transaction_id: str | None) -> dict[str, Any]:
     status = answer.envelope.status
     return {
@@ -744,6 +755,8 @@ def _path_id(transaction_id: str) -> str:
     return transaction_id
 
 
+# Twin of mpesa/faults.py's retry_after_seconds; kept apart:
+# airtel/ imports nothing from mpesa/ (docs/architecture.md)
 def _retry_after(value: str | None) -> float | None:
     if value is None:
         return None

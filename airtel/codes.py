@@ -515,6 +515,8 @@ def _code(value: object) -> str:
     return text.upper() if _CODE_SHAPE.fullmatch(text.upper()) else text
 
 
+# Like mpesa/codes.py's result building, with Airtel's outcome; kept apart:
+# airtel/ imports nothing from mpesa/ (docs/architecture.md)
 def _info(code: str, entry: _Entry, message: str) -> ResultInfo:
     return ResultInfo(
         code=code,

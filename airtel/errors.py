@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from airtel.codes import ResultInfo
 
 
+# Twin of mpesa/errors.py's DarajaError (plus result_code, transaction_id); kept apart:
+# airtel/ imports nothing from mpesa/ (docs/architecture.md)
 class AirtelError(Exception):
     """An Airtel call failed; carries Airtel's codes, our transaction id and the HTTP status."""
 

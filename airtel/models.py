@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated
 from typing import Any
@@ -138,9 +139,9 @@ class DisbursementRequest(AirtelRequest):
 # ---- answers --------------------------------------------------------------------------------
 
 
-def _text(value: object) -> str | None:
-    """A scalar as text ("id": false and empty strings are None); numbers without ".0"."""
-    if value is None or isinstance(value, bool | dict | list):
+def scalar_text(value: object) -> str | None:
+    """A scalar as text ("id": false, objects, lists and empty strings are None); no ".0"."""
+    if value is None or isinstance(value, bool | Mapping | list):
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -152,7 +153,7 @@ def _flag(value: object) -> bool | None:
     """A JSON boolean, or "true"/"false" as text."""
     if isinstance(value, bool):
         return value
-    text = (_text(value) or "").lower()
+    text = (scalar_text(value) or "").lower()
     return {"true": True, "false": False}.get(text)
 
 
@@ -160,7 +161,7 @@ def _object(value: object) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-Text = Annotated[str | None, BeforeValidator(_text)]
+Text = Annotated[str | None, BeforeValidator(scalar_text)]
 Flag = Annotated[bool | None, BeforeValidator(_flag)]
 Object = Annotated[dict[str, Any] | None, BeforeValidator(_object)]
 
@@ -208,7 +209,7 @@ class Envelope(AirtelResponse):
             self.status_message,
             self.error,
         )
-        return next((text for text in map(_text, parts) if text), "")
+        return next((text for text in map(scalar_text, parts) if text), "")
 
     def describe(self, api: Api, *, http_status: int | None = None) -> ResultInfo:
         """Explain the answer with the code tables (transaction status first)."""
@@ -364,60 +365,58 @@ def read_envelope(body: dict[str, Any]) -> Envelope:
     return Envelope.model_validate(body)
 
 
+def _codes(envelope: Envelope) -> dict[str, Any]:
+    """What every transaction answer carries besides its ids: Airtel's two codes and its text."""
+    status = envelope.status or Status()
+    return {
+        "response_code": status.response_code,
+        "result_code": status.result_code,
+        "message": envelope.message,
+    }
+
+
 def push_accepted(envelope: Envelope, transaction_id: str) -> PushAccepted:
     """The USSD push answer; ``data.transaction.id`` may be ``false`` (airtel.md §2)."""
     transaction = envelope.transaction
-    status = envelope.status or Status()
     return PushAccepted(
-        transaction_id=_text(transaction.get("id")) or transaction_id,
-        status=_text(transaction.get("status")),
-        response_code=status.response_code,
-        result_code=status.result_code,
-        message=envelope.message,
+        transaction_id=scalar_text(transaction.get("id")) or transaction_id,
+        status=scalar_text(transaction.get("status")),
+        **_codes(envelope),
     )
 
 
 def enquiry(model: type[_Enquiry], envelope: Envelope, transaction_id: str, *, found: bool) -> Any:
     """An enquiry answer as ``model`` (CollectionStatus or DisbursementStatus)."""
     transaction = envelope.transaction
-    status = envelope.status or Status()
-    text = _text(transaction.get("status"))
+    text = scalar_text(transaction.get("status"))
     return model(
-        transaction_id=_text(transaction.get("id")) or transaction_id,
+        transaction_id=scalar_text(transaction.get("id")) or transaction_id,
         found=found,
         status=parse_status(text),
         status_text=text,
-        airtel_money_id=_text(transaction.get("airtel_money_id")),
-        message=envelope.message,
-        response_code=status.response_code,
-        result_code=status.result_code,
+        airtel_money_id=scalar_text(transaction.get("airtel_money_id")),
+        **_codes(envelope),
     )
 
 
 def refund_result(envelope: Envelope, airtel_money_id: str) -> RefundResult:
     """The refund answer (the doc's own sample has ``success: false`` beside "SUCCESS")."""
     transaction = envelope.transaction
-    status = envelope.status or Status()
     return RefundResult(
-        airtel_money_id=_text(transaction.get("airtel_money_id")) or airtel_money_id,
-        status=_text(transaction.get("status")),
-        response_code=status.response_code,
-        result_code=status.result_code,
-        message=envelope.message,
+        airtel_money_id=scalar_text(transaction.get("airtel_money_id")) or airtel_money_id,
+        status=scalar_text(transaction.get("status")),
+        **_codes(envelope),
     )
 
 
 def disbursement_result(envelope: Envelope, transaction_id: str) -> DisbursementResult:
     """A successful disbursement answer."""
     transaction = envelope.transaction
-    status = envelope.status or Status()
     return DisbursementResult(
-        transaction_id=_text(transaction.get("id")) or transaction_id,
-        airtel_money_id=_text(transaction.get("airtel_money_id")),
-        reference_id=_text(transaction.get("reference_id")),
-        response_code=status.response_code,
-        result_code=status.result_code,
-        message=envelope.message,
+        transaction_id=scalar_text(transaction.get("id")) or transaction_id,
+        airtel_money_id=scalar_text(transaction.get("airtel_money_id")),
+        reference_id=scalar_text(transaction.get("reference_id")),
+        **_codes(envelope),
     )
 
 
@@ -425,43 +424,46 @@ def kyc_user(envelope: Envelope, msisdn: str) -> KycUser:
     """A KYC answer's ``data`` (``registration.status`` or the Go model's ``reg_status``)."""
     data = envelope.data or {}
     registration = _object(data.get("registration")) or {}
-    reported = _text(data.get("msisdn"))
+    reported = scalar_text(data.get("msisdn"))
     try:
         number = international_msisdn(reported) if reported else msisdn
     except ValueError:
         number = msisdn
     return KycUser(
         msisdn=number,
-        first_name=_text(data.get("first_name")),
-        last_name=_text(data.get("last_name")),
-        grade=_text(data.get("grade")),
+        first_name=scalar_text(data.get("first_name")),
+        last_name=scalar_text(data.get("last_name")),
+        grade=scalar_text(data.get("grade")),
         is_barred=_flag(data.get("is_barred")),
         is_pin_set=_flag(data.get("is_pin_set")),
-        registration_status=_text(registration.get("status")) or _text(data.get("reg_status")),
+        registration_status=scalar_text(registration.get("status"))
+        or scalar_text(data.get("reg_status")),
     )
 
 
 def balance(envelope: Envelope) -> Balance | None:
     """The balance answer, or None when ``data.balance`` is not an amount."""
     data = envelope.data or {}
-    cents = cents_from_text(_text(data.get("balance")))
+    cents = cents_from_text(scalar_text(data.get("balance")))
     if cents is None:
         return None
     return Balance(
         balance_cents=cents,
-        currency=_text(data.get("currency")),
-        account_status=_text(data.get("account_status")),
+        currency=scalar_text(data.get("currency")),
+        account_status=scalar_text(data.get("account_status")),
     )
 
 
 def encryption_key(envelope: Envelope) -> EncryptionKey | None:
     """The encryption-keys answer, or None when it carries no key."""
     data = envelope.data or {}
-    key = _text(data.get("key"))
+    key = scalar_text(data.get("key"))
     if key is None:
         return None
     return EncryptionKey(
-        key_id=_text(data.get("key_id")), key=key, valid_upto=_valid_upto(data.get("valid_upto"))
+        key_id=scalar_text(data.get("key_id")),
+        key=key,
+        valid_upto=_valid_upto(data.get("valid_upto")),
     )
 
 
@@ -485,7 +487,7 @@ def balance_in_message(message: str) -> int | None:
 
 def _valid_upto(value: object) -> datetime | None:
     """ "12-08-2024 21:29:26" (day first, airtel.md §4) or ISO; None when unreadable."""
-    text = _text(value)
+    text = scalar_text(value)
     if text is None:
         return None
     for pattern in ("%d-%m-%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S"):

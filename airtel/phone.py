@@ -106,6 +106,8 @@ def mask_msisdn(msisdn: str | int | None) -> str:
     return f"{text[:4]}****{text[-3:]}"
 
 
+# _parse and _prefixes are twins of mpesa/phone.py's; kept apart:
+# airtel/ imports nothing from mpesa/ (docs/architecture.md)
 def _parse(raw: object, shown: str) -> phonenumbers.PhoneNumber:
     text = str(raw).strip()
     if not text:

@@ -11,8 +11,7 @@ from tortoise.models import Model
 
 from models.enums import BatchRowStatus
 from models.enums import BatchStatus
-
-STATUS_LENGTH = 32
+from models.tables import STATUS_LENGTH
 
 
 class PayoutBatch(Model):
@@ -32,6 +31,7 @@ class PayoutBatch(Model):
     file_name = fields.CharField(max_length=255, null=True)
     file_format = fields.CharField(max_length=8, default="json")  # csv, xlsx, json
     content_hash = fields.CharField(max_length=64, null=True, db_index=True)
+    # the same decision columns as Schedule and Payout: kept per table, like its migration
     created_by = fields.ForeignKeyField(
         "models.Staff", related_name="created_batches", null=True, on_delete=fields.SET_NULL
     )

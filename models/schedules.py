@@ -13,8 +13,7 @@ from models.enums import OccurrenceStatus
 from models.enums import ScheduleFrequency
 from models.enums import ScheduleKind
 from models.enums import ScheduleStatus
-
-STATUS_LENGTH = 32
+from models.tables import STATUS_LENGTH
 
 
 class Schedule(Model):
@@ -47,6 +46,7 @@ class Schedule(Model):
     occurrence_count = fields.IntField(default=0)
     noticed_due_at = fields.DatetimeField(null=True)  # the customer's SMS went out for this one
     reminded_due_at = fields.DatetimeField(null=True)  # the admins' reminder went out for this one
+    # the same decision columns as PayoutBatch and Payout: kept per table, like its migration
     created_by = fields.ForeignKeyField(
         "models.Staff", related_name="created_schedules", null=True, on_delete=fields.SET_NULL
     )

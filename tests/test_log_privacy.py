@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from tests.helpers.log_privacy import LogCapture
 from tests.helpers.log_privacy import capture_logs
 from tests.helpers.log_privacy import leaks
 from tests.helpers.log_privacy import secrets_of
+from tests.helpers.ports import free_port
 
 
 @pytest.fixture
@@ -47,12 +47,9 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> LogCapture:
     return capture_logs(monkeypatch)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
+# like tests/helpers/live.py's live_service, on purpose not it: only SMS is recorded here, so the
+# real e-mail and webhook channels run and log (what this file checks), where live_service
+# records e-mail too
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, str]]:
     """The real `run` (web server, callbacks, jobs, bot) until the block ends."""
@@ -91,7 +88,7 @@ async def test_api_payouts_reversals_and_c2b_log_no_phone_and_no_secret(
     captured: LogCapture, simulators: Any, tmp_path: Path
 ) -> None:
     sim = await simulators(SimulatorConfig(query_pending_s=0.0))
-    port = _free_port()
+    port = free_port()
     settings = Settings(
         _env_file=None,
         telegram_bot_token=BOT_TOKEN,
@@ -110,7 +107,7 @@ async def test_api_payouts_reversals_and_c2b_log_no_phone_and_no_secret(
         web_host="127.0.0.1",
         web_port=port,
         data_dir=tmp_path / "data",
-        shop_webhook_url=f"http://127.0.0.1:{_free_port()}/hooks",  # nobody listens: retried
+        shop_webhook_url=f"http://127.0.0.1:{free_port()}/hooks",  # nobody listens: retried
         shop_webhook_secret=WEBHOOK_SECRET,
         smtp_username="shop",
         smtp_password=SMTP_PASSWORD,

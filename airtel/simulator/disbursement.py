@@ -105,9 +105,7 @@ class DisbursementHandlers:
         config = state.config
         version = request.match_info["version"]
         body = await v.read_json(request, v.DISBURSEMENT)
-        check = v.Checker(
-            body, path=request.path, family=v.DISBURSEMENT, level=config.level, sink=state.warnings
-        )
+        check = state.checker(body, path=request.path, family=v.DISBURSEMENT)
         check.unknown_fields(V2_SCHEMA if version == "v2" else V1_SCHEMA)
         check.object("payee")
         msisdn = check.msisdn("payee.msisdn")

@@ -12,11 +12,13 @@ import dataclasses
 import itertools
 import secrets
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -29,6 +31,8 @@ from airtel.simulator.scenarios import CUSTOMER_LAST_NAME
 from airtel.simulator.scenarios import CollectionOutcome
 from airtel.simulator.scenarios import PayoutOutcome
 from airtel.simulator.scenarios import Settle
+from airtel.simulator.validation import Checker
+from airtel.simulator.validation import Family
 from airtel.simulator.validation import Warning_
 
 _TOKEN_CHARS = string.ascii_letters + string.digits
@@ -171,6 +175,10 @@ class SimulatorState:
     def now(self) -> datetime:
         """The simulator's current time (aware)."""
         return self.config.clock()
+
+    def checker(self, body: Mapping[str, Any], *, path: str, family: Family) -> Checker:
+        """A checker for one request body, at the configured level, warning into ``warnings``."""
+        return Checker(body, path=path, family=family, level=self.config.level, sink=self.warnings)
 
     # tokens
 

@@ -142,28 +142,32 @@ def oauth(http_status: int, error: str, description: str) -> Refusal:
     return Refusal(http_status, {"error_description": description, "error": error})
 
 
-def not_found(method: str, path: str) -> Refusal:
-    """An unknown path, in the standard envelope (the real not-found envelope is unknown)."""
+def gateway(
+    http_status: int,
+    message: str,
+    *,
+    result_code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Refusal:
+    """A refusal before any product family answers: standard envelope, body code = HTTP status."""
     body = envelope(
-        code="404",
-        message=f"No resource for {method} {path}",
+        code=str(http_status),
+        message=message,
         response_code=None,
-        result_code="ESB000008",
+        result_code=result_code,
         success=False,
     )
-    return Refusal(404, body)
+    return Refusal(http_status, body, headers=headers)
+
+
+def not_found(method: str, path: str) -> Refusal:
+    """An unknown path, in the standard envelope (the real not-found envelope is unknown)."""
+    return gateway(404, f"No resource for {method} {path}", result_code="ESB000008")
 
 
 def method_not_allowed(method: str, path: str) -> Refusal:
     """A known path called with the wrong method."""
-    body = envelope(
-        code="405",
-        message=f"Method {method} is not allowed on {path}",
-        response_code=None,
-        result_code="ESB000008",
-        success=False,
-    )
-    return Refusal(405, body)
+    return gateway(405, f"Method {method} is not allowed on {path}", result_code="ESB000008")
 
 
 @dataclass

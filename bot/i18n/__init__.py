@@ -156,6 +156,13 @@ def when(moment: datetime | None, language: str) -> str:
     return format_datetime(moment, TIME_PATTERN, tzinfo=NAIROBI, locale=language)
 
 
+def staff_when(moment: datetime | None) -> str:
+    """A moment in Nairobi time as staff read it, chat and dashboard alike: 04 Dec 2026 14:31."""
+    if moment is None:
+        return "-"
+    return moment.astimezone(NAIROBI).strftime("%d %b %Y %H:%M")
+
+
 def placeholders(message: str) -> set[str]:
     """The ``{names}`` a message fills (what a translation must keep)."""
     return set(PLACEHOLDER.findall(message))

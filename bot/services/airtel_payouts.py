@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from airtel.callbacks import CollectionCallback
@@ -161,13 +160,10 @@ class AirtelPayouts:
         now = self._clock()
         asked = payout.query_count + 1
         async with in_transaction():
-            moved = Payout.filter(id=payout.id)
-            if lease is not None:
-                moved = moved.filter(claimed_by=lease.holder)
-            await moved.update(
-                query_count=F("query_count") + 1,
+            await self._intents.asked(
+                payout,
+                lease=lease,
                 next_query_at=now + timedelta(seconds=enquiry_delay_s(self._settings, asked)),
-                **(self._intents.released() if lease is not None else {}),
             )
             await audit(
                 actor,

@@ -9,9 +9,7 @@ database (every attempt is audited), so they hold across restarts and instances.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
@@ -28,6 +26,8 @@ from bot.services.errors import NotFound
 from bot.services.order_payments import OrderPaymentService
 from bot.services.order_payments import receipt_email
 from bot.services.orders import OrderService
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from bot.services.payments import PaymentService
 from bot.services.providers import route_phone
 from models import AuditEvent
@@ -99,7 +99,7 @@ class CheckoutService:
         order_payments: OrderPaymentService,
         settings: Settings,
         notifier: Notifier | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self._payments = payments
         self._orders = orders
@@ -210,30 +210,32 @@ class CheckoutService:
         window = timedelta(seconds=settings.pay_link_limit_window_s)
         since = self._clock() - window
         minutes = max(1, round(window.total_seconds() / 60))
-        prompts = Payment.filter(order_id=order.id, created_at__gte=since)
-        if await prompts.count() >= settings.pay_link_max_prompts_per_order:
-            oldest = await prompts.order_by("created_at").first()
-            await audit(actor, "pay_page.limited", subject=f"order:{order.id}", limit="order")
-            raise LimitExceeded(
+        # the same rule over two counts: the order's prompts, and this address's requests
+        for which, rows, limit, text in (
+            (
+                "order",
+                Payment.filter(order_id=order.id, created_at__gte=since),
+                settings.pay_link_max_prompts_per_order,
                 ORDER_LIMIT,
-                params={
-                    "limit": settings.pay_link_max_prompts_per_order,
-                    "minutes": minutes,
-                    "time": _clock_time(oldest.created_at + window if oldest else None),
-                },
-            )
-        asked = AuditEvent.filter(actor=actor, action=REQUEST_ACTION, created_at__gte=since)
-        if await asked.count() >= settings.pay_link_max_prompts_per_address:
-            oldest = await asked.order_by("created_at").first()
-            await audit(actor, "pay_page.limited", subject=f"order:{order.id}", limit="address")
-            raise LimitExceeded(
+            ),
+            (
+                "address",
+                AuditEvent.filter(actor=actor, action=REQUEST_ACTION, created_at__gte=since),
+                settings.pay_link_max_prompts_per_address,
                 ADDRESS_LIMIT,
-                params={
-                    "limit": settings.pay_link_max_prompts_per_address,
-                    "minutes": minutes,
-                    "time": _clock_time(oldest.created_at + window if oldest else None),
-                },
-            )
+            ),
+        ):
+            if await rows.count() >= limit:
+                oldest = await rows.order_by("created_at").first()
+                await audit(actor, "pay_page.limited", subject=f"order:{order.id}", limit=which)
+                raise LimitExceeded(
+                    text,
+                    params={
+                        "limit": limit,
+                        "minutes": minutes,
+                        "time": _clock_time(oldest.created_at + window if oldest else None),
+                    },
+                )
 
     async def _remember(self, msisdn: str, language: str) -> Customer:
         """The customer known by this phone (created if new), with the page's language."""

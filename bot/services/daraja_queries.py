@@ -11,8 +11,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tortoise.expressions import F
-
 from models import CallbackKind
 from models import DarajaQuery
 from models import Payout
@@ -44,14 +42,7 @@ async def status_asked(
     query = await DarajaQuery.create(
         kind=QueryKind.TRANSACTION_STATUS, requested_by=asked_by, chat_id=chat_id, **about
     )
-    moved = type(record).filter(id=record.id)
-    if lease is not None:
-        moved = moved.filter(claimed_by=lease.holder)
-    await moved.update(
-        query_count=F("query_count") + 1,
-        next_query_at=next_query_at,
-        **(intents.released() if lease is not None else {}),
-    )
+    await intents.asked(record, lease=lease, next_query_at=next_query_at)
     return query
 
 

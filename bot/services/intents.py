@@ -258,6 +258,20 @@ class Intents:
         """Only the lease ends."""
         return {"claimed_by": None, "claimed_until": None}
 
+    async def asked(
+        self, record: MoneyIntent, *, lease: Lease | None, next_query_at: datetime
+    ) -> None:
+        """Count one more status question about ``record`` and when the next is due; a lease
+        (the reconciler's, when it asked) must still be ours, and ends."""
+        moved = type(record).filter(id=record.id)
+        if lease is not None:
+            moved = moved.filter(claimed_by=lease.holder)
+        await moved.update(
+            query_count=F("query_count") + 1,
+            next_query_at=next_query_at,
+            **(self.released() if lease is not None else {}),
+        )
+
     @staticmethod
     def sending_lapsed(now: datetime) -> Q:
         """Rows whose POST may have left and whose sender's lease lapsed (it crashed or hung)."""

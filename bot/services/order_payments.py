@@ -12,10 +12,10 @@ import re
 from bot.i18n import N_
 from bot.services.errors import InvalidInput
 from bot.services.errors import NothingToRetry
-from bot.services.errors import PaymentInProgress
 from bot.services.orders import OrderService
 from bot.services.orders import refuse_settled
 from bot.services.payments import PaymentService
+from bot.services.payments import order_waiting
 from models import Customer
 from models import Order
 from models import OrderStatus
@@ -83,14 +83,7 @@ class OrderPaymentService:
                 field="ref",
             )
         if PaymentStatus(last.status) in WAITING:
-            raise PaymentInProgress(
-                N_(
-                    "Order {code} already has a payment waiting for the customer's PIN "
-                    "(#{payment_id})."
-                ),
-                params={"code": order.code, "payment_id": last.id},
-                payment_id=last.id,
-            )
+            raise order_waiting(order, last.id)
         payment = await self._payments.retry_payment(last.id, initiator=None, actor=actor)
         return await Order.get(id=order.id), payment
 

@@ -99,6 +99,15 @@ NEVER_SENT = N_("The request was never sent to M-Pesa (its worker stopped first)
 ORDER_TRANSACTION_DESC = "Order payment"  # 13 characters: Daraja's documented maximum
 
 
+def order_waiting(order: Order, payment_id: int) -> PaymentInProgress:
+    """The refusal of a second payment for an order whose prompt awaits the customer's PIN."""
+    return PaymentInProgress(
+        N_("Order {code} already has a payment waiting for the customer's PIN (#{payment_id})."),
+        params={"code": order.code, "payment_id": payment_id},
+        payment_id=payment_id,
+    )
+
+
 @dataclass(frozen=True)
 class RequestCheck:
     """A payment request's phone and amount as /request reads them, and per field why not."""
@@ -449,14 +458,7 @@ class PaymentService:
         if order is not None:
             busy = await Payment.get_or_none(in_flight_order_id=order.id)
             if busy is not None:
-                return PaymentInProgress(
-                    N_(
-                        "Order {code} already has a payment waiting for the customer's PIN "
-                        "(#{payment_id})."
-                    ),
-                    params={"code": order.code, "payment_id": busy.id},
-                    payment_id=busy.id,
-                )
+                return order_waiting(order, busy.id)
         return PaymentInProgress(
             N_("Another payment request just started for this phone or order; try again.")
         )

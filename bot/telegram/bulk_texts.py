@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from bot.i18n import staff_when as when
 from bot.services.bulk import BatchCounts
 from bot.services.bulk import BatchSummary
 from bot.services.bulk import batch_ref
@@ -13,7 +14,6 @@ from bot.services.schedules import recurrence_of
 from bot.services.schedules import schedule_ref
 from bot.telegram.texts import kes
 from bot.telegram.texts import phone
-from bot.telegram.texts import when
 from models import BatchStatus
 from models import OccurrenceStatus
 from models import PayoutBatch

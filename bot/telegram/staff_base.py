@@ -62,6 +62,22 @@ class StaffHandlerBase:
         """Reply the exact reason and the command's usage."""
         await reply(update, texts.refusal(reason, usage))
 
+    async def phone_amount_args(
+        self, update: Update, args: list[str] | None, command: str, usage: str
+    ) -> list[str] | None:
+        """The words of /request or /send (<phone> <amount> ...) when they read one way; None
+        once the chat was told what is missing or asked which amount "1 500" meant."""
+        args = args or []
+        if len(args) < 2:
+            reason = staff_texts.MISSING_AMOUNT if args else staff_texts.MISSING_PHONE_AMOUNT
+            await self.usage(update, reason, usage)
+            return None
+        amounts = spaced_amount(args)
+        if amounts is not None:
+            await self.ask_amount(update, command, amounts)
+            return None
+        return args
+
     async def ask_amount(self, update: Update, command: str, amounts: tuple[int, int]) -> None:
         """Ask which amount "1 500" meant, as a reply to the command (the buttons read it back)."""
         joined, first = amounts

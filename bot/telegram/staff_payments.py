@@ -31,7 +31,6 @@ from bot.telegram.staff_base import drop_buttons
 from bot.telegram.staff_base import edit
 from bot.telegram.staff_base import payout_card
 from bot.telegram.staff_base import reply
-from bot.telegram.staff_base import spaced_amount
 from models import Order
 from models import Payment
 from models import PaymentStatus
@@ -53,16 +52,11 @@ class PaymentHandlers(StaffHandlerBase):
         member = await self.member(update, ANYONE, "request")
         if member is None:
             return
-        args = context.args or []
-        if len(args) < 2:
-            reason = staff_texts.MISSING_AMOUNT if args else staff_texts.MISSING_PHONE_AMOUNT
-            await self.usage(update, reason, staff_texts.USAGE_REQUEST)
-            return
-        amounts = spaced_amount(args)
-        if amounts is not None:
-            await self.ask_amount(update, "request", amounts)
-            return
-        await self._request(update, member, args)
+        args = await self.phone_amount_args(
+            update, context.args, "request", staff_texts.USAGE_REQUEST
+        )
+        if args is not None:
+            await self._request(update, member, args)
 
     async def on_amount_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """[KES 1,500] [KES 1]: the /request the question replies to, with the amount chosen."""

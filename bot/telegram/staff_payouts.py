@@ -23,7 +23,6 @@ from bot.telegram.staff_base import chat_of
 from bot.telegram.staff_base import edit
 from bot.telegram.staff_base import payout_card
 from bot.telegram.staff_base import reply
-from bot.telegram.staff_base import spaced_amount
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +41,9 @@ class PayoutHandlers(StaffHandlerBase):
         """/send <phone> <amount> [reason]: record a payout and show it for confirmation."""
         if await self.member(update, ADMIN, "payout.send") is None:
             return
-        args = context.args or []
-        if len(args) < 2:
-            reason = staff_texts.MISSING_AMOUNT if args else staff_texts.MISSING_PHONE_AMOUNT
-            await self.usage(update, reason, staff_texts.USAGE_SEND)
-            return
-        amounts = spaced_amount(args)
-        if amounts is not None:
-            await self.ask_amount(update, "send", amounts)
-            return
-        await self._send(update, args)
+        args = await self.phone_amount_args(update, context.args, "send", staff_texts.USAGE_SEND)
+        if args is not None:
+            await self._send(update, args)
 
     async def on_amount_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """[KES 1,500] [KES 1]: the /send the question replies to, with the amount chosen."""

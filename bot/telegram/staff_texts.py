@@ -7,13 +7,13 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from bot.i18n import staff_when as when
 from bot.services.providers import provider_name
 from bot.services.reports import Stats
 from bot.services.reversals import Reversible
 from bot.telegram.texts import kes
 from bot.telegram.texts import phone
 from bot.telegram.texts import staff_name
-from bot.telegram.texts import when
 from models import Order
 from models import OrderStatus
 from models import Payment

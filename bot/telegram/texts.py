@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from html import escape
 
 from airtel.codes import Api as AirtelApi
+from bot.i18n import staff_when as when
 from bot.services.airtel_payments import result_of
 from bot.services.errors import ServiceError
 from bot.services.providers import provider_name
@@ -21,7 +21,6 @@ from mpesa.codes import Api
 from mpesa.codes import describe_result
 from mpesa.codes import is_api_error_code
 from mpesa.phone import display_msisdn
-from mpesa.security import NAIROBI
 
 # {provider} is "M-Pesa" or "Airtel Money"
 PAYMENT_HEADLINE = {
@@ -61,13 +60,6 @@ def kes(amount: int) -> str:
 def phone(msisdn: str) -> str:
     """A Kenyan number as people write it: 0708 374 149."""
     return display_msisdn(msisdn)
-
-
-def when(moment: datetime | None) -> str:
-    """A time in Nairobi, e.g. 20 Nov 2026 14:31."""
-    if moment is None:
-        return "-"
-    return moment.astimezone(NAIROBI).strftime("%d %b %Y %H:%M")
 
 
 def payment_card(payment: Payment, order: Order | None = None) -> str:

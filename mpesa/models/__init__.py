@@ -19,6 +19,7 @@ from mpesa.models.requests import C2BRegisterRequest
 from mpesa.models.requests import C2BSimulateRequest
 from mpesa.models.requests import CallbackUrls
 from mpesa.models.requests import DarajaRequest
+from mpesa.models.requests import InitiatorRequest
 from mpesa.models.requests import ReversalRequest
 from mpesa.models.requests import StkPushRequest
 from mpesa.models.requests import StkQueryRequest
@@ -48,6 +49,7 @@ __all__ = [
     "DarajaResponse",
     "ErrorBody",
     "GatewayFault",
+    "InitiatorRequest",
     "OAuthToken",
     "QueueTimeout",
     "ReversalRequest",

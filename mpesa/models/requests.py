@@ -101,11 +101,19 @@ class B2CRequest(DarajaRequest):
     occasion: Occasion = Field(alias="Occassion", default="")
 
 
-class TransactionStatusRequest(DarajaRequest):
-    """Body of ``POST /mpesa/transactionstatus/v1/query``; TransactionID omitted when unknown."""
+class InitiatorRequest(DarajaRequest):
+    """Base of the bodies sent as our API initiator: transaction status, balance, reversal."""
+
+    # B2C names it InitiatorName, so it is not one; the URL and remark fields stay in each body:
+    # their order there is the order of its API's documentation
 
     initiator: str = Field(alias="Initiator", min_length=1)
     security_credential: str = Field(alias="SecurityCredential", min_length=1)
+
+
+class TransactionStatusRequest(InitiatorRequest):
+    """Body of ``POST /mpesa/transactionstatus/v1/query``; TransactionID omitted when unknown."""
+
     command_id: Literal["TransactionStatusQuery"] = Field(
         alias="CommandID", default="TransactionStatusQuery"
     )
@@ -119,11 +127,9 @@ class TransactionStatusRequest(DarajaRequest):
     occasion: Occasion = Field(alias="Occasion", default="")
 
 
-class AccountBalanceRequest(DarajaRequest):
+class AccountBalanceRequest(InitiatorRequest):
     """Body of ``POST /mpesa/accountbalance/v1/query``."""
 
-    initiator: str = Field(alias="Initiator", min_length=1)
-    security_credential: str = Field(alias="SecurityCredential", min_length=1)
     command_id: Literal["AccountBalance"] = Field(alias="CommandID", default="AccountBalance")
     party_a: Digits = Field(alias="PartyA")
     identifier_type: Digits = Field(alias="IdentifierType", default="4")
@@ -132,11 +138,9 @@ class AccountBalanceRequest(DarajaRequest):
     result_url: str = Field(alias="ResultURL")
 
 
-class ReversalRequest(DarajaRequest):
+class ReversalRequest(InitiatorRequest):
     """Body of ``POST /mpesa/reversal/v1/request`` (reverses a payment we received)."""
 
-    initiator: str = Field(alias="Initiator", min_length=1)
-    security_credential: str = Field(alias="SecurityCredential", min_length=1)
     command_id: Literal["TransactionReversal"] = Field(
         alias="CommandID", default="TransactionReversal"
     )

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -52,6 +51,8 @@ from tests.helpers.airtel import fixture
 from tests.helpers.airtel import private_key
 from tests.helpers.airtel import public_pem
 from tests.helpers.airtel import typed
+from tests.helpers.clients import client_maker
+from tests.helpers.clock import Clock
 
 BASE = "https://openapiuat.airtel.test"
 TOKEN = fixture("auth_token_response.json")["access_token"]
@@ -80,19 +81,6 @@ CONFIG = AirtelConfig(
 )
 
 
-class FakeClock:
-    """An aware clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 def sent(route: respx.Route, index: int = -1) -> dict[str, Any]:
     return json.loads(route.calls[index].request.content)
 
@@ -110,6 +98,8 @@ def envelope(response_code: str | None, *, result_code: str | None = None, **sta
     return {"status": body}
 
 
+# The same fixtures as tests/mpesa/test_client.py, kept parallel on purpose: each names its own
+# provider's base URL, token route and client; what they share is client_maker.
 @pytest.fixture
 def router() -> Iterator[respx.MockRouter]:
     with respx.mock(base_url=BASE, assert_all_called=False, assert_all_mocked=True) as mock:
@@ -122,8 +112,8 @@ def oauth(router: respx.MockRouter) -> respx.Route:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(NOW)
+def clock() -> Clock:
+    return Clock(NOW)
 
 
 @pytest.fixture
@@ -133,22 +123,10 @@ def delays() -> list[float]:
 
 @pytest.fixture
 async def make_airtel(
-    clock: FakeClock, delays: list[float]
+    clock: Clock, delays: list[float]
 ) -> AsyncIterator[Callable[..., AirtelClient]]:
-    clients: list[AirtelClient] = []
-
-    async def record_sleep(seconds: float) -> None:
-        delays.append(seconds)
-
-    def make(config: AirtelConfig = CONFIG, **kwargs: Any) -> AirtelClient:
-        kwargs.setdefault("clock", clock)
-        client = AirtelClient(config, sleep=record_sleep, **kwargs)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.aclose()
+    async with client_maker(AirtelClient, CONFIG, clock, delays) as make:
+        yield make
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -38,24 +37,12 @@ from airtel.simulator.app import SIM_DELIVERER
 from airtel.simulator.app import SIM_STATE
 from airtel.simulator.state import SimulatorState
 from tests.helpers.airtel import private_key
+from tests.helpers.clock import Clock
 from tests.helpers.receiver import CallbackReceiver
 
 HOOK = "/hooks/7f3c9a2e/airtel/collection"
 HASH_KEY = "portal-callback-key"
 PAYER = "254733123456"
-
-
-class FakeClock:
-    """The simulator's clock, moved by hand (the client keeps real time)."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 20, 11, 30, 5, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 class Airtel:
@@ -92,12 +79,12 @@ class Airtel:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 20, 11, 30, 5, tzinfo=UTC))
 
 
 @pytest.fixture
-async def make_airtel(clock: FakeClock) -> AsyncIterator[Callable[..., Any]]:
+async def make_airtel(clock: Clock) -> AsyncIterator[Callable[..., Any]]:
     made: list[tuple[Airtel, TestServer]] = []
 
     async def make(**config: Any) -> Airtel:

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,15 +16,10 @@ from airtel.security import HashInput
 from airtel.security import load_public_key_file
 from airtel.simulator import cli as airtel_cli
 from airtel.simulator.__main__ import build_parser
+from tests.helpers.processes import simulator_process
 from tests.helpers.receiver import CallbackReceiver
 
 HOOK = "/airtel/collection"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -42,33 +31,13 @@ async def receiver() -> AsyncIterator[CallbackReceiver]:
 @pytest.fixture
 def airtel_process(receiver: CallbackReceiver, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`mpesa-bot simulator --provider airtel` in a child process: (base URL, key file)."""
-    port = _free_port()
     key_file = tmp_path / "keys" / "airtel.pem"
-    command = [
-        sys.executable, "-m", "bot", "simulator", "--provider", "airtel",
-        "--port", str(port), "--callback-delay", "0", "--key-out", str(key_file),
+    options = [
+        "--provider", "airtel", "--callback-delay", "0", "--key-out", str(key_file),
         "--callback-url", receiver.url(HOOK), "--callback-hash-key", "cli-key",
     ]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # noqa: S603
-    try:
-        first = proc.stdout.readline().decode()
-        assert f"Airtel Money simulator on http://127.0.0.1:{port}" in first
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-        base = f"http://127.0.0.1:{port}"
+    with simulator_process(*options, banner="Airtel Money simulator on http://") as base:
         yield base, key_file
-        with urllib.request.urlopen(f"{base}/simulator/state") as answer:  # noqa: S310 - loopback
-            warnings = json.load(answer)["warnings"]
-        assert warnings == [], f"the simulator warned: {warnings}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 async def test_mpesa_bot_serves_the_airtel_simulator(airtel_process, receiver):

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import csv
-import json
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 from bot.cli import COMMANDS_HELP
 from bot.cli import build_parser
 from bot.cli import main
+from tests.helpers.ports import free_port
+from tests.helpers.processes import simulator_process
 from tests.models.test_migrations import committed_migrations
 
 SIM_KEYS = {"MPESA_CONSUMER_KEY": "simulator-key", "MPESA_CONSUMER_SECRET": "simulator-secret"}
@@ -117,31 +115,9 @@ def test_check_reports_each_part_and_fails_without_credentials(env, capsys):
 @pytest.fixture
 def airtel_process():
     """`mpesa-bot simulator --provider airtel` in a child process; yields its base URL."""
-    port = _free_port()
-    proc = subprocess.Popen(  # noqa: S603 - our own module
-        [sys.executable, "-m", "bot", "simulator", "--provider", "airtel", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_for(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _wait_for(port: int, proc: subprocess.Popen) -> None:
-    """Until something listens on ``port`` (the child process printed its first line)."""
-    proc.stdout.readline()
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
+    # a wrong secret is what one test sends on purpose: the simulator may warn about it
+    with simulator_process("--provider", "airtel", warnings_fail=False) as base:
+        yield base
 
 
 @pytest.mark.parametrize(
@@ -172,44 +148,15 @@ def test_check_tests_the_airtel_credentials(env, airtel_process, capsys, secret,
     assert "operators-secret-0123" not in out
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def simulator_process():
+def mpesa_process():
     """`mpesa-bot simulator` in a child process; yields its base URL."""
-    port = _free_port()
-    proc = subprocess.Popen(  # noqa: S603 - our own module
-        [sys.executable, "-m", "bot", "simulator", "--port", str(port), "--callback-delay", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        # the first line is printed once the app is about to serve
-        first = proc.stdout.readline().decode()
-        assert f"127.0.0.1:{port}" in first
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-        yield f"http://127.0.0.1:{port}"
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/simulator/state") as answer:
-            warnings = json.load(answer)["warnings"]
-        assert warnings == [], f"the simulator warned: {warnings}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with simulator_process("--callback-delay", "0") as base:
+        yield base
 
 
-def test_c2b_register_against_the_simulator(env, simulator_process, capsys):
-    env.setenv("MPESA_BASE_URL", simulator_process)
+def test_c2b_register_against_the_simulator(env, mpesa_process, capsys):
+    env.setenv("MPESA_BASE_URL", mpesa_process)
     env.setenv("MPESA_SHORTCODE", "174379")
     env.setenv("PUBLIC_BASE_URL", "https://pay.householdplanet.co.ke")
     env.setenv("CALLBACK_SECRET", "operators-secret-0123")
@@ -224,8 +171,8 @@ def test_c2b_register_against_the_simulator(env, simulator_process, capsys):
     assert "registered: Success (code 0)" in out
 
 
-def test_c2b_register_reports_a_refusal(env, simulator_process, capsys):
-    env.setenv("MPESA_BASE_URL", simulator_process)
+def test_c2b_register_reports_a_refusal(env, mpesa_process, capsys):
+    env.setenv("MPESA_BASE_URL", mpesa_process)
     env.setenv("PUBLIC_BASE_URL", "https://pay.householdplanet.co.ke")
     env.setenv("MPESA_CONSUMER_KEY", "wrong")
     env.setenv("MPESA_CONSUMER_SECRET", "wrong")
@@ -242,33 +189,16 @@ def test_cli_runs_as_a_module():
     assert "mpesa-bot" in done.stdout
 
 
-def test_reconcile_settles_a_payment_whose_callback_never_came(env, simulator_process, capsys):
-    import asyncio
-    import functools
-
+def test_reconcile_settles_a_payment_whose_callback_never_came(shell_db, env, capsys):
     import bot.main
     from bot.config import load_settings
-    from bot.telegram.transport import InProcessBotApi
     from models import Payment
     from models import PaymentStatus
-    from models.db import close_db
-    from models.db import init_db
 
-    env.setenv("MPESA_BASE_URL", simulator_process)
-    env.setenv("PUBLIC_BASE_URL", f"http://127.0.0.1:{_free_port()}")  # callbacks get nowhere
-    env.setenv("TELEGRAM_BOT_TOKEN", "7000000001:TEST")
     env.setenv("STK_QUERY_AFTER_S", "0")
-    env.setattr(
-        bot.main,
-        "build_runtime",
-        functools.partial(bot.main.build_runtime, telegram_request=InProcessBotApi()),
-    )
-    assert cli("migrate") == 0
-    settings = load_settings()
 
     async def request() -> int:
-        runtime = await bot.main.build_runtime(settings)
-        await init_db(settings.resolved_database_url)
+        runtime = await bot.main.build_runtime(load_settings())
         try:
             payment = await runtime.services.payments.request_payment(
                 "0708374149", "150", initiator=None, actor="cli"
@@ -276,16 +206,8 @@ def test_reconcile_settles_a_payment_whose_callback_never_came(env, simulator_pr
             return payment.id
         finally:
             await runtime.daraja.aclose()
-            await close_db()
 
-    async def status(payment_id: int) -> PaymentStatus:
-        await init_db(settings.resolved_database_url)
-        try:
-            return (await Payment.get(id=payment_id)).status
-        finally:
-            await close_db()
-
-    payment_id = asyncio.run(request())
+    payment_id = shell_db(request)
     capsys.readouterr()
 
     assert cli("reconcile") == 0
@@ -293,7 +215,7 @@ def test_reconcile_settles_a_payment_whose_callback_never_came(env, simulator_pr
     out, err = capsys.readouterr()
     assert "pass 1: 1 payment(s), 0 payout(s) and 0 reversal(s) settled" in err
     assert "payments settled: 1" in out
-    assert asyncio.run(status(payment_id)) == PaymentStatus.PAID
+    assert shell_db(lambda: Payment.get(id=payment_id)).status == PaymentStatus.PAID
 
 
 def test_staff_limit_from_the_shell(env, capsys):
@@ -370,53 +292,11 @@ def test_malformed_command_lines_say_what_is_wrong(env, capsys, argv, says):
     assert says in capsys.readouterr().err
 
 
-def test_resolve_an_unknown_push_from_the_shell(env, simulator_process, capsys, monkeypatch):
-    import asyncio
-    import functools
-
-    import bot.main
-    from bot.config import load_settings
-    from bot.telegram.transport import InProcessBotApi
+def test_resolve_an_unknown_push_from_the_shell(shell_db, capsys, monkeypatch):
     from models import Payment
     from models import PaymentStatus
-    from models import PostState
-    from models.db import close_db
-    from models.db import init_db
 
-    env.setenv("MPESA_BASE_URL", simulator_process)
-    env.setenv("PUBLIC_BASE_URL", f"http://127.0.0.1:{_free_port()}")
-    env.setenv("TELEGRAM_BOT_TOKEN", "7000000001:TEST")
-    env.setattr(
-        bot.main,
-        "build_runtime",
-        functools.partial(bot.main.build_runtime, telegram_request=InProcessBotApi()),
-    )
-    assert cli("migrate") == 0
-    settings = load_settings()
-
-    async def unknown_push() -> int:
-        await init_db(settings.resolved_database_url)
-        try:
-            payment = await Payment.create(
-                msisdn="254708374149",
-                amount=150,
-                account_reference="HP",
-                status=PaymentStatus.UNKNOWN,
-                post_state=PostState.UNKNOWN,
-                in_flight_msisdn="254708374149",
-            )
-            return payment.id
-        finally:
-            await close_db()
-
-    async def stored(payment_id: int) -> Payment:
-        await init_db(settings.resolved_database_url)
-        try:
-            return await Payment.get(id=payment_id)
-        finally:
-            await close_db()
-
-    payment_id = asyncio.run(unknown_push())
+    payment_id = shell_db(_unknown_push).id
     capsys.readouterr()
 
     assert cli("resolve", f"#{payment_id}") == 0
@@ -426,19 +306,20 @@ def test_resolve_an_unknown_push_from_the_shell(env, simulator_process, capsys, 
 
     monkeypatch.setattr("builtins.input", lambda question: "n")
     assert cli("resolve", f"#{payment_id}", "failed") == 1
-    assert asyncio.run(stored(payment_id)).status is PaymentStatus.UNKNOWN
+    assert shell_db(lambda: Payment.get(id=payment_id)).status is PaymentStatus.UNKNOWN
 
     monkeypatch.setattr("builtins.input", lambda question: "yes")
     assert cli("resolve", f"#{payment_id}", "failed") == 0
     out, _ = capsys.readouterr()
     assert f"#{payment_id} is now failed" in out
-    resolved = asyncio.run(stored(payment_id))
+    resolved = shell_db(lambda: Payment.get(id=payment_id))
     assert (resolved.status, resolved.resolved_by) == (PaymentStatus.FAILED, "cli")
 
 
 @pytest.fixture
-def resolve_env(env, simulator_process, monkeypatch):
-    """`mpesa-bot resolve` against the simulator, Telegram in-process; returns a DB runner."""
+def shell_db(env, mpesa_process, monkeypatch):
+    """The CLI against the simulator, Telegram in-process, callbacks to nowhere, the database
+    migrated; returns a runner: ``shell_db(work)`` is ``await work()`` with the database open."""
     import asyncio
     import functools
 
@@ -448,8 +329,8 @@ def resolve_env(env, simulator_process, monkeypatch):
     from models.db import close_db
     from models.db import init_db
 
-    env.setenv("MPESA_BASE_URL", simulator_process)
-    env.setenv("PUBLIC_BASE_URL", f"http://127.0.0.1:{_free_port()}")
+    env.setenv("MPESA_BASE_URL", mpesa_process)
+    env.setenv("PUBLIC_BASE_URL", f"http://127.0.0.1:{free_port()}")  # callbacks get nowhere
     env.setenv("TELEGRAM_BOT_TOKEN", "7000000001:TEST")
     monkeypatch.setattr(
         bot.main,
@@ -457,11 +338,10 @@ def resolve_env(env, simulator_process, monkeypatch):
         functools.partial(bot.main.build_runtime, telegram_request=InProcessBotApi()),
     )
     assert cli("migrate") == 0
-    settings = load_settings()
 
     def in_db(work):
         async def run():
-            await init_db(settings.resolved_database_url)
+            await init_db(load_settings().resolved_database_url)
             try:
                 return await work()
             finally:
@@ -507,7 +387,7 @@ def _unknown_push():
         (("#{paid}", "paid"), "error: Payment #{paid} is paid: there is nothing to resolve."),
     ],
 )
-def test_resolve_refuses_each_bad_input_with_its_reason(resolve_env, capsys, argv, says):
+def test_resolve_refuses_each_bad_input_with_its_reason(shell_db, capsys, argv, says):
     from models import Payment
     from models import PaymentStatus
 
@@ -522,7 +402,7 @@ def test_resolve_refuses_each_bad_input_with_its_reason(resolve_env, capsys, arg
         )
         return parked.id, paid.id
 
-    parked_id, paid_id = resolve_env(records)
+    parked_id, paid_id = shell_db(records)
     capsys.readouterr()
     filled = [a.format(id=parked_id, paid=paid_id) for a in argv]
 
@@ -530,16 +410,16 @@ def test_resolve_refuses_each_bad_input_with_its_reason(resolve_env, capsys, arg
 
     err = capsys.readouterr().err
     assert err.startswith(says.format(id=parked_id, paid=paid_id))
-    stored = resolve_env(lambda: Payment.get(id=parked_id))
+    stored = shell_db(lambda: Payment.get(id=parked_id))
     assert (stored.status, stored.resolved_by) == (PaymentStatus.UNKNOWN, None)
 
 
-def test_resolve_with_yes_records_the_verdict_without_asking(resolve_env, capsys, monkeypatch):
+def test_resolve_with_yes_records_the_verdict_without_asking(shell_db, capsys, monkeypatch):
     from models import AuditEvent
     from models import Payment
     from models import PaymentStatus
 
-    payment_id = resolve_env(lambda: _unknown_push()).id
+    payment_id = shell_db(lambda: _unknown_push()).id
     monkeypatch.setattr("builtins.input", _never_asked)
     capsys.readouterr()
 
@@ -548,19 +428,17 @@ def test_resolve_with_yes_records_the_verdict_without_asking(resolve_env, capsys
     out, _ = capsys.readouterr()
     assert f"#{payment_id}: recorded as unknown" in out
     assert out.rstrip().endswith(f"#{payment_id} is now failed")
-    stored = resolve_env(lambda: Payment.get(id=payment_id))
+    stored = shell_db(lambda: Payment.get(id=payment_id))
     assert (stored.status, stored.resolved_by) == (PaymentStatus.FAILED, "cli")
-    decided = resolve_env(lambda: AuditEvent.filter(action="payment.resolved").count())
+    decided = shell_db(lambda: AuditEvent.filter(action="payment.resolved").count())
     assert decided == 1
 
 
-def test_resolve_without_an_answer_to_the_question_changes_nothing(
-    resolve_env, capsys, monkeypatch
-):
+def test_resolve_without_an_answer_to_the_question_changes_nothing(shell_db, capsys, monkeypatch):
     from models import Payment
     from models import PaymentStatus
 
-    payment_id = resolve_env(lambda: _unknown_push()).id
+    payment_id = shell_db(lambda: _unknown_push()).id
 
     def closed_input(question: str) -> str:
         raise EOFError  # run from a script with no terminal
@@ -571,7 +449,7 @@ def test_resolve_without_an_answer_to_the_question_changes_nothing(
     assert cli("resolve", f"#{payment_id}", "paid") == 1
 
     assert "nothing was changed" in capsys.readouterr().out
-    assert resolve_env(lambda: Payment.get(id=payment_id)).status is PaymentStatus.UNKNOWN
+    assert shell_db(lambda: Payment.get(id=payment_id)).status is PaymentStatus.UNKNOWN
 
 
 def _never_asked(question: str) -> str:

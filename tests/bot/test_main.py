@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import socket
 from collections.abc import AsyncIterator
 from collections.abc import Callable
 from pathlib import Path
@@ -28,14 +27,9 @@ from models.db import DatabaseNotMigrated
 from models.db import migrate
 from mpesa.simulator import SANDBOX_PASSKEY
 from mpesa.simulator import SimulatorConfig
+from tests.helpers.ports import free_port
 
 ADMIN = 1001
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -98,6 +92,12 @@ async def running(settings: Settings, api: InProcessBotApi) -> AsyncIterator[str
         await asyncio.wait_for(task, timeout=30)
 
 
+def watched_api(wanted: Callable[[ApiCall], bool]) -> tuple[InProcessBotApi, asyncio.Event]:
+    """An in-process Bot API, and an event set once the bot makes a ``wanted`` call."""
+    watcher = Watcher()
+    return InProcessBotApi(listener=watcher), watcher.expect(wanted)
+
+
 def paid_edit(call: ApiCall) -> bool:
     # a callback that beats the status card makes the card go out already paid (the outbox's
     # edit is then "not modified"): either way the chat shows Paid
@@ -109,9 +109,7 @@ def paid_edit(call: ApiCall) -> bool:
 async def test_polling_mode_takes_a_request_to_paid_and_shuts_down(tmp_path, simulator):
     settings = make_settings(tmp_path, simulator)
     await migrate(settings.resolved_database_url)
-    watcher = Watcher()
-    api = InProcessBotApi(listener=watcher)
-    paid = watcher.expect(paid_edit)
+    api, paid = watched_api(paid_edit)
 
     async with running(settings, api) as url:
         api.push_update({"message": text_message(ADMIN, "Amina", "/request 0708374149 150 Cup")})
@@ -150,9 +148,7 @@ async def test_webhook_mode_checks_telegrams_secret_on_the_same_server(tmp_path,
         tmp_path, simulator, telegram_webhook_url="https://pay.example.co.ke/telegram/hook"
     )
     await migrate(settings.resolved_database_url)
-    watcher = Watcher()
-    api = InProcessBotApi(listener=watcher)
-    replied = watcher.expect(lambda call: call.method == "sendMessage")
+    api, replied = watched_api(lambda call: call.method == "sendMessage")
     update = {"update_id": 1, "message": text_message(ADMIN, "Amina", "/help")}
 
     async with running(settings, api) as url, httpx.AsyncClient() as http:
@@ -176,9 +172,7 @@ async def test_webhook_mode_runs_locally_over_plain_http_on_loopback(tmp_path, s
     hook = "http://127.0.0.1:8443/telegram/local-hook"
     settings = make_settings(tmp_path, simulator, telegram_webhook_url=hook)
     await migrate(settings.resolved_database_url)
-    watcher = Watcher()
-    api = InProcessBotApi(listener=watcher)
-    replied = watcher.expect(lambda call: call.method == "sendMessage")
+    api, replied = watched_api(lambda call: call.method == "sendMessage")
     update = {"update_id": 1, "message": text_message(ADMIN, "Amina", "/help")}
 
     async with running(settings, api) as url, httpx.AsyncClient() as http:

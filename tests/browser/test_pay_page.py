@@ -14,6 +14,7 @@ from pathlib import Path
 from playwright.async_api import Page
 from playwright.async_api import expect
 
+from models import Order
 from models import Payment
 from models import PaymentStatus
 from models import Provider
@@ -32,6 +33,16 @@ async def phone_page(browser, *, locale: str = "en-KE") -> Page:
         viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale=locale
     )
     return await context.new_page()
+
+
+async def open_order(
+    browser, live, amount: int, description: str, **tab: str
+) -> tuple[Order, Page]:
+    """A new order and its payment page, open in a phone tab (``tab``: phone_page's options)."""
+    order = await live.order(amount, description)
+    page = await phone_page(browser, **tab)
+    await page.goto(live.pay_url(order))
+    return order, page
 
 
 async def fits_the_screen(page: Page) -> bool:
@@ -64,10 +75,8 @@ async def test_a_customer_pays_from_a_phone_and_sees_it_turn_paid_live(
     from mpesa.simulator import SimulatorConfig
 
     live = await start_live(sim=SimulatorConfig(callback_delay_s=PIN_DELAY_S))
-    order = await live.order(1_500, "Blender 2L")
-    page = await phone_page(browser)
+    order, page = await open_order(browser, live, 1_500, "Blender 2L")
 
-    await page.goto(live.pay_url(order))
     await expect(page.get_by_role("heading", name="KES 1,500")).to_be_visible()
     await expect(page.locator(".shop-name")).to_have_text("Household Planet Kenya")
     await expect(page.locator(".description")).to_have_text("Blender 2L")
@@ -101,9 +110,7 @@ async def test_a_customer_pays_from_a_phone_and_sees_it_turn_paid_live(
 
 async def test_a_cancelled_prompt_then_try_again_pays(browser, start_live):
     live = await start_live()
-    order = await live.order(800, "Kettle")
-    page = await phone_page(browser)
-    await page.goto(live.pay_url(order))
+    order, page = await open_order(browser, live, 800, "Kettle")
 
     # the simulator's customer who cancels the first prompt and pays the next
     await page.get_by_label("Your M-Pesa phone number").fill("0722100032")
@@ -126,9 +133,7 @@ async def test_a_cancelled_prompt_then_try_again_pays(browser, start_live):
 
 async def test_an_airtel_number_is_refused_with_the_reason_when_airtel_is_off(browser, start_live):
     live = await start_live(airtel_enabled=False)
-    order = await live.order(1_200, "Rice cooker")
-    page = await phone_page(browser)
-    await page.goto(live.pay_url(order))
+    order, page = await open_order(browser, live, 1_200, "Rice cooker")
 
     await page.get_by_label("Your M-Pesa phone number").fill("0733 123 456")
     await page.get_by_role("button", name="Pay KES 1,200 with M-Pesa").click()
@@ -144,9 +149,7 @@ async def test_an_airtel_number_is_refused_with_the_reason_when_airtel_is_off(br
 
 async def test_an_airtel_number_is_routed_to_airtel_money_when_airtel_is_on(browser, start_live):
     live = await start_live(airtel=True)
-    order = await live.order(1_200, "Rice cooker")
-    page = await phone_page(browser)
-    await page.goto(live.pay_url(order))
+    order, page = await open_order(browser, live, 1_200, "Rice cooker")
 
     await page.get_by_label("Your M-Pesa or Airtel Money phone number").fill("0733 123 456")
     await page.get_by_role("button", name="Pay KES 1,200").click()
@@ -161,9 +164,7 @@ async def test_an_airtel_number_is_routed_to_airtel_money_when_airtel_is_on(brow
 
 async def test_an_html_description_is_shown_as_text_and_never_runs(browser, start_live):
     live = await start_live()
-    order = await live.order(1_500, HOSTILE)
-    page = await phone_page(browser)
-    await page.goto(live.pay_url(order))
+    _, page = await open_order(browser, live, 1_500, HOSTILE)
 
     await expect(page.locator(".description")).to_have_text(HOSTILE)
     assert await page.locator(".description b, .description img, main script").count() == 0
@@ -175,9 +176,9 @@ async def test_long_words_and_kiswahili_fit_a_375_px_screen(browser, start_live,
     from mpesa.simulator import SimulatorConfig
 
     live = await start_live(sim=SimulatorConfig(callback_delay_s=PIN_DELAY_S))
-    order = await live.order(250_000, "Jiko-la-gesi-la-kisasa-lenye-mioto-minne-" * 4)
-    page = await phone_page(browser, locale="sw-KE")  # Accept-Language: sw-KE
-    await page.goto(live.pay_url(order))
+    long_words = "Jiko-la-gesi-la-kisasa-lenye-mioto-minne-" * 4
+    # Accept-Language: sw-KE
+    _, page = await open_order(browser, live, 250_000, long_words, locale="sw-KE")
 
     await expect(page.locator("html")).to_have_attribute("lang", "sw")
     assert await fits_the_screen(page)

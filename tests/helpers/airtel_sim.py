@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -24,19 +22,8 @@ from airtel.simulator.app import SIM_DELIVERER
 from airtel.simulator.state import SimulatorState
 from bot.config import Settings
 from tests.helpers.airtel import private_key
-
-
-class SimClock:
-    """The Airtel simulator's clock, moved by hand so "later" needs no sleeping."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 20, 11, 30, 5, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+from tests.helpers.clock import Clock
+from tests.helpers.simulator import serve_on_loopback
 
 
 @dataclass
@@ -47,7 +34,7 @@ class RunningAirtel:
     app: web.Application
     server: TestServer
     public_key_pem: bytes
-    clock: SimClock
+    clock: Clock
     clients: list[AirtelClient] = field(default_factory=list)
 
     @property
@@ -105,16 +92,11 @@ class RunningAirtel:
 
 async def start_airtel(config: SimulatorConfig | None = None) -> RunningAirtel:
     """Serve a strict Airtel simulator with a fake clock; download its key like a user would."""
-    clock = SimClock()
+    clock = Clock(datetime(2026, 11, 20, 11, 30, 5, tzinfo=UTC))
     config = config or SimulatorConfig()
     config.clock = clock
     config.private_key = config.private_key or private_key()
     config.portal = config.portal or Portal()
     app = create_simulator(config)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    url = str(server.make_url("")).rstrip("/")
-    async with httpx.AsyncClient() as http:
-        answer = await http.get(f"{url}/simulator/public-key")
-        answer.raise_for_status()
-    return RunningAirtel(url, app, server, answer.content, clock)
+    server, url, public_key_pem = await serve_on_loopback(app, "/simulator/public-key")
+    return RunningAirtel(url, app, server, public_key_pem, clock)

@@ -20,7 +20,9 @@ from bot.services.container import build_services
 from bot.services.payouts import PayoutService
 from bot.services.reversals import ReversalService
 from bot.services.staff import StaffService
+from models import DarajaQuery
 from models import NotificationChannel
+from models import Payout
 from models import Staff
 from models import StaffRole
 from mpesa.callbacks import AccountBalanceResult
@@ -136,6 +138,16 @@ def status_result(
     return parse_transaction_status_result(body)
 
 
+def status_answer(query: DarajaQuery, payout: Payout, **fields: Any) -> TransactionStatusResult:
+    """The Transaction Status result answering our ``query`` about ``payout``."""
+    return status_result(
+        originator=query.originator_conversation_id,
+        conversation=query.conversation_id,
+        queried_originator=payout.originator_conversation_id,
+        **fields,
+    )
+
+
 def balance_result(*, originator: str, conversation: str) -> AccountBalanceResult:
     """An Account Balance result (account_balance_result.json) for our query's ids."""
     return parse_account_balance_result(
@@ -196,6 +208,8 @@ class B2CWorld:
     daraja: FakeDaraja
     services: Services
 
+    # one typed shortcut per service the tests drive, repeated on purpose: a __getattr__ would
+    # save the lines but hide from the reader (and the type checker) which services there are
     @property
     def notifier(self) -> Notifier:
         return self.services.notifier

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -37,16 +36,10 @@ from mpesa.simulator import SANDBOX_SHORTCODE
 from mpesa.simulator import SimulatorConfig
 from tests.helpers.airtel_sim import RunningAirtel
 from tests.helpers.airtel_sim import start_airtel
+from tests.helpers.ports import free_port
 
 ADMIN = 1001
 START_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Raw-HTTP access to a simulator under test: request bodies, a fake clock, Daraja error shapes."""
+"""Raw-HTTP access to a simulator under test: request bodies, Daraja's paths and error shapes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,19 +50,6 @@ def params(result: dict[str, Any]) -> dict[str, Any]:
     items = result["Result"]["ResultParameters"]["ResultParameter"]
     items = items if isinstance(items, list) else [items]
     return {item["Key"]: item.get("Value") for item in items}
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @dataclass

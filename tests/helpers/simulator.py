@@ -46,16 +46,23 @@ class RunningSimulator:
         await self.server.close()
 
 
-async def start_simulator(config: SimulatorConfig | None = None) -> RunningSimulator:
-    """Serve a (strict, by default) simulator and download its certificate like a user would."""
-    app = create_simulator(config or SimulatorConfig())
+async def serve_on_loopback(app: web.Application, download: str) -> tuple[TestServer, str, bytes]:
+    """Serve ``app`` on 127.0.0.1 and download ``download`` from it like a user would:
+    (server, base URL, the bytes downloaded)."""
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     url = str(server.make_url("")).rstrip("/")
     async with httpx.AsyncClient() as http:
-        answer = await http.get(f"{url}/simulator/certificate")
+        answer = await http.get(f"{url}{download}")
         answer.raise_for_status()
-    return RunningSimulator(url=url, app=app, server=server, certificate=answer.content)
+    return server, url, answer.content
+
+
+async def start_simulator(config: SimulatorConfig | None = None) -> RunningSimulator:
+    """Serve a (strict, by default) simulator and download its certificate like a user would."""
+    app = create_simulator(config or SimulatorConfig())
+    server, url, certificate = await serve_on_loopback(app, "/simulator/certificate")
+    return RunningSimulator(url=url, app=app, server=server, certificate=certificate)
 
 
 def describe_warnings(warnings: list[dict[str, Any]]) -> str:

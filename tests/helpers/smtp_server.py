@@ -8,7 +8,6 @@ greeting, or keep a message and then drop the connection before saying it did.
 from __future__ import annotations
 
 import asyncio
-import socket
 import warnings
 from dataclasses import dataclass
 from dataclasses import field
@@ -22,13 +21,6 @@ from aiosmtpd.smtp import AuthResult
 from aiosmtpd.smtp import LoginPassword
 
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (for a refused connection, then a server on it)."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-from datetime import datetime
-from datetime import timedelta
 from typing import Any
 
 from mpesa.callbacks import C2BPayment
@@ -92,17 +89,3 @@ def c2b_payment(
             "LastName": "",
         }
     )
-
-
-class Clock:
-    """A controllable UTC clock: call it for the time, ``advance`` to move it."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 11, 20, 11, 30, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move the clock forward."""
-        self.now += timedelta(seconds=seconds)

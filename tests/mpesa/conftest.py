@@ -10,19 +10,19 @@ import pytest
 
 from mpesa.simulator import SimulatorConfig
 from mpesa.simulator import create_simulator
+from tests.helpers.clock import Clock
 from tests.helpers.sim_http import START
-from tests.helpers.sim_http import FakeClock
 from tests.helpers.sim_http import MakeSim
 from tests.helpers.sim_http import Sim
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)
+def clock() -> Clock:
+    return Clock(START)
 
 
 @pytest.fixture
-async def make_sim(aiohttp_server: Any, clock: FakeClock) -> AsyncIterator[MakeSim]:
+async def make_sim(aiohttp_server: Any, clock: Clock) -> AsyncIterator[MakeSim]:
     made: list[Sim] = []
 
     async def make(*, token: bool = True, **config: Any) -> Sim:

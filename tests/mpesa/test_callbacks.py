@@ -37,6 +37,10 @@ from mpesa.security import NAIROBI
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "daraja"
 
+# Repeated on purpose: each variant test spells out the whole raw body it parses and the whole
+# tuple it expects, because the body *is* the case (a renamed key, a missing item, a quirk seen
+# in the wild); a shared builder would hide the one line that differs.
+
 Parser = Callable[[Any], Any]
 
 

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,14 @@ from mpesa.models import CallbackUrls
 from mpesa.models import StkPushResponse
 from mpesa.models import StkQueryResponse
 from mpesa.security import stk_password
+from tests.helpers.clients import client_maker
+from tests.helpers.clock import Clock
+from tests.helpers.sim_http import B2C
+from tests.helpers.sim_http import BALANCE
+from tests.helpers.sim_http import REVERSAL
+from tests.helpers.sim_http import STATUS
+from tests.helpers.sim_http import STK_PUSH
+from tests.helpers.sim_http import STK_QUERY
 
 BASE = "https://daraja.test"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "daraja"
@@ -53,12 +60,6 @@ PUSH_TIME = datetime(2026, 11, 20, 11, 30, 5, tzinfo=UTC)
 QUERY_TIME = datetime(2026, 11, 20, 11, 32, 10, tzinfo=UTC)
 
 OAUTH = "/oauth/v1/generate"
-STK_PUSH = "/mpesa/stkpush/v1/processrequest"
-STK_QUERY = "/mpesa/stkpushquery/v1/query"
-B2C = "/mpesa/b2c/v3/paymentrequest"
-STATUS = "/mpesa/transactionstatus/v1/query"
-BALANCE = "/mpesa/accountbalance/v1/query"
-REVERSAL = "/mpesa/reversal/v1/request"
 C2B_REGISTER = "/mpesa/c2b/v2/registerurl"
 C2B_SIMULATE = "/mpesa/c2b/v2/simulate"
 
@@ -95,19 +96,16 @@ CONFIG = DarajaConfig(
 C2B_CONFIG = replace(CONFIG, shortcode="600984")
 
 
-class FakeClock:
-    """An aware clock the test moves by hand."""
+class FakeClock(Clock):
+    """A clock moved by hand that counts how often it is read."""
 
     def __init__(self, now: datetime) -> None:
-        self.now = now
+        super().__init__(now)
         self.calls = 0
 
     def __call__(self) -> datetime:
         self.calls += 1
         return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 class TickingClock(FakeClock):
@@ -137,6 +135,12 @@ def error_body(status: int, code: str, message: str, **headers: str) -> httpx.Re
     return httpx.Response(status, json={**body, "errorMessage": message}, headers=headers)
 
 
+def apigee_fault(status: int, errorcode: str, faultstring: str) -> httpx.Response:
+    """A refusal by Safaricom's Apigee gateway, in its own shape (not Daraja's)."""
+    fault = {"faultstring": faultstring, "detail": {"errorcode": errorcode}}
+    return httpx.Response(status, json={"fault": fault})
+
+
 @pytest.fixture
 def router() -> Iterator[respx.MockRouter]:
     with respx.mock(base_url=BASE, assert_all_called=False, assert_all_mocked=True) as mock:
@@ -164,20 +168,8 @@ def delays() -> list[float]:
 async def make_daraja(
     clock: FakeClock, delays: list[float]
 ) -> AsyncIterator[Callable[..., DarajaClient]]:
-    clients: list[DarajaClient] = []
-
-    async def record_sleep(seconds: float) -> None:
-        delays.append(seconds)
-
-    def make(config: DarajaConfig = CONFIG, **kwargs: Any) -> DarajaClient:
-        kwargs.setdefault("clock", clock)
-        client = DarajaClient(config, sleep=record_sleep, **kwargs)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.aclose()
+    async with client_maker(DarajaClient, CONFIG, clock, delays) as make:
+        yield make
 
 
 @pytest.fixture
@@ -523,44 +515,45 @@ async def test_force_refresh_fetches_a_new_token(daraja, router):
     assert (first, forced, oauth.call_count) == (TOKEN, NEW_TOKEN, 2)
 
 
-@pytest.mark.parametrize("callers", [100, 1000])
-async def test_concurrent_first_callers_share_one_oauth_request(daraja, router, callers):
-    entered = asyncio.Event()
-    release = asyncio.Event()
+class HeldOAuth:
+    """The OAuth route, holding every request until it is released."""
 
-    async def slow_oauth(request: httpx.Request) -> httpx.Response:
-        entered.set()
-        await release.wait()
+    def __init__(self, router: respx.MockRouter) -> None:
+        self._reached = asyncio.Event()
+        self._release = asyncio.Event()
+        self.route = router.get(OAUTH).mock(side_effect=self._answer)
+
+    async def _answer(self, request: httpx.Request) -> httpx.Response:
+        self._reached.set()
+        await self._release.wait()
         return httpx.Response(200, json=fixture("oauth_response.json"))
 
-    oauth = router.get(OAUTH).mock(side_effect=slow_oauth)
+    async def release_once_reached(self) -> None:
+        """Wait for the first request to arrive, then let every held one be answered."""
+        await self._reached.wait()
+        self._release.set()
+
+
+@pytest.mark.parametrize("callers", [100, 1000])
+async def test_concurrent_first_callers_share_one_oauth_request(daraja, router, callers):
+    oauth = HeldOAuth(router)
     tasks = [asyncio.create_task(daraja.access_token()) for _ in range(callers)]
-    # every task was scheduled before the first one reached the OAuth route, so once this
-    # returns they have all run up to the point where they wait for a token
-    await entered.wait()
-    release.set()
+    # every task was scheduled before the first one reached the OAuth route, so once it is
+    # reached they have all run up to the point where they wait for a token
+    await oauth.release_once_reached()
     tokens = await asyncio.gather(*tasks)
 
-    assert (set(tokens), oauth.call_count) == ({TOKEN}, 1)
+    assert (set(tokens), oauth.route.call_count) == ({TOKEN}, 1)
 
 
 async def test_concurrent_first_product_calls_share_one_oauth_request(daraja, router):
-    entered = asyncio.Event()
-    release = asyncio.Event()
-
-    async def slow_oauth(request: httpx.Request) -> httpx.Response:
-        entered.set()
-        await release.wait()
-        return httpx.Response(200, json=fixture("oauth_response.json"))
-
-    oauth = router.get(OAUTH).mock(side_effect=slow_oauth)
+    oauth = HeldOAuth(router)
     route = router.post(STK_QUERY).respond(json=fixture("stk_query_response_success.json"))
     tasks = [asyncio.create_task(query(daraja)) for _ in range(100)]
-    await entered.wait()
-    release.set()
+    await oauth.release_once_reached()
     results = await asyncio.gather(*tasks)
 
-    assert ({r.result_code for r in results}, oauth.call_count, route.call_count) == (
+    assert ({r.result_code for r in results}, oauth.route.call_count, route.call_count) == (
         {"0"},
         1,
         100,
@@ -577,15 +570,7 @@ async def test_concurrent_first_product_calls_share_one_oauth_request(daraja, ro
         ),
         pytest.param(error_body(400, "400.003.01", "Invalid Access Token"), id="400.003.01"),
         pytest.param(
-            httpx.Response(
-                401,
-                json={
-                    "fault": {
-                        "faultstring": "Invalid Access Token",
-                        "detail": {"errorcode": "keymanagement.service.invalid_access_token"},
-                    }
-                },
-            ),
+            apigee_fault(401, "keymanagement.service.invalid_access_token", "Invalid Access Token"),
             id="apigee",
         ),
     ],
@@ -961,13 +946,12 @@ async def test_stk_query_pending_http_500_is_pending_not_error(daraja, router, o
 
 
 async def test_apigee_fault_body_is_mapped(daraja, router, oauth):
-    fault = {
-        "fault": {
-            "faultstring": "Invalid API call as no apiproduct match found",
-            "detail": {"errorcode": "keymanagement.service.InvalidAPICallAsNoApiProductMatchFound"},
-        }
-    }
-    route = router.post(B2C).mock(return_value=httpx.Response(401, json=fault))
+    fault = apigee_fault(
+        401,
+        "keymanagement.service.InvalidAPICallAsNoApiProductMatchFound",
+        "Invalid API call as no apiproduct match found",
+    )
+    route = router.post(B2C).mock(return_value=fault)
 
     with pytest.raises(AuthFailed) as caught:
         await payout(daraja)
@@ -981,13 +965,10 @@ async def test_apigee_fault_body_is_mapped(daraja, router, oauth):
 
 
 async def test_apigee_spike_arrest_on_money_post_is_rate_limited(daraja, router, oauth):
-    fault = {
-        "fault": {
-            "faultstring": "Spike arrest violation. Allowed rate : 5ps",
-            "detail": {"errorcode": "policies.ratelimit.SpikeArrestViolation"},
-        }
-    }
-    route = router.post(STK_PUSH).mock(return_value=httpx.Response(500, json=fault))
+    fault = apigee_fault(
+        500, "policies.ratelimit.SpikeArrestViolation", "Spike arrest violation. Allowed rate : 5ps"
+    )
+    route = router.post(STK_PUSH).mock(return_value=fault)
 
     with pytest.raises(RateLimited) as caught:
         await push(daraja)

@@ -19,6 +19,7 @@ from mpesa.simulator import Faults
 from mpesa.simulator import SimulatorConfig
 from mpesa.simulator import create_simulator
 from mpesa.simulator import outcome_table
+from tests.helpers.clock import Clock
 from tests.helpers.receiver import CallbackReceiver
 from tests.helpers.sim_http import B2C
 from tests.helpers.sim_http import BALANCE
@@ -31,7 +32,6 @@ from tests.helpers.sim_http import STK_PUSH
 from tests.helpers.sim_http import STK_QUERY
 from tests.helpers.sim_http import SUCCESS
 from tests.helpers.sim_http import TS
-from tests.helpers.sim_http import FakeClock
 from tests.helpers.sim_http import MakeSim
 from tests.helpers.sim_http import Sim
 from tests.helpers.sim_http import apply
@@ -80,7 +80,7 @@ async def test_product_call_without_a_valid_token_is_404_001_03(sim: Sim, token:
     assert error(response) == (404, "404.001.03", "Invalid Access Token")
 
 
-async def test_token_expires_after_its_ttl(make_sim: MakeSim, clock: FakeClock) -> None:
+async def test_token_expires_after_its_ttl(make_sim: MakeSim, clock: Clock) -> None:
     sim = await make_sim(token_ttl_s=60)
     clock.advance(60)
     response = await sim.post(STK_PUSH, sim.stk())
@@ -263,7 +263,7 @@ async def test_a_phone_can_be_prompted_again_once_the_prompt_is_answered(sim: Si
 
 
 async def test_no_callback_number_queries_pending_then_success(
-    make_sim: MakeSim, clock: FakeClock
+    make_sim: MakeSim, clock: Clock
 ) -> None:
     sim = await make_sim(query_pending_s=60)
     cid = (await sim.post(STK_PUSH, sim.stk("254722000000"))).json()["CheckoutRequestID"]
@@ -812,7 +812,7 @@ async def test_reset_forgets_transactions_but_keeps_tokens(sim: Sim) -> None:
     assert response.status_code == 200
 
 
-async def test_shutdown_cancels_pending_callbacks(aiohttp_server: Any, clock: FakeClock) -> None:
+async def test_shutdown_cancels_pending_callbacks(aiohttp_server: Any, clock: Clock) -> None:
     app = create_simulator(SimulatorConfig(clock=clock, callback_delay_s=3600))
     server = await aiohttp_server(app)
     async with (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,8 @@ from mpesa.simulator.cli import config_from_args
 from mpesa.simulator.credentials import generate_keys
 from mpesa.simulator.credentials import load_or_create_keys
 from mpesa.simulator.delivery import shown_url
+from tests.helpers.clock import Clock
+from tests.helpers.ports import free_port
 from tests.helpers.sim_http import B2C
 from tests.helpers.sim_http import BALANCE
 from tests.helpers.sim_http import DROP
@@ -40,7 +41,6 @@ from tests.helpers.sim_http import STATUS
 from tests.helpers.sim_http import STK_PUSH
 from tests.helpers.sim_http import STK_QUERY
 from tests.helpers.sim_http import TS
-from tests.helpers.sim_http import FakeClock
 from tests.helpers.sim_http import MakeSim
 from tests.helpers.sim_http import Sim
 from tests.helpers.sim_http import encrypt
@@ -237,7 +237,7 @@ async def test_the_skew_is_a_setting_and_can_be_off(make_sim: MakeSim) -> None:
     assert (await off.post(STK_PUSH, a_year_ago)).status_code == 200
 
 
-async def test_stk_query_checks_the_timestamp_too(sim: Sim, clock: FakeClock) -> None:
+async def test_stk_query_checks_the_timestamp_too(sim: Sim, clock: Clock) -> None:
     checkout = (await sim.post(STK_PUSH, sim.stk())).json()["CheckoutRequestID"]
     clock.advance(15 * 60)
 
@@ -559,7 +559,7 @@ async def test_rule_limited_is_off_unless_asked_for(sim: Sim) -> None:
 
 
 async def test_rule_limited_same_amount_same_phone_within_the_window(
-    make_sim: MakeSim, clock: FakeClock
+    make_sim: MakeSim, clock: Clock
 ) -> None:
     sim = await make_sim(rule_limited_window_s=120)
     await sim.paid_stk()
@@ -754,14 +754,8 @@ def test_help_lists_the_credentials_it_accepts(capsys: pytest.CaptureFixture) ->
         assert needle in out
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_mpesa_bot_simulator_writes_its_certificate_and_keeps_its_key(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     cert_out, key = tmp_path / "certs" / "sim.pem", tmp_path / "sim-key.pem"
     command = [sys.executable, "-m", "bot", "simulator", "--port", str(port)]
     command += ["--cert-out", str(cert_out), "--key", str(key), "--level", "lenient"]

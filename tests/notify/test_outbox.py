@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC
-from datetime import datetime
 from datetime import timedelta
 
 import pytest
@@ -16,23 +14,6 @@ from bot.notify.outbox import OutboxWorker
 from models import Notification
 from models import NotificationChannel
 from models import NotificationStatus
-
-
-class Clock:
-    def __init__(self) -> None:
-        # the Notifier stamps rows with the wall clock: start just after it
-        self.now = datetime.now(UTC) + timedelta(seconds=1)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

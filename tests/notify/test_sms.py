@@ -8,9 +8,6 @@ import json
 import logging
 import socket
 import threading
-from datetime import UTC
-from datetime import datetime
-from datetime import timedelta
 from urllib.parse import parse_qs
 
 import pytest
@@ -38,17 +35,6 @@ from models import NotificationStatus
 SANDBOX_URL = "https://api.sandbox.africastalking.com/version1/messaging"
 PRODUCTION_URL = "https://api.africastalking.com/version1/messaging"
 TEXT = "Household Planet Kenya: we received KES 150 for order HP7K2Q9X. M-Pesa receipt UKK4Q7M2XB."
-
-
-class OutboxClock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC) + timedelta(seconds=1)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def sms(msisdn: str = "254708374149", text: str = TEXT) -> Notification:
@@ -321,8 +307,7 @@ def test_the_whole_call_ends_well_inside_the_outbox_claim() -> None:
 
 
 @pytest.mark.parametrize("slow", ["trickle"], indirect=True)
-async def test_a_hung_sms_neither_blocks_chat_nor_goes_out_twice(db, slow) -> None:
-    clock = OutboxClock()
+async def test_a_hung_sms_neither_blocks_chat_nor_goes_out_twice(db, slow, clock) -> None:
     chat = RecordingChatChannel()
     sms_channel = AfricasTalkingSms("sandbox", "k", base_url=slow.url, deadline_s=2.0)
     outbox = OutboxWorker(

@@ -7,7 +7,6 @@ import re
 import zlib
 from datetime import UTC
 from datetime import datetime
-from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -32,8 +31,8 @@ from models import Order
 from models import OrderStatus
 from models import Payment
 from models import PaymentStatus
+from tests.helpers.ports import free_port
 from tests.helpers.smtp_server import SmtpServer
-from tests.helpers.smtp_server import free_port
 from tests.helpers.smtp_server import start_smtp_server
 
 SENDER = "Household Planet Kenya <receipts@householdplanet.co.ke>"
@@ -41,22 +40,6 @@ CUSTOMER = "wanjiku@example.co.ke"
 ADMINS = ["owner@householdplanet.co.ke", "accounts@householdplanet.co.ke"]
 USERNAME, PASSWORD = "receipts", "smtp-secret-do-not-log"
 PAID_AT = datetime(2026, 11, 23, 12, 15, tzinfo=UTC)  # 15:15 in Nairobi
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC) + timedelta(seconds=1)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

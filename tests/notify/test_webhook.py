@@ -6,7 +6,6 @@ import json
 import re
 import time
 from datetime import UTC
-from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,18 +35,6 @@ from tests.web.api.webhook_receiver import ShopReceiver
 
 SECRET = "whsec_test_0123456789abcdef"
 NOW = 1_800_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        # the Notifier stamps rows with the wall clock: start just after it
-        self.now = datetime.now(UTC) + timedelta(seconds=1)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -170,8 +157,9 @@ async def test_an_unreachable_shop_is_retried_later(db) -> None:
         await WebhookChannel(SECRET, transport=httpx.MockTransport(refuse)).deliver(row)
 
 
-async def test_the_outbox_retries_a_failed_webhook_with_backoff_and_the_same_id(db, shop) -> None:
-    clock = Clock()
+async def test_the_outbox_retries_a_failed_webhook_with_backoff_and_the_same_id(
+    db, shop, clock
+) -> None:
     notifier = Notifier(business_name="Household Planet Kenya", webhook_url=shop.url, clock=clock)
     await notifier.webhook_event("order:7:paid", "order.paid", {"orderId": "HPABCD2345"})
     outbox = OutboxWorker(

@@ -36,6 +36,7 @@ from tests.helpers.b2c import b2c_timeout
 from tests.helpers.b2c import b2c_world
 from tests.helpers.b2c import balance_result
 from tests.helpers.b2c import reversal_result
+from tests.helpers.b2c import status_answer
 from tests.helpers.b2c import status_result
 
 RECEIPT = "UKK2M8P4RS"
@@ -58,15 +59,6 @@ async def queried_payout(world: B2CWorld, *, unknown: bool = False) -> tuple[Pay
     await world.payouts.reconcile_pending()
     query = await DarajaQuery.get(payout_id=payout.id)
     return await Payout.get(id=payout.id), query
-
-
-def answer_for(query: DarajaQuery, payout: Payout, **kwargs):
-    return status_result(
-        originator=query.originator_conversation_id,
-        conversation=query.conversation_id,
-        queried_originator=payout.originator_conversation_id,
-        **kwargs,
-    )
 
 
 async def paid_payment(receipt: str = RECEIPT, amount: int = 150) -> Payment:
@@ -101,7 +93,7 @@ async def test_status_query_uses_the_payouts_originator_id(world):
 async def test_status_completed_completes_the_payout(world, unknown):
     payout, query = await queried_payout(world, unknown=unknown)
 
-    outcome = await world.accounts.apply_status_result(answer_for(query, payout))
+    outcome = await world.accounts.apply_status_result(status_answer(query, payout))
 
     stored = await Payout.get(id=payout.id)
     assert outcome is ApplyOutcome.APPLIED
@@ -121,14 +113,14 @@ async def test_status_completed_completes_the_payout(world, unknown):
 async def test_status_failed_fails_the_payout(world):
     payout, query = await queried_payout(world)
 
-    await world.accounts.apply_status_result(answer_for(query, payout, status="Failed"))
+    await world.accounts.apply_status_result(status_answer(query, payout, status="Failed"))
 
     assert (await Payout.get(id=payout.id)).status is PayoutStatus.FAILED
 
 
 async def test_duplicate_status_result_changes_nothing(world):
     payout, query = await queried_payout(world)
-    answer = answer_for(query, payout)
+    answer = status_answer(query, payout)
     await world.accounts.apply_status_result(answer)
     keys = sorted(await Notification.all().values_list("event_key", flat=True))
 
@@ -143,7 +135,7 @@ async def test_status_contradicting_a_completed_payout_is_drift(world):
     )
 
     outcome = await world.accounts.apply_status_result(
-        answer_for(query, payout, status="Failed", receipt="UKK0000000")
+        status_answer(query, payout, status="Failed", receipt="UKK0000000")
     )
 
     stored = await Payout.get(id=payout.id)

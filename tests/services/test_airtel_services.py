@@ -31,10 +31,10 @@ from models import Payout
 from models import PayoutStatus
 from models import PostState
 from models import Provider
+from tests.helpers.clock import Clock
 from tests.helpers.fakes import FakeAirtel
 from tests.helpers.fakes import FakeDaraja
 from tests.helpers.fakes import airtel_status
-from tests.helpers.stk import Clock
 
 ADMIN = 1001
 

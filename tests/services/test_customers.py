@@ -23,17 +23,11 @@ from models import Payment
 from models import PaymentStatus
 from models import Staff
 from models import StaffRole
-from tests.helpers.fakes import FakeDaraja
 from tests.helpers.stk import stk_callback
 
 CUSTOMER = 3003
 OTHER = 4004
 MSISDN = "254708374149"
-
-
-@pytest.fixture
-def daraja() -> FakeDaraja:
-    return FakeDaraja()
 
 
 @pytest.fixture

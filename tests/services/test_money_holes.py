@@ -43,7 +43,7 @@ from tests.helpers.b2c import ADMIN
 from tests.helpers.b2c import B2CWorld
 from tests.helpers.b2c import b2c_world
 from tests.helpers.b2c import reversal_result
-from tests.helpers.b2c import status_result
+from tests.helpers.b2c import status_answer
 from tests.helpers.fakes import FakeDaraja
 from tests.helpers.stk import stk_callback_body
 from tests.helpers.stk import stk_query_answer
@@ -206,7 +206,7 @@ async def test_hole_2_concurrent_confirms_send_exactly_those_that_fit(world):
 @pytest.fixture
 async def stk(db, settings):
     from bot.services.container import build_services
-    from tests.helpers.stk import Clock
+    from tests.helpers.clock import Clock
 
     clock = Clock()
     daraja = FakeDaraja()
@@ -300,7 +300,7 @@ async def test_hole_4_a_callback_that_came_first_is_tied_when_the_push_becomes_u
 async def test_hole_5_a_failure_after_a_held_success_goes_to_review(db, settings):
     from bot.services.container import build_services
     from mpesa.errors import ServerError
-    from tests.helpers.stk import Clock
+    from tests.helpers.clock import Clock
 
     checked = settings.model_copy(update={"mpesa_confirm_by_query": True})
     daraja = FakeDaraja()
@@ -416,13 +416,7 @@ async def test_hole_8_a_payout_not_found_alerts_on_its_own_threshold_and_backs_o
         world.clock.advance(hours=2)
         await world.payouts.reconcile_pending()
         query = await DarajaQuery.filter(payout_id=draft.id).order_by("-id").first()
-        not_found = status_result(
-            originator=query.originator_conversation_id,
-            conversation=query.conversation_id,
-            queried_originator=draft.originator_conversation_id,
-            code=2032,
-        )
-        await world.accounts.apply_status_result(not_found)
+        await world.accounts.apply_status_result(status_answer(query, draft, code=2032))
         stored = await Payout.get(id=draft.id)
         gaps.append((stored.next_query_at - world.clock.now).total_seconds())
 
@@ -446,15 +440,8 @@ async def asked_payout(world: B2CWorld) -> tuple[Payout, DarajaQuery]:
 async def test_hole_9_status_failed_with_result_code_0_fails_and_says_so(world):
     stored, query = await asked_payout(world)
 
-    await world.accounts.apply_status_result(
-        status_result(
-            originator=query.originator_conversation_id,
-            conversation=query.conversation_id,
-            queried_originator=stored.originator_conversation_id,
-            status="Failed",
-            amount=1_950,
-        )
-    )
+    answer = status_answer(query, stored, status="Failed", amount=1_950)
+    await world.accounts.apply_status_result(answer)
 
     failed = await Payout.get(id=stored.id)
     card = texts.payout_card(failed)
@@ -466,14 +453,7 @@ async def test_hole_9_status_failed_with_result_code_0_fails_and_says_so(world):
 async def test_hole_9_a_status_amount_that_differs_completes_with_an_alert(world):
     stored, query = await asked_payout(world)
 
-    await world.accounts.apply_status_result(
-        status_result(
-            originator=query.originator_conversation_id,
-            conversation=query.conversation_id,
-            queried_originator=stored.originator_conversation_id,
-            amount=19_500,
-        )
-    )
+    await world.accounts.apply_status_result(status_answer(query, stored, amount=19_500))
 
     assert (await Payout.get(id=stored.id)).status is PayoutStatus.COMPLETED
     assert any(
@@ -486,7 +466,7 @@ async def test_hole_9_a_status_amount_that_differs_completes_with_an_alert(world
 
 async def test_hole_12_two_reconcilers_at_once_run_until_nothing_is_due(db, settings):
     from bot.services.container import build_services
-    from tests.helpers.stk import Clock
+    from tests.helpers.clock import Clock
 
     fast = settings.model_copy(update={"stk_query_rate_per_s": 10_000.0})
     clock = Clock()

@@ -664,12 +664,14 @@ class MoneyMachine(RuleBasedStateMachine):
     @rule(worker=st.integers(0, 1), pick=st.integers(0, 20), mode=DRAWN)
     def confirm(self, worker: int, pick: int, mode: str) -> None:
         """The initiator's Confirm (perhaps long after /send, across midnight)."""
-        drafts = self.query(
-            lambda: Payout.filter(status=PayoutStatus.AWAITING_CONFIRMATION).order_by("id")
-        )
-        if not drafts:
-            return
-        self._confirm(worker, drafts[pick % len(drafts)], mode)
+        draft = self._payout_in(PayoutStatus.AWAITING_CONFIRMATION, pick)
+        if draft is not None:
+            self._confirm(worker, draft, mode)
+
+    def _payout_in(self, status: PayoutStatus, pick: int) -> Payout | None:
+        """The ``pick``-th payout (counting round) in ``status``, or None when none is."""
+        found = self.query(lambda: Payout.filter(status=status).order_by("id"))
+        return found[pick % len(found)] if found else None
 
     def _confirm(self, worker: int, draft: Payout, mode: str) -> None:
         """Confirm ``draft``; a refusal for the limit must be right, and say what is left."""
@@ -693,14 +695,11 @@ class MoneyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.seen["payout", PayoutStatus.AWAITING_APPROVAL])
     @rule(worker=st.integers(0, 1), pick=st.integers(0, 20), mode=DRAWN)
     def approve(self, worker: int, pick: int, mode: str) -> None:
-        waiting = self.query(
-            lambda: Payout.filter(status=PayoutStatus.AWAITING_APPROVAL).order_by("id")
-        )
-        if not waiting:
+        waiting = self._payout_in(PayoutStatus.AWAITING_APPROVAL, pick)
+        if waiting is None:
             return
         payouts = self.workers[worker].payouts
-        payout_id = waiting[pick % len(waiting)].id
-        self._start(worker, mode, payouts.approve_payout(payout_id, by_telegram_id=SECOND_ADMIN))
+        self._start(worker, mode, payouts.approve_payout(waiting.id, by_telegram_id=SECOND_ADMIN))
 
     @precondition(lambda self: any(tx.result is None for tx in self.daraja.b2c.values()))
     @rule(

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 
-from bot.notify.notifier import Notifier
 from bot.services.errors import Conflict
 from bot.services.payments import PaymentService
 from models import CallbackInbox
@@ -22,7 +21,6 @@ from models import PaymentStatus
 from mpesa.errors import OutcomeUnknown
 from mpesa.errors import RateLimited
 from tests.helpers.fakes import FakeDaraja
-from tests.helpers.stk import Clock
 from tests.helpers.stk import stk_callback_body
 from tests.helpers.stk import stk_query_answer
 
@@ -41,23 +39,8 @@ class RecordingSleep:
 
 
 @pytest.fixture
-def daraja() -> FakeDaraja:
-    return FakeDaraja()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def sleep() -> RecordingSleep:
     return RecordingSleep()
-
-
-@pytest.fixture
-def notifier() -> Notifier:
-    return Notifier(business_name="Household Planet Kenya", admin_telegram_ids=[1001])
 
 
 def make_service(daraja, notifier, settings, clock, sleep) -> PaymentService:

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from bot.notify.notifier import Notifier
 from bot.services.errors import Conflict
 from bot.services.errors import InvalidInput
 from bot.services.errors import NotFound
@@ -25,8 +24,6 @@ from models import StaffRole
 from mpesa.errors import DarajaUnreachable
 from mpesa.errors import InvalidRequest
 from mpesa.errors import OutcomeUnknown
-from tests.helpers.fakes import FakeDaraja
-from tests.helpers.stk import Clock
 from tests.helpers.stk import stk_callback
 from tests.helpers.stk import stk_query_answer
 
@@ -37,23 +34,15 @@ CASHIER_TG = 2002
 
 
 @pytest.fixture
-def daraja() -> FakeDaraja:
-    return FakeDaraja()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def notifier(settings) -> Notifier:
-    return Notifier(business_name="Household Planet Kenya", admin_telegram_ids=[1001])
-
-
-@pytest.fixture
 def payments(db, daraja, notifier, settings, clock) -> PaymentService:
     return PaymentService(daraja=daraja, notifier=notifier, settings=settings, clock=clock)
+
+
+@pytest.fixture
+def confirming(db, daraja, notifier, settings, clock) -> PaymentService:
+    """Payments with MPESA_CONFIRM_BY_QUERY: a success callback is checked by a query first."""
+    strict = settings.model_copy(update={"mpesa_confirm_by_query": True})
+    return PaymentService(daraja=daraja, notifier=notifier, settings=strict, clock=clock)
 
 
 @pytest.fixture
@@ -375,14 +364,12 @@ async def test_later_failure_on_a_paid_payment_is_drift_not_a_downgrade(payments
 
 
 async def test_confirm_by_query_checks_a_success_before_marking_paid(
-    db, daraja, notifier, settings, clock, cashier
+    confirming: PaymentService, daraja, cashier
 ):
-    strict = settings.model_copy(update={"mpesa_confirm_by_query": True})
-    payments = PaymentService(daraja=daraja, notifier=notifier, settings=strict, clock=clock)
-    payment = await request(payments, cashier)
+    payment = await request(confirming, cashier)
     daraja.queue("stk_query", stk_query_answer(payment.checkout_request_id, "0"))
 
-    outcome = await payments.apply_stk_callback(stk_callback(payment.checkout_request_id))
+    outcome = await confirming.apply_stk_callback(stk_callback(payment.checkout_request_id))
 
     assert outcome == ApplyOutcome.APPLIED
     assert daraja.called("stk_query") == [{"checkout_request_id": payment.checkout_request_id}]
@@ -390,13 +377,11 @@ async def test_confirm_by_query_checks_a_success_before_marking_paid(
 
 
 async def test_confirm_by_query_holds_a_success_the_query_cannot_confirm_yet(
-    db, daraja, notifier, settings, clock, cashier
+    confirming: PaymentService, daraja, clock, cashier
 ):
-    strict = settings.model_copy(update={"mpesa_confirm_by_query": True})
-    payments = PaymentService(daraja=daraja, notifier=notifier, settings=strict, clock=clock)
-    payment = await request(payments, cashier)  # the fake's query answers 4999 by default
+    payment = await request(confirming, cashier)  # the fake's query answers 4999 by default
 
-    await payments.apply_stk_callback(stk_callback(payment.checkout_request_id))
+    await confirming.apply_stk_callback(stk_callback(payment.checkout_request_id))
 
     held = await Payment.get(id=payment.id)
     assert held.status == PaymentStatus.PENDING
@@ -405,7 +390,7 @@ async def test_confirm_by_query_holds_a_success_the_query_cannot_confirm_yet(
     assert await outbox() == set()
 
     daraja.queue("stk_query", stk_query_answer(payment.checkout_request_id, "0"))
-    await payments.reconcile_pending()
+    await confirming.reconcile_pending()
 
     paid = await Payment.get(id=payment.id)
     assert paid.status == PaymentStatus.PAID
@@ -413,14 +398,12 @@ async def test_confirm_by_query_holds_a_success_the_query_cannot_confirm_yet(
 
 
 async def test_confirm_by_query_contradiction_goes_to_review(
-    db, daraja, notifier, settings, clock, cashier
+    confirming: PaymentService, daraja, cashier
 ):
-    strict = settings.model_copy(update={"mpesa_confirm_by_query": True})
-    payments = PaymentService(daraja=daraja, notifier=notifier, settings=strict, clock=clock)
-    payment = await request(payments, cashier)
+    payment = await request(confirming, cashier)
     daraja.queue("stk_query", stk_query_answer(payment.checkout_request_id, "1032"))
 
-    outcome = await payments.apply_stk_callback(stk_callback(payment.checkout_request_id))
+    outcome = await confirming.apply_stk_callback(stk_callback(payment.checkout_request_id))
 
     assert outcome == ApplyOutcome.REVIEW
     assert (await Payment.get(id=payment.id)).status == PaymentStatus.REVIEW

@@ -35,6 +35,7 @@ from tests.helpers.b2c import ADMIN
 from tests.helpers.b2c import CASHIER
 from tests.helpers.b2c import B2CWorld
 from tests.helpers.b2c import b2c_world
+from tests.helpers.b2c import status_answer
 from tests.helpers.b2c import status_result
 from tests.helpers.stk import stk_callback_body
 from tests.helpers.stk import stk_query_answer
@@ -211,14 +212,7 @@ async def unknown_payout(world: B2CWorld) -> Payout:
 
 async def answer(world: B2CWorld, payout: Payout, **kwargs) -> None:
     query = await DarajaQuery.filter(payout_id=payout.id).order_by("-id").first()
-    await world.accounts.apply_status_result(
-        status_result(
-            originator=query.originator_conversation_id,
-            conversation=query.conversation_id,
-            queried_originator=payout.originator_conversation_id,
-            **kwargs,
-        )
-    )
+    await world.accounts.apply_status_result(status_answer(query, payout, **kwargs))
 
 
 @pytest.mark.parametrize(

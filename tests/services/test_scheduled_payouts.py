@@ -18,8 +18,8 @@ from models import ScheduleOccurrence
 from models import ScheduleStatus
 from models import Staff
 from models import StaffRole
+from tests.helpers.clock import Clock
 from tests.helpers.fakes import FakeDaraja
-from tests.helpers.stk import Clock
 from tests.services.test_schedules import ADMIN
 from tests.services.test_schedules import SECOND_ADMIN
 from tests.services.test_schedules import WEDNESDAY_NOON

@@ -31,8 +31,8 @@ from models import ScheduleStatus
 from models import Staff
 from models import StaffRole
 from mpesa.security import NAIROBI
+from tests.helpers.clock import Clock
 from tests.helpers.fakes import FakeDaraja
-from tests.helpers.stk import Clock
 
 ADMIN, CASHIER, SECOND_ADMIN = 1001, 2001, 1002
 
@@ -311,44 +311,44 @@ async def test_the_customer_is_told_by_sms_the_day_before_once(world: World) -> 
     assert (await Schedule.get(id=schedule.id)).noticed_due_at == nairobi(2026, 12, 1, 9, 0)
 
 
-async def test_rules_of_the_payment_request_are_those_of_request(world: World) -> None:
-    with pytest.raises(InvalidInput) as phone:
-        await world.schedules.create_in_chat(
+@pytest.mark.parametrize(
+    ("kind", "raw_phone", "when", "error", "reason"),
+    [
+        pytest.param(
             ScheduleKind.PAYMENT_REQUEST,
             "0733123456",
-            "100",
             ["daily", "09:00"],
-            by_telegram_id=CASHIER,
-            chat_id=CASHIER,
-        )
-    with pytest.raises(InvalidInput) as when:
-        await world.schedules.create_in_chat(
+            InvalidInput,
+            "0733123456 is an Airtel number; M-Pesa needs Safaricom",
+            id="request-to-an-airtel-number",  # the rules of /request
+        ),
+        pytest.param(
             ScheduleKind.PAYMENT_REQUEST,
             "0708374149",
-            "100",
             ["2026-11-01", "09:00"],
-            by_telegram_id=CASHIER,
-            chat_id=CASHIER,
-        )
-
-    assert str(phone.value) == "0733123456 is an Airtel number; M-Pesa needs Safaricom"
-    assert str(when.value) == (
-        "once, on 1 Nov 2026 at 09:00 is already past; pick a time in the future."
-    )
-
-
-async def test_a_cashier_cannot_schedule_payouts(world: World) -> None:
-    with pytest.raises(NotAllowed) as caught:
-        await world.schedules.create_in_chat(
+            InvalidInput,
+            "once, on 1 Nov 2026 at 09:00 is already past; pick a time in the future.",
+            id="request-in-the-past",
+        ),
+        pytest.param(
             ScheduleKind.PAYOUT,
             "0708374149",
-            "100",
             ["daily", "09:00"],
-            by_telegram_id=CASHIER,
-            chat_id=CASHIER,
+            NotAllowed,
+            "Scheduled payouts are for admins.",
+            id="payout-by-a-cashier",
+        ),
+    ],
+)
+async def test_a_cashiers_schedule_is_refused_with_its_reason(
+    world: World, kind, raw_phone, when, error, reason
+) -> None:
+    with pytest.raises(error) as caught:
+        await world.schedules.create_in_chat(
+            kind, raw_phone, "100", when, by_telegram_id=CASHIER, chat_id=CASHIER
         )
 
-    assert str(caught.value) == "Scheduled payouts are for admins."
+    assert str(caught.value) == reason
 
 
 async def test_a_large_payout_schedule_needs_a_second_admin_and_never_the_requester(

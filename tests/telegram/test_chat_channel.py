@@ -36,8 +36,8 @@ from models import ReversalStatus
 from models import Staff
 from models import StaffRole
 from tests.helpers.b2c import balance_result
+from tests.helpers.clock import Clock
 from tests.helpers.fakes import FakeDaraja
-from tests.helpers.stk import Clock
 from tests.helpers.stk import stk_callback
 
 ADMIN = 1001

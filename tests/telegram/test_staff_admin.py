@@ -391,38 +391,34 @@ async def test_reverse_wrong_input(world: World, command: str, reason: str, usag
     assert world.h.texts(calls) == [texts.refusal(reason, staff_texts.USAGE_REVERSE)]
 
 
-async def test_reverse_of_an_unpaid_payment_is_refused(world: World) -> None:
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        pytest.param(
+            PaymentStatus.REVIEW,
+            "Payment #{id} with receipt UKK4Q7M2XB is under review; resolve it first "
+            "(/resolve #{id}), then reverse it if the money must go back.",
+            id="under-review",
+        ),
+        pytest.param(
+            PaymentStatus.INSUFFICIENT_FUNDS,
+            "Payment #{id} is insufficient funds; only a received payment is reversed.",
+            id="brought-nothing-in",
+        ),
+    ],
+)
+async def test_reverse_of_a_payment_not_received_is_refused(
+    world: World, status: PaymentStatus, reason: str
+) -> None:
     await world.h.send(CASHIER_ID, "/request 0708374149 1500")
     payment = await Payment.get()
     await Payment.filter(id=payment.id).update(
-        status=PaymentStatus.REVIEW, receipt="UKK4Q7M2XB", in_flight_msisdn=None
+        status=status, receipt="UKK4Q7M2XB", in_flight_msisdn=None
     )
 
     calls = await world.h.send(ADMIN_ID, "/reverse UKK4Q7M2XB")
 
-    assert world.h.texts(calls) == [
-        texts.refusal(
-            f"Payment #{payment.id} with receipt UKK4Q7M2XB is under review; resolve it first "
-            f"(/resolve #{payment.id}), then reverse it if the money must go back."
-        )
-    ]
-    assert markup(calls) is None
-
-
-async def test_reverse_of_a_payment_that_brought_nothing_in_is_refused(world: World) -> None:
-    await world.h.send(CASHIER_ID, "/request 0708374149 1500")
-    payment = await Payment.get()
-    await Payment.filter(id=payment.id).update(
-        status=PaymentStatus.INSUFFICIENT_FUNDS, receipt="UKK4Q7M2XB", in_flight_msisdn=None
-    )
-
-    calls = await world.h.send(ADMIN_ID, "/reverse UKK4Q7M2XB")
-
-    assert world.h.texts(calls) == [
-        texts.refusal(
-            f"Payment #{payment.id} is insufficient funds; only a received payment is reversed."
-        )
-    ]
+    assert world.h.texts(calls) == [texts.refusal(reason.format(id=payment.id))]
     assert markup(calls) is None
 
 

@@ -45,6 +45,7 @@ from bot.web.api.resources import payment_resource
 from bot.web.api.resources import phone_route
 from bot.web.api.resources import text_field
 from bot.web.api.resources import whole_shillings
+from bot.web.limits import bulk_body_size
 from bot.web.routes import CLIENT_ADDRESS
 from bot.web.routes import SERVICES
 from models import ApiKey
@@ -82,7 +83,7 @@ def register_api(
     """Mount the API at /api/v1 of ``app`` (its SERVICES need .orders, .payments, .api_keys)."""
     api = web.Application(
         middlewares=[
-            bulk_body_size(settings),
+            bulk_body_size(settings, BATCH_CREATE),
             json_errors,
             authenticate,
             idempotency_middleware(lambda r: _services(r).idempotency, lambda r: r[API_KEY].id),
@@ -196,20 +197,6 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         status=response.status,
     )
     return response
-
-
-def bulk_body_size(settings: Settings) -> Any:
-    """Only a bulk payout batch may be as large as BULK_MAX_FILE_BYTES (its file or its JSON
-    rows); every other request keeps the server's small body limit."""
-    limit = settings.bulk_max_file_bytes + 64 * 1024  # the multipart envelope and description
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.match_info.route.name == BATCH_CREATE:
-            request = request.clone(client_max_size=limit)
-        return await handler(request)
-
-    return middleware
 
 
 @web.middleware

@@ -34,6 +34,7 @@ from bot.web.dashboard.keys import SETTINGS_KEY
 from bot.web.dashboard.render import setup_templates
 from bot.web.dashboard.security import browser_headers
 from bot.web.dashboard.security import csrf_check
+from bot.web.limits import bulk_body_size
 
 HERE = Path(__file__).parent
 # the page modules, each with add_routes(router)
@@ -68,7 +69,8 @@ def create_dashboard_app(container: Any, settings: Settings) -> web.Application:
     """The /dashboard sub-application over ``container`` (read per request)."""
     app = web.Application(
         middlewares=[
-            views_bulk.upload_body_size(settings),
+            # before the CSRF check, which reads the form
+            bulk_body_size(settings, views_bulk.UPLOAD),
             browser_headers,
             session_middleware(cookie_storage(settings)),
             auth.signed_in,

@@ -17,6 +17,7 @@ import jinja2
 from aiohttp import web
 
 from bot.i18n import kes
+from bot.i18n import staff_when
 from bot.web.dashboard.keys import CSRF_FIELD
 from bot.web.dashboard.keys import JINJA_KEY
 from bot.web.dashboard.keys import SETTINGS_KEY
@@ -86,13 +87,6 @@ def phone(msisdn: str | None) -> str:
     return display_msisdn(msisdn)
 
 
-def when(moment: datetime | None) -> str:
-    """A moment in Nairobi time: 20 Nov 2026 14:31."""
-    if moment is None:
-        return "-"
-    return moment.astimezone(NAIROBI).strftime("%d %b %Y %H:%M")
-
-
 def when_exact(moment: datetime | None) -> str:
     """A moment in Nairobi time to the second: 20 Nov 2026 14:31:05."""
     if moment is None:
@@ -137,7 +131,7 @@ def setup_templates(app: web.Application) -> None:
     env.filters.update(
         kes=kes_filter,
         phone=phone,
-        when=when,
+        when=staff_when,
         when_exact=when_exact,
         iso=iso,
         words=words,

@@ -13,7 +13,6 @@ Routes: ``GET|POST /bulk``, ``GET /bulk/{id}``, ``POST /bulk/{id}/{decision}``.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiohttp import web
 
@@ -133,21 +132,6 @@ async def bulk_decide(request: web.Request) -> web.StreamResponse:
     except ServiceError as exc:
         return await _batch_page(request, status=409, refusal=str(exc))
     raise web.HTTPSeeOther(f"{PREFIX}/bulk/{batch.id}")
-
-
-def upload_body_size(settings: Any) -> Any:
-    """Only the upload form may be as large as BULK_MAX_FILE_BYTES (and its multipart envelope);
-    every other request keeps the server's small body limit, as for the API's batch upload.
-    Runs before the CSRF check, which reads the form."""
-    limit = settings.bulk_max_file_bytes + 64 * 1024
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.match_info.route.name == UPLOAD:
-            request = request.clone(client_max_size=limit)
-        return await handler(request)
-
-    return middleware
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

@@ -10,8 +10,8 @@ import pytest
 from bot.services.container import build_services
 from bot.web.api import BOT_USERNAME
 from bot.web.app import create_app
+from tests.helpers.clock import Clock
 from tests.helpers.fakes import FakeDaraja
-from tests.helpers.stk import Clock
 
 BOT = "HouseholdPlanetBot"
 # input checks that refuse before any query: one database is enough (PostgreSQL setup is slow)

@@ -14,7 +14,7 @@ from bot.services.errors import InvalidInput
 from bot.services.errors import NotFound
 from models import ApiKey
 from models import AuditEvent
-from tests.helpers.stk import Clock
+from tests.helpers.clock import Clock
 from tests.web.api.conftest import SQLITE_ONLY
 
 
