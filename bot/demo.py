@@ -293,19 +293,11 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
     return runner, f"http://{host}:{port}"
 
 
-async def _download_certificate(daraja_url: str, path: Path) -> Path:
-    """Save the simulator's certificate, as an operator saves Safaricom's from the portal."""
+async def _download(url: str, path: Path) -> Path:
+    """Save a simulator's file, as an operator saves Safaricom's certificate or Airtel's public
+    key from the provider's portal."""
     async with httpx.AsyncClient() as http:
-        answer = await http.get(f"{daraja_url}/simulator/certificate")
-        answer.raise_for_status()
-    await asyncio.to_thread(path.write_bytes, answer.content)
-    return path
-
-
-async def _download_airtel_key(airtel_url: str, path: Path) -> Path:
-    """Save the Airtel simulator's public key, as an operator saves Airtel's from the portal."""
-    async with httpx.AsyncClient() as http:
-        answer = await http.get(f"{airtel_url}/simulator/public-key")
+        answer = await http.get(url)
         answer.raise_for_status()
     await asyncio.to_thread(path.write_bytes, answer.content)
     return path
@@ -412,8 +404,12 @@ async def run_demo(out: TextIO | None = None, *, keep: bool = False) -> int:
     sim_runner, sim_url = await _start_simulator()
     airtel_runner, airtel_url = await _start_airtel_simulator()
     with tempfile.TemporaryDirectory(prefix="mpesa-bot-demo-") as tmp:
-        cert_path = await _download_certificate(sim_url, Path(tmp) / "simulator-cert.pem")
-        key_path = await _download_airtel_key(airtel_url, Path(tmp) / "airtel-key.pem")
+        cert_path = await _download(
+            f"{sim_url}/simulator/certificate", Path(tmp) / "simulator-cert.pem"
+        )
+        key_path = await _download(
+            f"{airtel_url}/simulator/public-key", Path(tmp) / "airtel-key.pem"
+        )
         settings = demo_settings(
             Path(tmp),
             sim_url,

@@ -25,6 +25,8 @@ from bot.notify.channels import PermanentDeliveryError
 from bot.services.documents import receipt_lines
 from bot.services.documents import receipt_pdf
 from bot.services.documents import receipt_rows
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from bot.services.reports import ReportService
 from bot.services.reports import Stats
 from models import Notification
@@ -66,7 +68,7 @@ class EmailComposer:
         settings: Settings,
         *,
         reports: ReportService | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self._settings = settings
         self._reports = reports or ReportService(clock=clock, settings=settings)

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
 from bot.notify import receipts
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from models import Customer
 from models import DarajaQuery
 from models import Notification
@@ -63,7 +63,7 @@ class Notifier:
         admin_telegram_ids: list[int] | None = None,
         sms_enabled: bool = True,
         webhook_url: str | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
         default_language: str = "en",
         admin_emails: list[str] | None = None,
         email_enabled: bool = False,

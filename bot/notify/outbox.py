@@ -9,7 +9,6 @@ from collections import Counter
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
-from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
@@ -18,6 +17,8 @@ from tortoise.expressions import Q
 
 from bot.notify.channels import Channel
 from bot.notify.channels import PermanentDeliveryError
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from models import Notification
 from models import NotificationChannel
 from models import NotificationStatus
@@ -35,7 +36,7 @@ class OutboxWorker:
         self,
         channels: Mapping[NotificationChannel, Channel],
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
         batch: int = 50,
         max_attempts: int = 8,
         base_delay_s: float = 5.0,

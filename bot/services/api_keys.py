@@ -12,7 +12,6 @@ import logging
 import re
 import secrets
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -25,6 +24,8 @@ from bot.services.audit import audit
 from bot.services.errors import Conflict
 from bot.services.errors import InvalidInput
 from bot.services.errors import NotFound
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from models import ApiKey
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def actor_for_name(name: str) -> str:
 class ApiKeyService:
     """Creates, lists, revokes and checks the keys shop backends call the REST API with."""
 
-    def __init__(self, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, *, clock: Clock = utcnow) -> None:
         self._clock = clock
         self.failures = AuthFailures(clock=clock)
 
@@ -166,7 +167,7 @@ class AuthFailures:
         self,
         *,
         window_s: float = AUTH_AUDIT_WINDOW_S,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self._window = timedelta(seconds=window_s)
         self._clock = clock

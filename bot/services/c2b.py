@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC
-from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -18,6 +15,8 @@ from bot.services.orders import CODE_MAX_LENGTH
 from bot.services.orders import normalize_code
 from bot.services.orders import settle_order
 from bot.services.outcome import ApplyOutcome
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from models import C2BTransaction
 from models import Order
 from models import OrderStatus
@@ -40,7 +39,7 @@ class C2BService:
         *,
         notifier: Notifier,
         settings: Settings,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self._notifier = notifier
         self._settings = settings

@@ -9,9 +9,7 @@ database (every attempt is audited), so they hold across restarts and instances.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
@@ -28,6 +26,8 @@ from bot.services.errors import NotFound
 from bot.services.order_payments import OrderPaymentService
 from bot.services.order_payments import receipt_email
 from bot.services.orders import OrderService
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from bot.services.payments import PaymentService
 from bot.services.providers import route_phone
 from models import AuditEvent
@@ -99,7 +99,7 @@ class CheckoutService:
         order_payments: OrderPaymentService,
         settings: Settings,
         notifier: Notifier | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self._payments = payments
         self._orders = orders

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC
-from datetime import datetime
 from pathlib import Path
 
 from airtel.client import AirtelConfig
@@ -34,6 +31,8 @@ from bot.services.idempotency import purge_idempotency_records
 from bot.services.intents import Intents
 from bot.services.order_payments import OrderPaymentService
 from bot.services.orders import OrderService
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from bot.services.overview import OverviewService
 from bot.services.payment_search import PaymentSearch
 from bot.services.payments import PaymentService
@@ -96,7 +95,7 @@ def build_services(
     daraja: Daraja,
     channels: Mapping[NotificationChannel, Channel],
     airtel: AirtelMoney | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Clock = utcnow,
 ) -> Services:
     """Wire the services together around one Daraja client (and, with AIRTEL_ENABLED, one
     Airtel client) and the delivery channels."""

@@ -11,15 +11,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
 from bot.services.audit import actor_for_telegram
 from bot.services.audit import audit
 from bot.services.errors import NotAllowed
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from bot.services.staff import StaffService
 from models import DashboardLink
 from models import DashboardSession
@@ -89,7 +89,7 @@ class DashboardAccess:
         staff: StaffService,
         link_ttl_s: int,
         idle_timeout_s: int,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self._staff = staff
         self._ttl = timedelta(seconds=link_ttl_s)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
@@ -21,6 +19,8 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from bot.services.errors import Conflict
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -97,7 +97,7 @@ class IdempotencyStore:
         *,
         ttl_s: float = IDEMPOTENCY_TTL_S,
         in_progress_s: float = IN_PROGRESS_S,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self._ttl = timedelta(seconds=ttl_s)
         self._in_progress = timedelta(seconds=in_progress_s)

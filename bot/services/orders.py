@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable
-from datetime import UTC
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
@@ -21,6 +19,8 @@ from bot.services.errors import Conflict
 from bot.services.errors import InvalidInput
 from bot.services.errors import NotFound
 from bot.services.errors import OrderCancelled
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from models import Customer
 from models import Order
 from models import OrderStatus
@@ -89,7 +89,7 @@ class OrderService:
         *,
         notifier: Notifier,
         settings: Settings,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
         code_prefix: str | None = None,
     ) -> None:
         self._notifier = notifier

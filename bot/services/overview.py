@@ -3,7 +3,6 @@ needs someone's attention (read-only; the totals come from ReportService.stats).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -13,6 +12,8 @@ from datetime import timedelta
 
 from tortoise.expressions import Subquery
 
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from models import C2BTransaction
 from models import CallbackInbox
 from models import DarajaQuery
@@ -66,7 +67,7 @@ class OverviewService:
         self,
         *,
         low_balance: int,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self._low = low_balance
         self._clock = clock

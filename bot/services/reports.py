@@ -21,6 +21,8 @@ from tortoise.functions import Sum
 
 from bot.config import Settings
 from bot.services.errors import InvalidInput
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from bot.services.providers import route_phone
 from models import C2BTransaction
 from models import Notification
@@ -140,7 +142,7 @@ class ReportService:
         self,
         *,
         extra_prefixes: list[str] | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
         settings: Settings | None = None,
     ) -> None:
         self._extra_prefixes = list(extra_prefixes or [])

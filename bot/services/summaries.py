@@ -6,12 +6,12 @@ makes it once: a restart, a second instance or a second look that day inserts no
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC
 from datetime import datetime
 
 from bot.config import Settings
 from bot.notify.notifier import Notifier
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from mpesa.security import NAIROBI
 
 
@@ -23,7 +23,7 @@ class DailySummaries:
         *,
         notifier: Notifier,
         settings: Settings,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self._notifier = notifier
         self._settings = settings

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable
 from collections.abc import Callable
-from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from html import escape
@@ -31,6 +30,8 @@ from bot.services.bulk_sender import batch_counts
 from bot.services.bulk_sender import name_check
 from bot.services.bulk_sender import result_csv_rows
 from bot.services.calendar import nairobi
+from bot.services.outcome import Clock
+from bot.services.outcome import utcnow
 from bot.telegram import bulk_texts
 from bot.telegram import customer_texts
 from bot.telegram import keyboards
@@ -80,7 +81,7 @@ class TelegramChatChannel:
         bot: Bot | None = None,
         services: Any = None,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
         message_id_grace_s: float = MESSAGE_ID_GRACE_S,
     ) -> None:
         self._bot = bot
