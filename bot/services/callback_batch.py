@@ -12,10 +12,11 @@ CallbackService one by one, in arrival order, exactly as a lone callback would.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
-from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -25,10 +26,12 @@ from datetime import time
 from datetime import timedelta
 from enum import Enum
 from functools import cache
+from functools import partial
 from typing import Any
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.fields.data import JSON_DUMPS
 from tortoise.transactions import in_transaction
 
 from bot.notify.notifier import Notifier
@@ -239,7 +242,7 @@ class IngestBatcher:
     async def _store(self, batch: list[_Item]) -> None:
         """Insert every raw body in one committed statement; give each item its inbox id."""
         db = connections.get(self._connection)
-        received_at = _db(CallbackInbox, "received_at", self._callbacks.clock())
+        received_at = _ToDb(db)(CallbackInbox, "received_at", self._callbacks.clock())
         values: list[Any] = []
         for item in batch:
             text, note = body_text(item.body)
@@ -315,12 +318,12 @@ class IngestBatcher:
                 f"{select} WHERE checkout_request_id = ANY($1::text[]) "
                 "OR receipt = ANY($2::text[]) ORDER BY id FOR UPDATE"
             )
-            rows = await db.execute_query_dict(sql, [checkout_ids, receipts])
+            _, rows = await db.execute_query(sql, [checkout_ids, receipts])
         else:
             marks = ", ".join("?" * len(callbacks))
             where = f"checkout_request_id IN ({marks}) OR receipt IN ({marks})"
             sql = f"{select} WHERE {where} ORDER BY id"
-            rows = await db.execute_query_dict(sql, checkout_ids + receipts)
+            _, rows = await db.execute_query(sql, checkout_ids + receipts)
         return read_payments(rows)
 
     def _plan(self, items: list[_Item], found: list[Payment]) -> list[_Settlement]:
@@ -353,7 +356,7 @@ class IngestBatcher:
 
     async def _write(self, db: BaseDBAsyncClient, plan: list[_Settlement]) -> None:
         now = datetime.now(UTC)
-        to_db = _ToDb()  # a batch's settlements mostly share their values: convert each once
+        to_db = _ToDb(db)  # a batch's settlements mostly share their values: convert each once
         # one moment for the whole batch: it commits at once
         created_at = to_db(AuditEvent, "created_at", now)
         processed_at = to_db(CallbackInbox, "processed_at", self._callbacks.clock())
@@ -492,31 +495,56 @@ def _db(model: type[Any], field: str, value: Any) -> Any:
     return column.to_db_value(value, model)
 
 
+def _json_db(model: type[Any], field: str, value: dict[str, Any] | list[Any]) -> Any:
+    """``_db`` for a JSON column, with one encoder made once instead of one per value."""
+    column = model._meta.fields_map[field]
+    if _JSON is None or column.encoder is not JSON_DUMPS:
+        return _db(model, field, value)
+    column.validate(value)  # what JSONField.to_db_value does first, then it encodes
+    return _JSON.encode(value)
+
+
+# Tortoise's JSON_DUMPS is json.dumps with keywords (or orjson's, when that is installed):
+# the same keywords on one encoder give the same text without building an encoder per call
+_JSON = (
+    json.JSONEncoder(**JSON_DUMPS.keywords)
+    if isinstance(JSON_DUMPS, partial) and JSON_DUMPS.func is json.dumps
+    else None
+)
 _MISSING = object()
 # values one converted column may hand to many rows (never a dict or list from a JSON column)
 _SHAREABLE = (str, int, float, Enum, datetime, date, time, timedelta)
 
 
 class _ToDb:
-    """``_db`` for one batch, converting each distinct (field, value) once (the same answer)."""
+    """``_db`` for one batch, converting each distinct (field, value) once (the same answer).
 
-    def __init__(self) -> None:
+    On SQLite a date or time is also handed over as the text its registered sqlite3 adapter
+    makes (what the driver would do for every row, through a Python call per value).
+    """
+
+    def __init__(self, db: BaseDBAsyncClient) -> None:
         self._seen: dict[tuple[Any, ...], Any] = {}
+        self._sqlite = db.capabilities.dialect == "sqlite"
 
     def __call__(self, model: type[Any], field: str, value: Any) -> Any:
+        if isinstance(value, dict | list):  # JSON: unhashable, and mostly different each time
+            return _json_db(model, field, value)
         # equal is not the same: 1, 1.0 and True; one instant in two time zones
         key = (model, field, type(value), value, getattr(value, "tzinfo", None))
-        try:
-            converted = self._seen.get(key, _MISSING)
-        except TypeError:  # a dict or a list (JSON columns): converted every time
-            return _db(model, field, value)
+        converted = self._seen.get(key, _MISSING)
         if converted is _MISSING:
-            converted = self._seen[key] = _db(model, field, value)
+            converted = _db(model, field, value)
+            if self._sqlite and isinstance(converted, date | time):
+                adapter = sqlite3.adapters.get((type(converted), sqlite3.PrepareProtocol))
+                if adapter is not None:
+                    converted = adapter(converted)
+            self._seen[key] = converted
         return converted
 
 
-def read_payments(rows: Sequence[Mapping[str, Any]]) -> list[Payment]:
-    """Payments from full rows, exactly as ``Model._init_from_db`` builds them, only cheaper.
+def read_payments(rows: Sequence[Any]) -> list[Payment]:
+    """Payments from the driver's full rows, exactly as ``Model._init_from_db`` builds them.
 
     Tortoise sets each of the 40 columns with its own call (some 40 µs a row, most of the
     batch's locking SELECT); here the driver's values land in the instance in one update, and
@@ -528,9 +556,14 @@ def read_payments(rows: Sequence[Mapping[str, Any]]) -> list[Payment]:
     by_field = [(key, name, field) for key, name, field in meta.db_complex_fields]
     custom_pk = meta.db_pk_column not in meta.generated_db_fields
     seen: dict[tuple[Any, ...], Any] = {}
-    payments = []
+    payments: list[Payment] = []
+    if not rows:
+        return payments
+    # the driver's rows (sqlite3.Row, asyncpg Record) by position: the names are looked up once,
+    # where dict(row) looks each one up by name (sqlite3.Row compares every name, 40 x 40)
+    names = list(rows[0].keys())
     for row in rows:
-        values = dict(row)
+        values = dict(zip(names, row, strict=True))
         for key, name in renamed:
             values[name] = values.pop(key)
         for key, name, field_type in by_type:

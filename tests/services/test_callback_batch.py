@@ -223,7 +223,7 @@ async def test_payments_read_by_the_batch_are_the_ones_the_orm_reads(services) -
     )
     db = connections.get("default")
 
-    rows = await db.execute_query_dict("SELECT * FROM payment ORDER BY id")
+    _, rows = await db.execute_query("SELECT * FROM payment ORDER BY id")
     ours = read_payments(rows)
 
     orm = await Payment.all().order_by("id")
