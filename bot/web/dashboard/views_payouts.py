@@ -190,6 +190,8 @@ async def payout_detail(request: web.Request) -> web.StreamResponse:
     return await _payout_page(request, _payout_id(request))
 
 
+# each action is one service call with its refusal shown on the same page, as in views_payments:
+# alike on purpose (the edge only translates)
 @requires("admin")
 async def payout_decide(request: web.Request) -> web.StreamResponse:
     """POST /payouts/{id}/{verb}: Confirm, Cancel, Approve or Reject, by the chat's rules."""
