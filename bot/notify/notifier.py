@@ -301,6 +301,8 @@ class Notifier:
         """Tell the initiator (and the recipient by SMS once paid) where a payout stands."""
         await self.write(self.payout_rows(payout))
 
+    # Same shape as payment_rows on purpose: each row spells out its event key, which is what
+    # makes the outbox deliver it once
     def payout_rows(self, payout: Payout) -> list[OutboxRow]:
         """The messages a payout's current status produces."""
         status = PayoutStatus(payout.status)

@@ -66,6 +66,7 @@ def payout_sms(payout: Payout, *, business_name: str, language: str) -> str:
 def pay_link_sms(order: Order, link: str, *, business_name: str, language: str) -> str:
     """The SMS that sends a customer the link to pay an order (/link)."""
     _ = translator(language)
+    # two whole sentences on purpose: a translator needs each as it is said
     if order.description:
         return _(
             "{business}: please pay {amount} for {what} with M-Pesa here: {link}",

@@ -229,6 +229,8 @@ class AirtelCollections:
             reference=airtel_reference(payment.account_reference, fallback=f"PAY{payment.id:05d}"),
         )
 
+    # Same shape as PaymentService._mark_pending on purpose: Airtel has no CheckoutRequestID to
+    # keep when the push lost its race, and its own enquiry delay
     async def mark_pending(self, payment: Payment, actor: str, answer: PushAccepted) -> Payment:
         """Airtel sent the prompt: wait for the callback, and enquire if none comes."""
         now = self._clock()

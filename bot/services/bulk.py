@@ -298,6 +298,7 @@ class BulkService:
             chat_id=chat_id,
         )
 
+    # the same keywords as _create on purpose: retry_failed records rows checked elsewhere
     async def record(
         self,
         checked: Sequence[CheckedRow],

@@ -233,6 +233,7 @@ class BatchDecisions:
             action="bulk.pause",
         )
 
+    # pause and resume alike on purpose: one _move each, naming its states
     async def resume(self, batch_id: int, *, by_telegram_id: int) -> PayoutBatch:
         """Rows leave again, from where the batch stopped."""
         return await self._move(

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 class C2BService:
     """Answers C2B validation and records C2B confirmations, settling the order they pay."""
 
+    # the same wiring as the other services, kept explicit: each says what it is given
     def __init__(
         self,
         *,

@@ -166,6 +166,7 @@ def build_services(
         await api_keys.flush_failures()
         return await purge_idempotency_records(clock())
 
+    # the composition root spells out each service's parts: alike lines, each a different wire
     return Services(
         settings=settings,
         notifier=notifier,

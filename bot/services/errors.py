@@ -25,6 +25,8 @@ class ServiceError(Exception):
         return self.message
 
 
+# one small class per refusal, alike on purpose: each only names the code the API and the chat
+# switch on
 class InvalidInput(ServiceError):
     """The input is wrong (bad phone, bad amount, unknown command arguments)."""
 

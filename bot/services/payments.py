@@ -205,6 +205,7 @@ class PaymentService:
         )
         return await self._push(payment, lease, actor)
 
+    # the same _record call as request_payment on purpose: a retry names each field it copies
     async def retry_payment(
         self, payment_id: int, *, initiator: Staff | None, actor: str, chat_id: int | None = None
     ) -> Payment:

@@ -722,6 +722,7 @@ class PayoutService:
             raise await self._refused(actor, action, subject, exc) from None
         return payout
 
+    # the get-or-NotFound idiom stays inline (as BulkService.get): each names what is missing
     async def _get(self, payout_id: int) -> Payout:
         payout = await Payout.get_or_none(id=payout_id)
         if payout is None:

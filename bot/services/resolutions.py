@@ -260,6 +260,8 @@ class ResolutionService:
             fresh = await model.get(id=record_id)
         return Look(ref, fresh, said, parked)
 
+    # Same shape as _look_airtel_payment on purpose: collections and disbursements are two Airtel
+    # APIs, each with its own enquiry and its own way to apply the answer
     async def _look_airtel_payout(self, ref: Reference, payout: Payout, actor: str) -> Look:
         """Airtel's disbursement enquiry, answered at once (no callback to wait for)."""
         airtel = self._payouts.airtel

@@ -368,6 +368,8 @@ class ReversalService:
             moved = await self._to_unknown(reversal, "queue time-out")
             return ApplyOutcome.APPLIED if moved else ApplyOutcome.DUPLICATE
 
+    # Same shape as PayoutResults.query_status on purpose: the asking is shared
+    # (daraja_queries.status_asked); the audit, the alert and Daraja's arguments are the reversal's
     async def query_status(
         self,
         reversal: Reversal,

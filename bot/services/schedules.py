@@ -296,6 +296,8 @@ class ScheduleService:
             changes={"confirmed_by_id": staff.id},
         )
 
+    # confirm, approve, reject, pause and cancel look alike on purpose: each names its states and
+    # who it records; the conditional move itself is _activate's or _move's
     async def approve(self, schedule_id: int, *, by_telegram_id: int) -> Schedule:
         """A second admin approves a schedule whose payouts are above the threshold."""
         schedule = await self.get(schedule_id)
@@ -658,6 +660,8 @@ class ScheduleService:
             raise RuntimeError("scheduled payouts need the payout path (start_payout) wired")
         await self.start_payout(schedule, occurrence)
 
+    # the conditional-update idiom (won, re-read, audit, notify), like BulkSender's batch close:
+    # other rows, other rules
     async def _fail(self, schedule: Schedule, occurrence: ScheduleOccurrence, reason: str) -> None:
         """An occurrence that could not start (limit, busy phone, bad settings): reported."""
         async with in_transaction():

@@ -271,6 +271,7 @@ class TelegramChatChannel:
         )
         await self._send(chat_id, text, staff_schedules.schedule_buttons(schedule))
 
+    # like _payout_approval: one renderer per outbox event, each naming its record, card and buttons
     async def _schedule_approval(self, chat_id: int, payload: dict[str, Any]) -> None:
         schedule = await _get(Schedule, payload.get("schedule_id"))
         text = f"🔔 <b>Approval needed</b>\n\n{bulk_texts.schedule_card(schedule)}"

@@ -73,6 +73,7 @@ def payout_buttons(payout: Payout) -> InlineKeyboardMarkup | None:
     return None
 
 
+# keyboard builders stay one per state, alike on purpose: each row is what that state allows
 def approval_buttons(payout: Payout) -> InlineKeyboardMarkup | None:
     """[Approve] [Reject] for another admin while the payout awaits approval."""
     if PayoutStatus(payout.status) is PayoutStatus.AWAITING_APPROVAL:

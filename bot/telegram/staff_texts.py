@@ -195,6 +195,7 @@ def payment_line(payment: Payment) -> str:
     return line
 
 
+# Same shape as payment_line on purpose: a payout shows the arrow to its recipient, no description
 def payout_line(payout: Payout) -> str:
     """One payout in /history payouts."""
     line = (

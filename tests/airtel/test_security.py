@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC
-from datetime import datetime
-from datetime import timedelta
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from airtel.errors import ConfigurationError
 from airtel.security import RsaPadding
@@ -28,6 +21,7 @@ from airtel.security import sign_message
 from tests.helpers.airtel import decrypt
 from tests.helpers.airtel import fixture
 from tests.helpers.airtel import private_key
+from tests.helpers.daraja_keys import self_signed
 
 # airtel.md §4: global-121/121-platform's message_signing.ts test vector, exact bytes
 VECTOR_BODY = (
@@ -96,22 +90,6 @@ def test_pin_must_be_four_digits(pin):
         encrypt_pin(pin, private_key().public_key())
 
 
-def _certificate_pem(key: rsa.RSAPrivateKey) -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "openapi.airtel.test")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
 @pytest.mark.parametrize(
     "form",
     ["pem", "base64-der", "base64-der-wrapped", "der-bytes", "certificate", "base64-as-pem"],
@@ -125,7 +103,9 @@ def test_public_key_is_read_in_every_form_airtel_hands_out(form):
             public_key_base64(key)[i : i + 76] for i in range(0, 392, 76)
         ),
         "der-bytes": lambda: base64.b64decode(public_key_base64(key)),
-        "certificate": lambda: _certificate_pem(private_key()),
+        "certificate": lambda: self_signed(private_key(), "openapi.airtel.test").public_bytes(
+            Encoding.PEM
+        ),
         "base64-as-pem": lambda: base64_der_to_pem(public_key_base64(key)),
     }[form]()
 

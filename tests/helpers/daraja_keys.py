@@ -31,12 +31,11 @@ class DarajaKeys:
         return self.private_key.decrypt(base64.b64decode(credential), padding.PKCS1v15()).decode()
 
 
-def generate_keys(*, key_size: int = 2048, common_name: str = "apicrypt.test") -> DarajaKeys:
-    """Create a fresh RSA key (``key_size`` bits) and a self-signed certificate for it."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+def self_signed(key: rsa.RSAPrivateKey, common_name: str) -> x509.Certificate:
+    """A certificate for ``key`` signed by itself, valid from yesterday for a year."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.now(UTC)
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -46,6 +45,12 @@ def generate_keys(*, key_size: int = 2048, common_name: str = "apicrypt.test") -
         .not_valid_after(now + timedelta(days=365))
         .sign(key, hashes.SHA256())
     )
+
+
+def generate_keys(*, key_size: int = 2048, common_name: str = "apicrypt.test") -> DarajaKeys:
+    """Create a fresh RSA key (``key_size`` bits) and a self-signed certificate for it."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    cert = self_signed(key, common_name)
     return DarajaKeys(
         private_key=key,
         cert_pem=cert.public_bytes(serialization.Encoding.PEM),

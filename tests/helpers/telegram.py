@@ -28,6 +28,10 @@ from models import Staff
 from models import StaffRole
 from tests.helpers.fakes import FakeDaraja
 
+ADMIN_ID = 1001  # a bootstrap admin in the settings fixture
+CASHIER_ID = 2002
+STRANGER_ID = 5555
+
 _update_ids = itertools.count(1)
 
 

@@ -141,6 +141,12 @@ def apigee_fault(status: int, errorcode: str, faultstring: str) -> httpx.Respons
     return httpx.Response(status, json={"fault": fault})
 
 
+def two_tokens(router: respx.MockRouter, *, expires_in: Any = "3599") -> respx.Route:
+    """The OAuth route answering TOKEN, then NEW_TOKEN."""
+    answers = [{"access_token": token, "expires_in": expires_in} for token in (TOKEN, NEW_TOKEN)]
+    return router.get(OAUTH).mock(side_effect=[httpx.Response(200, json=a) for a in answers])
+
+
 @pytest.fixture
 def router() -> Iterator[respx.MockRouter]:
     with respx.mock(base_url=BASE, assert_all_called=False, assert_all_mocked=True) as mock:
@@ -484,12 +490,7 @@ async def test_b2c_without_initiator_is_configuration_error(make_daraja, router,
 
 @pytest.mark.parametrize("expires_in", ["3599", 3599, 3599.0])
 async def test_token_is_cached_until_expiry_minus_margin(make_daraja, router, clock, expires_in):
-    oauth = router.get(OAUTH).mock(
-        side_effect=[
-            httpx.Response(200, json={"access_token": TOKEN, "expires_in": expires_in}),
-            httpx.Response(200, json={"access_token": NEW_TOKEN, "expires_in": expires_in}),
-        ]
-    )
+    oauth = two_tokens(router, expires_in=expires_in)
     daraja = make_daraja(token_refresh_margin_s=120)
 
     first = await daraja.access_token()
@@ -502,12 +503,7 @@ async def test_token_is_cached_until_expiry_minus_margin(make_daraja, router, cl
 
 
 async def test_force_refresh_fetches_a_new_token(daraja, router):
-    oauth = router.get(OAUTH).mock(
-        side_effect=[
-            httpx.Response(200, json={"access_token": TOKEN, "expires_in": "3599"}),
-            httpx.Response(200, json={"access_token": NEW_TOKEN, "expires_in": "3599"}),
-        ]
-    )
+    oauth = two_tokens(router)
 
     first = await daraja.access_token()
     forced = await daraja.access_token(force_refresh=True)
@@ -576,12 +572,7 @@ async def test_concurrent_first_product_calls_share_one_oauth_request(daraja, ro
     ],
 )
 async def test_invalid_token_is_refreshed_once_and_call_retried_once(daraja, router, refusal):
-    oauth = router.get(OAUTH).mock(
-        side_effect=[
-            httpx.Response(200, json={"access_token": TOKEN, "expires_in": "3599"}),
-            httpx.Response(200, json={"access_token": NEW_TOKEN, "expires_in": "3599"}),
-        ]
-    )
+    oauth = two_tokens(router)
     route = router.post(STK_PUSH).mock(
         side_effect=[refusal, httpx.Response(200, json=fixture("stk_push_response.json"))]
     )
@@ -595,12 +586,7 @@ async def test_invalid_token_is_refreshed_once_and_call_retried_once(daraja, rou
 
 
 async def test_invalid_token_twice_is_auth_failed_without_leaking_token(daraja, router, caplog):
-    oauth = router.get(OAUTH).mock(
-        side_effect=[
-            httpx.Response(200, json={"access_token": TOKEN, "expires_in": "3599"}),
-            httpx.Response(200, json={"access_token": NEW_TOKEN, "expires_in": "3599"}),
-        ]
-    )
+    oauth = two_tokens(router)
     route = router.post(STK_QUERY).mock(
         side_effect=[
             error_body(401, "401.002.01", f"Error Occurred - Invalid Access Token - {TOKEN}"),

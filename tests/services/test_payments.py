@@ -363,17 +363,24 @@ async def test_later_failure_on_a_paid_payment_is_drift_not_a_downgrade(payments
     assert drift.detail["reported_code"] == "1037"
 
 
-async def test_confirm_by_query_checks_a_success_before_marking_paid(
-    confirming: PaymentService, daraja, cashier
+@pytest.mark.parametrize(
+    ("answer", "outcome", "status"),
+    [
+        pytest.param("0", ApplyOutcome.APPLIED, PaymentStatus.PAID, id="confirmed-paid"),
+        pytest.param("1032", ApplyOutcome.REVIEW, PaymentStatus.REVIEW, id="contradicted-review"),
+    ],
+)
+async def test_confirm_by_query_checks_a_success_before_believing_it(
+    confirming: PaymentService, daraja, cashier, answer, outcome, status
 ):
     payment = await request(confirming, cashier)
-    daraja.queue("stk_query", stk_query_answer(payment.checkout_request_id, "0"))
+    daraja.queue("stk_query", stk_query_answer(payment.checkout_request_id, answer))
 
-    outcome = await confirming.apply_stk_callback(stk_callback(payment.checkout_request_id))
+    applied = await confirming.apply_stk_callback(stk_callback(payment.checkout_request_id))
 
-    assert outcome == ApplyOutcome.APPLIED
+    assert applied == outcome
     assert daraja.called("stk_query") == [{"checkout_request_id": payment.checkout_request_id}]
-    assert (await Payment.get(id=payment.id)).status == PaymentStatus.PAID
+    assert (await Payment.get(id=payment.id)).status == status
 
 
 async def test_confirm_by_query_holds_a_success_the_query_cannot_confirm_yet(
@@ -395,18 +402,6 @@ async def test_confirm_by_query_holds_a_success_the_query_cannot_confirm_yet(
     paid = await Payment.get(id=payment.id)
     assert paid.status == PaymentStatus.PAID
     assert paid.receipt == "UKK4Q7M2XB"
-
-
-async def test_confirm_by_query_contradiction_goes_to_review(
-    confirming: PaymentService, daraja, cashier
-):
-    payment = await request(confirming, cashier)
-    daraja.queue("stk_query", stk_query_answer(payment.checkout_request_id, "1032"))
-
-    outcome = await confirming.apply_stk_callback(stk_callback(payment.checkout_request_id))
-
-    assert outcome == ApplyOutcome.REVIEW
-    assert (await Payment.get(id=payment.id)).status == PaymentStatus.REVIEW
 
 
 async def test_callback_after_a_query_settled_it_fills_in_the_receipt(

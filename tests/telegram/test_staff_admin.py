@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from bot.services.documents import qr_png
@@ -26,21 +24,13 @@ from models import ReversalStatus
 from models import Staff
 from models import StaffRole
 from tests.helpers.stk import stk_callback
+from tests.helpers.telegram import ADMIN_ID
+from tests.helpers.telegram import CASHIER_ID
+from tests.helpers.telegram import STRANGER_ID
 from tests.helpers.telegram import World
-from tests.helpers.telegram import staff_world
-from tests.telegram.test_staff_payments import ADMIN_ID
-from tests.telegram.test_staff_payments import CASHIER_ID
-from tests.telegram.test_staff_payments import STRANGER_ID
 from tests.telegram.test_staff_payments import markup
 
 NEW_ID = 4004
-
-
-@pytest.fixture
-async def world(db, settings) -> AsyncIterator[World]:
-    """The bot with a cashier."""
-    async with staff_world(settings, (CASHIER_ID, StaffRole.CASHIER, "Mary")) as world:
-        yield world
 
 
 # -- /staff --------------------------------------------------------------------------------------

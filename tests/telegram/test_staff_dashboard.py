@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-
-import pytest
 
 from bot.services.staff import REFUSAL
 from bot.telegram import staff_texts
 from bot.telegram import texts
 from models import AuditEvent
 from models import DashboardLink
-from models import StaffRole
+from tests.helpers.telegram import ADMIN_ID
+from tests.helpers.telegram import CASHIER_ID
 from tests.helpers.telegram import World
 from tests.helpers.telegram import staff_world
 
-ADMIN_ID, CASHIER_ID, STRANGER_ID = 1001, 2002, 4242
+STRANGER_ID = 4242
 LINK = re.compile(r"https://pay\.example\.co\.ke/dashboard/login/([A-Za-z0-9_-]{40,})")
-
-
-@pytest.fixture
-async def world(db, settings) -> AsyncIterator[World]:
-    async with staff_world(settings, (CASHIER_ID, StaffRole.CASHIER, "Mary")) as world:
-        yield world
 
 
 async def test_a_cashier_gets_a_personal_link_without_a_preview(world: World) -> None:

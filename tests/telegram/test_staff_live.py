@@ -17,10 +17,10 @@ from models import PayoutStatus
 from models import StaffRole
 from tests.helpers.b2c import b2c_success
 from tests.helpers.stk import stk_callback
+from tests.helpers.telegram import ADMIN_ID
+from tests.helpers.telegram import CASHIER_ID
 from tests.helpers.telegram import World
 from tests.helpers.telegram import staff_world
-from tests.telegram.test_staff_payments import ADMIN_ID
-from tests.telegram.test_staff_payments import CASHIER_ID
 
 SECOND_ADMIN_ID = 3003
 

@@ -23,12 +23,11 @@ from mpesa.faults import error_for
 from mpesa.faults import read_fault
 from tests.helpers.stk import stk_callback
 from tests.helpers.stk import stk_query_answer
+from tests.helpers.telegram import ADMIN_ID
+from tests.helpers.telegram import CASHIER_ID
+from tests.helpers.telegram import STRANGER_ID
 from tests.helpers.telegram import World
 from tests.helpers.telegram import staff_world
-
-ADMIN_ID = 1001  # a bootstrap admin in the settings fixture
-CASHIER_ID = 2002
-STRANGER_ID = 5555
 
 
 @pytest.fixture

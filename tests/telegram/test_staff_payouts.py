@@ -22,14 +22,14 @@ from models import PayoutStatus
 from models import Staff
 from models import StaffRole
 from tests.helpers.fakes import FakeDaraja
+from tests.helpers.telegram import ADMIN_ID
+from tests.helpers.telegram import CASHIER_ID
+from tests.helpers.telegram import STRANGER_ID
 from tests.helpers.telegram import TelegramHarness
 from tests.helpers.telegram import World
 from tests.helpers.telegram import staff_world
 from tests.helpers.telegram import user
-from tests.telegram.test_staff_payments import ADMIN_ID
 from tests.telegram.test_staff_payments import BUSY_CASES
-from tests.telegram.test_staff_payments import CASHIER_ID
-from tests.telegram.test_staff_payments import STRANGER_ID
 from tests.telegram.test_staff_payments import as_sent
 from tests.telegram.test_staff_payments import markup
 from tests.telegram.test_staff_payments import throttled

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 from datetime import UTC
 from datetime import datetime
 
@@ -22,20 +21,12 @@ from models import PayoutStatus
 from models import Staff
 from models import StaffRole
 from mpesa.security import NAIROBI
+from tests.helpers.telegram import ADMIN_ID
+from tests.helpers.telegram import CASHIER_ID
 from tests.helpers.telegram import World
-from tests.helpers.telegram import staff_world
-from tests.telegram.test_staff_payments import ADMIN_ID
-from tests.telegram.test_staff_payments import CASHIER_ID
 from tests.telegram.test_staff_payments import markup
 
 OTHER_PHONE = "254722000111"
-
-
-@pytest.fixture
-async def world(db, settings) -> AsyncIterator[World]:
-    """The bot with a cashier."""
-    async with staff_world(settings, (CASHIER_ID, StaffRole.CASHIER, "Mary")) as world:
-        yield world
 
 
 async def make_payments(count: int, *, msisdn: str = "254708374149", status=PaymentStatus.PAID):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -20,24 +19,16 @@ from models import PaymentStatus
 from models import Payout
 from models import PayoutStatus
 from models import Staff
-from models import StaffRole
 from mpesa.errors import OutcomeUnknown
 from tests.helpers.b2c import status_result
 from tests.helpers.stk import stk_callback_body
 from tests.helpers.stk import stk_query_answer
+from tests.helpers.telegram import ADMIN_ID
+from tests.helpers.telegram import CASHIER_ID
+from tests.helpers.telegram import STRANGER_ID
 from tests.helpers.telegram import World
-from tests.helpers.telegram import staff_world
-from tests.telegram.test_staff_payments import ADMIN_ID
-from tests.telegram.test_staff_payments import CASHIER_ID
-from tests.telegram.test_staff_payments import STRANGER_ID
 
 PHONE = "0708374149"
-
-
-@pytest.fixture
-async def world(db, settings) -> AsyncIterator[World]:
-    async with staff_world(settings, (CASHIER_ID, StaffRole.CASHIER, "Mary")) as world:
-        yield world
 
 
 def buttons(call) -> list[tuple[str, str]]:

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.i18n import kes
 from bot.i18n import staff_when
+from bot.services.errors import ServiceError
 from bot.web.dashboard.keys import CSRF_FIELD
 from bot.web.dashboard.keys import JINJA_KEY
 from bot.web.dashboard.keys import SETTINGS_KEY
@@ -117,6 +118,11 @@ def pretty_json(raw: Any) -> str:
 def kes_filter(amount: int | None) -> str:
     """KES 1,500 ("-" for none)."""
     return "-" if amount is None else kes(int(amount))
+
+
+def refusal_status(exc: ServiceError) -> int:
+    """The HTTP status a page answers a service's refusal with (409 for any state conflict)."""
+    return {"not_allowed": 403, "not_found": 404, "invalid_input": 422}.get(exc.code, 409)
 
 
 def setup_templates(app: web.Application) -> None:

@@ -259,6 +259,7 @@ async def reverse(request: web.Request) -> web.StreamResponse:
     raise _back(payment_id, "reversal")
 
 
+# not render.refusal_status: a wrong input answers 400 here (as it always has), 422 elsewhere
 def _status(exc: ServiceError) -> int:
     return {"not_found": 404, "not_allowed": 403, "invalid_input": 400}.get(exc.code, 409)
 

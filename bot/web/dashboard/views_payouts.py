@@ -26,6 +26,7 @@ from bot.services.payout_search import PayoutSearch
 from bot.web.dashboard.auth import requires
 from bot.web.dashboard.keys import CONTAINER_KEY
 from bot.web.dashboard.keys import PREFIX
+from bot.web.dashboard.render import refusal_status
 from bot.web.dashboard.render import render
 from models import PayoutStatus
 from mpesa.amounts import AmountError
@@ -190,6 +191,8 @@ async def payout_detail(request: web.Request) -> web.StreamResponse:
     return await _payout_page(request, _payout_id(request))
 
 
+# each action is one service call with its refusal shown on the same page, as in views_payments:
+# alike on purpose (the edge only translates)
 @requires("admin")
 async def payout_decide(request: web.Request) -> web.StreamResponse:
     """POST /payouts/{id}/{verb}: Confirm, Cancel, Approve or Reject, by the chat's rules."""
@@ -206,7 +209,7 @@ async def payout_decide(request: web.Request) -> web.StreamResponse:
         # a second press, another tab or another admin loses the service's conditional update
         await decide(payout_id, by_telegram_id=request["staff"].telegram_id)
     except ServiceError as exc:
-        return await _payout_page(request, payout_id, status=_status_of(exc), refusal=str(exc))
+        return await _payout_page(request, payout_id, status=refusal_status(exc), refusal=str(exc))
     raise web.HTTPSeeOther(f"{PREFIX}/payouts/{payout_id}?done={verb}")
 
 
@@ -218,7 +221,7 @@ async def payout_resolve(request: web.Request) -> web.StreamResponse:
     try:
         look = await resolutions.look(f"P{payout_id}", by_telegram_id=request["staff"].telegram_id)
     except ServiceError as exc:
-        return await _payout_page(request, payout_id, status=_status_of(exc), refusal=str(exc))
+        return await _payout_page(request, payout_id, status=refusal_status(exc), refusal=str(exc))
     return await _payout_page(request, payout_id, look=look)
 
 
@@ -233,12 +236,8 @@ async def payout_verdict(request: web.Request) -> web.StreamResponse:
             f"P{payout_id}", verdict, by_telegram_id=request["staff"].telegram_id
         )
     except ServiceError as exc:
-        return await _payout_page(request, payout_id, status=_status_of(exc), refusal=str(exc))
+        return await _payout_page(request, payout_id, status=refusal_status(exc), refusal=str(exc))
     raise web.HTTPSeeOther(f"{PREFIX}/payouts/{payout_id}?done={verdict}")
-
-
-def _status_of(exc: ServiceError) -> int:
-    return {"not_allowed": 403, "not_found": 404, "invalid_input": 422}.get(exc.code, 409)
 
 
 def _payout_id(request: web.Request) -> int:

@@ -18,6 +18,7 @@ from bot.services.staff import parse_user_id
 from bot.web.dashboard.auth import requires
 from bot.web.dashboard.keys import CONTAINER_KEY
 from bot.web.dashboard.keys import PREFIX
+from bot.web.dashboard.render import refusal_status
 from bot.web.dashboard.render import render
 from models import StaffRole
 
@@ -106,12 +107,8 @@ async def staff_change(request: web.Request) -> web.StreamResponse:
         else:
             await staff.set_limit(me, who, values.get("limit", ""))
     except ServiceError as exc:
-        return await _staff_page(request, status=_status_of(exc), refusal=str(exc))
+        return await _staff_page(request, status=refusal_status(exc), refusal=str(exc))
     raise web.HTTPSeeOther(f"{PREFIX}/staff?done={verb}")
-
-
-def _status_of(exc: ServiceError) -> int:
-    return {"not_allowed": 403, "not_found": 404, "invalid_input": 422}.get(exc.code, 409)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

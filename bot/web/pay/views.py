@@ -320,6 +320,7 @@ async def receipt(request: web.Request) -> web.Response:
     )
 
 
+# the same lookup as receipt on purpose: two renderings of one receipt, one service call each
 async def receipt_pdf(request: web.Request) -> web.Response:
     """GET /pay/{code}/receipt.pdf: the same receipt as a PDF document."""
     language = _language(request)
