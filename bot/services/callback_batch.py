@@ -303,15 +303,18 @@ class IngestBatcher:
         ids = Counter(i.callback.checkout_request_id for i in batch if i.callback is not None)
         receipts = Counter(i.callback.receipt for i in batch if i.callback and i.callback.receipt)
         fast = []
+        categories: dict[tuple[str, str], ResultCategory] = {}  # a batch shares a few results
         for item in batch:
             cb = item.callback
+            if cb is None or not cb.receipt:
+                continue
+            result = (cb.result_code, cb.result_desc)
+            if result not in categories:
+                categories[result] = describe_result(*result).category
             if (
-                cb is not None
-                and cb.receipt
-                and ids[cb.checkout_request_id] == 1
+                ids[cb.checkout_request_id] == 1
                 and receipts[cb.receipt] == 1
-                and describe_result(cb.result_code, cb.result_desc).category
-                is ResultCategory.SUCCESS
+                and categories[result] is ResultCategory.SUCCESS
             ):
                 fast.append(item)
         return fast
@@ -394,6 +397,8 @@ class IngestBatcher:
             f"UPDATE payment SET {', '.join(f'{c} = ?' for c in columns)} "  # noqa: S608 - column names of the settlement
             f"WHERE id = ? AND status IN ({', '.join('?' * len(sources))})"
         )
+        meta = Payment._meta
+        relations = set(columns) & (meta.fk_fields | meta.o2o_fields)
         pay, settle, audit, marks = [], [], [], []
         for s in plan:
             cb, payment, settlement = s.callback, s.payment, s.settlement
@@ -403,8 +408,13 @@ class IngestBatcher:
             pay.append([to_db(Payment, c, values[c]) for c in columns] + [payment.id, *sources])
             # what the per-item path reads back after its update, without the round trip:
             # the row is locked, so it is exactly what was read plus what was written
-            for column, value in values.items():
-                setattr(payment, column, value)
+            if relations:
+                for column, value in values.items():
+                    setattr(payment, column, value)
+            else:
+                # no relation among them: all Model.__setattr__ adds is forgetting a pending
+                # default, and a payment read from its row has none
+                vars(payment).update(values)
             if s.order is not None:
                 settle.append(
                     [

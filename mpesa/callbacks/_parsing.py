@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections import deque
@@ -118,8 +119,10 @@ def load(body: Body) -> dict[str, Any]:
     if isinstance(body, Mapping):
         return dict(body)
     if isinstance(body, bytes | bytearray | memoryview):
+        raw = bytes(body)
         try:
-            text = bytes(body).decode("utf-8-sig")
+            # what "utf-8-sig" does (one leading BOM dropped), without its Python-level codec
+            text = raw[3:].decode() if raw.startswith(codecs.BOM_UTF8) else raw.decode()
         except UnicodeDecodeError as exc:
             raise CallbackParseError("not JSON: the body is not UTF-8 text") from exc
     elif isinstance(body, str):

@@ -21,6 +21,7 @@ from mpesa.callbacks import BalanceAccount
 from mpesa.callbacks import C2BPayment
 from mpesa.callbacks import QueueTimeout
 from mpesa.callbacks import StkCallback
+from mpesa.callbacks import _parsing
 from mpesa.callbacks import c2b_accept
 from mpesa.callbacks import c2b_reject
 from mpesa.callbacks import parse_account_balance_result
@@ -1280,3 +1281,27 @@ def test_deep_copy_of_sample_is_not_mutated() -> None:
     before = copy.deepcopy(body)
     parse_stk_callback(body)
     assert body == before
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": 1}',
+        b'\xef\xbb\xbf{"a": 1}',  # one BOM: dropped
+        b'\xef\xbb\xbf\xef\xbb\xbf{"a": 1}',  # a second one stays (and is not JSON)
+        b'\xef\xbb{"a": 1}',  # half a BOM: not UTF-8
+        b'{"a": "\xc3\xa9"}',
+        b'{"a": "\xff"}',
+        b"",
+    ],
+)
+def test_a_body_is_decoded_as_utf_8_sig_decodes_it(raw: bytes) -> None:
+    try:
+        expected: object = json.loads(raw.decode("utf-8-sig"))
+    except ValueError:  # UnicodeDecodeError is one too
+        expected = CallbackParseError
+    try:
+        actual: object = _parsing.load(raw)
+    except CallbackParseError:
+        actual = CallbackParseError
+    assert actual == expected

@@ -102,6 +102,10 @@ async def test_every_route_answers_what_daraja_expects(make_client, kind, name, 
 
     assert response.status == 200
     assert await response.json() == answer
+    # byte for byte and header for header what web.json_response(answer) sends
+    expected = web.json_response(answer)
+    assert await response.read() == expected.body
+    assert response.headers["Content-Type"] == expected.headers["Content-Type"]
     row = await CallbackInbox.get()
     assert (row.kind, row.status, row.body) == (kind, InboxStatus.PROCESSED, fixture(name).decode())
 
