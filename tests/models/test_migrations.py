@@ -88,34 +88,42 @@ async def test_committed_migrations_match_the_models():
     assert [writer.name for writer in writers] == []
 
 
-async def test_records_in_flight_before_the_money_intents_are_read_as_possibly_sent(empty_database):
-    """An upgrade never turns a payout or push that may have left into one that is sent again."""
+async def stored_before(url: str, migration: str, sql: str) -> None:
+    """Migrate the database at ``url`` up to the migration before ``migration``, then run
+    ``sql`` there: records as an older release wrote them."""
     from tortoise import Tortoise
     from tortoise import connections
     from tortoise.migrations.executor import MigrationExecutor
     from tortoise.migrations.executor import MigrationTarget
 
+    from models.db import _apps_config
+
+    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    try:
+        executor = MigrationExecutor(connections.get("default"), _apps_config())
+        before = committed_migrations()[committed_migrations().index(migration) - 1]
+        await executor.migrate([MigrationTarget("models", before)])
+        await connections.get("default").execute_script(sql)
+    finally:
+        await close_db()
+
+
+async def test_records_in_flight_before_the_money_intents_are_read_as_possibly_sent(empty_database):
+    """An upgrade never turns a payout or push that may have left into one that is sent again."""
     from models import Payout
     from models import PayoutStatus
     from models import PostState
-    from models.db import _apps_config
 
-    await Tortoise.init(config=tortoise_config(empty_database), _enable_global_fallback=True)
-    try:
-        executor = MigrationExecutor(connections.get("default"), _apps_config())
-        before = committed_migrations()[committed_migrations().index(MONEY_INTENTS) - 1]
-        await executor.migrate([MigrationTarget("models", before)])
-        db = connections.get("default")
-        await db.execute_script(
-            "INSERT INTO staff (telegram_id, name, role, active, created_at, updated_at) "
-            "VALUES (1, '', 'admin', TRUE, '2026-11-20 09:00:00', '2026-11-20 09:00:00');"
-            "INSERT INTO payout (originator_conversation_id, msisdn, amount, command_id, remarks, "
-            "occasion, status, initiated_by_id, needs_approval, query_count, created_at, "
-            "updated_at) VALUES ('ocid-1', '254708374149', 500, 'BusinessPayment', 'Refund', '', "
-            "'submitting', 1, FALSE, 0, '2026-11-20 09:00:00', '2026-11-20 09:00:00');"
-        )
-    finally:
-        await close_db()
+    await stored_before(
+        empty_database,
+        MONEY_INTENTS,
+        "INSERT INTO staff (telegram_id, name, role, active, created_at, updated_at) "
+        "VALUES (1, '', 'admin', TRUE, '2026-11-20 09:00:00', '2026-11-20 09:00:00');"
+        "INSERT INTO payout (originator_conversation_id, msisdn, amount, command_id, remarks, "
+        "occasion, status, initiated_by_id, needs_approval, query_count, created_at, "
+        "updated_at) VALUES ('ocid-1', '254708374149', 500, 'BusinessPayment', 'Refund', '', "
+        "'submitting', 1, FALSE, 0, '2026-11-20 09:00:00', '2026-11-20 09:00:00');",
+    )
 
     later = committed_migrations()[committed_migrations().index(MONEY_INTENTS) :]
     assert await migrate(empty_database) == [f"models.{name}" for name in later]
@@ -130,33 +138,22 @@ async def test_records_in_flight_before_the_money_intents_are_read_as_possibly_s
 
 async def test_records_from_before_airtel_are_mpesas(empty_database):
     """Migration 0006 gives every existing payment and payout the provider M-Pesa."""
-    from tortoise import Tortoise
-    from tortoise import connections
-    from tortoise.migrations.executor import MigrationExecutor
-    from tortoise.migrations.executor import MigrationTarget
-
     from models import Payout
     from models import Provider
-    from models.db import _apps_config
 
-    await Tortoise.init(config=tortoise_config(empty_database), _enable_global_fallback=True)
-    try:
-        executor = MigrationExecutor(connections.get("default"), _apps_config())
-        before = committed_migrations()[committed_migrations().index(AIRTEL) - 1]
-        await executor.migrate([MigrationTarget("models", before)])
-        await connections.get("default").execute_script(
-            "INSERT INTO staff (telegram_id, name, role, active, created_at, updated_at) "
-            "VALUES (1, '', 'admin', TRUE, '2026-11-20 09:00:00', '2026-11-20 09:00:00');"
-            "INSERT INTO payment (msisdn, amount, account_reference, description, status, "
-            "attempt, initiated_via, created_at, updated_at) VALUES ('254708374149', 150, 'HP', "
-            "'', 'paid', 1, 'chat', '2026-11-20 09:00:00', '2026-11-20 09:00:00');"
-            "INSERT INTO payout (originator_conversation_id, msisdn, amount, command_id, remarks, "
-            "occasion, status, initiated_by_id, needs_approval, query_count, created_at, "
-            "updated_at) VALUES ('ocid-1', '254708374149', 500, 'BusinessPayment', 'Refund', '', "
-            "'completed', 1, FALSE, 0, '2026-11-20 09:00:00', '2026-11-20 09:00:00');"
-        )
-    finally:
-        await close_db()
+    await stored_before(
+        empty_database,
+        AIRTEL,
+        "INSERT INTO staff (telegram_id, name, role, active, created_at, updated_at) "
+        "VALUES (1, '', 'admin', TRUE, '2026-11-20 09:00:00', '2026-11-20 09:00:00');"
+        "INSERT INTO payment (msisdn, amount, account_reference, description, status, "
+        "attempt, initiated_via, created_at, updated_at) VALUES ('254708374149', 150, 'HP', "
+        "'', 'paid', 1, 'chat', '2026-11-20 09:00:00', '2026-11-20 09:00:00');"
+        "INSERT INTO payout (originator_conversation_id, msisdn, amount, command_id, remarks, "
+        "occasion, status, initiated_by_id, needs_approval, query_count, created_at, "
+        "updated_at) VALUES ('ocid-1', '254708374149', 500, 'BusinessPayment', 'Refund', '', "
+        "'completed', 1, FALSE, 0, '2026-11-20 09:00:00', '2026-11-20 09:00:00');",
+    )
 
     assert await migrate(empty_database) == [f"models.{AIRTEL}"] + [
         f"models.{name}"
