@@ -89,6 +89,26 @@ _MARK = (
 )
 
 
+# PostgreSQL: the same writes, one statement per table over column arrays (see _pg_insert)
+_STORE_COLUMNS = ("kind", "body", "remote_addr", "status", "error", "received_at")
+_AUDIT_COLUMNS = ("actor", "action", "subject", "outcome", "detail", "created_at")
+_OUTBOX_COLUMNS = (
+    "event_key",
+    "channel",
+    "recipient",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+_PG_MARK = (
+    "UPDATE callback_inbox SET status = $1, match_key = v.match_key, error = NULL, "
+    "processed_at = $2 FROM unnest($3::INT[], $4::VARCHAR[]) AS v(id, match_key) "
+    "WHERE callback_inbox.id = v.id AND callback_inbox.status = $5"
+)
+
+
 class LostRace(Exception):
     """A conditional update of the batch did not win: the batch is rolled back."""
 
@@ -243,21 +263,28 @@ class IngestBatcher:
         """Insert every raw body in one committed statement; give each item its inbox id."""
         db = connections.get(self._connection)
         received_at = _ToDb(db)(CallbackInbox, "received_at", self._callbacks.clock())
-        values: list[Any] = []
+        rows: list[list[Any]] = []
         for item in batch:
             text, note = body_text(item.body)
-            values += [
-                CallbackKind.STK.value,
-                text,
-                item.remote[:64],
-                InboxStatus.RECEIVED.value,
-                note,
-                received_at,
-            ]
-        sql = _STORE + ", ".join([_STORE_ROW] * len(batch)) + " RETURNING id"
-        rows = await db.execute_query_dict(_dialect(db, sql), values)
-        # ids grow in VALUES order on both databases; RETURNING itself promises no order
-        ids = sorted(row["id"] for row in rows)
+            rows.append(
+                [
+                    CallbackKind.STK.value,
+                    text,
+                    item.remote[:64],
+                    InboxStatus.RECEIVED.value,
+                    note,
+                    received_at,
+                ]
+            )
+        if db.capabilities.dialect == "postgres":
+            # one statement text for every batch size (asyncpg prepares each text it sees)
+            sql = _pg_insert(CallbackInbox, _STORE_COLUMNS, " RETURNING id")
+            stored = await db.execute_query_dict(sql, _by_column(rows))
+        else:
+            sql = _STORE + ", ".join([_STORE_ROW] * len(batch)) + " RETURNING id"
+            stored = await db.execute_query_dict(sql, [value for row in rows for value in row])
+        # ids grow in row order (VALUES, or the arrays on PostgreSQL); RETURNING promises no order
+        ids = sorted(row["id"] for row in stored)
         if len(ids) != len(batch):
             raise RuntimeError(f"stored {len(ids)} of {len(batch)} callbacks")
         for item, inbox_id in zip(batch, ids, strict=True):
@@ -416,13 +443,16 @@ class IngestBatcher:
             self._outbox_values(row, outbox_created, due, to_db)
             for row in await self._outbox_rows(db, plan)
         ]
-        await db.execute_many(_dialect(db, pay_sql), pay)
+        if db.capabilities.dialect == "postgres":
+            await _write_pg(db, columns, sources, pay, audit, outbox, marks)
+        else:
+            await db.execute_many(pay_sql, pay)
+            await db.execute_many(_AUDIT, audit)
+            if outbox:
+                await db.execute_many(_OUTBOX, outbox)
+            await db.execute_many(_MARK, marks)
         if settle:
             await db.execute_many(_dialect(db, _SETTLE_ORDER), settle)
-        await db.execute_many(_dialect(db, _AUDIT), audit)
-        if outbox:
-            await db.execute_many(_dialect(db, _OUTBOX), outbox)
-        await db.execute_many(_dialect(db, _MARK), marks)
 
     async def _outbox_rows(self, db: BaseDBAsyncClient, plan: list[_Settlement]) -> list[OutboxRow]:
         """The Notifier's own rows for each paid payment, its related records loaded in bulk."""
@@ -476,11 +506,13 @@ class IngestBatcher:
             ids = [key for name, key in wanted if name == table]
             if not ids:
                 continue
-            marks = ", ".join("?" * len(ids))
-            sql = (
-                f"SELECT id, status, {receipt_column} AS receipt FROM {table} WHERE id IN ({marks})"  # noqa: S608 - constant names, placeholders only
-            )
-            rows = await db.execute_query_dict(_dialect(db, sql), ids)
+            select = f"SELECT id, status, {receipt_column} AS receipt FROM {table} WHERE "  # noqa: S608 - constant names
+            if db.capabilities.dialect == "postgres":
+                rows = await db.execute_query_dict(select + "id = ANY($1::INT[])", [ids])
+            else:
+                rows = await db.execute_query_dict(
+                    select + f"id IN ({', '.join('?' * len(ids))})", ids
+                )
             now = {row["id"]: (row["status"], row["receipt"]) for row in rows}
             for key in ids:
                 if now.get(key) != (status, wanted[(table, key)]):
@@ -614,6 +646,68 @@ def _dialect(db: BaseDBAsyncClient, sql: str) -> str:
         if len(_PLACEHOLDERS) < 1024:  # the IN lists vary with the batch size
             _PLACEHOLDERS[sql] = converted
     return converted
+
+
+async def _write_pg(
+    db: BaseDBAsyncClient,
+    columns: list[str],
+    sources: list[str],
+    pay: list[list[Any]],
+    audit: list[list[Any]],
+    outbox: list[list[Any]],
+    marks: list[list[Any]],
+) -> None:
+    """The batch's writes on PostgreSQL: one statement per table over column arrays.
+
+    asyncpg's executemany binds and sends every row from Python; unnest() takes each column as
+    one parameter, and each statement's text is the same whatever the batch size.
+    """
+    by_column = _by_column(pay)  # the settlement's columns, then the id, then the sources
+    ids = by_column[len(columns)]
+    await db.execute_query(_pg_settle(tuple(columns)), [ids, *by_column[: len(columns)], sources])
+    await db.execute_query(_pg_insert(AuditEvent, _AUDIT_COLUMNS), _by_column(audit))
+    if outbox:
+        sql = _pg_insert(Notification, _OUTBOX_COLUMNS, " ON CONFLICT (event_key) DO NOTHING")
+        await db.execute_query(sql, _by_column(outbox))
+    status, _, processed_at, _, expected = marks[0]  # the same for every row of a batch
+    inbox_ids = [row[3] for row in marks]
+    keys = [row[1] for row in marks]
+    await db.execute_query(_PG_MARK, [status, processed_at, inbox_ids, keys, expected])
+
+
+def _by_column(rows: list[list[Any]]) -> list[list[Any]]:
+    """Rows as columns (the arrays unnest() reads)."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+def _pg_array(model: type[Any], column: str) -> str:
+    """The array type a column's values are sent as: its own type, a VARCHAR without length.
+
+    Casting to VARCHAR(n) would cut a longer value; the column itself refuses it, as before.
+    """
+    sql_type = model._meta.fields_map[column].get_for_dialect("postgres", "SQL_TYPE")
+    return sql_type.split("(", 1)[0] + "[]"
+
+
+@cache
+def _pg_insert(model: type[Any], columns: tuple[str, ...], suffix: str = "") -> str:
+    """INSERT of many rows from one array per column ($1 = the first column's values, ...)."""
+    arrays = ", ".join(f"${n}::{_pg_array(model, c)}" for n, c in enumerate(columns, 1))
+    table = model._meta.db_table
+    return f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}){suffix}"  # noqa: S608 - the model's own names
+
+
+@cache
+def _pg_settle(columns: tuple[str, ...]) -> str:
+    """The settlement UPDATE of many payments: $1 ids, then one array per column, then the
+    statuses they may leave (the conditional update of the per-item path, row by row)."""
+    arrays = ", ".join(f"${n}::{_pg_array(Payment, c)}" for n, c in enumerate(columns, 2))
+    assign = ", ".join(f'"{c}" = v."{c}"' for c in columns)
+    names = ", ".join(f'"{c}"' for c in columns)
+    return (
+        f"UPDATE payment SET {assign} FROM unnest($1::INT[], {arrays}) AS v(id, {names}) "  # noqa: S608 - the settlement's column names
+        f"WHERE payment.id = v.id AND payment.status = ANY(${len(columns) + 2}::VARCHAR[])"
+    )
 
 
 def _resolve(item: _Item, answer: Answer) -> None:
