@@ -72,10 +72,6 @@ class AccountService:
         # set by the container: re-applies callbacks that arrived before their ids were stored
         self.replay_unmatched: ReplayUnmatched | None = None
 
-    async def _replay(self, kind: CallbackKind, key: str | None) -> None:
-        if key and self.replay_unmatched is not None:
-            await self.replay_unmatched(kind, key)
-
     # -- balance --------------------------------------------------------------------------------
 
     async def request_balance(self, *, by_telegram_id: int, chat_id: int | None) -> DarajaQuery:
@@ -97,7 +93,7 @@ class AccountService:
             await audit(actor, "balance.request", subject=f"query:{query.id}", outcome="failed")
             raise UpstreamError(f"M-Pesa could not be asked for the balance: {exc}") from exc
         return await daraja_queries.accepted(
-            query.id, answer, CallbackKind.BALANCE_RESULT, self._replay
+            query.id, answer, CallbackKind.BALANCE_RESULT, self.replay_unmatched
         )
 
     async def _airtel_balance(self, staff: Staff, actor: str, chat_id: int | None) -> DarajaQuery:

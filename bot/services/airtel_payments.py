@@ -463,6 +463,8 @@ class AirtelCollections:
         payment = await Payment.get(id=payment.id)  # the enquiry may have moved it (landed)
         asked = payment.query_count + 1
         delay = max(enquiry_delay_s(self._settings, asked), at_least_s)
+        # not Intents.asked: only an in-flight payment is pushed back, and a gone prompt frees
+        # its phone in the same update
         changes: dict[str, Any] = {
             "query_count": F("query_count") + 1,
             "next_query_at": now + timedelta(seconds=delay),

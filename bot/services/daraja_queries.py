@@ -6,11 +6,11 @@ Daraja's first answer names; ``accepted`` records those ids and re-applies a res
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.services.outcome import ReplayUnmatched
+from bot.services.outcome import replay_early
 from models import CallbackKind
 from models import DarajaQuery
 from models import Payout
@@ -58,12 +58,12 @@ async def accepted(
     query_id: int,
     answer: AsyncAccepted,
     kind: CallbackKind,
-    replay: Callable[[CallbackKind, str | None], Awaitable[None]],
+    replay_unmatched: ReplayUnmatched | None,
 ) -> DarajaQuery:
     """Record the ids the result will come under, replay one that came first; the row now."""
     await DarajaQuery.filter(id=query_id).update(
         conversation_id=answer.conversation_id,
         originator_conversation_id=answer.originator_conversation_id,
     )
-    await replay(kind, answer.conversation_id)
+    await replay_early(replay_unmatched, kind, answer.conversation_id)
     return await DarajaQuery.get(id=query_id)

@@ -46,6 +46,13 @@ def wait_words(seconds: float) -> str:
     return f"{math.ceil(seconds / 60)} minutes"
 
 
+async def replay_early(hook: ReplayUnmatched | None, kind: CallbackKind, key: str | None) -> None:
+    """Apply the callbacks that arrived before ``key`` was stored, once the container has set
+    the ``hook`` (and there is a key)."""
+    if key and hook is not None:
+        await hook(kind, key)
+
+
 def utcnow() -> datetime:
     """The current time, aware, in UTC (the default clock of every service)."""
     return datetime.now(UTC)

@@ -139,6 +139,8 @@ class PaymentReconciler:
         """Push the next query back, release the lease, alert admins once when it drags on."""
         now = self._clock()
         async with in_transaction():
+            # not Intents.asked: only a payment still pending is pushed back (the answer may have
+            # settled it meanwhile), and the lease always ends
             await Payment.filter(id=payment.id, status=PaymentStatus.PENDING).update(
                 query_count=F("query_count") + 1,
                 next_query_at=now + timedelta(seconds=delay_s),

@@ -23,6 +23,7 @@ from bot.services.outcome import ApplyOutcome
 from bot.services.outcome import Clock
 from bot.services.outcome import ReplayUnmatched
 from bot.services.outcome import by_conversation
+from bot.services.outcome import replay_early
 from models import CallbackKind
 from models import DarajaQuery
 from models import Payout
@@ -81,8 +82,7 @@ class PayoutResults:
 
     async def replay(self, kind: CallbackKind, key: str | None) -> None:
         """Apply callbacks that arrived before ``key`` was stored."""
-        if key and self.replay_unmatched is not None:
-            await self.replay_unmatched(kind, key)
+        await replay_early(self.replay_unmatched, kind, key)
 
     async def apply_b2c_result(self, r: B2CResult) -> ApplyOutcome:
         """Apply a B2C result, matched by our OriginatorConversationID or by its ConversationID."""
@@ -167,7 +167,7 @@ class PayoutResults:
             log.warning("payout.status_query.failed payout=%s reason=%s", payout.id, exc)
             return await daraja_queries.failed(query.id, exc)
         return await daraja_queries.accepted(
-            query.id, answer, CallbackKind.STATUS_RESULT, self.replay
+            query.id, answer, CallbackKind.STATUS_RESULT, self.replay_unmatched
         )
 
     async def apply_status(self, payout: Payout, r: TransactionStatusResult) -> ApplyOutcome:

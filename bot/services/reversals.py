@@ -37,6 +37,7 @@ from bot.services.outcome import ApplyOutcome
 from bot.services.outcome import Clock
 from bot.services.outcome import ReplayUnmatched
 from bot.services.outcome import by_conversation
+from bot.services.outcome import replay_early
 from bot.services.outcome import utcnow
 from bot.services.payout_results import query_delay_s
 from bot.services.staff import StaffService
@@ -108,10 +109,6 @@ class ReversalService:
         self._intents = intents or Intents(clock=clock, lease_s=settings.daraja_call_max_s)
         # set by the container: re-applies callbacks that arrived before their ids were stored
         self.replay_unmatched: ReplayUnmatched | None = None
-
-    async def _replay(self, kind: CallbackKind, key: str | None) -> None:
-        if key and self.replay_unmatched is not None:
-            await self.replay_unmatched(kind, key)
 
     # -- asking -----------------------------------------------------------------------------------
 
@@ -287,8 +284,9 @@ class ReversalService:
                 assert isinstance(outcome, NotSent)
                 log.warning("reversal.not_sent reversal=%s reason=%s", reversal.id, outcome.reason)
         fresh = await Reversal.get(id=reversal.id)
-        if fresh.conversation_id:
-            await self._replay(CallbackKind.REVERSAL_RESULT, fresh.conversation_id)
+        await replay_early(
+            self.replay_unmatched, CallbackKind.REVERSAL_RESULT, fresh.conversation_id
+        )
         return fresh
 
     async def _record_submitted(self, reversal: Reversal, answer: AsyncAccepted) -> None:
@@ -408,7 +406,7 @@ class ReversalService:
             log.warning("reversal.status_query.failed reversal=%s reason=%s", reversal.id, exc)
             return await daraja_queries.failed(query.id, exc)
         return await daraja_queries.accepted(
-            query.id, answer, CallbackKind.STATUS_RESULT, self._replay
+            query.id, answer, CallbackKind.STATUS_RESULT, self.replay_unmatched
         )
 
     async def apply_status(self, reversal: Reversal, r: TransactionStatusResult) -> ApplyOutcome:

@@ -46,6 +46,10 @@ from airtel.models import PushAccepted
 from airtel.security import RsaPadding
 from airtel.security import aes_signature
 from airtel.security import public_key_base64
+from tests.helpers.airtel import DISBURSE
+from tests.helpers.airtel import DISBURSE_V2
+from tests.helpers.airtel import PUSH
+from tests.helpers.airtel import REFUND
 from tests.helpers.airtel import decrypt
 from tests.helpers.airtel import fixture
 from tests.helpers.airtel import private_key
@@ -62,11 +66,7 @@ CLIENT_SECRET = fixture("auth_token_request.json")["client_secret"]
 NOW = datetime(2026, 11, 20, 11, 30, 5, tzinfo=UTC)
 
 TOKEN_PATH = "/auth/oauth2/token"
-PUSH = "/merchant/v1/payments/"
 ENQUIRY = "/standard/v1/payments/COL000042A"
-REFUND = "/standard/v1/payments/refund"
-DISBURSE = "/standard/v1/disbursements/"
-DISBURSE_V2 = "/standard/v2/disbursements/"
 DISBURSE_ENQUIRY = "/standard/v1/disbursements/DSB000042"
 KYC = "/standard/v1/users/733123456"
 BALANCE = "/standard/v1/users/balance"

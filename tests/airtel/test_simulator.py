@@ -33,6 +33,10 @@ from airtel.simulator import SimulatorConfig
 from airtel.simulator import create_simulator
 from airtel.simulator import outcome_table
 from airtel.simulator.app import SIM_STATE
+from tests.helpers.airtel import DISBURSE
+from tests.helpers.airtel import DISBURSE_V2
+from tests.helpers.airtel import PUSH
+from tests.helpers.airtel import REFUND
 from tests.helpers.airtel import fixture
 from tests.helpers.airtel import private_key
 from tests.helpers.clock import Clock
@@ -40,10 +44,6 @@ from tests.helpers.receiver import CallbackReceiver
 
 START = datetime(2026, 11, 20, 11, 30, 5, tzinfo=UTC)
 HOOK = "/airtel/collection"
-PUSH = "/merchant/v1/payments/"
-DISBURSE = "/standard/v1/disbursements/"
-DISBURSE_V2 = "/standard/v2/disbursements/"
-REFUND = "/standard/v1/payments/refund"
 _DROP = object()
 
 

@@ -15,6 +15,12 @@ from airtel.security import public_key_pem
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "airtel"
 
+# Airtel's paths, spelled out here rather than taken from airtel.client, so a wrong one fails
+PUSH = "/merchant/v1/payments/"
+REFUND = "/standard/v1/payments/refund"
+DISBURSE = "/standard/v1/disbursements/"
+DISBURSE_V2 = "/standard/v2/disbursements/"
+
 
 def fixture(name: str) -> dict[str, Any]:
     """One of Airtel's sample bodies (tests/fixtures/airtel/README.md lists them)."""

@@ -190,6 +190,8 @@ async def test_confirm_sends_once_and_edits_the_same_message(world: World) -> No
     ]
 
 
+# the payout twin of test_staff_payments.py's throttled request, kept apart on purpose: the
+# same BUSY_CASES, but each test reads as its own chat (a /request vs a Confirm press)
 @pytest.mark.parametrize(("http_status", "code", "retry_after", "wait"), BUSY_CASES)
 async def test_a_throttled_payout_says_m_pesa_is_busy_and_nothing_was_sent(
     world: World, http_status: int, code: str, retry_after: str | None, wait: str
