@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import signal
@@ -39,6 +40,7 @@ from bot.telegram.app import build_application
 from bot.telegram.app import schedule_jobs
 from bot.telegram.chat_channel import TelegramChatChannel
 from bot.telegram.menus import publish_commands
+from bot.telegram.menus import update_menu
 from bot.web import telegram_webhook
 from bot.web.app import create_app
 from bot.web.middlewares import redacting_access_logger
@@ -155,7 +157,10 @@ async def build_runtime(
         polling=webhook is None,
     )
     chat.bind(ptb.bot, services)
-    web_app = create_app(services, settings=settings)
+    # a role changed on the dashboard shows in the person's chat menu at once, as with /staff
+    web_app = create_app(
+        services, settings=settings, on_staff_change=functools.partial(update_menu, ptb.bot)
+    )
     runtime = Runtime(settings, services, daraja, airtel, ptb, web_app, channels)
     if webhook is not None:
         path = telegram_webhook.register(

@@ -13,6 +13,7 @@ from bot.services.callback_batch import IngestBatcher
 from bot.web import routes
 from bot.web.api import register_api
 from bot.web.dashboard import setup_dashboard
+from bot.web.dashboard.keys import StaffChanged
 from bot.web.middlewares import AllowList
 from bot.web.middlewares import ClientAddress
 from bot.web.middlewares import security_headers
@@ -24,8 +25,13 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 
 
-def create_app(services: Any, *, settings: Settings) -> web.Application:
-    """The web application for ``services`` (needs .callbacks, .reports and .reconciler)."""
+def create_app(
+    services: Any, *, settings: Settings, on_staff_change: StaffChanged | None = None
+) -> web.Application:
+    """The web application for ``services`` (needs .callbacks, .reports and .reconciler).
+
+    ``on_staff_change`` refreshes a staff member's chat menu after a dashboard staff change.
+    """
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[security_headers])
     app[routes.SERVICES] = services
     app[routes.CLIENT_ADDRESS] = ClientAddress(settings.trusted_proxies)
@@ -36,7 +42,7 @@ def create_app(services: Any, *, settings: Settings) -> web.Application:
     if getattr(services, "checkout", None) is not None:
         register_pay_page(app, settings=settings)
     if settings.dashboard_enabled and hasattr(services, "dashboard"):
-        setup_dashboard(app, services, settings)
+        setup_dashboard(app, services, settings, on_staff_change=on_staff_change)
     _add_ingest_batcher(app, services, settings)
     log.info(
         "web.ready callback_allow_list=%s trusted_proxies=%d",

@@ -31,6 +31,8 @@ from bot.web.dashboard.keys import CONTAINER_KEY
 from bot.web.dashboard.keys import COOKIE_NAME
 from bot.web.dashboard.keys import PREFIX
 from bot.web.dashboard.keys import SETTINGS_KEY
+from bot.web.dashboard.keys import STAFF_CHANGED_KEY
+from bot.web.dashboard.keys import StaffChanged
 from bot.web.dashboard.render import setup_templates
 from bot.web.dashboard.security import browser_headers
 from bot.web.dashboard.security import csrf_check
@@ -65,8 +67,14 @@ def cookie_storage(settings: Settings) -> EncryptedCookieStorage:
     )
 
 
-def create_dashboard_app(container: Any, settings: Settings) -> web.Application:
-    """The /dashboard sub-application over ``container`` (read per request)."""
+def create_dashboard_app(
+    container: Any, settings: Settings, *, on_staff_change: StaffChanged | None = None
+) -> web.Application:
+    """The /dashboard sub-application over ``container`` (read per request).
+
+    ``on_staff_change`` is called with a staff member whose role changed (or who was added or
+    removed), so their chat menu follows at once; without it, it follows at the next start.
+    """
     app = web.Application(
         middlewares=[
             # before the CSRF check, which reads the form
@@ -79,6 +87,7 @@ def create_dashboard_app(container: Any, settings: Settings) -> web.Application:
     )
     app[CONTAINER_KEY] = container
     app[SETTINGS_KEY] = settings
+    app[STAFF_CHANGED_KEY] = on_staff_change
     setup_templates(app)
     # the live record pages' streams end at shutdown, not after the shutdown time-out
     app[live.LIVE_KEY] = streams = live.LiveStreams()
@@ -97,9 +106,15 @@ async def _cache_static(request: web.Request, response: web.StreamResponse) -> N
         response.headers["Cache-Control"] = f"public, max-age={STATIC_MAX_AGE_S}"
 
 
-def setup_dashboard(app: web.Application, container: Any, settings: Settings) -> web.Application:
+def setup_dashboard(
+    app: web.Application,
+    container: Any,
+    settings: Settings,
+    *,
+    on_staff_change: StaffChanged | None = None,
+) -> web.Application:
     """Mount the dashboard under /dashboard of ``app`` (and /dashboard itself redirects)."""
-    dashboard = create_dashboard_app(container, settings)
+    dashboard = create_dashboard_app(container, settings, on_staff_change=on_staff_change)
     app.add_subapp(PREFIX, dashboard)
 
     async def to_overview(_: web.Request) -> web.StreamResponse:

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from bot.config import Settings
+from models import Staff
+
+# shows a staff member their role's chat menu at once (bot/telegram/menus.py's update_menu,
+# passed in by bot/main.py so the dashboard never imports the chat layer)
+StaffChanged = Callable[[Staff], Awaitable[None]]
 
 # the services container (bot.services.container.Services, or a stand-in in tests)
 CONTAINER_KEY: web.AppKey[Any] = web.AppKey("dashboard_services", object)
 SETTINGS_KEY: web.AppKey[Settings] = web.AppKey("dashboard_settings", Settings)
 JINJA_KEY: web.AppKey[Any] = web.AppKey("dashboard_jinja", object)
+STAFF_CHANGED_KEY: web.AppKey[StaffChanged | None] = web.AppKey("dashboard_staff_changed", object)
 
 PREFIX = "/dashboard"
 COOKIE_NAME = "mpesa_dashboard"

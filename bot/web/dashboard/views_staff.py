@@ -2,7 +2,8 @@
 
 Every change goes through StaffService with the signed-in admin as the actor, so the checks
 (admins only, never oneself, never an ADMIN_TELEGRAM_IDS admin) and the audit are the chat's
-/staff ones. A removed person's dashboard sessions end at their next request (auth.py).
+/staff ones. A removed person's dashboard sessions end at their next request (auth.py). As with
+/staff, the person's Telegram command menu follows at once (the STAFF_CHANGED_KEY hook).
 
 Routes: ``GET /staff``, ``POST /staff/add``, ``POST /staff/{telegram_id}/{remove|role|limit}``.
 """
@@ -18,8 +19,10 @@ from bot.services.staff import parse_user_id
 from bot.web.dashboard.auth import requires
 from bot.web.dashboard.keys import CONTAINER_KEY
 from bot.web.dashboard.keys import PREFIX
+from bot.web.dashboard.keys import STAFF_CHANGED_KEY
 from bot.web.dashboard.render import refusal_status
 from bot.web.dashboard.render import render
+from models import Staff
 from models import StaffRole
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,18 @@ async def staff_list(request: web.Request) -> web.StreamResponse:
     return await _staff_page(request)
 
 
+async def _menu_follows(request: web.Request, member: Staff) -> None:
+    """Show the person their new role's chat menu (or take it away) now, not at the next start."""
+    publish = request.app.get(STAFF_CHANGED_KEY)
+    if publish is None:
+        return
+    try:
+        await publish(member)
+    except Exception:
+        # the change is made and audited; the next start publishes every menu anyway
+        log.warning("dashboard.menu_failed staff=%s", member.telegram_id, exc_info=True)
+
+
 async def _form(request: web.Request) -> dict[str, str]:
     form = await request.post()
     return {k: str(v).strip()[:FIELD_MAX] for k, v in form.items() if isinstance(v, str)}
@@ -79,7 +94,7 @@ async def staff_add(request: web.Request) -> web.StreamResponse:
     values = await _form(request)
     staff = request.app[CONTAINER_KEY].staff
     try:
-        await staff.add(
+        member = await staff.add(
             request["staff"].telegram_id,
             parse_user_id(values.get("telegram_id", "")),
             values.get("role", ""),
@@ -87,6 +102,7 @@ async def staff_add(request: web.Request) -> web.StreamResponse:
         )
     except ServiceError as exc:
         return await _staff_page(request, status=422, refusal=str(exc), values=values)
+    await _menu_follows(request, member)
     raise web.HTTPSeeOther(f"{PREFIX}/staff?done=add")
 
 
@@ -99,15 +115,19 @@ async def staff_change(request: web.Request) -> web.StreamResponse:
     me = request["staff"].telegram_id
     try:
         who = parse_user_id(request.match_info["telegram_id"])
+        changed: Staff | None = None
         if verb == "remove":
-            await staff.remove(me, who)
+            changed = await staff.remove(me, who)
         elif verb == "role":
             member = next((m for m in await staff.list_staff(me) if m.telegram_id == who), None)
-            await staff.add(me, who, values.get("role", ""), member.name if member else "")
+            name = member.name if member else ""
+            changed = await staff.add(me, who, values.get("role", ""), name)
         else:
-            await staff.set_limit(me, who, values.get("limit", ""))
+            await staff.set_limit(me, who, values.get("limit", ""))  # the menu stays as it is
     except ServiceError as exc:
         return await _staff_page(request, status=refusal_status(exc), refusal=str(exc))
+    if changed is not None:
+        await _menu_follows(request, changed)
     raise web.HTTPSeeOther(f"{PREFIX}/staff?done={verb}")
 
 
