@@ -489,7 +489,8 @@ class ScheduleService:
         """One pass: record due occurrences, start them, settle finished ones, send notices."""
         now = self._clock()
         missed, made = await self._advance(now, limit=limit)
-        started, failed = await self._start_due(now, limit=limit)
+        started, failed, late = await self._start_due(now, limit=limit)
+        missed += late
         finished = await self._finish(limit=limit)
         notices, reminders = await self._look_ahead(now, limit=limit)
         report = RunReport(
@@ -599,8 +600,13 @@ class ScheduleService:
             skipped += done is not None
         return skipped
 
-    async def _start_due(self, now: datetime, *, limit: int) -> tuple[int, int]:
-        """Start every due occurrence nobody else is starting."""
+    async def _start_due(self, now: datetime, *, limit: int) -> tuple[int, int, int]:
+        """Start every due occurrence nobody else is starting: (started, failed, missed).
+
+        One recorded in time but not started then (the process died) and found beyond the grace
+        period is missed like the rest, never run late.
+        """
+        grace = timedelta(seconds=self._settings.schedule_grace_s)
         free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
         candidates = (
             await ScheduleOccurrence.filter(free, status=OccurrenceStatus.DUE)
@@ -608,7 +614,7 @@ class ScheduleService:
             .limit(limit)
             .values_list("id", flat=True)
         )
-        started = failed = 0
+        started = failed = missed = 0
         for occurrence_id in candidates:
             won = await ScheduleOccurrence.filter(
                 free, id=occurrence_id, status=OccurrenceStatus.DUE
@@ -617,6 +623,11 @@ class ScheduleService:
                 continue  # another worker holds it
             occurrence = await ScheduleOccurrence.get(id=occurrence_id)
             schedule = await Schedule.get(id=occurrence.schedule_id)
+            if now - occurrence.due_at > grace and not await self._push_recorded(
+                schedule, occurrence
+            ):
+                missed += await self._miss(schedule, occurrence, now - occurrence.due_at)
+                continue
             try:
                 if ScheduleKind(schedule.kind) is ScheduleKind.PAYOUT:
                     await self._start_payout(schedule, occurrence)
@@ -626,7 +637,51 @@ class ScheduleService:
             except ServiceError as exc:
                 failed += 1
                 await self._fail(schedule, occurrence, str(exc))
-        return started, failed
+        return started, failed, missed
+
+    async def _push_recorded(self, schedule: Schedule, occurrence: ScheduleOccurrence) -> bool:
+        """Whether a payment request's push was recorded before a crash (it is linked, not lost).
+
+        A scheduled payout is written with its link to the occurrence in one transaction, so a
+        due occurrence of a payout never has one.
+        """
+        if ScheduleKind(schedule.kind) is ScheduleKind.PAYOUT:
+            return False
+        via = f"schedule:{schedule.id}:{occurrence.id}"
+        return await Payment.filter(initiated_via=via).exists()
+
+    async def _miss(
+        self, schedule: Schedule, occurrence: ScheduleOccurrence, late: timedelta
+    ) -> bool:
+        """A due occurrence found beyond the grace period: recorded missed and reported."""
+        note = f"the service was not running at the time; found {_duration(late)} late"
+        async with in_transaction():
+            won = await ScheduleOccurrence.filter(
+                id=occurrence.id, status=OccurrenceStatus.DUE
+            ).update(
+                status=OccurrenceStatus.MISSED,
+                note=note,
+                finished_at=self._clock(),
+                claimed_until=None,
+            )
+            if not won:
+                return False
+            occurrence = await ScheduleOccurrence.get(id=occurrence.id)
+            await audit(
+                "system",
+                "schedule.missed",
+                subject=f"schedule:{schedule.id}",
+                occurrence=occurrence.id,
+                due_at=occurrence.due_at.isoformat(),
+            )
+            await self._notifier.write(await self._occurrence_rows(schedule, occurrence))
+        log.warning(
+            "schedule.missed_late schedule=%s occurrence=%s late_s=%d",
+            schedule.id,
+            occurrence.id,
+            late.total_seconds(),
+        )
+        return True
 
     async def _start_payment(self, schedule: Schedule, occurrence: ScheduleOccurrence) -> None:
         """The STK Push of a scheduled payment request (found again if we crashed after it)."""

@@ -2,11 +2,14 @@
 
 A job asks every minute; the outbox row's event key (``summary:<day>:email:<address>``) is what
 makes it once: a restart, a second instance or a second look that day inserts nothing new.
+Yesterday's is asked for too, so a summary whose time passed while the service was down (or
+busy across midnight: 23:59 asked at 00:00) is sent when it is back, covering the whole day.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from datetime import timedelta
 
 from bot.config import Settings
 from bot.notify.notifier import Notifier
@@ -34,19 +37,24 @@ class DailySummaries:
         """True when there is a time and someone to send it to."""
         return bool(self._settings.daily_summary_time and self._settings.admin_emails)
 
-    def due_day(self, now: datetime) -> str | None:
-        """The Nairobi day (YYYY-MM-DD) whose summary is due at ``now``, or None before the time."""
+    def due_days(self, now: datetime) -> list[str]:
+        """The Nairobi days (YYYY-MM-DD) whose summary is due at ``now``, oldest first.
+
+        Yesterday's is always due (queued once, so a no-op once it was); today's from
+        DAILY_SUMMARY_TIME on.
+        """
         if not self.enabled:
-            return None
+            return []
         hours, _, minutes = (self._settings.daily_summary_time or "").partition(":")
         local = now.astimezone(NAIROBI)
-        if (local.hour, local.minute) < (int(hours), int(minutes)):
-            return None
-        return local.date().isoformat()
+        days = [(local.date() - timedelta(days=1)).isoformat()]
+        if (local.hour, local.minute) >= (int(hours), int(minutes)):
+            days.append(local.date().isoformat())
+        return days
 
-    async def run_once(self) -> str | None:
-        """Queue today's summary if it is due (a no-op once queued); return the day queued."""
-        day = self.due_day(self._clock())
-        if day is not None:
+    async def run_once(self) -> list[str]:
+        """Queue every due summary (a no-op for one already queued); return the days asked."""
+        days = self.due_days(self._clock())
+        for day in days:
             await self._notifier.daily_summary(day)
-        return day
+        return days

@@ -120,9 +120,9 @@ async def _schedules_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _summary_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    day = await context.application.bot_data[SERVICES_KEY].summaries.run_once()
-    if day is not None:
-        log.debug("summary.due day=%s", day)
+    days = await context.application.bot_data[SERVICES_KEY].summaries.run_once()
+    if days:
+        log.debug("summary.due days=%s", ",".join(days))
 
 
 async def _reconcile_job(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -219,25 +219,30 @@ async def test_the_daily_summary_is_queued_once_a_nairobi_day_however_often_aske
     settings = smtp_settings(settings, smtp.port)
     payment = await paid_order()
     await Payment.filter(id=payment.id).update(created_at=PAID_AT)
-    # 19:59 in Nairobi: not yet; 20:00: due; two instances, and one restarted, ask again
+    # 19:59 in Nairobi: only yesterday's; 20:00: today's too; two instances, and one restarted,
+    # ask again
     clock.now = datetime(2026, 11, 23, 16, 59, tzinfo=UTC)
     first = DailySummaries(notifier=notifier_for(settings, clock), settings=settings, clock=clock)
-    assert await first.run_once() is None
+    assert await first.run_once() == ["2026-11-22"]
     clock.advance(60)
     second = DailySummaries(notifier=notifier_for(settings, clock), settings=settings, clock=clock)
-    assert await first.run_once() == "2026-11-23"
-    assert await second.run_once() == "2026-11-23"
+    assert await first.run_once() == ["2026-11-22", "2026-11-23"]
+    assert await second.run_once() == ["2026-11-22", "2026-11-23"]
     clock.advance(3 * 3600)
     restarted = DailySummaries(
         notifier=notifier_for(settings, clock), settings=settings, clock=clock
     )
-    assert await restarted.run_once() == "2026-11-23"
+    assert await restarted.run_once() == ["2026-11-22", "2026-11-23"]
 
-    rows = await Notification.filter(channel=NotificationChannel.EMAIL).order_by("recipient")
+    rows = await Notification.filter(
+        channel=NotificationChannel.EMAIL, event_key__startswith="summary:2026-11-23:"
+    ).order_by("recipient")
     assert [(r.recipient, r.payload["day"]) for r in rows] == [
         (ADMINS[1], "2026-11-23"),
         (ADMINS[0], "2026-11-23"),
     ]
+    assert await Notification.filter(channel=NotificationChannel.EMAIL).count() == 4
+    await Notification.filter(event_key__startswith="summary:2026-11-22:").delete()
     await outbox(SmtpEmail(settings, EmailComposer(settings, clock=clock)), clock).run_once()
     assert len(smtp.received) == 2
     message = smtp.received[0].message
@@ -248,8 +253,33 @@ async def test_the_daily_summary_is_queued_once_a_nairobi_day_however_often_aske
 
     # the next day at 20:00 is a new summary
     clock.now = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
-    assert await first.run_once() == "2026-11-24"
+    assert await first.run_once() == ["2026-11-23", "2026-11-24"]
     assert await Notification.filter(channel=NotificationChannel.EMAIL).count() == 4
+
+
+async def test_a_summary_whose_time_passed_while_down_is_sent_when_back_for_the_whole_day(
+    db, settings, smtp, clock
+):
+    settings = smtp_settings(settings, smtp.port)
+    payment = await paid_order()
+    await Payment.filter(id=payment.id).update(created_at=PAID_AT)
+    # down from 19:00 on the 23rd (before its 20:00 summary) until 08:00 on the 24th
+    clock.now = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
+    before = DailySummaries(notifier=notifier_for(settings, clock), settings=settings, clock=clock)
+    assert "2026-11-23" not in await before.run_once()
+    await Notification.filter(channel=NotificationChannel.EMAIL).delete()  # the 22nd's: not ours
+    clock.now = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
+    back = DailySummaries(notifier=notifier_for(settings, clock), settings=settings, clock=clock)
+    assert await back.run_once() == ["2026-11-23"]
+    assert await back.run_once() == ["2026-11-23"]  # asked again: nothing new
+
+    await outbox(SmtpEmail(settings, EmailComposer(settings, clock=clock)), clock).run_once()
+    assert len(smtp.received) == 2
+    message = smtp.received[0].message
+    assert message["Subject"] == "[Household Planet Kenya] Daily summary Mon 23 Nov 2026"
+    text = message.get_content()
+    assert "Received:  KES 1,500 in 1 payment(s)" in text
+    assert "00:00 to 23:59 Nairobi time" in text  # late: the whole day
 
 
 async def test_no_summary_when_off_or_nobody_to_send_to(settings, clock):
@@ -257,7 +287,7 @@ async def test_no_summary_when_off_or_nobody_to_send_to(settings, clock):
         off = smtp_settings(settings, 25, **overrides)
         summaries = DailySummaries(notifier=notifier_for(off, clock), settings=off, clock=clock)
         assert summaries.enabled is False
-        assert summaries.due_day(datetime(2026, 11, 23, 20, 0, tzinfo=UTC)) is None
+        assert summaries.due_days(datetime(2026, 11, 23, 20, 0, tzinfo=UTC)) == []
 
 
 # -- exactly once --------------------------------------------------------------------------------

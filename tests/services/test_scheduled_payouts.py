@@ -10,6 +10,8 @@ import pytest
 
 from bot.services.calendar import Frequency
 from bot.services.calendar import Recurrence
+from models import Notification
+from models import NotificationChannel
 from models import OccurrenceStatus
 from models import Payout
 from models import PayoutStatus
@@ -124,3 +126,73 @@ async def test_a_large_payout_schedule_is_approved_by_another_admin_then_pays(wo
         (await world.services.staff.require(SECOND_ADMIN)).id,
     )
     assert len(world.daraja.called("b2c_payment")) == 1
+
+
+async def test_a_missed_payout_inside_the_grace_period_pays_once_when_the_service_is_back(
+    world: World,
+) -> None:
+    schedule = await wages(world, "daily 09:00 Wages")
+
+    world.clock.now = nairobi(2026, 11, 26, 9, 45)  # down from before 09:00 until 09:45
+    await world.schedules.run_due()
+    await world.schedules.run_due()
+
+    payout = await Payout.get()
+    rows = await ScheduleOccurrence.filter(schedule_id=schedule.id)
+    assert [(o.status, o.payout_id) for o in rows] == [(OccurrenceStatus.RUNNING, payout.id)]
+    assert len(world.daraja.called("b2c_payment")) == 1
+
+
+async def test_a_missed_payout_outside_the_grace_period_never_sends_money_and_admins_are_told(
+    world: World,
+) -> None:
+    schedule = await wages(world, "daily 09:00 Wages")
+
+    world.clock.now = nairobi(2026, 11, 28, 9, 30)  # down two days; today's is within grace
+    await world.schedules.run_due()
+    await world.schedules.run_due()
+
+    rows = await ScheduleOccurrence.filter(schedule_id=schedule.id).order_by("due_at")
+    payout = await Payout.get()
+    assert [(o.due_at, o.status, o.payout_id) for o in rows] == [
+        (nairobi(2026, 11, 26, 9, 0), OccurrenceStatus.MISSED, None),
+        (nairobi(2026, 11, 27, 9, 0), OccurrenceStatus.MISSED, None),
+        (nairobi(2026, 11, 28, 9, 0), OccurrenceStatus.RUNNING, payout.id),
+    ]
+    assert len(world.daraja.called("b2c_payment")) == 1
+    assert rows[0].note == "the service was not running at the time; found 2 days late"
+    for missed in rows[:2]:
+        told = await Notification.filter(event_key__startswith=f"occurrence:{missed.id}:missed")
+        assert sorted(n.recipient for n in told if n.channel == NotificationChannel.CHAT) == [
+            str(ADMIN),
+            str(SECOND_ADMIN),
+        ]
+
+
+async def test_a_payout_recorded_due_but_never_started_is_missed_after_the_grace_period(
+    world: World,
+) -> None:
+    schedule = await wages(world, "2026-11-26 09:00 Wages")
+    world.clock.now = nairobi(2026, 11, 26, 9, 0, 10)
+    # the occurrence is recorded, then the process dies before it starts the payout
+    world.schedules.start_payout = None
+    with pytest.raises(RuntimeError):
+        await world.schedules.run_due()
+    occurrence = await ScheduleOccurrence.get(schedule_id=schedule.id)
+    assert occurrence.status == OccurrenceStatus.DUE
+
+    restarted = process(world.settings, world.clock, world.daraja)
+    world.clock.now = nairobi(2026, 11, 28, 9, 30)  # back two days later
+    report = await restarted.schedules.run_due()
+
+    occurrence = await ScheduleOccurrence.get(id=occurrence.id)
+    assert (report.started, report.missed) == (0, 1)
+    assert (occurrence.status, occurrence.payout_id) == (OccurrenceStatus.MISSED, None)
+    assert occurrence.note == "the service was not running at the time; found 2 days late"
+    assert world.daraja.called("b2c_payment") == []
+    assert await Payout.all().count() == 0
+    told = await Notification.filter(event_key__startswith=f"occurrence:{occurrence.id}:missed")
+    assert sorted(n.recipient for n in told if n.channel == NotificationChannel.CHAT) == [
+        str(ADMIN),
+        str(SECOND_ADMIN),
+    ]

@@ -385,3 +385,23 @@ async def test_a_large_payout_schedule_needs_a_second_admin_and_never_the_reques
     )
     approvals = await Notification.filter(event_key__contains=":schedule_approval:")
     assert [n.recipient for n in approvals] == [str(SECOND_ADMIN)]
+
+
+async def test_a_push_recorded_before_a_crash_is_linked_even_when_found_past_the_grace_period(
+    world: World,
+) -> None:
+    schedule = await rent_request(world, "2026-11-26 09:00 Rent")
+    world.daraja.queue("stk_push", RuntimeError("the process died here"))
+    world.clock.now = nairobi(2026, 11, 26, 9, 0, 10)
+    with pytest.raises(RuntimeError):
+        await world.schedules.run_due()
+
+    restarted = process(world.settings, world.clock, world.daraja)
+    world.clock.now = nairobi(2026, 11, 28, 9, 30)  # back two days later
+    await restarted.schedules.run_due()
+
+    payment = await Payment.get()
+    assert [(status, payment_id) for _, status, payment_id in await occurrences(schedule)] == [
+        (OccurrenceStatus.RUNNING, payment.id)
+    ]
+    assert len(world.daraja.called("stk_push")) == 1
