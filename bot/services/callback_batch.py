@@ -570,6 +570,8 @@ class _ToDb:
         self._sqlite = db.capabilities.dialect == "sqlite"
 
     def __call__(self, model: type[Any], field: str, value: Any) -> Any:
+        if value is None and model._meta.fields_map[field].null:
+            return None  # what _db answers for it
         if isinstance(value, dict | list):  # JSON: unhashable, and mostly different each time
             return _json_db(model, field, value)
         # equal is not the same: 1, 1.0 and True; one instant in two time zones
@@ -598,6 +600,11 @@ def read_payments(rows: Sequence[Any]) -> list[Payment]:
     by_field = [(key, name, field) for key, name, field in meta.db_complex_fields]
     custom_pk = meta.db_pk_column not in meta.generated_db_fields
     seen: dict[tuple[Any, ...], Any] = {}
+    # what each converted column makes of NULL (most of a payment's columns), when immutable
+    nulls = {key: field.to_python_value(None) for key, _, field in by_field}
+    nulls = {
+        key: value for key, value in nulls.items() if value is None or isinstance(value, _SHAREABLE)
+    }
     payments: list[Payment] = []
     if not rows:
         return payments
@@ -613,6 +620,9 @@ def read_payments(rows: Sequence[Any]) -> list[Payment]:
             values[name] = None if raw is None else field_type(raw)
         for key, name, field in by_field:
             raw = values.pop(key)
+            if raw is None and key in nulls:
+                values[name] = nulls[key]
+                continue
             memo = (key, type(raw), raw, getattr(raw, "tzinfo", None))
             try:
                 value = seen.get(memo, _MISSING)
