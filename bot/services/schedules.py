@@ -398,19 +398,42 @@ class ScheduleService:
         """Stop the schedule for good (an occurrence already started still settles)."""
         schedule = await self.get(schedule_id)
         staff = await self._require(by_telegram_id, schedule.kind, "schedule.cancel")
-        return await self._move(
-            schedule,
-            sources=(
-                ScheduleStatus.AWAITING_CONFIRMATION,
-                ScheduleStatus.AWAITING_APPROVAL,
-                ScheduleStatus.ACTIVE,
-                ScheduleStatus.PAUSED,
-            ),
-            wanted=ScheduleStatus.CANCELLED,
-            actor=actor_for_telegram(by_telegram_id),
-            action="schedule.cancel",
-            changes={"cancelled_by_id": staff.id, "next_due_at": None},
+        return await self._cancel(
+            schedule, actor=actor_for_telegram(by_telegram_id), cancelled_by_id=staff.id
         )
+
+    async def cancel_from_api(self, schedule_id: int, *, actor: str) -> Schedule:
+        """An API key stops a schedule made through the API, as /schedule cancel does.
+
+        One made (or changed) in the chat belongs to its admin or cashier: an API key may not
+        stop someone's wages, as a cashier may not in the chat.
+        """
+        schedule = await self.get(schedule_id)
+        if schedule.created_by_id is not None:
+            ref = schedule_ref(schedule)
+            raise await _refused(
+                actor,
+                "schedule.cancel",
+                f"schedule:{schedule.id}",
+                NotAllowed(f"{ref} was made in the chat; cancel it there: /schedule cancel {ref}"),
+            )
+        return await self._cancel(schedule, actor=actor, cancelled_by_id=None)
+
+    async def _cancel(
+        self, schedule: Schedule, *, actor: str, cancelled_by_id: int | None
+    ) -> Schedule:
+        """Cancel a schedule that is not over yet; Conflict (its state) when it is."""
+        won = await Schedule.filter(
+            id=schedule.id, status__not_in=[s.value for s in _FINAL]
+        ).update(status=ScheduleStatus.CANCELLED, cancelled_by_id=cancelled_by_id, next_due_at=None)
+        subject = f"schedule:{schedule.id}"
+        if not won:
+            state = (await self._state(schedule.id)).removesuffix(".")
+            refusal = Conflict(f"{state}; there is nothing left to cancel.")
+            raise await _refused(actor, "schedule.cancel", subject, refusal)
+        await audit(actor, "schedule.cancel", subject=subject)
+        log.info("schedule.cancelled schedule=%s by=%s", schedule.id, actor)
+        return await Schedule.get(id=schedule.id)
 
     async def change_amount(
         self, schedule_id: int, raw_amount: str | int, *, by_telegram_id: int

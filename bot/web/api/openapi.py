@@ -677,6 +677,32 @@ PATHS["/schedules/{scheduleId}"] = {
         },
     },
 }
+PATHS["/schedules/{scheduleId}/cancel"] = {
+    "parameters": PATHS["/schedules/{scheduleId}"]["parameters"],
+    "post": {
+        "summary": "Stop a schedule made through the API for good",
+        "operationId": "cancelSchedule",
+        "description": (
+            "Nothing more falls due; an occurrence already started still settles (and sends its "
+            "webhook). Answers the schedule, now `cancelled`. A schedule that is already over "
+            "(`finished`, `cancelled`, `rejected`) is 409 `conflict`, so calling this twice "
+            "answers 409 the second time. A schedule made or changed in the chat is 403 "
+            "`not_allowed`: an admin cancels it there."
+        ),
+        "parameters": [IDEMPOTENCY_KEY],
+        "responses": {
+            "200": _ok("The cancelled schedule and its history.", "Schedule"),
+            "403": _error("The schedule was made in the chat (`not_allowed`)."),
+            "404": _not_found("schedule"),
+            "409": _error(
+                "The schedule is already finished, cancelled or rejected (`conflict`), or an "
+                "Idempotency-Key reused with another body (`idempotency_key_reused`) or still "
+                "running (`idempotency_in_progress`)."
+            ),
+            **{code: ERRORS[code] for code in ["400", "401", "429", "default"]},
+        },
+    },
+}
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",

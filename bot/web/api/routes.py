@@ -117,6 +117,7 @@ def register_api(
     api.router.add_get(
         "/schedules/{scheduleId}", get_schedule, name="schedules.get", allow_head=False
     )
+    api.router.add_post("/schedules/{scheduleId}/cancel", cancel_schedule, name="schedules.cancel")
     app.add_subapp(API_PREFIX, api)
     return api
 
@@ -352,6 +353,20 @@ async def get_schedule(request: web.Request) -> web.Response:
     services = _services(request)
     schedule = await services.schedules.get(schedule_id)
     request[AUDIT_SUBJECT] = f"schedule:{schedule.id}"
+    history = await services.schedules.history(schedule.id)
+    return web.json_response(batches.schedule_resource(schedule, list(history)))
+
+
+async def cancel_schedule(request: web.Request) -> web.Response:
+    """POST /api/v1/schedules/{scheduleId}/cancel: stop a schedule made through the API.
+
+    Nothing more falls due (an occurrence already started still settles); cancelling one that
+    is already over (finished, cancelled or rejected) is 409, so a repeated call is 409 too.
+    """
+    schedule_id = batches.schedule_id(request.match_info["scheduleId"])
+    request[AUDIT_SUBJECT] = f"schedule:{schedule_id}"
+    services = _services(request)
+    schedule = await services.schedules.cancel_from_api(schedule_id, actor=_actor(request))
     history = await services.schedules.history(schedule.id)
     return web.json_response(batches.schedule_resource(schedule, list(history)))
 

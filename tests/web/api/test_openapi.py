@@ -53,7 +53,7 @@ def test_every_route_is_documented_and_every_documented_route_exists(settings) -
 
     assert routes == documented(openapi_document())
     assert all(path.startswith(API_PREFIX) for _, path in routes)
-    assert len(routes) == 11
+    assert len(routes) == 12
 
 
 def test_path_parameters_match_the_routes() -> None:
@@ -81,7 +81,7 @@ def test_the_document_loads_as_openapi() -> None:
 
     operations = [result.ok() for result in schema.get_all_operations()]
 
-    assert len(operations) == 11
+    assert len(operations) == 12
 
 
 async def test_the_served_document_is_the_same(api) -> None:

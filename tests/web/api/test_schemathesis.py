@@ -98,4 +98,4 @@ async def test_generated_requests_never_fail_and_match_the_document(api) -> None
 
     ran = await in_thread(fuzz, base_url, api.headers, order["orderId"])
 
-    assert len(ran) == 21
+    assert len(ran) == 23
