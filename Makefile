@@ -37,9 +37,10 @@ format: $(STAMP)
 test: lint $(CATALOGS)
 	$(PY) -m pytest -n 2 --dist loadfile
 
-# the payment page's phone screenshots in docs/images/, made by its browser tests
+# the screenshots in docs/images/ (payment page, dashboard, send-money form), made by the browser
+# tests; a plain test run writes them to a temporary folder only
 screenshots: $(STAMP) $(CATALOGS)
-	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_pay_page.py -q -p no:cacheprovider
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser -q -p no:cacheprovider
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -4,19 +4,17 @@ and the overview and payment page screenshots for the README."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from models import Payment
 from models import PaymentStatus
+from tests.helpers.browser import screenshot
 from tests.helpers.dashboard import ADMIN
 from tests.helpers.dashboard import CASHIER
 from tests.helpers.dashboard import live_dashboard
 
 __all__ = ["live_dashboard"]
 
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 SCRIPT = "<script>alert(1)</script>"
 
 
@@ -124,7 +122,7 @@ async def test_a_cashier_gets_403_and_a_form_without_its_token_is_refused(browse
 
 
 @pytest.mark.parametrize("width", [375, 1280])
-async def test_pages_fit_the_width_and_text_is_never_run(browser, live_dashboard, width):
+async def test_pages_fit_the_width_and_text_is_never_run(browser, live_dashboard, width, tmp_path):
     from playwright.async_api import expect
 
     live = live_dashboard
@@ -143,8 +141,7 @@ async def test_pages_fit_the_width_and_text_is_never_run(browser, live_dashboard
         await expect(page.locator("h1")).to_be_visible()
         assert not await _overflow(page), f"{path} scrolls sideways at {width} px"
         if shot:
-            IMAGES.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(IMAGES / shot), full_page=True)
+            assert (await screenshot(page, shot, tmp_path)).stat().st_size > 0
     await page.goto(f"{live.url}/dashboard/payments/{made[2].id}")
     await expect(page.locator(".description")).to_have_text(SCRIPT)
     assert dialogs == []

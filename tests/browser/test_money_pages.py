@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -19,12 +18,12 @@ from models import PayoutStatus
 from models import StaffRole
 from mpesa.simulator import SANDBOX_SHORTCODE
 from mpesa.simulator import SimulatorConfig
+from tests.helpers.browser import screenshot
 from tests.helpers.engine import simulator_daraja
 
 ADMIN, ADMIN2, CASHIER = 1001, 1002, 2002
 # one database is enough to drive a browser: PostgreSQL is covered by the page tests
 pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 PAID_PHONE, CANCELS_PHONE = "0708 374 149", "0722 000 032"
 # the simulated customer takes this long to answer, so "Waiting for PIN" is seen first
 CALLBACK_DELAY_S = 1.5
@@ -176,7 +175,7 @@ async def test_a_payout_above_the_threshold_needs_a_second_admin(browser, live):
 
 
 @pytest.mark.parametrize("width", [375, 1280])
-async def test_the_send_money_form_fits_and_is_pictured(browser, live, width):
+async def test_the_send_money_form_fits_and_is_pictured(browser, live, width, tmp_path):
     from playwright.async_api import expect
 
     context, page = await signed_in(browser, live, ADMIN, width=width)
@@ -190,6 +189,5 @@ async def test_the_send_money_form_fits_and_is_pictured(browser, live, width):
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 0
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(IMAGES / f"send-money-{width}.png"), full_page=True)
+    assert (await screenshot(page, f"send-money-{width}.png", tmp_path)).stat().st_size > 0
     await context.close()

@@ -7,8 +7,6 @@ expectations, never a sleep) for the page to follow M-Pesa by itself.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 from playwright.async_api import Page
@@ -18,12 +16,12 @@ from models import Order
 from models import Payment
 from models import PaymentStatus
 from models import Provider
+from tests.helpers.browser import screenshot
 
 PHONE = {"width": 375, "height": 740}
 # the simulator answers the PIN prompt after this long, so the page is seen waiting first
 PIN_DELAY_S = 3.0
 LIVE_TIMEOUT_MS = 30_000
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"><b>Blender</b>'
 
 
@@ -51,16 +49,6 @@ async def fits_the_screen(page: Page) -> bool:
         "document.documentElement.scrollWidth <= window.innerWidth"
         " && document.body.scrollWidth <= window.innerWidth"
     )
-
-
-async def screenshot(page: Page, name: str, tmp_path: Path) -> Path:
-    """A full-page PNG; copied to docs/images/ when UPDATE_SCREENSHOTS=1 (make screenshots)."""
-    path = tmp_path / name
-    await page.screenshot(path=str(path), full_page=True)
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, DOCS_IMAGES / name)
-    return path
 
 
 def png_width(path: Path) -> int:

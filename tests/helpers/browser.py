@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,3 +62,17 @@ async def browser() -> AsyncIterator[object]:
             yield chromium
         finally:
             await chromium.close()
+
+
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+async def screenshot(page: Any, name: str, tmp_path: Path) -> Path:
+    """A full-page PNG in ``tmp_path``; copied to docs/images/ only when UPDATE_SCREENSHOTS=1
+    (``make screenshots``), so a test run never changes the checkout."""
+    path = tmp_path / name
+    await page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_IMAGES / name)
+    return path
