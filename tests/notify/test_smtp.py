@@ -213,25 +213,42 @@ async def test_an_admin_alert_goes_to_every_admin_address(db, settings, smtp, cl
     assert "Balance drift: KES 200 unexplained" in message.get_content()
 
 
+async def summaries_for(settings, smtp, clock):
+    """Summaries to ADMINS over SMTP, and a KES 1,500 payment paid at PAID_AT to sum up."""
+    payment = await paid_order()
+    await Payment.filter(id=payment.id).update(created_at=PAID_AT)
+    settings = smtp_settings(settings, smtp.port)
+    return settings, lambda: DailySummaries(
+        notifier=notifier_for(settings, clock), settings=settings, clock=clock
+    )
+
+
+async def the_summary_of_the_23rd(settings, smtp, clock) -> str:
+    """Deliver the outbox: one summary of Mon 23 Nov to each admin, with the KES 1,500 in it."""
+    await outbox(SmtpEmail(settings, EmailComposer(settings, clock=clock)), clock).run_once()
+    assert len(smtp.received) == 2
+    message = smtp.received[0].message
+    assert message["Subject"] == "[Household Planet Kenya] Daily summary Mon 23 Nov 2026"
+    text = message.get_content()
+    assert "Received:  KES 1,500 in 1 payment(s)" in text
+    return text
+
+
 async def test_the_daily_summary_is_queued_once_a_nairobi_day_however_often_asked(
     db, settings, smtp, clock
 ):
-    settings = smtp_settings(settings, smtp.port)
-    payment = await paid_order()
-    await Payment.filter(id=payment.id).update(created_at=PAID_AT)
+    settings, summaries = await summaries_for(settings, smtp, clock)
     # 19:59 in Nairobi: only yesterday's; 20:00: today's too; two instances, and one restarted,
     # ask again
     clock.now = datetime(2026, 11, 23, 16, 59, tzinfo=UTC)
-    first = DailySummaries(notifier=notifier_for(settings, clock), settings=settings, clock=clock)
+    first = summaries()
     assert await first.run_once() == ["2026-11-22"]
     clock.advance(60)
-    second = DailySummaries(notifier=notifier_for(settings, clock), settings=settings, clock=clock)
+    second = summaries()
     assert await first.run_once() == ["2026-11-22", "2026-11-23"]
     assert await second.run_once() == ["2026-11-22", "2026-11-23"]
     clock.advance(3 * 3600)
-    restarted = DailySummaries(
-        notifier=notifier_for(settings, clock), settings=settings, clock=clock
-    )
+    restarted = summaries()
     assert await restarted.run_once() == ["2026-11-22", "2026-11-23"]
 
     rows = await Notification.filter(
@@ -243,12 +260,7 @@ async def test_the_daily_summary_is_queued_once_a_nairobi_day_however_often_aske
     ]
     assert await Notification.filter(channel=NotificationChannel.EMAIL).count() == 4
     await Notification.filter(event_key__startswith="summary:2026-11-22:").delete()
-    await outbox(SmtpEmail(settings, EmailComposer(settings, clock=clock)), clock).run_once()
-    assert len(smtp.received) == 2
-    message = smtp.received[0].message
-    assert message["Subject"] == "[Household Planet Kenya] Daily summary Mon 23 Nov 2026"
-    text = message.get_content()
-    assert "Received:  KES 1,500 in 1 payment(s)" in text
+    text = await the_summary_of_the_23rd(settings, smtp, clock)
     assert "00:00 to 23:00 Nairobi time" in text  # the day so far, when it is delivered
 
     # the next day at 20:00 is a new summary
@@ -260,25 +272,18 @@ async def test_the_daily_summary_is_queued_once_a_nairobi_day_however_often_aske
 async def test_a_summary_whose_time_passed_while_down_is_sent_when_back_for_the_whole_day(
     db, settings, smtp, clock
 ):
-    settings = smtp_settings(settings, smtp.port)
-    payment = await paid_order()
-    await Payment.filter(id=payment.id).update(created_at=PAID_AT)
+    settings, summaries = await summaries_for(settings, smtp, clock)
     # down from 19:00 on the 23rd (before its 20:00 summary) until 08:00 on the 24th
     clock.now = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
-    before = DailySummaries(notifier=notifier_for(settings, clock), settings=settings, clock=clock)
+    before = summaries()
     assert "2026-11-23" not in await before.run_once()
     await Notification.filter(channel=NotificationChannel.EMAIL).delete()  # the 22nd's: not ours
     clock.now = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
-    back = DailySummaries(notifier=notifier_for(settings, clock), settings=settings, clock=clock)
+    back = summaries()
     assert await back.run_once() == ["2026-11-23"]
     assert await back.run_once() == ["2026-11-23"]  # asked again: nothing new
 
-    await outbox(SmtpEmail(settings, EmailComposer(settings, clock=clock)), clock).run_once()
-    assert len(smtp.received) == 2
-    message = smtp.received[0].message
-    assert message["Subject"] == "[Household Planet Kenya] Daily summary Mon 23 Nov 2026"
-    text = message.get_content()
-    assert "Received:  KES 1,500 in 1 payment(s)" in text
+    text = await the_summary_of_the_23rd(settings, smtp, clock)
     assert "00:00 to 23:59 Nairobi time" in text  # late: the whole day
 
 
