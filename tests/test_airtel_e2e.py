@@ -483,6 +483,11 @@ async def test_an_admins_look_at_an_unknown_payout_settles_it_by_enquiry(world):
 # -- the shop's API ----------------------------------------------------------------------------
 
 
+# the customer "thinks" for a second before the PIN: the answer to initiate is always sent before
+# the callback can land (at no delay, a loaded machine let it land first and answer "paid")
+@pytest.mark.parametrize(
+    "airtel_config", [SimulatorConfig(enquiry_pending_s=30.0, callback_delay_s=1.0)]
+)
 async def test_the_api_takes_an_airtel_number_with_payment_method_airtel(world):
     _, token = await world.services.api_keys.create("shop")
     headers = {"Authorization": f"Bearer {token}"}
