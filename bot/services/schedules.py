@@ -547,12 +547,8 @@ class ScheduleService:
                 if due > now:
                     break
                 if now - due > grace:
-                    late = _duration(now - due)
                     occurrence = await self._occur(
-                        schedule,
-                        due,
-                        OccurrenceStatus.MISSED,
-                        note=f"the service was not running at the time; found {late} late",
+                        schedule, due, OccurrenceStatus.MISSED, note=_missed_note(now - due)
                     )
                     missed += occurrence is not None
                 else:
@@ -677,7 +673,7 @@ class ScheduleService:
         self, schedule: Schedule, occurrence: ScheduleOccurrence, late: timedelta
     ) -> bool:
         """A due occurrence found beyond the grace period: recorded missed and reported."""
-        note = f"the service was not running at the time; found {_duration(late)} late"
+        note = _missed_note(late)
         async with in_transaction():
             won = await ScheduleOccurrence.filter(
                 id=occurrence.id, status=OccurrenceStatus.DUE
@@ -1047,6 +1043,11 @@ def _no_occurrence(rule: Recurrence) -> str:
     if rule.frequency is Frequency.ONCE:
         return f"{rule.describe()} is already past; pick a time in the future."
     return f"{rule.describe()} has no occurrence left."
+
+
+def _missed_note(late: timedelta) -> str:
+    """Why an occurrence found ``late`` beyond the grace period was missed, never run."""
+    return f"the service was not running at the time; found {_duration(late)} late"
 
 
 def _duration(delta: timedelta) -> str:
